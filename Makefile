@@ -1,0 +1,120 @@
+# t2ibench -- build, test, demo, bench, fuzz, deps.
+#   make              build build/t2ibench and build/libt2i.a
+#   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
+#   make demo         CUB smoke suite with the demo model card, metrics table
+#   make bench        speed of each network next to the PyTorch baseline
+#   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
+#   make deps         install the Debian packages (as root), else print the apt-get line
+# Switches: SANITIZE=1 (ASan+UBSan, no recovery), DEBUG=1 (-O0), WERROR=1.
+
+CC      ?= cc
+PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
+DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
+            libjpeg62-turbo-dev zlib1g-dev clang
+
+BUILD   := build
+CFLAGS  ?= -O2 -g
+ifeq ($(DEBUG),1)
+CFLAGS  := -O0 -g
+BUILD   := build/debug
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build/san
+endif
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla \
+           -Wno-format-nonliteral -Wno-format-truncation
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+GIT_DESCRIBE := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iengine -Imetrics \
+             -Iharness $(PKG_CFLAGS) -MMD -MP \
+             -DT2I_GIT_DESCRIBE='"$(GIT_DESCRIBE)"' -DT2I_CFLAGS='"$(strip $(CFLAGS))"'
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+LIB_SRCS  := $(wildcard engine/*.c metrics/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/%.c=build/fuzz/%)
+comma := ,
+# TESTS=test_loaders,test_npy runs a subset.
+ifdef TESTS
+RUN_BINS := $(addprefix $(BUILD)/tests/,$(subst $(comma), ,$(TESTS)))
+else
+RUN_BINS := $(TEST_BINS)
+endif
+
+.PHONY: all test demo bench fuzz fuzz-run deps clean check-deps
+all: $(BUILD)/t2ibench $(BUILD)/libt2i.a
+ifneq ($(BUILD),build)
+	@mkdir -p build && ln -sf $(patsubst build/%,%,$(BUILD))/t2ibench build/t2ibench-$(notdir $(BUILD))
+endif
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libt2i.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/t2ibench: $(BUILD)/harness/main.o $(BUILD)/libt2i.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libt2i.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: $(BUILD)/t2ibench $(TEST_BINS)
+	@T2I_BIN=$(BUILD)/t2ibench tests/run_tests.sh $(RUN_BINS)
+
+demo: $(BUILD)/t2ibench
+	$(BUILD)/t2ibench demo
+
+bench: $(BUILD)/t2ibench
+	$(BUILD)/t2ibench bench all
+
+# ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iengine -Imetrics -Iharness $(PKG_CFLAGS)
+FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -DT2I_GIT_DESCRIBE='"fuzz"' -DT2I_CFLAGS='"fuzz"' -c $< -o $@
+build/fuzz/%: tests/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+fuzz: $(FUZZ_BINS)
+
+# FUZZ_SECONDS per target; corpora are seeded by tests/fuzz_seeds.sh.
+FUZZ_SECONDS ?= 20
+fuzz-run: fuzz
+	@for f in $(FUZZ_BINS); do \
+	    n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+	    tests/fuzz_seeds.sh $$n build/fuzz/corpus/$$n; \
+	    echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=4194304 \
+	        -print_final_stats=1 build/fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
+	done
+
+# ---- dependencies ----------------------------------------------------------------------------
+deps:
+	@if [ "$$(id -u)" = "0" ]; then \
+	    if [ -z "$$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then apt-get update; fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS) \
+	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS); }; \
+	else \
+	    echo "run as root:  apt-get update && apt-get install -y --no-install-recommends $(DEB_PKGS)"; \
+	    exit 1; \
+	fi
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d $(TEST_BINS:%=%.d)
+.SECONDARY:

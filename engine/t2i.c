@@ -1,0 +1,162 @@
+// t2i.c -- see t2i.h.
+#include "t2i.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char errbuf[1024];
+static long alloc_budget = -1;  // < 0: unlimited (test hook only; not thread-safe by design)
+
+int t2i_error(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int t2i_error_prefix(int code, const char *fmt, ...) {
+    char prefix[512], old[sizeof errbuf];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, errbuf, sizeof old);
+    snprintf(errbuf, sizeof errbuf, "%s: %s", prefix, old);
+    return code;
+}
+
+const char *t2i_errmsg(void) { return errbuf; }
+
+const char *t2i_strerror(int code) {
+    switch (code) {
+    case T2I_OK: return "ok";
+    case T2I_EIO: return "I/O error";
+    case T2I_EFORMAT: return "format error";
+    case T2I_ESHAPE: return "shape error";
+    case T2I_ENOMEM: return "out of memory";
+    case T2I_EDB: return "database error";
+    case T2I_EARG: return "bad argument";
+    case T2I_EINTR: return "interrupted";
+    default: return "unknown error";
+    }
+}
+
+void t2i_check_failed(const char *file, int line, const char *cond, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "%s:%d: CHECK failed: %s: ", file, line, cond);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+int t2i_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+int t2i_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+
+void t2i_alloc_fail_after(long n) { alloc_budget = n; }
+
+static int alloc_allowed(size_t n) {
+    if (n > T2I_MAX_ALLOC) {
+        t2i_error(T2I_ENOMEM, "allocation of %zu bytes exceeds the %zu-byte limit", n,
+                  (size_t)T2I_MAX_ALLOC);
+        return 0;
+    }
+    if (alloc_budget == 0) {
+        t2i_error(T2I_ENOMEM, "allocation of %zu bytes failed (injected)", n);
+        return 0;
+    }
+    if (alloc_budget > 0) alloc_budget--;
+    return 1;
+}
+
+void *t2i_malloc(size_t n) {
+    if (!alloc_allowed(n)) return NULL;
+    void *p = malloc(n ? n : 1);
+    if (!p) t2i_error(T2I_ENOMEM, "allocation of %zu bytes failed", n);
+    return p;
+}
+
+void *t2i_calloc(size_t n, size_t size) {
+    size_t total;
+    if (!t2i_mul_size(n, size, &total)) {
+        t2i_error(T2I_ENOMEM, "allocation size overflow (%zu x %zu)", n, size);
+        return NULL;
+    }
+    if (!alloc_allowed(total)) return NULL;
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) t2i_error(T2I_ENOMEM, "allocation of %zu bytes failed", total);
+    return p;
+}
+
+void *t2i_realloc(void *p, size_t n) {
+    if (!alloc_allowed(n)) return NULL;
+    void *q = realloc(p, n ? n : 1);
+    if (!q) t2i_error(T2I_ENOMEM, "allocation of %zu bytes failed", n);
+    return q;
+}
+
+void *t2i_malloc_aligned(size_t n) {
+    if (!alloc_allowed(n)) return NULL;
+    size_t rounded = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) t2i_error(T2I_ENOMEM, "allocation of %zu bytes failed", n);
+    return p;
+}
+
+void t2i_free(void *p) { free(p); }
+
+char *t2i_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = t2i_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+int t2i_read_file(const char *path, uint8_t **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return t2i_error(T2I_EIO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            uint8_t *nb = t2i_realloc(buf, ncap);
+            if (!nb) {
+                t2i_free(buf);
+                fclose(f);
+                return t2i_error_prefix(T2I_ENOMEM, "%s", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        t2i_free(buf);
+        return t2i_error(T2I_EIO, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return T2I_OK;
+}
