@@ -85,7 +85,7 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-
 FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -DT2I_GIT_DESCRIBE='"fuzz"' -DT2I_CFLAGS='"fuzz"' -c $< -o $@
+	clang $(FUZZ_CFLAGS) -MMD -MP -DT2I_GIT_DESCRIBE='"fuzz"' -DT2I_CFLAGS='"fuzz"' -c $< -o $@
 build/fuzz/%: tests/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
@@ -98,7 +98,7 @@ fuzz-run: fuzz
 	    n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
 	    tests/fuzz_seeds.sh $$n build/fuzz/corpus/$$n; \
 	    echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=4194304 \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=4194304 -artifact_prefix=build/fuzz/$$n- \
 	        -print_final_stats=1 build/fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
 	done
 
@@ -116,5 +116,5 @@ deps:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d $(TEST_BINS:%=%.d)
+-include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d $(TEST_BINS:%=%.d) $(FUZZ_OBJS:.o=.d)
 .SECONDARY:

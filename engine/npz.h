@@ -12,6 +12,8 @@ typedef struct {
 } Npz;
 
 int  npz_load(const char *path, Npz *out /* OUT */);
+// Same, from an in-memory archive; `path` names it in messages.
+int  npz_parse(const uint8_t *buf, size_t len, const char *path, Npz *out /* OUT */);
 void npz_free(Npz *z);   // accepts a zeroed Npz
 const NpyArray *npz_get(const Npz *z, const char *name);   // NULL when absent
 

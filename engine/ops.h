@@ -29,6 +29,27 @@ void   conv2d_forward(float *out, const float *in, const Conv2d *m, int B, int H
                       float *scratch);
 void   conv2d_forward_ref(float *out, const float *in, const Conv2d *m, int B, int H, int W);
 
+// ---- channel-major convolution --------------------------------------------------------------
+// Layout (C,B,H,W): every channel holds the B images' planes back to back. The Inception family
+// runs in it because a batch of small maps becomes one wide sgemm (N = B*OH*OW) and a channel
+// concatenation is just a row offset into the output. Output rows have stride B*OH*OW.
+// Per output channel the epilogue computes y = (y + b[oc] - mean[oc]) * scale[oc] + shift[oc],
+// then ReLU when relu != 0 (NULL b/mean/scale/shift mean 0/0/1/0): a conv's bias, an unfolded
+// eval BatchNorm, or a BatchNorm folded into the weights (shift only).
+typedef struct {
+    const float *mean, *scale, *shift;   // (OC) each, or NULL
+    int          relu;
+} ConvEpilogue;
+
+// Floats of scratch conv2d_forward_cm needs for B images of H x W (0 for 1x1/stride 1/pad 0).
+size_t conv2d_cm_scratch_floats(const Conv2d *m, int B, int H, int W);
+// in (IC,B,H,W) -> out (OC,B,OH,OW); ep may be NULL (plain conv + bias).
+void   conv2d_forward_cm(float *out, const float *in, const Conv2d *m, const ConvEpilogue *ep,
+                         int B, int H, int W, float *scratch);
+// Layout changes: (B,C,HW) <-> (C,B,HW).
+void   nchw_to_cm(float *out, const float *in, int B, int C, int HW);
+void   cm_to_nchw(float *out, const float *in, int B, int C, int HW);
+
 // ---- normalization and activations ---------------------------------------------------------
 // https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html (eval mode)
 typedef struct {

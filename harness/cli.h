@@ -10,5 +10,20 @@ typedef struct {
 } Command;
 
 int cmd_version(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_metric(int argc, char **argv);
+int cmd_tensors(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_vocab_build(int argc, char **argv);
+int cmd_suite(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_eval_images(int argc, char **argv);
 
 #endif

@@ -13,6 +13,20 @@
 // One row per command, in the order `t2ibench --help` lists them.
 static const Command commands[] = {
     {"version", cmd_version, "print the version, build flags and BLAS configuration"},
+    {"metric", cmd_metric, "score saved arrays: is | fid | kid | rp (IS, FID, KID, R-precision)"},
+    {"verify", cmd_verify, "run oracle fixture folders and report max errors per output"},
+    {"generate", cmd_generate, "images (and attention maps) of one caption from a model card"},
+    {"tensors", cmd_tensors, "list the keys, dtypes and shapes of a weight file (+ SHA-256)"},
+    {"vocab", cmd_vocab, "vocabulary size and a sample of a captions.pickle or vocab file"},
+    {"run", cmd_run, "generate and score a suite with a model card; stores the run in SQLite"},
+    {"eval-images", cmd_eval_images, "score a folder of PNG/JPEG images named by sample id"},
+    {"suite", cmd_suite, "suite freeze (materialize a frozen caption suite) | suite check"},
+    {"list", cmd_list, "list the runs stored in the results database"},
+    {"show", cmd_show, "one run: status, fingerprint, provenance, metrics, timings"},
+    {"compare", cmd_compare, "metric-by-metric table of runs (only the model may differ)"},
+    {"check", cmd_check, "CI gate against a baseline run or exported file (exit 0/1/2)"},
+    {"export", cmd_export, "a run as json, csv or markdown"},
+    {"bench", cmd_bench, "speed of each network: images/s, GFLOP/s, fraction of sgemm peak"},
 };
 
 int cmd_version(int argc, char **argv) {

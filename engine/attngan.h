@@ -1,0 +1,120 @@
+// attngan.h -- AttnGAN's generator G_NET (code/model.py), eval mode.
+//
+//   c_code, mu, logvar = CA_NET(sent_emb)        GLU(fc(sent)); c = eps*exp(0.5*logvar) + mu
+//   h1 = INIT_STAGE_G(cat(c_code, z))           fc(no bias)+BN1d+GLU -> (16ngf,4,4) -> 4 upBlocks
+//   img64 = GET_IMAGE_G(h1)                     conv3x3 (no bias) -> tanh
+//   h2, att1 = NEXT_STAGE_G(h1, words, mask)    word attention, cat(h, ctx), R_NUM ResBlocks, upBlock
+//   img128 = GET_IMAGE_G(h2); h3, att2 = NEXT_STAGE_G(h2, ...); img256 = GET_IMAGE_G(h3)
+// upBlock = nearest x2, conv3x3 (no bias), BatchNorm (eps 1e-5), GLU. ResBlock: x +
+// BN(conv(GLU(BN(conv(x))))). ngf = GF_DIM; stage 1 works on 16ngf..ngf channels, stages 2-3 on
+// 2ngf. Exact op semantics: ../shared/fixtures/README.md. Not supported: B_DCGAN, BRANCH_NUM 0.
+//
+// Memory: weights are loaded once into the GNet; activations come from a caller-owned Arena
+// sized once per (B, T) with gnet_arena_bytes() (a measuring pass over the same allocation
+// sequence), reset after each forward; nothing is allocated per layer call. gnet_forward only
+// reads the GNet, so threads may share one GNet with one arena each.
+#ifndef T2I_ATTNGAN_H
+#define T2I_ATTNGAN_H
+
+#include "arena.h"
+#include "attention.h"
+#include "ops.h"
+#include "state_dict.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GNET_MAX_R_NUM 8
+
+typedef struct {
+    int gf_dim;          // cfg.GAN.GF_DIM        (bird 32, coco 48)
+    int z_dim;           // cfg.GAN.Z_DIM         (100)
+    int condition_dim;   // cfg.GAN.CONDITION_DIM (100)
+    int embedding_dim;   // cfg.TEXT.EMBEDDING_DIM (256)
+    int r_num;           // cfg.GAN.R_NUM         (bird 2, coco 3), 1..GNET_MAX_R_NUM
+    int branch_num;      // cfg.TREE.BRANCH_NUM   (3): 1..3 stages, 64/128/256 px
+} GNetConfig;
+
+GNetConfig gnet_config_bird(void);   // cfg/eval_bird.yml
+GNetConfig gnet_config_coco(void);   // cfg/eval_coco.yml
+// Positive sizes, gf_dim usable by INIT_STAGE_G, r_num and branch_num in range; T2I_EARG else.
+int gnet_config_check(const GNetConfig *cfg);
+
+// ---- parameters (pointers into the owned StateDict) ----------------------------------------
+
+typedef struct {
+    Conv2d    conv;   // (2*out, in, 3, 3), no bias
+    BatchNorm bn;     // 2*out channels, eps 1e-5
+} GNetConvBN;         // conv3x3 -> BN (-> GLU by the caller)
+
+typedef struct {
+    Linear     ca_fc;                 // ca_net.fc: (4*cond, emb) + bias
+    Linear     init_fc;               // h_net1.fc.0: (GF_DIM*16*4*4*2, cond+z), no bias
+    BatchNorm  init_bn;               // h_net1.fc.1 (BatchNorm1d over ngf*16*4*4*2 features)
+    GNetConvBN init_up[4];            // h_net1.upsample1..4
+    Conv2d     img[3];                // img_net1..3.img.0: (3, ngf, 3, 3)
+    WordAttention att[2];             // h_net2/3.att.conv_context
+    GNetConvBN res[2][GNET_MAX_R_NUM][2];   // h_net{2,3}.residual.k.block.{0,1} and {3,4}
+    GNetConvBN next_up[2];            // h_net{2,3}.upsample
+} GNetParams;
+
+typedef struct {
+    GNetConfig cfg;
+    GNetParams p;
+    StateDict  sd;    // owns the weights
+    int        nth;   // batch slices run in parallel (gnet_set_threads); 0 or 1 = one
+} GNet;
+
+// Declares every state_dict key of the configuration into `bl` (initialized by the caller),
+// binding the pointers of `g` (num_batches_tracked optional).
+void gnet_keys(GNet *g, const GNetConfig *cfg, BindList *bl);
+
+// Loads and strictly binds weights from `spec` (path or "hash:attngan-oracle-hash-v1").
+// On failure `g` is left freed and the message lists missing/unexpected/mismatched keys.
+int  gnet_load(GNet *g /* OUT */, const GNetConfig *cfg, const char *spec);
+// Same from a loaded StateDict, whose ownership moves into `g` (even on failure).
+int  gnet_load_sd(GNet *g /* OUT */, const GNetConfig *cfg, StateDict *sd);
+void gnet_free(GNet *g);   // accepts a zeroed GNet
+
+// ---- forward -------------------------------------------------------------------------------
+
+typedef struct {
+    const float   *z;          // (B, z_dim)
+    const float   *sent_emb;   // (B, embedding_dim)
+    const float   *words_emb;  // (B, embedding_dim, T), zero at padded steps
+    const uint8_t *mask;       // (B, T), 1 = padded word (captions == 0); NULL = no mask
+    const float   *eps;        // (B, condition_dim) CA_NET noise
+    AttMaskMode    mask_mode;  // ATT_MASK_PER_SAMPLE (default) or ATT_MASK_BATCH_COUPLED
+} GNetInputs;
+
+// Caller-owned outputs; any pointer may be NULL (that output is then not computed when it is
+// not needed for a later stage). Stage s (0-based, s < branch_num) is 64<<s pixels.
+typedef struct {
+    float *img[3];    // (B, 3, 64<<s, 64<<s) in [-1, 1]
+    float *att[2];    // att[s-1] (B, T, 32<<s, 32<<s): attention of stage s = 1, 2 (64 and 128 px)
+    float *mu;        // (B, condition_dim)
+    float *logvar;    // (B, condition_dim)
+    float *c_code;    // (B, condition_dim)
+} GNetOutputs;
+
+// Batch parallelism (STYLE.md §16: parallel over the batch, never nested in BLAS). With nth > 1,
+// gnet_forward cuts the batch into min(nth, B) contiguous slices and runs them on nth threads,
+// each calling BLAS single-threaded: it sets the BLAS thread count to 1 for the duration of the
+// call and restores it afterwards, so no other thread of the process should use BLAS meanwhile.
+// Results are identical to nth = 1 up to BLAS summation order. Default (nth = 1): one thread
+// here, BLAS threads inside sgemm. Call before gnet_arena_bytes (the arena depends on it).
+void gnet_set_threads(GNet *g, int nth);
+
+// Arena bytes gnet_forward needs at batch B with T words.
+size_t gnet_arena_bytes(const GNet *g, int B, int T);
+
+// Runs G_NET. `arena` must have at least gnet_arena_bytes(g, B, T) free; it is reset to its
+// entry mark before returning. Returns T2I_EARG on bad dims (B < 1, T < 1), else T2I_OK.
+int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, int T,
+                 Arena *arena);
+
+// Multiply-accumulates of one image (convs, linears, attention bmm's), as counted in
+// ../shared/reference/summary.json.
+double gnet_macs_per_image(const GNetConfig *cfg, int T);
+
+#endif

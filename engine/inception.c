@@ -1,0 +1,595 @@
+// inception.c -- see inception.h. Layer names and shapes follow torchvision's inception.py:
+// Conv2d_1a_3x3 .. Conv2d_4a_3x3, Mixed_5b..5d (InceptionA), Mixed_6a (B), Mixed_6b..6e (C),
+// Mixed_7a (D), Mixed_7b, 7c (E), fc. Activations are channel-major (C,B,H,W).
+#include "inception.h"
+
+#include "arena.h"
+#include "blas.h"
+#include "ops.h"
+#include "t2i.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+// ---- modules -------------------------------------------------------------------------------
+
+// BasicConv2d: conv (no bias) -> BatchNorm -> ReLU.
+typedef struct {
+    Conv2d       c;            // geometry; c.w = the weights used (raw or folded)
+    ConvEpilogue ep;           // BatchNorm (unfolded: mean/scale/shift; folded: shift) + ReLU
+    float       *w, *gamma, *beta, *mean, *var;   // bound state_dict tensors
+    float       *own;          // folded weights + epilogue arrays (owned)
+} BConv;
+
+// Several 1x1 BasicConv2d reading the same input, run as one sgemm (rows stacked).
+typedef struct {
+    Conv2d       c;
+    ConvEpilogue ep;
+    float       *own;
+    int          n;
+    BConv       *parts[4];
+} Fused;
+
+typedef struct { BConv b1, b5_1, b5_2, d1, d2, d3, pool; Fused f; int pf; } BlockA;
+typedef struct { BConv b3, d1, d2, d3; } BlockB;
+typedef struct { BConv b1, s1, s2, s3, d1, d2, d3, d4, d5, pool; Fused f; int c7; } BlockC;
+typedef struct { BConv a1, a2, b1, b2, b3, b4; Fused f; } BlockD;
+typedef struct { BConv b1, a1, a2a, a2b, d1, d2, d3a, d3b, pool; Fused f; } BlockE;
+
+#define MAX_CONVS 128
+#define MAX_FUSED 16
+
+struct Inception {
+    InceptionConfig cfg;
+    BindList        keys;
+    StateDict       sd;
+    int             bound;
+    BConv           c1a, c2a, c2b, c3b, c4a;
+    BlockA          m5b, m5c, m5d;
+    BlockB          m6a;
+    BlockC          m6b, m6c, m6d, m6e;
+    BlockD          m7a;
+    BlockE          m7b, m7c;
+    float          *fc_w, *fc_b;
+    float          *aux_sink;   // AuxLogits tensors are bound here and never read
+    BConv          *convs[MAX_CONVS];
+    int             nconvs;
+    Fused          *fused[MAX_FUSED];
+    int             nfused;
+    Arena           arena[2];   // ping-pong: a layer reads one and writes the other
+    int             reserved_B;
+};
+
+void inception_config(InceptionConfig *cfg, InceptionVariant v) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->variant = v;
+    cfg->fc_bias = 1;
+    cfg->bn_gamma = 1;
+    cfg->bn_eps = 0.001f;
+    cfg->fold_bn = 1;
+    switch (v) {
+    case INCEPTION_TORCHVISION:
+        cfg->num_classes = 1000;
+        cfg->pool_branch = cfg->pool_7c = IPOOL_AVG_PAD;
+        cfg->aux_logits = 1;
+        break;
+    case INCEPTION_TF2015:
+        cfg->num_classes = 1008;
+        cfg->pool_branch = IPOOL_AVG_NOPAD;
+        cfg->pool_7c = IPOOL_MAX;
+        break;
+    case INCEPTION_SLIM:
+        cfg->num_classes = 1001;
+        cfg->pool_branch = cfg->pool_7c = IPOOL_AVG_NOPAD;
+        cfg->bn_gamma = 0;
+        break;
+    }
+}
+
+const char *inception_variant_name(InceptionVariant v) {
+    return v == INCEPTION_TORCHVISION ? "torchvision" : v == INCEPTION_TF2015 ? "tf2015" : "slim";
+}
+
+int inception_variant_parse(const char *name, InceptionVariant *v) {
+    if (strcmp(name, "torchvision") == 0) *v = INCEPTION_TORCHVISION;
+    else if (strcmp(name, "tf2015") == 0 || strcmp(name, "fid") == 0) *v = INCEPTION_TF2015;
+    else if (strcmp(name, "slim") == 0) *v = INCEPTION_SLIM;
+    else
+        return t2i_error(T2I_EARG, "unknown Inception variant '%s' (torchvision, tf2015, slim)",
+                         name);
+    return T2I_OK;
+}
+
+// ---- declaration ---------------------------------------------------------------------------
+
+static void decl_conv(Inception *n, BConv *b, int ic, int oc, int kh, int kw, int sh, int sw,
+                      int ph, int pw, const char *fmt, ...) __attribute__((format(printf, 11, 12)));
+static void decl_conv(Inception *n, BConv *b, int ic, int oc, int kh, int kw, int sh, int sw,
+                      int ph, int pw, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    memset(b, 0, sizeof *b);
+    b->c = (Conv2d){.in_c = ic, .out_c = oc, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .ph = ph,
+                    .pw = pw};
+    int shape[4] = {oc, ic, kh, kw};
+    bind_param(&n->keys, &b->w, 4, shape, "%s.conv.weight", name);
+    bind_batchnorm(&n->keys, n->cfg.bn_gamma ? &b->gamma : NULL, &b->beta, &b->mean, &b->var, oc,
+                   "%s.bn", name);
+    T2I_CHECK(n->nconvs < MAX_CONVS, "too many convs");
+    n->convs[n->nconvs++] = b;
+}
+
+#define C1(n, b, ic, oc, ...) decl_conv(n, b, ic, oc, 1, 1, 1, 1, 0, 0, __VA_ARGS__)
+
+static void decl_fused(Inception *n, Fused *f, int cnt, BConv *p0, BConv *p1, BConv *p2) {
+    memset(f, 0, sizeof *f);
+    f->n = cnt;
+    f->parts[0] = p0, f->parts[1] = p1, f->parts[2] = p2;
+    T2I_CHECK(n->nfused < MAX_FUSED, "too many fused groups");
+    n->fused[n->nfused++] = f;
+}
+
+static void decl_a(Inception *n, BlockA *m, int in, int pf, const char *name) {
+    m->pf = pf;
+    C1(n, &m->b1, in, 64, "%s.branch1x1", name);
+    C1(n, &m->b5_1, in, 48, "%s.branch5x5_1", name);
+    decl_conv(n, &m->b5_2, 48, 64, 5, 5, 1, 1, 2, 2, "%s.branch5x5_2", name);
+    C1(n, &m->d1, in, 64, "%s.branch3x3dbl_1", name);
+    decl_conv(n, &m->d2, 64, 96, 3, 3, 1, 1, 1, 1, "%s.branch3x3dbl_2", name);
+    decl_conv(n, &m->d3, 96, 96, 3, 3, 1, 1, 1, 1, "%s.branch3x3dbl_3", name);
+    C1(n, &m->pool, in, pf, "%s.branch_pool", name);
+    decl_fused(n, &m->f, 3, &m->b1, &m->b5_1, &m->d1);
+}
+
+static void decl_b(Inception *n, BlockB *m, int in, const char *name) {
+    decl_conv(n, &m->b3, in, 384, 3, 3, 2, 2, 0, 0, "%s.branch3x3", name);
+    C1(n, &m->d1, in, 64, "%s.branch3x3dbl_1", name);
+    decl_conv(n, &m->d2, 64, 96, 3, 3, 1, 1, 1, 1, "%s.branch3x3dbl_2", name);
+    decl_conv(n, &m->d3, 96, 96, 3, 3, 2, 2, 0, 0, "%s.branch3x3dbl_3", name);
+}
+
+static void decl_c(Inception *n, BlockC *m, int in, int c7, const char *name) {
+    m->c7 = c7;
+    C1(n, &m->b1, in, 192, "%s.branch1x1", name);
+    C1(n, &m->s1, in, c7, "%s.branch7x7_1", name);
+    decl_conv(n, &m->s2, c7, c7, 1, 7, 1, 1, 0, 3, "%s.branch7x7_2", name);
+    decl_conv(n, &m->s3, c7, 192, 7, 1, 1, 1, 3, 0, "%s.branch7x7_3", name);
+    C1(n, &m->d1, in, c7, "%s.branch7x7dbl_1", name);
+    decl_conv(n, &m->d2, c7, c7, 7, 1, 1, 1, 3, 0, "%s.branch7x7dbl_2", name);
+    decl_conv(n, &m->d3, c7, c7, 1, 7, 1, 1, 0, 3, "%s.branch7x7dbl_3", name);
+    decl_conv(n, &m->d4, c7, c7, 7, 1, 1, 1, 3, 0, "%s.branch7x7dbl_4", name);
+    decl_conv(n, &m->d5, c7, 192, 1, 7, 1, 1, 0, 3, "%s.branch7x7dbl_5", name);
+    C1(n, &m->pool, in, 192, "%s.branch_pool", name);
+    decl_fused(n, &m->f, 3, &m->b1, &m->s1, &m->d1);
+}
+
+static void decl_d(Inception *n, BlockD *m, int in, const char *name) {
+    C1(n, &m->a1, in, 192, "%s.branch3x3_1", name);
+    decl_conv(n, &m->a2, 192, 320, 3, 3, 2, 2, 0, 0, "%s.branch3x3_2", name);
+    C1(n, &m->b1, in, 192, "%s.branch7x7x3_1", name);
+    decl_conv(n, &m->b2, 192, 192, 1, 7, 1, 1, 0, 3, "%s.branch7x7x3_2", name);
+    decl_conv(n, &m->b3, 192, 192, 7, 1, 1, 1, 3, 0, "%s.branch7x7x3_3", name);
+    decl_conv(n, &m->b4, 192, 192, 3, 3, 2, 2, 0, 0, "%s.branch7x7x3_4", name);
+    decl_fused(n, &m->f, 2, &m->a1, &m->b1, NULL);
+}
+
+static void decl_e(Inception *n, BlockE *m, int in, const char *name) {
+    C1(n, &m->b1, in, 320, "%s.branch1x1", name);
+    C1(n, &m->a1, in, 384, "%s.branch3x3_1", name);
+    decl_conv(n, &m->a2a, 384, 384, 1, 3, 1, 1, 0, 1, "%s.branch3x3_2a", name);
+    decl_conv(n, &m->a2b, 384, 384, 3, 1, 1, 1, 1, 0, "%s.branch3x3_2b", name);
+    C1(n, &m->d1, in, 448, "%s.branch3x3dbl_1", name);
+    decl_conv(n, &m->d2, 448, 384, 3, 3, 1, 1, 1, 1, "%s.branch3x3dbl_2", name);
+    decl_conv(n, &m->d3a, 384, 384, 1, 3, 1, 1, 0, 1, "%s.branch3x3dbl_3a", name);
+    decl_conv(n, &m->d3b, 384, 384, 3, 1, 1, 1, 1, 0, "%s.branch3x3dbl_3b", name);
+    C1(n, &m->pool, in, 192, "%s.branch_pool", name);
+    decl_fused(n, &m->f, 3, &m->b1, &m->a1, &m->d1);
+}
+
+// torchvision InceptionAux(768, num_classes): declared so that checkpoints and hash weights carry
+// the same key set; never evaluated (eval mode).
+static void decl_aux(Inception *n) {
+    float      **sink = &n->aux_sink;   // bound pointers nobody reads
+    int          nc = n->cfg.num_classes > 0 ? n->cfg.num_classes : 1000;
+    int          s0[4] = {128, 768, 1, 1}, s1[4] = {768, 128, 5, 5}, sf[2] = {nc, 768};
+    bind_param(&n->keys, NULL, 4, s0, "AuxLogits.conv0.conv.weight");
+    bind_batchnorm(&n->keys, n->cfg.bn_gamma ? sink : NULL, sink, sink, sink, 128,
+                   "AuxLogits.conv0.bn");
+    bind_param(&n->keys, NULL, 4, s1, "AuxLogits.conv1.conv.weight");
+    bind_batchnorm(&n->keys, n->cfg.bn_gamma ? sink : NULL, sink, sink, sink, 768,
+                   "AuxLogits.conv1.bn");
+    bind_param(&n->keys, NULL, 2, sf, "AuxLogits.fc.weight");
+    bind_param(&n->keys, NULL, 1, &nc, "AuxLogits.fc.bias");
+}
+
+int inception_create(const InceptionConfig *cfg, Inception **out) {
+    *out = NULL;
+    if (cfg->num_classes < 0) return t2i_error(T2I_EARG, "inception: num_classes %d", cfg->num_classes);
+    Inception *n = t2i_calloc(1, sizeof *n);
+    if (!n) return T2I_ENOMEM;
+    n->cfg = *cfg;
+    bindlist_init(&n->keys);
+    sd_init(&n->sd);
+    decl_conv(n, &n->c1a, 3, 32, 3, 3, 2, 2, 0, 0, "Conv2d_1a_3x3");
+    decl_conv(n, &n->c2a, 32, 32, 3, 3, 1, 1, 0, 0, "Conv2d_2a_3x3");
+    decl_conv(n, &n->c2b, 32, 64, 3, 3, 1, 1, 1, 1, "Conv2d_2b_3x3");
+    decl_conv(n, &n->c3b, 64, 80, 1, 1, 1, 1, 0, 0, "Conv2d_3b_1x1");
+    decl_conv(n, &n->c4a, 80, 192, 3, 3, 1, 1, 0, 0, "Conv2d_4a_3x3");
+    decl_a(n, &n->m5b, 192, 32, "Mixed_5b");
+    decl_a(n, &n->m5c, 256, 64, "Mixed_5c");
+    decl_a(n, &n->m5d, 288, 64, "Mixed_5d");
+    decl_b(n, &n->m6a, 288, "Mixed_6a");
+    decl_c(n, &n->m6b, 768, 128, "Mixed_6b");
+    decl_c(n, &n->m6c, 768, 160, "Mixed_6c");
+    decl_c(n, &n->m6d, 768, 160, "Mixed_6d");
+    decl_c(n, &n->m6e, 768, 192, "Mixed_6e");
+    if (cfg->aux_logits) decl_aux(n);
+    decl_d(n, &n->m7a, 768, "Mixed_7a");
+    decl_e(n, &n->m7b, 1280, "Mixed_7b");
+    decl_e(n, &n->m7c, 2048, "Mixed_7c");
+    if (cfg->num_classes > 0) {
+        int sw[2] = {cfg->num_classes, 2048};
+        bind_param(&n->keys, &n->fc_w, 2, sw, "fc.weight");
+        if (cfg->fc_bias) bind_param(&n->keys, &n->fc_b, 1, &cfg->num_classes, "fc.bias");
+    }
+    if (n->keys.failed) {
+        inception_free(n);
+        return t2i_error(T2I_ENOMEM, "inception: out of memory declaring keys");
+    }
+    *out = n;
+    return T2I_OK;
+}
+
+void inception_free(Inception *n) {
+    if (!n) return;
+    for (int i = 0; i < n->nconvs; i++) t2i_free(n->convs[i]->own);
+    for (int i = 0; i < n->nfused; i++) t2i_free(n->fused[i]->own);
+    bindlist_free(&n->keys);
+    sd_free(&n->sd);
+    arena_free(&n->arena[0]);
+    arena_free(&n->arena[1]);
+    t2i_free(n);
+}
+
+BindList *inception_keys(Inception *net) { return &net->keys; }
+
+void inception_set_transform_input(Inception *net, int on) { net->cfg.transform_input = on != 0; }
+
+// ---- weight preparation --------------------------------------------------------------------
+
+// Folded: w' = w * s, shift = beta - mean * s with s = gamma / sqrt(var + eps).
+// Unfolded: the epilogue computes (y - mean) * s + beta.
+static int prep_conv(const InceptionConfig *cfg, BConv *b) {
+    int    OC = b->c.out_c;
+    size_t K  = (size_t)b->c.in_c * b->c.kh * b->c.kw;
+    size_t nw = cfg->fold_bn ? (size_t)OC * K : 0;
+    b->own = t2i_malloc_aligned((nw + 3 * (size_t)OC) * sizeof(float));
+    if (!b->own) return T2I_ENOMEM;
+    float *scale = b->own + nw, *shift = scale + OC, *mean = shift + OC;
+    for (int oc = 0; oc < OC; oc++) {
+        float g = b->gamma ? b->gamma[oc] : 1.0f;
+        scale[oc] = g / sqrtf(b->var[oc] + cfg->bn_eps);
+        mean[oc] = b->mean[oc];
+        shift[oc] = cfg->fold_bn ? b->beta[oc] - b->mean[oc] * scale[oc] : b->beta[oc];
+    }
+    b->ep = (ConvEpilogue){.shift = shift, .relu = 1};
+    if (cfg->fold_bn) {
+        for (int oc = 0; oc < OC; oc++)
+            for (size_t k = 0; k < K; k++) b->own[oc * K + k] = b->w[oc * K + k] * scale[oc];
+        b->c.w = b->own;
+    } else {
+        b->ep.mean = mean;
+        b->ep.scale = scale;
+        b->c.w = b->w;
+    }
+    return T2I_OK;
+}
+
+static int prep_fused(const InceptionConfig *cfg, Fused *f) {
+    int OC = 0, IC = f->parts[0]->c.in_c;
+    for (int i = 0; i < f->n; i++) OC += f->parts[i]->c.out_c;
+    f->own = t2i_malloc_aligned(((size_t)OC * IC + 3 * (size_t)OC) * sizeof(float));
+    if (!f->own) return T2I_ENOMEM;
+    float *w = f->own, *mean = w + (size_t)OC * IC, *scale = mean + OC, *shift = scale + OC;
+    int    row = 0;
+    for (int i = 0; i < f->n; i++) {
+        const BConv *p = f->parts[i];
+        int          oc = p->c.out_c;
+        memcpy(w + (size_t)row * IC, p->c.w, sizeof(float) * (size_t)oc * IC);
+        memcpy(shift + row, p->ep.shift, sizeof(float) * (size_t)oc);
+        if (!cfg->fold_bn) {
+            memcpy(mean + row, p->ep.mean, sizeof(float) * (size_t)oc);
+            memcpy(scale + row, p->ep.scale, sizeof(float) * (size_t)oc);
+        }
+        row += oc;
+    }
+    f->c = (Conv2d){.in_c = IC, .out_c = OC, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .w = w};
+    f->ep = (ConvEpilogue){.shift = shift, .relu = 1};
+    if (!cfg->fold_bn) f->ep.mean = mean, f->ep.scale = scale;
+    return T2I_OK;
+}
+
+int inception_bind(Inception *n, StateDict *sd, const char *what) {
+    static const char *const ignore[] = {"AuxLogits.", NULL};
+    sd_free(&n->sd);
+    n->sd = *sd;
+    memset(sd, 0, sizeof *sd);
+    n->bound = 0;
+    int rc = sd_bind(&n->sd, &n->keys, n->cfg.aux_logits ? NULL : ignore, what);
+    if (rc) return rc;
+    for (int i = 0; i < n->nconvs; i++) {
+        t2i_free(n->convs[i]->own);
+        n->convs[i]->own = NULL;
+        if ((rc = prep_conv(&n->cfg, n->convs[i]))) return rc;
+    }
+    for (int i = 0; i < n->nfused; i++) {
+        t2i_free(n->fused[i]->own);
+        n->fused[i]->own = NULL;
+        if ((rc = prep_fused(&n->cfg, n->fused[i]))) return rc;
+    }
+    n->bound = 1;
+    return T2I_OK;
+}
+
+// ---- forward -------------------------------------------------------------------------------
+
+typedef struct {
+    Arena *a[2];
+    int    nxt;   // arena that receives the current layer's output and temporaries
+    int    run;   // 0 in the measuring pass: allocate only
+    int    B;
+} Fwd;
+
+// In the measuring pass the arena returns NULL; a dummy base keeps the (never dereferenced)
+// pointer arithmetic of the layer code away from NULL.
+static float fwd_dummy[16];
+static float *fwd_floats(Fwd *f, size_t n) {
+    float *p = arena_floats(f->a[f->nxt], n);
+    return f->run ? p : fwd_dummy;
+}
+
+// Starts a layer: its output and temporaries go into the arena the previous layer did not write.
+static void fwd_layer(Fwd *f) {
+    f->nxt ^= 1;
+    arena_reset(f->a[f->nxt]);
+}
+
+static void run_conv(Fwd *f, const Conv2d *c, const ConvEpilogue *ep, float *out, const float *in,
+                     int H, int W) {
+    Arena *a = f->a[f->nxt];
+    size_t mark = arena_mark(a);
+    size_t ns = conv2d_cm_scratch_floats(c, f->B, H, W);
+    float *scratch = ns ? arena_floats(a, ns) : NULL;
+    if (f->run) conv2d_forward_cm(out, in, c, ep, f->B, H, W, scratch);
+    arena_reset_to(a, mark);
+}
+
+static void bconv(Fwd *f, const BConv *b, float *out, const float *in, int H, int W) {
+    run_conv(f, &b->c, &b->ep, out, in, H, W);
+}
+
+// Single-conv stem layer: (IC,B,H,W) -> new (OC,B,OH,OW).
+static float *stem_conv(Fwd *f, const BConv *b, const float *in, int *H, int *W) {
+    int OH, OW;
+    conv2d_out_hw(&b->c, *H, *W, &OH, &OW);
+    fwd_layer(f);
+    float *out = fwd_floats(f, (size_t)b->c.out_c * f->B * OH * OW);
+    bconv(f, b, out, in, *H, *W);
+    *H = OH, *W = OW;
+    return out;
+}
+
+static float *stem_maxpool(Fwd *f, const float *in, int C, int *H, int *W) {
+    int OH = pool_out(*H, 3, 2, 0), OW = pool_out(*W, 3, 2, 0);
+    fwd_layer(f);
+    float *out = fwd_floats(f, (size_t)C * f->B * OH * OW);
+    if (f->run) maxpool2d_forward(out, in, 1, C * f->B, *H, *W, 3, 2, 0);
+    *H = OH, *W = OW;
+    return out;
+}
+
+// Pool branch input: pool(in) with 3x3 stride 1 pad 1 of the configured kind.
+static void pool_branch(Fwd *f, float *out, const float *in, int C, int H, int W, int kind) {
+    if (!f->run) return;
+    if (kind == IPOOL_MAX) maxpool2d_forward(out, in, 1, C * f->B, H, W, 3, 1, 1);
+    else avgpool2d_forward(out, in, 1, C * f->B, H, W, 3, 1, 1, kind == IPOOL_AVG_PAD);
+}
+
+static void copy_rows(Fwd *f, float *dst, const float *src, size_t n) {
+    if (f->run) memcpy(dst, src, n * sizeof(float));
+}
+
+static float *block_a(Fwd *f, const BlockA *m, const float *in, int IC, int H, int W, int pk) {
+    size_t P = (size_t)f->B * H * W;
+    fwd_layer(f);
+    float *out = fwd_floats(f, (size_t)(224 + m->pf) * P);
+    float *t = fwd_floats(f, (size_t)m->f.c.out_c * P);
+    run_conv(f, &m->f.c, &m->f.ep, t, in, H, W);   // rows: b1 64 | b5_1 48 | d1 64
+    copy_rows(f, out, t, 64 * P);
+    bconv(f, &m->b5_2, out + 64 * P, t + 64 * P, H, W);
+    float *t2 = fwd_floats(f, 96 * P);
+    bconv(f, &m->d2, t2, t + 112 * P, H, W);
+    bconv(f, &m->d3, out + 128 * P, t2, H, W);
+    float *p = fwd_floats(f, (size_t)IC * P);
+    pool_branch(f, p, in, IC, H, W, pk);
+    bconv(f, &m->pool, out + 224 * P, p, H, W);
+    return out;
+}
+
+static float *block_b(Fwd *f, const BlockB *m, const float *in, int IC, int *H, int *W) {
+    int OH = pool_out(*H, 3, 2, 0), OW = pool_out(*W, 3, 2, 0);
+    size_t P = (size_t)f->B * *H * *W, Q = (size_t)f->B * OH * OW;
+    fwd_layer(f);
+    float *out = fwd_floats(f, (size_t)(480 + IC) * Q);
+    bconv(f, &m->b3, out, in, *H, *W);
+    float *t = fwd_floats(f, 64 * P), *t2 = fwd_floats(f, 96 * P);
+    bconv(f, &m->d1, t, in, *H, *W);
+    bconv(f, &m->d2, t2, t, *H, *W);
+    bconv(f, &m->d3, out + 384 * Q, t2, *H, *W);
+    if (f->run) maxpool2d_forward(out + 480 * Q, in, 1, IC * f->B, *H, *W, 3, 2, 0);
+    *H = OH, *W = OW;
+    return out;
+}
+
+static float *block_c(Fwd *f, const BlockC *m, const float *in, int H, int W, int pk) {
+    size_t P = (size_t)f->B * H * W, c7 = (size_t)m->c7;
+    fwd_layer(f);
+    float *out = fwd_floats(f, 768 * P);
+    float *t = fwd_floats(f, (size_t)m->f.c.out_c * P);
+    run_conv(f, &m->f.c, &m->f.ep, t, in, H, W);   // rows: b1 192 | s1 c7 | d1 c7
+    copy_rows(f, out, t, 192 * P);
+    float *u = fwd_floats(f, c7 * P), *v = fwd_floats(f, c7 * P);
+    bconv(f, &m->s2, u, t + 192 * P, H, W);
+    bconv(f, &m->s3, out + 192 * P, u, H, W);
+    bconv(f, &m->d2, u, t + (192 + c7) * P, H, W);
+    bconv(f, &m->d3, v, u, H, W);
+    bconv(f, &m->d4, u, v, H, W);
+    bconv(f, &m->d5, out + 384 * P, u, H, W);
+    float *p = fwd_floats(f, 768 * P);
+    pool_branch(f, p, in, 768, H, W, pk);
+    bconv(f, &m->pool, out + 576 * P, p, H, W);
+    return out;
+}
+
+static float *block_d(Fwd *f, const BlockD *m, const float *in, int IC, int *H, int *W) {
+    int OH = pool_out(*H, 3, 2, 0), OW = pool_out(*W, 3, 2, 0);
+    size_t P = (size_t)f->B * *H * *W, Q = (size_t)f->B * OH * OW;
+    fwd_layer(f);
+    float *out = fwd_floats(f, (size_t)(512 + IC) * Q);
+    float *t = fwd_floats(f, 384 * P);
+    run_conv(f, &m->f.c, &m->f.ep, t, in, *H, *W);   // rows: a1 192 | b1 192
+    bconv(f, &m->a2, out, t, *H, *W);
+    float *u = fwd_floats(f, 192 * P), *v = fwd_floats(f, 192 * P);
+    bconv(f, &m->b2, u, t + 192 * P, *H, *W);
+    bconv(f, &m->b3, v, u, *H, *W);
+    bconv(f, &m->b4, out + 320 * Q, v, *H, *W);
+    if (f->run) maxpool2d_forward(out + 512 * Q, in, 1, IC * f->B, *H, *W, 3, 2, 0);
+    *H = OH, *W = OW;
+    return out;
+}
+
+static float *block_e(Fwd *f, const BlockE *m, const float *in, int IC, int H, int W, int pk) {
+    size_t P = (size_t)f->B * H * W;
+    fwd_layer(f);
+    float *out = fwd_floats(f, 2048 * P);
+    float *t = fwd_floats(f, (size_t)m->f.c.out_c * P);
+    run_conv(f, &m->f.c, &m->f.ep, t, in, H, W);   // rows: b1 320 | a1 384 | d1 448
+    copy_rows(f, out, t, 320 * P);
+    bconv(f, &m->a2a, out + 320 * P, t + 320 * P, H, W);
+    bconv(f, &m->a2b, out + 704 * P, t + 320 * P, H, W);
+    float *u = fwd_floats(f, 384 * P);
+    bconv(f, &m->d2, u, t + 704 * P, H, W);
+    bconv(f, &m->d3a, out + 1088 * P, u, H, W);
+    bconv(f, &m->d3b, out + 1472 * P, u, H, W);
+    float *p = fwd_floats(f, (size_t)IC * P);
+    pool_branch(f, p, in, IC, H, W, pk);
+    bconv(f, &m->pool, out + 1856 * P, p, H, W);
+    return out;
+}
+
+// torchvision transform_input, in float32 as torchvision computes it (mul, then add).
+static void transform_input(float *x_cm, int B, size_t HW) {
+    static const double mean[3] = {0.485, 0.456, 0.406}, stdv[3] = {0.229, 0.224, 0.225};
+    for (int c = 0; c < 3; c++) {
+        float  s = (float)(stdv[c] / 0.5), t = (float)((mean[c] - 0.5) / 0.5);
+        float *p = x_cm + (size_t)c * B * HW;
+        for (size_t i = 0; i < (size_t)B * HW; i++) {
+            float v = p[i] * s;
+            p[i] = v + t;
+        }
+    }
+}
+
+static void forward_pass(Inception *n, Fwd *f, const float *x, InceptionOut *o) {
+    int B = f->B, H = 299, W = 299;
+    const InceptionConfig *cfg = &n->cfg;
+    f->nxt = 1;
+    fwd_layer(f);   // arena 0
+    float *cur = fwd_floats(f, (size_t)3 * B * H * W);
+    if (f->run) {
+        nchw_to_cm(cur, x, B, 3, H * W);
+        if (cfg->transform_input) transform_input(cur, B, (size_t)H * W);
+    }
+    cur = stem_conv(f, &n->c1a, cur, &H, &W);
+    cur = stem_conv(f, &n->c2a, cur, &H, &W);
+    cur = stem_conv(f, &n->c2b, cur, &H, &W);
+    cur = stem_maxpool(f, cur, 64, &H, &W);
+    cur = stem_conv(f, &n->c3b, cur, &H, &W);
+    cur = stem_conv(f, &n->c4a, cur, &H, &W);
+    cur = stem_maxpool(f, cur, 192, &H, &W);
+    int pk = cfg->pool_branch;
+    cur = block_a(f, &n->m5b, cur, 192, H, W, pk);
+    cur = block_a(f, &n->m5c, cur, 256, H, W, pk);
+    cur = block_a(f, &n->m5d, cur, 288, H, W, pk);
+    cur = block_b(f, &n->m6a, cur, 288, &H, &W);
+    cur = block_c(f, &n->m6b, cur, H, W, pk);
+    cur = block_c(f, &n->m6c, cur, H, W, pk);
+    cur = block_c(f, &n->m6d, cur, H, W, pk);
+    cur = block_c(f, &n->m6e, cur, H, W, pk);
+    if (f->run && o->mixed_6e) cm_to_nchw(o->mixed_6e, cur, B, 768, H * W);
+    cur = block_d(f, &n->m7a, cur, 768, &H, &W);
+    cur = block_e(f, &n->m7b, cur, 1280, H, W, pk);
+    cur = block_e(f, &n->m7c, cur, 2048, H, W, cfg->pool_7c);
+    // pool3 (B,2048): mean over the 8x8 map, accumulated in double
+    fwd_layer(f);
+    float *pool3 = o->pool3;
+    if (!pool3) pool3 = fwd_floats(f, (size_t)B * 2048);
+    if (f->run) {
+        int HW = H * W;
+        for (int c = 0; c < 2048; c++)
+            for (int b = 0; b < B; b++) {
+                const float *p = cur + ((size_t)c * B + b) * HW;
+                double s = 0;
+                for (int i = 0; i < HW; i++) s += p[i];
+                pool3[(size_t)b * 2048 + c] = (float)(s / HW);
+            }
+        if (cfg->num_classes > 0) {
+            Linear fc = {.in_f = 2048, .out_f = cfg->num_classes, .w = n->fc_w, .b = n->fc_b};
+            if (o->logits) linear_forward(o->logits, pool3, &fc, B);
+            fc.b = NULL;
+            if (o->logits_unbiased) linear_forward(o->logits_unbiased, pool3, &fc, B);
+        }
+    }
+}
+
+int inception_reserve(Inception *n, int B) {
+    if (B <= 0) return t2i_error(T2I_EARG, "inception: batch %d", B);
+    if (B <= n->reserved_B) return T2I_OK;
+    Arena m[2];
+    arena_init_measure(&m[0]);
+    arena_init_measure(&m[1]);
+    Fwd f = {.a = {&m[0], &m[1]}, .run = 0, .B = B};
+    InceptionOut none = {0};
+    forward_pass(n, &f, NULL, &none);
+    arena_free(&n->arena[0]);
+    arena_free(&n->arena[1]);
+    n->reserved_B = 0;
+    for (int i = 0; i < 2; i++)
+        if (arena_init(&n->arena[i], m[i].high))
+            return t2i_error(T2I_ENOMEM, "inception: cannot allocate %zu bytes of activations",
+                             m[i].high);
+    n->reserved_B = B;
+    return T2I_OK;
+}
+
+size_t inception_arena_bytes(const Inception *n) { return n->arena[0].cap + n->arena[1].cap; }
+
+int inception_forward(Inception *n, const float *x, int B, InceptionOut *o) {
+    if (!n->bound) return t2i_error(T2I_EARG, "inception: forward before weights were bound");
+    if (o->logits || o->logits_unbiased) {
+        if (n->cfg.num_classes <= 0)
+            return t2i_error(T2I_EARG, "inception: logits requested from a network without fc");
+    }
+    int rc = inception_reserve(n, B);
+    if (rc) return rc;
+    Fwd f = {.a = {&n->arena[0], &n->arena[1]}, .run = 1, .B = B};
+    forward_pass(n, &f, x, o);
+    return T2I_OK;
+}
+
+double inception_gmacs_to_pool3(void) { return 5.711168096; }

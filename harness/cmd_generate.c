@@ -1,0 +1,183 @@
+// cmd_generate.c -- `t2ibench generate --model CARD --caption "..."`: the original main.py
+// gen_example for one caption: tokenise (no WORDS_NUM truncation, as gen_example), encode with
+// the DAMSM text encoder, run G_NET with z ~ N(0,1) and CA eps from the counter-based RNG
+// (seed, sample 0), and write the 64/128/256 px images as PNG (AttnGAN's uint8 conversion:
+// ((x + 1) * 127.5).astype(uint8)). With --attention, one PNG per word and attention stage:
+// the stage's image darkened where the word gets little attention (map min-max normalised,
+// nearest-upsampled), a plain-C stand-in for the original's build_super_images2 overlays.
+#include "args.h"
+#include "attngan.h"
+#include "cli.h"
+#include "image_io.h"
+#include "model_card.h"
+#include "rng.h"
+#include "t2i.h"
+#include "text_encoder.h"
+#include "tokenizer.h"
+#include "vocab.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int mkdir_p(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+    return T2I_OK;
+}
+
+static int write_image(const char *dir, const char *name, const float *chw, int px,
+                       uint8_t *rgb) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    image_quantize(rgb, chw, px, px, QUANT_TRUNCATE);
+    int rc = png_write_rgb(path, rgb, px, px);
+    if (!rc) printf("%s\n", path);
+    return rc;
+}
+
+// Image of size px darkened by the normalised map att (R x R, R divides px).
+static int write_attention(const char *dir, int stage, int t, const char *word, const float *img,
+                           const float *att, int R, int px, uint8_t *rgb) {
+    float mn = att[0], mx = att[0];
+    for (int i = 1; i < R * R; i++) {
+        if (att[i] < mn) mn = att[i];
+        if (att[i] > mx) mx = att[i];
+    }
+    float range = mx > mn ? mx - mn : 1.0f;
+    image_quantize(rgb, img, px, px, QUANT_TRUNCATE);
+    int f = px / R;
+    for (int y = 0; y < px; y++)
+        for (int x = 0; x < px; x++) {
+            float a = (att[(y / f) * R + x / f] - mn) / range;
+            for (int c = 0; c < 3; c++) {
+                uint8_t *p = rgb + ((size_t)y * px + x) * 3 + c;
+                *p = (uint8_t)((float)*p * (0.15f + 0.85f * a));
+            }
+        }
+    char path[4096], clean[64];
+    size_t k = 0;
+    for (const char *s = word; *s && k + 1 < sizeof clean; s++)
+        clean[k++] = ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')) ? *s : '_';
+    clean[k] = '\0';
+    snprintf(path, sizeof path, "%s/att%d_w%02d_%s.png", dir, stage, t, clean);
+    int rc = png_write_rgb(path, rgb, px, px);
+    if (!rc) printf("%s\n", path);
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    static const char usage[] =
+        "t2ibench generate --model CARD --caption TEXT [--seed N] [--out DIR] [--attention]";
+    Args a;
+    if (args_init(&a, argc, argv)) return cli_usage("generate", usage);
+    if (args_flag(&a, "--help")) {
+        printf("usage: %s\nWrites the 64/128/256 px images of one caption as PNG (default "
+               "--out results/generate, --seed 0);\n--attention adds one map per word and "
+               "attention stage.\n", usage);
+        return EXIT_OK;
+    }
+    const char *card_path = args_str(&a, "--model", NULL);
+    const char *caption = args_str(&a, "--caption", NULL);
+    const char *out = args_str(&a, "--out", "results/generate");
+    long seed = args_long(&a, "--seed", 0);
+    int want_att = args_flag(&a, "--attention");
+    char *rest[1];
+    if (args_rest(&a, rest, 1) != 0 || !card_path || !caption || seed < 0)
+        return cli_usage("generate", usage);
+
+    ModelCard mc;
+    Vocab v;
+    TextEncoder te;
+    GNet *g = t2i_calloc(1, sizeof *g);
+    TokenBatch tb;
+    Arena arena;
+    memset(&v, 0, sizeof v);
+    memset(&te, 0, sizeof te);
+    memset(&tb, 0, sizeof tb);
+    memset(&arena, 0, sizeof arena);
+    float *buf = NULL;
+    uint8_t *rgb = NULL;
+    int rc = g ? model_card_load(card_path, &mc) : T2I_ENOMEM;
+    if (rc) {
+        t2i_free(g);
+        return cli_fail("generate", rc);
+    }
+    rc = vocab_load(mc.vocab_path, &v);
+    if (!rc) rc = token_batch_build(&v, &caption, 1, 0, TRUNC_HEAD, NULL, 0, &tb);
+    if (!rc) rc = text_encoder_load(&te, &mc.te_cfg, mc.te_weights);
+    if (!rc) rc = gnet_load(g, &mc.gen_cfg, mc.gen_weights);
+    const GNetConfig *c = &mc.gen_cfg;
+    int T = rc ? 0 : tb.max_len, E = mc.te_cfg.nhidden, nb = c->branch_num;
+    size_t n_img = 0, n_att = 0;
+    for (int s = 0; s < nb; s++) {
+        n_img += (size_t)3 * (64 << s) * (64 << s);
+        if (s > 0) n_att += (size_t)T * (32 << s) * (32 << s);
+    }
+    size_t n_buf = (size_t)E * T + E + c->z_dim + c->condition_dim + n_img + n_att;
+    if (!rc) {
+        size_t need = text_encoder_arena_bytes(&te, 1, T);
+        size_t gneed = gnet_arena_bytes(g, 1, T);
+        rc = arena_init(&arena, need > gneed ? need : gneed);
+    }
+    if (!rc && (!(buf = t2i_malloc(sizeof(float) * n_buf)) || !(rgb = t2i_malloc(256 * 256 * 3))))
+        rc = T2I_ENOMEM;
+    if (!rc) {
+        float *words = buf, *sent = words + (size_t)E * T, *z = sent + E, *eps = z + c->z_dim;
+        float *p = eps + c->condition_dim;
+        GNetOutputs o;
+        memset(&o, 0, sizeof o);
+        for (int s = 0; s < nb; s++) {
+            o.img[s] = p;
+            p += (size_t)3 * (64 << s) * (64 << s);
+        }
+        for (int s = 1; s < nb; s++) {
+            o.att[s - 1] = p;
+            p += (size_t)T * (32 << s) * (32 << s);
+        }
+        int Tw = 0;
+        rc = text_encoder_forward(&te, tb.ids, tb.lens, 1, T, words, sent, &Tw, &arena);
+        Rng rz, re;
+        rng_init(&rz, (uint64_t)seed, 0, RNG_STREAM_Z);
+        rng_init(&re, (uint64_t)seed, 0, RNG_STREAM_EPS);
+        for (int i = 0; i < c->z_dim; i++) z[i] = (float)rng_normal(&rz);
+        for (int i = 0; i < c->condition_dim; i++) eps[i] = (float)rng_normal(&re);
+        GNetInputs in = {z, sent, words, NULL, eps, ATT_MASK_PER_SAMPLE};   // no padding at B=1
+        if (!rc) rc = gnet_forward(g, &in, &o, 1, T, &arena);
+        if (!rc) rc = mkdir_p(out);
+        for (int s = 0; !rc && s < nb; s++) {
+            char name[64];
+            snprintf(name, sizeof name, "g%d_%d.png", s, 64 << s);
+            rc = write_image(out, name, o.img[s], 64 << s, rgb);
+        }
+        for (int s = 1; !rc && want_att && s < nb; s++)
+            for (int t = 0; !rc && t < T; t++) {
+                int64_t id = tb.ids[t];
+                const char *w = id >= 0 && id < v.n_words ? v.ixtoword[id] : "?";
+                // as gen_example: stage s's map over the image it conditions (64 << s px)
+                rc = write_attention(out, s, t, w, o.img[s],
+                                     o.att[s - 1] + (size_t)t * (32 << s) * (32 << s), 32 << s,
+                                     64 << s, rgb);
+            }
+    }
+    t2i_free(buf);
+    t2i_free(rgb);
+    arena_free(&arena);
+    gnet_free(g);
+    t2i_free(g);
+    text_encoder_free(&te);
+    token_batch_free(&tb);
+    vocab_free(&v);
+    model_card_free(&mc);
+    return rc ? cli_fail("generate", rc) : EXIT_OK;
+}

@@ -1,0 +1,643 @@
+// cmd_results.c -- `t2ibench list | show | compare | check | export`: looking at stored runs.
+#include "args.h"
+#include "cli.h"
+#include "db.h"
+#include "results.h"
+#include "t2i.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_DB "results/t2ibench.db"
+
+static void fmt_val(char *buf, size_t n, double v) {
+    if (!isfinite(v)) snprintf(buf, n, "-");
+    else if (fabs(v) >= 1e4 || (fabs(v) < 1e-3 && v != 0)) snprintf(buf, n, "%.4g", v);
+    else snprintf(buf, n, "%.4f", v);
+}
+
+static void fmt_pm(char *buf, size_t n, const ResMetric *m) {
+    char a[32], b[32];
+    if (!m) {
+        snprintf(buf, n, "(absent)");
+        return;
+    }
+    fmt_val(a, sizeof a, m->value);
+    if (isfinite(m->std)) {
+        fmt_val(b, sizeof b, m->std);
+        snprintf(buf, n, "%s +- %s", a, b);
+    } else {
+        snprintf(buf, n, "%s", a);
+    }
+}
+
+static const char *metric_label(const char *name) {
+    if (!strcmp(name, "is")) return "IS";
+    if (!strcmp(name, "rp")) return "R-precision (%)";
+    if (!strcmp(name, "fid")) return "FID";
+    if (!strcmp(name, "kid")) return "KID";
+    if (!strcmp(name, "images")) return "images";
+    return name;
+}
+
+// Prints the metrics table of one run (also used by `run` and `demo`).
+void results_print_metrics(const ResRun *r, FILE *f) {
+    fprintf(f, "  %-24s %-28s %s\n", "metric", "value", "n");
+    for (int i = 0; i < r->n_metrics; i++) {
+        const ResMetric *m = &r->m[i];
+        char v[64];
+        fmt_pm(v, sizeof v, m);
+        if (!strncmp(m->name, "time.", 5)) {
+            char a[32];
+            fmt_val(a, sizeof a, m->value);
+            fprintf(f, "  %-24s %-28s %lld images (%.2f img/s)\n", m->name,
+                    (snprintf(v, sizeof v, "%s s/image", a), v), (long long)m->n,
+                    m->value > 0 ? 1.0 / m->value : 0.0);
+        } else {
+            fprintf(f, "  %-24s %-28s %lld%s\n", metric_label(m->name), v, (long long)m->n,
+                    !strcmp(m->name, "is") ? " splits" : !strcmp(m->name, "rp") ? " folds" : "");
+        }
+    }
+}
+
+static int open_db(Args *a, Db *d) {
+    const char *path = args_str(a, "--db", DEFAULT_DB);
+    return db_open(d, path, 1);
+}
+
+// ---- list ----------------------------------------------------------------------------------
+
+int cmd_list(int argc, char **argv) {
+    static const char *usage = "t2ibench list [--db FILE]";
+    Args a;
+    Db d;
+    char *pos[4];
+    if (args_init(&a, argc, argv)) return cli_usage("list", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    const char *path = args_str(&a, "--db", DEFAULT_DB);
+    if (args_rest(&a, pos, 4) != 0) return cli_usage("list", usage);
+    int rc = db_open(&d, path, 1);
+    if (rc) return cli_fail("list", rc);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db_handle(&d), "SELECT id FROM runs ORDER BY id", -1, &st, NULL)) {
+        rc = db_err(&d, "list runs");
+        db_close(&d);
+        return cli_fail("list", rc);
+    }
+    printf("%-4s %-11s %-20s %-14s %-24s %-11s %-18s %-18s %s\n", "id", "status", "suite",
+           "protocol", "model", "done", "IS", "R-prec %", "FID");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        ResRun r;
+        if (res_load(&d, sqlite3_column_int64(st, 0), &r)) continue;
+        char done[32], is[64], rp[64], fid[64];
+        snprintf(done, sizeof done, "%lld/%lld", (long long)r.samples_done,
+                 (long long)r.n_samples);
+        fmt_pm(is, sizeof is, res_metric(&r, "is"));
+        fmt_pm(rp, sizeof rp, res_metric(&r, "rp"));
+        fmt_pm(fid, sizeof fid, res_metric(&r, "fid"));
+        printf("%-4lld %-11s %-20s %-14s %-24s %-11s %-18s %-18s %s\n", (long long)r.id, r.status,
+               r.suite, r.protocol, r.model, done, res_metric(&r, "is") ? is : "-",
+               res_metric(&r, "rp") ? rp : "-", res_metric(&r, "fid") ? fid : "-");
+        res_free(&r);
+    }
+    sqlite3_finalize(st);
+    db_close(&d);
+    return EXIT_OK;
+}
+
+// ---- show ----------------------------------------------------------------------------------
+
+int cmd_show(int argc, char **argv) {
+    static const char *usage = "t2ibench show RUN|latest [--db FILE]";
+    Args a;
+    Db d;
+    char *pos[4];
+    int64_t id;
+    ResRun r;
+    if (args_init(&a, argc, argv)) return cli_usage("show", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    int rc = open_db(&a, &d);
+    if (args_rest(&a, pos, 4) != 1) {
+        if (!rc) db_close(&d);
+        return cli_usage("show", usage);
+    }
+    if (rc) return cli_fail("show", rc);
+    if ((rc = res_parse_run(&d, pos[0], &id)) || (rc = res_load(&d, id, &r))) {
+        db_close(&d);
+        return cli_fail("show", rc);
+    }
+    printf("run %lld  [%s]  %s\n", (long long)r.id, r.status, r.kind);
+    printf("  suite        %s\n  protocol     %s\n  model        %s\n  evaluators   %s\n", r.suite,
+           r.protocol, r.model, r.evaluators);
+    printf("  samples      %lld of %lld (%lld of %lld blocks of %d)\n", (long long)r.samples_done,
+           (long long)r.n_samples, (long long)r.blocks_done, (long long)r.n_blocks,
+           r.block_size);
+    printf("  started      %s\n  finished     %s\n", r.started, r.finished[0] ? r.finished : "-");
+    printf("  fingerprint  %s\n  inputs       %s\n  model        %s\n", r.fingerprint,
+           r.inputs_fingerprint, r.model_fingerprint);
+    cJSON *pv = cJSON_Parse(r.provenance);
+    if (pv) {
+        const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "cpu"};
+        for (int i = 0; i < 5; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(pv, keys[i]);
+            if (cJSON_IsString(v)) printf("  %-12s %s\n", keys[i], v->valuestring);
+        }
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(pv, "blas_threads");
+        if (cJSON_IsNumber(t)) printf("  %-12s %d\n", "blas_threads", t->valueint);
+        const cJSON *files = cJSON_GetObjectItemCaseSensitive(pv, "files");
+        printf("files (sha256):\n");
+        for (const cJSON *f = files ? files->child : NULL; f; f = f->next) {
+            const cJSON *ro = cJSON_GetObjectItemCaseSensitive(f, "role");
+            const cJSON *pa = cJSON_GetObjectItemCaseSensitive(f, "path");
+            const cJSON *sh = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+            if (cJSON_IsString(ro) && cJSON_IsString(pa) && cJSON_IsString(sh))
+                printf("  %-22s %.16s  %s\n", ro->valuestring, sh->valuestring, pa->valuestring);
+        }
+        cJSON_Delete(pv);
+    }
+    printf("metrics:\n");
+    results_print_metrics(&r, stdout);
+    res_free(&r);
+    db_close(&d);
+    return EXIT_OK;
+}
+
+// ---- compare -------------------------------------------------------------------------------
+
+// Names of the fingerprint components (besides the model) in which two runs differ.
+static void fingerprint_diff(const ResRun *x, const ResRun *y, char *buf, size_t n) {
+    buf[0] = 0;
+    cJSON *a = cJSON_Parse(x->provenance), *b = cJSON_Parse(y->provenance);
+    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "blas_threads", "cpu"};
+    for (int i = 0; a && b && i < 6; i++) {
+        char *sa = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, keys[i]));
+        char *sb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, keys[i]));
+        if (!sa || !sb || strcmp(sa, sb))
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? ", " : "", keys[i]);
+        cJSON_free(sa);
+        cJSON_free(sb);
+    }
+    // File roles (not model.*) with different digests or present in one run only.
+    for (int pass = 0; a && b && pass < 2; pass++) {
+        const cJSON *fa = cJSON_GetObjectItemCaseSensitive(pass ? b : a, "files");
+        const cJSON *fb = cJSON_GetObjectItemCaseSensitive(pass ? a : b, "files");
+        for (const cJSON *f = fa ? fa->child : NULL; f; f = f->next) {
+            const cJSON *ro = cJSON_GetObjectItemCaseSensitive(f, "role");
+            const cJSON *sh = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+            if (!cJSON_IsString(ro) || !cJSON_IsString(sh) || !strncmp(ro->valuestring, "model.", 6))
+                continue;
+            int same = 0, found = 0;
+            for (const cJSON *g = fb ? fb->child : NULL; g; g = g->next) {
+                const cJSON *r2 = cJSON_GetObjectItemCaseSensitive(g, "role");
+                const cJSON *s2 = cJSON_GetObjectItemCaseSensitive(g, "sha256");
+                if (cJSON_IsString(r2) && !strcmp(r2->valuestring, ro->valuestring)) {
+                    found = 1;
+                    same = cJSON_IsString(s2) && !strcmp(s2->valuestring, sh->valuestring);
+                }
+            }
+            if ((!found || !same) && !(pass && found) && !strstr(buf, ro->valuestring))
+                snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? ", " : "",
+                         ro->valuestring);
+        }
+    }
+    if (!buf[0] && strcmp(x->fingerprint, y->fingerprint))
+        snprintf(buf, n, "fingerprint");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+static double std_err(const ResMetric *m) {
+    if (!m || !isfinite(m->std) || m->n < 1) return NAN;
+    return m->std / sqrt((double)m->n);
+}
+
+int cmd_compare(int argc, char **argv) {
+    static const char *usage = "t2ibench compare RUN RUN [RUN...] [--db FILE] [--force]";
+    Args a;
+    Db d;
+    char *pos[16];
+    ResRun r[16];
+    if (args_init(&a, argc, argv)) return cli_usage("compare", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    int force = args_flag(&a, "--force");
+    const char *path = args_str(&a, "--db", DEFAULT_DB);
+    int n = args_rest(&a, pos, 16);
+    if (n < 2) return cli_usage("compare", usage);
+    int rc = db_open(&d, path, 1);
+    if (rc) return cli_fail("compare", rc);
+    int loaded = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t id;
+        if ((rc = res_parse_run(&d, pos[i], &id)) || (rc = res_load(&d, id, &r[i]))) break;
+        loaded++;
+    }
+    db_close(&d);
+    if (rc) {
+        for (int i = 0; i < loaded; i++) res_free(&r[i]);
+        return cli_fail("compare", rc);
+    }
+    int comparable = 1;
+    for (int i = 1; i < n; i++) {
+        if (strcmp(r[0].fingerprint, r[i].fingerprint) != 0) {
+            char diff[512];
+            fingerprint_diff(&r[0], &r[i], diff, sizeof diff);
+            printf("runs %lld and %lld are not comparable: their fingerprints differ in %s\n",
+                   (long long)r[0].id, (long long)r[i].id, diff);
+            comparable = 0;
+        }
+    }
+    if (!comparable && !force) {
+        printf("(only the model may differ; pass --force to print the table anyway)\n");
+        for (int i = 0; i < n; i++) res_free(&r[i]);
+        return EXIT_ERROR;
+    }
+    // Header.
+    printf("%-18s", "metric");
+    for (int i = 0; i < n; i++) {
+        char h[64];
+        snprintf(h, sizeof h, "run %lld (%s)", (long long)r[i].id, r[i].model);
+        printf(" %-26.26s", h);
+        if (i) printf(" %-22s", "diff vs first");
+    }
+    printf("\n");
+    // Metric names in the order of the first run, then any others.
+    const char *names[RES_MAX_METRICS * 4];
+    int nn = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < r[i].n_metrics; k++) {
+            int seen = 0;
+            for (int q = 0; q < nn; q++) seen |= !strcmp(names[q], r[i].m[k].name);
+            if (!seen && nn < RES_MAX_METRICS * 4) names[nn++] = r[i].m[k].name;
+        }
+    int marks = 0;
+    for (int q = 0; q < nn; q++) {
+        printf("%-18s", names[q]);
+        const ResMetric *m0 = res_metric(&r[0], names[q]);
+        for (int i = 0; i < n; i++) {
+            const ResMetric *m = res_metric(&r[i], names[q]);
+            char v[64];
+            fmt_pm(v, sizeof v, m);
+            printf(" %-26s", v);
+            if (i) {
+                char dv[64] = "-";
+                if (m && m0 && isfinite(m->value) && isfinite(m0->value)) {
+                    double df = m->value - m0->value;
+                    double se = sqrt(pow(std_err(m), 2) + pow(std_err(m0), 2));
+                    int mark = isfinite(se) && fabs(df) > se;
+                    marks += mark;
+                    snprintf(dv, sizeof dv, "%+.4g%s", df, mark ? " *" : "");
+                }
+                printf(" %-22s", dv);
+            }
+        }
+        printf("\n");
+    }
+    printf("* = the difference exceeds the combined standard error sqrt(se1^2 + se2^2), "
+           "se = std/sqrt(splits or folds)\n");
+    if (!comparable) printf("WARNING: runs are not comparable (printed because of --force)\n");
+    for (int i = 0; i < n; i++) res_free(&r[i]);
+    return comparable ? EXIT_OK : EXIT_ERROR;
+}
+
+// ---- check ---------------------------------------------------------------------------------
+
+typedef struct {
+    char   name[48];
+    double limit;      // magnitude
+    int    relative;   // limit in percent of the baseline
+    int    sign;       // +1 / -1 as written, 0 when unsigned
+} Rule;
+
+static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
+    *n = 0;
+    const char *p = spec;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char item[96];
+        if (l == 0 || l >= sizeof item || *n >= max)
+            return t2i_error(T2I_EARG, "--fail-on: bad item near \"%s\"", p);
+        memcpy(item, p, l);
+        item[l] = 0;
+        char *c = strrchr(item, ':');
+        if (!c || c == item || !c[1])
+            return t2i_error(T2I_EARG, "--fail-on: \"%s\" is not METRIC:[+-]LIMIT[%%]", item);
+        *c = 0;
+        Rule *r = &rules[(*n)++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->name, sizeof r->name, "%s", item);
+        char *v = c + 1;
+        if (*v == '+' || *v == '-') {
+            r->sign = *v == '+' ? 1 : -1;
+            v++;
+        }
+        size_t vl = strlen(v);
+        if (vl && v[vl - 1] == '%') {
+            r->relative = 1;
+            v[vl - 1] = 0;
+        }
+        char *end;
+        r->limit = strtod(v, &end);
+        if (!*v || *end || !(r->limit >= 0) || !isfinite(r->limit))
+            return t2i_error(T2I_EARG, "--fail-on: bad limit in \"%s:%s\"", item, c + 1);
+        p = e ? e + 1 : p + l;
+    }
+    if (*n == 0) return t2i_error(T2I_EARG, "--fail-on: no rules");
+    return T2I_OK;
+}
+
+static void xml_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default:
+            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
+        }
+    }
+}
+
+typedef struct {
+    char   name[48];
+    int    outcome;   // 0 pass, 1 regression, 2 error
+    double base, cur, delta, allowed;
+    char   msg[256];
+} CheckResult;
+
+static int write_junit(const char *path, const CheckResult *res, int n, const char *global_err,
+                       int64_t run, int64_t base) {
+    FILE *f = fopen(path, "w");
+    if (!f) return t2i_error(T2I_EIO, "--junit %s: cannot create", path);
+    int fails = 0, errs = global_err ? 1 : 0;
+    for (int i = 0; i < n; i++) {
+        fails += res[i].outcome == 1;
+        errs += res[i].outcome == 2;
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f, "<testsuites name=\"t2ibench check\" tests=\"%d\" failures=\"%d\" errors=\"%d\">\n",
+            n + (global_err ? 1 : 0), fails, errs);
+    fprintf(f, "  <testsuite name=\"t2ibench.check.run%lld_vs_%lld\" tests=\"%d\" failures=\"%d\" "
+               "errors=\"%d\">\n",
+            (long long)run, (long long)base, n + (global_err ? 1 : 0), fails, errs);
+    if (global_err) {
+        fprintf(f, "    <testcase classname=\"t2ibench.check\" name=\"run\">\n      <error message=\"");
+        xml_escape(f, global_err);
+        fprintf(f, "\"/>\n    </testcase>\n");
+    }
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "    <testcase classname=\"t2ibench.check\" name=\"");
+        xml_escape(f, res[i].name);
+        fprintf(f, "\"");
+        if (res[i].outcome == 0) {
+            fprintf(f, "/>\n");
+            continue;
+        }
+        fprintf(f, ">\n      <%s message=\"", res[i].outcome == 1 ? "failure" : "error");
+        xml_escape(f, res[i].msg);
+        fprintf(f, "\"/>\n    </testcase>\n");
+    }
+    fprintf(f, "  </testsuite>\n</testsuites>\n");
+    if (fclose(f) != 0) return t2i_error(T2I_EIO, "--junit %s: write failed", path);
+    return T2I_OK;
+}
+
+int cmd_check(int argc, char **argv) {
+    static const char *usage =
+        "t2ibench check --baseline RUN|FILE --fail-on METRIC:[+-]LIMIT[%],... [--run RUN]\n"
+        "               [--db FILE] [--junit FILE] [--json]\n"
+        "  e.g. --fail-on is:-0.05,rp:-1%,fid:+2%,time.generate:+10%\n"
+        "  exit 0 pass, 1 regression, 2 error or incomplete run, 4 usage error";
+    Args a;
+    char *pos[4];
+    if (args_init(&a, argc, argv)) return cli_usage("check", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    const char *base_arg = args_str(&a, "--baseline", NULL);
+    const char *spec = args_str(&a, "--fail-on", NULL);
+    const char *run_arg = args_str(&a, "--run", "latest");
+    const char *dbp = args_str(&a, "--db", DEFAULT_DB);
+    const char *junit = args_str(&a, "--junit", NULL);
+    int json = args_flag(&a, "--json");
+    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec) return cli_usage("check", usage);
+    Rule rules[32];
+    int nr = 0;
+    int rc = parse_rules(spec, rules, 32, &nr);
+    if (rc) return cli_fail("check", rc), EXIT_USAGE;
+
+    CheckResult res[32];
+    memset(res, 0, sizeof res);
+    char global_err[512] = "";
+    ResRun cur, base;
+    memset(&cur, 0, sizeof cur);
+    memset(&base, 0, sizeof base);
+    int have_cur = 0, have_base = 0;
+    Db d;
+    memset(&d, 0, sizeof d);
+    if ((rc = db_open(&d, dbp, 1)) == T2I_OK) {
+        int64_t id;
+        if (!(rc = res_parse_run(&d, run_arg, &id)) && !(rc = res_load(&d, id, &cur))) have_cur = 1;
+        if (!rc) {
+            char *end;
+            long long bid = strtoll(base_arg, &end, 10);
+            int is_id = *base_arg && !*end && bid > 0;
+            if (is_id || !strcmp(base_arg, "latest")) {
+                if (!(rc = res_parse_run(&d, base_arg, &id)) && !(rc = res_load(&d, id, &base)))
+                    have_base = 1;
+            } else if (!(rc = res_load_json(base_arg, &base))) {
+                have_base = 1;
+            }
+        }
+        db_close(&d);
+    }
+    if (rc) snprintf(global_err, sizeof global_err, "%s", t2i_errmsg());
+    else if (strcmp(cur.status, "complete") != 0)
+        snprintf(global_err, sizeof global_err, "run %lld is %s (%lld of %lld samples): incomplete",
+                 (long long)cur.id, cur.status, (long long)cur.samples_done,
+                 (long long)cur.n_samples);
+    else if (strcmp(base.status, "complete") != 0)
+        snprintf(global_err, sizeof global_err, "baseline run %lld is %s: incomplete",
+                 (long long)base.id, base.status);
+    else if (strcmp(cur.inputs_fingerprint, base.inputs_fingerprint) != 0)
+        snprintf(global_err, sizeof global_err,
+                 "run %lld and baseline %lld were scored with different suites, protocols or "
+                 "evaluators (inputs fingerprints %.12s vs %.12s): not comparable",
+                 (long long)cur.id, (long long)base.id, cur.inputs_fingerprint,
+                 base.inputs_fingerprint);
+
+    int worst = global_err[0] ? 2 : 0;
+    int usage_err = 0;
+    for (int i = 0; i < nr && !global_err[0]; i++) {
+        CheckResult *c = &res[i];
+        snprintf(c->name, sizeof c->name, "%s", rules[i].name);
+        const ResMetric *mc = res_metric(&cur, rules[i].name);
+        const ResMetric *mb = res_metric(&base, rules[i].name);
+        if (!mc || !mb || !isfinite(mc->value) || !isfinite(mb->value)) {
+            c->outcome = 2;
+            snprintf(c->msg, sizeof c->msg, "metric %s missing in the %s", rules[i].name,
+                     !mc || !isfinite(mc->value) ? "run" : "baseline");
+            continue;
+        }
+        int bad_dir = -mc->direction;   // the direction of a regression
+        if (rules[i].sign != 0 && rules[i].sign != bad_dir) {
+            fprintf(stderr,
+                    "t2ibench check: --fail-on %s: %s is %s-is-better, so its limit must be "
+                    "written %c\n",
+                    rules[i].name, rules[i].name, mc->direction > 0 ? "higher" : "lower",
+                    bad_dir > 0 ? '+' : '-');
+            usage_err = 1;
+            break;
+        }
+        c->base = mb->value;
+        c->cur = mc->value;
+        c->delta = mc->value - mb->value;
+        c->allowed = rules[i].relative ? fabs(mb->value) * rules[i].limit / 100.0 : rules[i].limit;
+        double worse = c->delta * bad_dir;   // > 0 means it moved the bad way
+        c->outcome = worse > c->allowed ? 1 : 0;
+        snprintf(c->msg, sizeof c->msg, "%s: %.6g -> %.6g (%+.6g, %+.3g%%), allowed %c%.6g%s",
+                 rules[i].name, c->base, c->cur, c->delta,
+                 c->base != 0 ? 100.0 * c->delta / fabs(c->base) : 0.0, bad_dir > 0 ? '+' : '-',
+                 c->allowed, c->outcome ? ": REGRESSION" : "");
+        if (c->outcome > worst) worst = c->outcome;
+    }
+    for (int i = 0; i < nr && !global_err[0]; i++)
+        if (res[i].outcome == 2) worst = 2;
+    if (usage_err) {
+        res_free(&cur);
+        res_free(&base);
+        return EXIT_USAGE;
+    }
+    if (junit) {
+        int wr = write_junit(junit, res, global_err[0] ? 0 : nr, global_err[0] ? global_err : NULL,
+                             cur.id, base.id);
+        if (wr) {
+            fprintf(stderr, "t2ibench check: %s\n", t2i_errmsg());
+            worst = 2;
+        }
+    }
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "result", worst == 0 ? "pass" : worst == 1 ? "regression" : "error");
+        cJSON_AddNumberToObject(j, "exit", worst);
+        cJSON_AddNumberToObject(j, "run", (double)cur.id);
+        cJSON_AddNumberToObject(j, "baseline", (double)base.id);
+        if (global_err[0]) cJSON_AddStringToObject(j, "error", global_err);
+        cJSON *arr = cJSON_AddArrayToObject(j, "checks");
+        for (int i = 0; i < nr && !global_err[0]; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "metric", res[i].name);
+            cJSON_AddStringToObject(o, "outcome", res[i].outcome == 0 ? "pass" : res[i].outcome == 1 ? "regression" : "error");
+            if (res[i].outcome != 2) {
+                cJSON_AddNumberToObject(o, "baseline", res[i].base);
+                cJSON_AddNumberToObject(o, "value", res[i].cur);
+                cJSON_AddNumberToObject(o, "delta", res[i].delta);
+                cJSON_AddNumberToObject(o, "allowed", res[i].allowed);
+            }
+            cJSON_AddStringToObject(o, "message", res[i].msg);
+            cJSON_AddItemToArray(arr, o);
+        }
+        char *s = cJSON_Print(j);
+        printf("%s\n", s ? s : "{}");
+        cJSON_free(s);
+        cJSON_Delete(j);
+    } else {
+        if (global_err[0]) printf("ERROR %s\n", global_err);
+        for (int i = 0; i < nr && !global_err[0]; i++)
+            printf("%-10s %s\n", res[i].outcome == 0 ? "ok" : res[i].outcome == 1 ? "REGRESSION" : "ERROR",
+                   res[i].msg);
+        printf("check: %s (run %lld vs baseline %lld)\n",
+               worst == 0 ? "pass" : worst == 1 ? "regression" : "error", (long long)cur.id,
+               (long long)base.id);
+    }
+    (void)have_cur;
+    (void)have_base;
+    res_free(&cur);
+    res_free(&base);
+    return worst == 0 ? EXIT_OK : worst == 1 ? EXIT_REGRESSION : EXIT_ERROR;
+}
+
+// ---- export --------------------------------------------------------------------------------
+
+static void csv_field(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int cmd_export(int argc, char **argv) {
+    static const char *usage = "t2ibench export RUN|latest --format json|csv|md [--db FILE] [--out FILE]";
+    Args a;
+    Db d;
+    char *pos[4];
+    int64_t id;
+    ResRun r;
+    if (args_init(&a, argc, argv)) return cli_usage("export", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    const char *fmt = args_str(&a, "--format", "json");
+    const char *out = args_str(&a, "--out", NULL);
+    const char *dbp = args_str(&a, "--db", DEFAULT_DB);
+    if (args_rest(&a, pos, 4) != 1) return cli_usage("export", usage);
+    if (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "md"))
+        return cli_usage("export", usage);
+    int rc = db_open(&d, dbp, 1);
+    if (rc) return cli_fail("export", rc);
+    if ((rc = res_parse_run(&d, pos[0], &id)) || (rc = res_load(&d, id, &r))) {
+        db_close(&d);
+        return cli_fail("export", rc);
+    }
+    db_close(&d);
+    FILE *f = out ? fopen(out, "w") : stdout;
+    if (!f) {
+        res_free(&r);
+        return cli_fail("export", t2i_error(T2I_EIO, "%s: cannot create", out));
+    }
+    if (!strcmp(fmt, "json")) {
+        char *s = res_to_json(&r);
+        fprintf(f, "%s\n", s ? s : "{}");
+        t2i_free(s);
+    } else if (!strcmp(fmt, "csv")) {
+        fprintf(f, "run,suite,protocol,model,evaluators,status,fingerprint,metric,value,std,n,direction\n");
+        for (int i = 0; i < r.n_metrics; i++) {
+            fprintf(f, "%lld,", (long long)r.id);
+            csv_field(f, r.suite);
+            fputc(',', f);
+            csv_field(f, r.protocol);
+            fputc(',', f);
+            csv_field(f, r.model);
+            fputc(',', f);
+            csv_field(f, r.evaluators);
+            fprintf(f, ",%s,%s,%s,", r.status, r.fingerprint, r.m[i].name);
+            if (isfinite(r.m[i].value)) fprintf(f, "%.17g", r.m[i].value);
+            fputc(',', f);
+            if (isfinite(r.m[i].std)) fprintf(f, "%.17g", r.m[i].std);
+            fprintf(f, ",%lld,%d\n", (long long)r.m[i].n, r.m[i].direction);
+        }
+    } else {
+        fprintf(f, "### t2ibench run %lld (%s)\n\n", (long long)r.id, r.status);
+        fprintf(f, "suite `%s`, protocol `%s`, model `%s`, evaluators `%s`, %lld/%lld samples, "
+                   "fingerprint `%.16s`\n\n",
+                r.suite, r.protocol, r.model, r.evaluators, (long long)r.samples_done,
+                (long long)r.n_samples, r.fingerprint);
+        fprintf(f, "| metric | value | std | n |\n|---|---:|---:|---:|\n");
+        for (int i = 0; i < r.n_metrics; i++) {
+            char v[32], s[32];
+            fmt_val(v, sizeof v, r.m[i].value);
+            fmt_val(s, sizeof s, r.m[i].std);
+            fprintf(f, "| %s | %s | %s | %lld |\n", metric_label(r.m[i].name), v, s,
+                    (long long)r.m[i].n);
+        }
+    }
+    if (out && fclose(f) != 0) {
+        res_free(&r);
+        return cli_fail("export", t2i_error(T2I_EIO, "%s: write failed", out));
+    }
+    res_free(&r);
+    return EXIT_OK;
+}

@@ -1,0 +1,419 @@
+// cmd_verify.c -- `t2ibench verify FIXTURE_DIR... [--out DIR]`: runs oracle fixtures and prints
+// one line per output (max abs error, tolerance, PASS/FAIL).
+//
+// Handled here: RNN_ENCODER (text_encoder), G_NET (generator_*; batch-coupled attention mask,
+// as the original code that produced them), and the vocab_pickle tokenisation case. Every
+// weight file the manifest lists is loaded and run in turn (zip, legacy, legacy py2 .pth).
+// Inception-based cases go to verify_inception_case (harness/verify.h).
+#include "args.h"
+#include "attngan.h"
+#include "cli.h"
+#include "npy.h"
+#include "t2i.h"
+#include "text_encoder.h"
+#include "tokenizer.h"
+#include "verify.h"
+#include "vocab.h"
+#include "weights.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const char *dir;
+    const char *out_dir;   // DIR/<case> or NULL
+    cJSON      *root;
+    const char *case_name;
+    int        *failures;
+    int         wrote;     // outputs already written (first weight file only)
+} Fixture;
+
+// ---- helpers ------------------------------------------------------------------------------
+
+static const cJSON *tensor_entry(const Fixture *f, const char *name) {
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(f->root, "tensors");
+    const cJSON *t;
+    cJSON_ArrayForEach(t, ts) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) return t;
+    }
+    return NULL;
+}
+
+// Loads tensor `name` of the manifest as float32 (ints converted exactly) and checks its shape.
+static int load_tensor(const Fixture *f, const char *name, NpyArray *out) {
+    memset(out, 0, sizeof *out);
+    const cJSON *t = tensor_entry(f, name);
+    const cJSON *file = t ? cJSON_GetObjectItemCaseSensitive(t, "file") : NULL;
+    if (!cJSON_IsString(file))
+        return t2i_error(T2I_EFORMAT, "%s/manifest.json: no tensor '%s'", f->dir, name);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", f->dir, file->valuestring);
+    int rc = npy_load_f32(path, out);
+    if (rc) return rc;
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
+    int nd = cJSON_GetArraySize(shape), ok = nd == out->ndim;
+    for (int i = 0; ok && i < nd; i++)
+        ok = (int64_t)cJSON_GetArrayItem(shape, i)->valuedouble == out->shape[i];
+    if (!ok) {
+        npy_free(out);
+        return t2i_error(T2I_ESHAPE, "%s: shape differs from the manifest", path);
+    }
+    return T2I_OK;
+}
+
+static double suggested_atol(const Fixture *f, const char *name) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(f->root, "f32_vs_f64");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(d, name);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "suggested_atol");
+    return cJSON_IsNumber(a) ? a->valuedouble : 0.0;
+}
+
+static int ensure_dir(const char *path) {
+    if (mkdir(path, 0777) == 0 || errno == EEXIST) return T2I_OK;
+    return t2i_error(T2I_EIO, "%s: cannot create directory: %s", path, strerror(errno));
+}
+
+// Compares `n` computed floats with the fixture output `name` (shape `shape`), prints the
+// line, counts a failure, and writes NAME.npy to out_dir (first weight file only).
+static int compare_output(Fixture *f, const char *label, const char *name, const float *x,
+                          int ndim, const int64_t *shape) {
+    NpyArray ref;
+    int rc = load_tensor(f, name, &ref);
+    if (rc) return rc;
+    int ok = ndim == ref.ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = shape[i] == ref.shape[i];
+    double atol = suggested_atol(f, name), max_err = 0;
+    if (ok) {
+        const float *r = ref.data;
+        for (size_t i = 0; i < ref.numel; i++) {
+            double d = fabs((double)x[i] - (double)r[i]);
+            if (isnan(d)) d = INFINITY;
+            if (d > max_err) max_err = d;
+        }
+    } else {
+        max_err = INFINITY;
+    }
+    int pass = ok && max_err <= atol;
+    printf("  %-22s %-28s max_abs_err %.3e  tol %.0e  %s%s\n", label, name, max_err, atol,
+           pass ? "PASS" : "FAIL", ok ? "" : " (shape mismatch)");
+    if (!pass) (*f->failures)++;
+    if (f->out_dir && !f->wrote) {
+        const cJSON *t = tensor_entry(f, name);
+        const char *file = cJSON_GetObjectItemCaseSensitive(t, "file")->valuestring;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", f->out_dir, file);
+        rc = npy_save(path, DT_F32, ndim, shape, x);
+    }
+    npy_free(&ref);
+    return rc;
+}
+
+static int cfg_int(const cJSON *obj, const char *key, const char *dir, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v))
+        return t2i_error(T2I_EFORMAT, "%s/manifest.json: config.%s missing", dir, key);
+    *out = (int)v->valuedouble;
+    return T2I_OK;
+}
+
+// Weight specs of the manifest: every "weight-file" entry, or the hash spec when none.
+static int weight_files(const Fixture *f, const char **files, int max) {
+    int n = 0;
+    const cJSON *wf = cJSON_GetObjectItemCaseSensitive(f->root, "weight_files"), *w;
+    cJSON_ArrayForEach(w, wf) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(w, "role");
+        const cJSON *file = cJSON_GetObjectItemCaseSensitive(w, "file");
+        if (cJSON_IsString(role) && strcmp(role->valuestring, "weight-file") == 0 &&
+            cJSON_IsString(file) && n < max)
+            files[n++] = file->valuestring;
+    }
+    return n;
+}
+
+static void weight_path(const Fixture *f, const char *file, char *buf, size_t n) {
+    if (strncmp(file, "hash:", 5) == 0)
+        snprintf(buf, n, "%s", file);
+    else
+        snprintf(buf, n, "%s/%s", f->dir, file);
+}
+
+// ---- RNN_ENCODER --------------------------------------------------------------------------
+
+static int run_text_encoder(Fixture *f) {
+    const cJSON *ctor = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(f->root, "config"), "ctor");
+    TextEncoderConfig cfg;
+    int rc = cfg_int(ctor, "ntoken", f->dir, &cfg.ntoken);
+    if (!rc) rc = cfg_int(ctor, "ninput", f->dir, &cfg.ninput);
+    if (!rc) rc = cfg_int(ctor, "nhidden", f->dir, &cfg.nhidden);
+    if (rc) return rc;
+    NpyArray cap = {0}, lens = {0};
+    rc = load_tensor(f, "captions", &cap);
+    if (!rc) rc = load_tensor(f, "cap_lens", &lens);
+    const char *files[8];
+    int nf = weight_files(f, files, 8);
+    int B = (int)cap.shape[0], T = (int)cap.shape[1], NH = cfg.nhidden;
+    int64_t *ids = NULL;
+    int *ln = NULL;
+    float *we = NULL, *se = NULL;
+    if (!rc) {
+        ids = t2i_malloc(sizeof(int64_t) * cap.numel);
+        ln = t2i_malloc(sizeof(int) * (size_t)B);
+        we = t2i_malloc(sizeof(float) * (size_t)B * NH * T);
+        se = t2i_malloc(sizeof(float) * (size_t)B * NH);
+        if (!ids || !ln || !we || !se) rc = T2I_ENOMEM;
+    }
+    if (!rc) {
+        for (size_t i = 0; i < cap.numel; i++) ids[i] = (int64_t)((float *)cap.data)[i];
+        for (int b = 0; b < B; b++) ln[b] = (int)((float *)lens.data)[b];
+    }
+    for (int w = 0; !rc && w < nf; w++) {
+        char spec[4096];
+        weight_path(f, files[w], spec, sizeof spec);
+        TextEncoder te;
+        rc = text_encoder_load(&te, &cfg, spec);
+        if (rc) break;
+        Arena a;
+        rc = arena_init(&a, text_encoder_arena_bytes(&te, B, T));
+        int Tw = 0;
+        if (!rc) rc = text_encoder_forward(&te, ids, ln, B, T, we, se, &Tw, &a);
+        if (!rc) {
+            int64_t ws[3] = {B, NH, Tw}, ss[2] = {B, NH};
+            rc = compare_output(f, files[w], "words_emb", we, 3, ws);
+            if (!rc) rc = compare_output(f, files[w], "sent_emb", se, 2, ss);
+            f->wrote = 1;
+        }
+        arena_free(&a);
+        text_encoder_free(&te);
+    }
+    if (!rc && nf == 0) rc = t2i_error(T2I_EFORMAT, "%s: no weight files listed", f->dir);
+    t2i_free(ids);
+    t2i_free(ln);
+    t2i_free(we);
+    t2i_free(se);
+    npy_free(&cap);
+    npy_free(&lens);
+    return rc;
+}
+
+// ---- G_NET --------------------------------------------------------------------------------
+
+static int run_generator(Fixture *f) {
+    const cJSON *cj = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(f->root, "config"), "cfg");
+    GNetConfig cfg;
+    int rc = cfg_int(cj, "GAN.GF_DIM", f->dir, &cfg.gf_dim);
+    if (!rc) rc = cfg_int(cj, "GAN.Z_DIM", f->dir, &cfg.z_dim);
+    if (!rc) rc = cfg_int(cj, "TEXT.EMBEDDING_DIM", f->dir, &cfg.embedding_dim);
+    if (!rc) rc = cfg_int(cj, "GAN.CONDITION_DIM", f->dir, &cfg.condition_dim);
+    if (!rc) rc = cfg_int(cj, "GAN.R_NUM", f->dir, &cfg.r_num);
+    if (!rc) rc = cfg_int(cj, "TREE.BRANCH_NUM", f->dir, &cfg.branch_num);
+    if (rc) return rc;
+    NpyArray z = {0}, sent = {0}, words = {0}, mask = {0}, eps = {0};
+    rc = load_tensor(f, "z", &z);
+    if (!rc) rc = load_tensor(f, "sent_emb", &sent);
+    if (!rc) rc = load_tensor(f, "words_embs", &words);
+    if (!rc) rc = load_tensor(f, "mask", &mask);
+    if (!rc) rc = load_tensor(f, "eps", &eps);
+    int B = rc ? 0 : (int)words.shape[0], T = rc ? 0 : (int)words.shape[2];
+    uint8_t *m8 = NULL;
+    float *img[3] = {0}, *att[2] = {0}, *mu = NULL, *lv = NULL, *cc = NULL;
+    size_t cond = (size_t)cfg.condition_dim;
+    if (!rc) {
+        m8 = t2i_malloc(mask.numel);
+        mu = t2i_malloc(sizeof(float) * B * cond);
+        lv = t2i_malloc(sizeof(float) * B * cond);
+        cc = t2i_malloc(sizeof(float) * B * cond);
+        if (!m8 || !mu || !lv || !cc) rc = T2I_ENOMEM;
+        for (int s = 0; !rc && s < cfg.branch_num; s++) {
+            size_t px = (size_t)64 << s;
+            img[s] = t2i_malloc(sizeof(float) * B * 3 * px * px);
+            if (s > 0) att[s - 1] = t2i_malloc(sizeof(float) * B * T * (px / 2) * (px / 2));
+            if (!img[s] || (s > 0 && !att[s - 1])) rc = T2I_ENOMEM;
+        }
+    }
+    if (!rc)
+        for (size_t i = 0; i < mask.numel; i++) m8[i] = ((float *)mask.data)[i] != 0.0f;
+    const char *files[8];
+    int nf = weight_files(f, files, 8);
+    if (!rc && nf == 0) rc = t2i_error(T2I_EFORMAT, "%s: no weight files listed", f->dir);
+    for (int w = 0; !rc && w < nf; w++) {
+        char spec[4096];
+        weight_path(f, files[w], spec, sizeof spec);
+        GNet *g = t2i_calloc(1, sizeof *g);
+        if (!g) {
+            rc = T2I_ENOMEM;
+            break;
+        }
+        rc = gnet_load(g, &cfg, spec);
+        Arena a = {0};
+        if (!rc) rc = arena_init(&a, gnet_arena_bytes(g, B, T));
+        if (!rc) {
+            GNetInputs in = {.z = z.data, .sent_emb = sent.data, .words_emb = words.data,
+                             .mask = m8, .eps = eps.data, .mask_mode = ATT_MASK_BATCH_COUPLED};
+            GNetOutputs out = {.mu = mu, .logvar = lv, .c_code = cc};
+            for (int s = 0; s < 3; s++) out.img[s] = img[s];
+            out.att[0] = att[0];
+            out.att[1] = att[1];
+            rc = gnet_forward(g, &in, &out, B, T, &a);
+        }
+        for (int s = 0; !rc && s < cfg.branch_num; s++) {
+            char name[32];
+            int64_t px = (int64_t)64 << s, is[4] = {B, 3, px, px};
+            snprintf(name, sizeof name, "fake_img_%d", (int)px);
+            rc = compare_output(f, files[w], name, img[s], 4, is);
+            if (!rc && s > 0) {
+                int64_t as[4] = {B, T, px / 2, px / 2};
+                snprintf(name, sizeof name, "att_%d", s);
+                rc = compare_output(f, files[w], name, att[s - 1], 4, as);
+            }
+        }
+        int64_t cs[2] = {B, (int64_t)cond};
+        if (!rc) rc = compare_output(f, files[w], "mu", mu, 2, cs);
+        if (!rc) rc = compare_output(f, files[w], "logvar", lv, 2, cs);
+        if (!rc) rc = compare_output(f, files[w], "c_code", cc, 2, cs);
+        f->wrote = 1;
+        arena_free(&a);
+        gnet_free(g);
+        t2i_free(g);
+    }
+    for (int s = 0; s < 3; s++) t2i_free(img[s]);
+    t2i_free(att[0]);
+    t2i_free(att[1]);
+    t2i_free(m8);
+    t2i_free(mu);
+    t2i_free(lv);
+    t2i_free(cc);
+    npy_free(&z);
+    npy_free(&sent);
+    npy_free(&words);
+    npy_free(&mask);
+    npy_free(&eps);
+    return rc;
+}
+
+// ---- vocab_pickle -------------------------------------------------------------------------
+
+static int compare_exact(Fixture *f, const char *name, const int64_t *x, int ndim,
+                         const int64_t *shape) {
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    float *xf = t2i_malloc(sizeof(float) * (n ? n : 1));
+    if (!xf) return T2I_ENOMEM;
+    for (size_t i = 0; i < n; i++) xf[i] = (float)x[i];   // small ids: exact in float32
+    int rc = compare_output(f, "captions.pickle", name, xf, ndim, shape);
+    t2i_free(xf);
+    return rc;
+}
+
+static int run_vocab(Fixture *f) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/captions.pickle", f->dir);
+    Vocab v;
+    memset(&v, 0, sizeof v);
+    int rc = vocab_load_pickle(path, &v);
+    if (rc) return rc;
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(f->root, "test_sentences"), *t;
+    int n = cJSON_GetArraySize(ts), i = 0;
+    const char **sents = t2i_calloc((size_t)(n ? n : 1), sizeof *sents);
+    if (!sents) rc = T2I_ENOMEM;
+    cJSON_ArrayForEach(t, ts) {
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "sentence");
+        if (!rc && !cJSON_IsString(s))
+            rc = t2i_error(T2I_EFORMAT, "%s: test_sentences[%d].sentence missing", f->dir, i);
+        if (!rc) sents[i++] = s->valuestring;
+    }
+    TokenBatch tb;
+    memset(&tb, 0, sizeof tb);
+    // gen_example: no WORDS_NUM truncation, empty captions kept as zero rows
+    if (!rc) rc = token_batch_build(&v, sents, n, 0, TRUNC_HEAD, NULL, TOK_ALLOW_EMPTY, &tb);
+    if (!rc) {
+        int64_t as[2] = {tb.n, tb.max_len}, ls[1] = {tb.n};
+        int64_t *tmp = t2i_malloc(sizeof(int64_t) * (size_t)(tb.n ? tb.n : 1));
+        if (!tmp) rc = T2I_ENOMEM;
+        if (!rc) rc = compare_exact(f, "test_cap_array", tb.ids, 2, as);
+        for (int k = 0; !rc && k < tb.n; k++) tmp[k] = tb.lens[k];
+        if (!rc) rc = compare_exact(f, "test_cap_lens", tmp, 1, ls);
+        for (int k = 0; !rc && k < tb.n; k++) tmp[k] = tb.order[k];
+        if (!rc) rc = compare_exact(f, "test_sorted_indices", tmp, 1, ls);
+        t2i_free(tmp);
+    }
+    token_batch_free(&tb);
+    t2i_free(sents);
+    vocab_free(&v);
+    return rc;
+}
+
+// ---- command ------------------------------------------------------------------------------
+
+// Runs one fixture folder; adds failing outputs to *failures. T2I_OK when the case ran.
+static int verify_dir(const char *dir, const char *out_root, int *failures) {
+    char path[4096], outd[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = t2i_read_file(path, &buf, &len);
+    if (rc) return rc;
+    cJSON *root = cJSON_ParseWithLength((const char *)buf, len);
+    t2i_free(buf);
+    if (!root) return t2i_error(T2I_EFORMAT, "%s: malformed JSON", path);
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(root, "case");
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "config"), "class_");
+    Fixture f = {.dir = dir, .root = root, .failures = failures,
+                 .case_name = cJSON_IsString(cs) ? cs->valuestring : "?"};
+    int inception = verify_inception_handles(dir);
+    if (!inception) printf("%s (%s)\n", dir, f.case_name);   // the Inception cases print their own
+    if (out_root) {
+        snprintf(outd, sizeof outd, "%s/%s", out_root, f.case_name);
+        rc = ensure_dir(out_root);
+        if (!rc) rc = ensure_dir(outd);
+        f.out_dir = outd;
+    }
+    const char *cname = cJSON_IsString(cls) ? cls->valuestring : "";
+    if (rc) {
+    } else if (strcmp(cname, "model.RNN_ENCODER") == 0) {
+        rc = run_text_encoder(&f);
+    } else if (strcmp(cname, "model.G_NET") == 0) {
+        rc = run_generator(&f);
+    } else if (strcmp(f.case_name, "vocab_pickle") == 0) {
+        rc = run_vocab(&f);
+    } else if (inception) {
+        rc = verify_inception_case(dir, f.case_name, out_root ? outd : NULL, failures);
+    } else {
+        rc = t2i_error(T2I_EFORMAT, "%s: unknown fixture case '%s'", dir, f.case_name);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int cmd_verify(int argc, char **argv) {
+    static const char usage[] = "t2ibench verify FIXTURE_DIR... [--out DIR]";
+    Args a;
+    if (args_init(&a, argc, argv)) return cli_usage("verify", usage);
+    if (args_flag(&a, "--help")) {
+        printf("usage: %s\nRuns each fixture folder's inputs and weights and compares every "
+               "output with its manifest's suggested_atol.\n", usage);
+        return EXIT_OK;
+    }
+    const char *out = args_str(&a, "--out", NULL);
+    char *dirs[256];
+    int n = args_rest(&a, dirs, 256);
+    if (n < 1) return cli_usage("verify", usage);
+    int failures = 0, errors = 0;
+    for (int i = 0; i < n; i++) {
+        int rc = verify_dir(dirs[i], out, &failures);
+        if (rc) {
+            fprintf(stderr, "t2ibench verify: %s: %s\n", dirs[i], t2i_errmsg());
+            errors++;
+        }
+    }
+    printf("verify: %d fixture(s), %d failing output(s), %d error(s)\n", n, failures, errors);
+    if (errors) return EXIT_ERROR;
+    return failures ? EXIT_REGRESSION : EXIT_OK;
+}

@@ -1,0 +1,42 @@
+// results.h -- reading stored runs back (list/show/compare/check/export share these).
+#ifndef T2I_RESULTS_H
+#define T2I_RESULTS_H
+
+#include "db.h"
+
+#include <stdint.h>
+
+#define RES_MAX_METRICS 64
+
+typedef struct {
+    char    name[48];
+    double  value, std;   // std NaN when none
+    int64_t n;
+    int     direction;    // +1 higher is better, -1 lower is better
+} ResMetric;
+
+typedef struct {
+    int64_t   id;
+    char      status[16], kind[16], suite[64], protocol[64], model[128], evaluators[64];
+    char      fingerprint[65], inputs_fingerprint[65], model_fingerprint[65];
+    char      started[32], finished[32];
+    int64_t   n_samples, n_blocks, blocks_done, samples_done;
+    int       block_size;
+    char     *provenance;   // JSON text (t2i_malloc'd)
+    ResMetric m[RES_MAX_METRICS];
+    int       n_metrics;
+} ResRun;
+
+// "latest", "last" or a run id.
+int  res_parse_run(Db *d, const char *arg, int64_t *id /* OUT */);
+// Loads the run row, metrics and timings (as metrics "time.STAGE" in seconds per image, lower
+// is better, plus "throughput" in images/s).
+int  res_load(Db *d, int64_t id, ResRun *r /* OUT */);
+// Loads a run exported with `export --format json`.
+int  res_load_json(const char *path, ResRun *r /* OUT */);
+void res_free(ResRun *r);
+const ResMetric *res_metric(const ResRun *r, const char *name);
+// JSON export text (t2i_malloc'd).
+char *res_to_json(const ResRun *r);
+
+#endif

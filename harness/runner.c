@@ -1,0 +1,1059 @@
+// runner.c -- the run loop (see runner.h).
+#include "runner.h"
+
+#include "arena.h"
+#include "attngan.h"
+#include "blas.h"
+#include "damsm_image.h"
+#include "db.h"
+#include "evaluators.h"
+#include "fid.h"
+#include "image_io.h"
+#include "inception.h"
+#include "inception_score.h"
+#include "model_card.h"
+#include "protocol.h"
+#include "provenance.h"
+#include "r_precision.h"
+#include "resize.h"
+#include "rng.h"
+#include "sha256.h"
+#include "suite.h"
+#include "t2i.h"
+#include "text_encoder.h"
+#include "tokenizer.h"
+#include "vocab.h"
+#include "weights.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define IMG 256
+#define INC 299
+#define RNG_STREAM_IS_SHUFFLE 100   // metric permutations (documented in suites/README.md)
+#define RNG_STREAM_RP_SHUFFLE 101
+
+// ---- signals -------------------------------------------------------------------------------
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    if (g_stop) _exit(130);   // second signal: leave now (the block in flight is lost)
+    g_stop = 1;
+}
+
+// ---- state ---------------------------------------------------------------------------------
+
+typedef enum { ST_TEXT, ST_GEN, ST_IS, ST_RP, ST_FID, ST_STORE, ST_N } Stage;
+static const char *const stage_names[ST_N] = {"text", "generate", "is", "rp", "fid", "store"};
+
+typedef struct {
+    const RunOpts *o;
+    Protocol       P;
+    Suite          S;
+    EvalCard       E;
+    ModelCard      M;
+    int            have_model;
+    Vocab          mvocab, evocab;
+    TextEncoder    te, dte;
+    GNet           g;
+    Inception     *is_net, *fid_net;
+    DamsmImage     dim;
+    int            use_is, use_rp, use_fid;
+    int            is_cols;        // logits per sample
+    int            is_unbiased;    // tf2015: bias-free logits
+    U8Map          is_map, fid_map;
+    Arena          arena;
+    int            words_num;
+    int64_t        n;              // samples of this run
+    int            B;
+    // batch buffers
+    int64_t       *cap;            // (B, words_num)
+    int           *lens;           // (B)
+    float         *words_emb;      // (B, 256, words_num)
+    float         *words_tmp;      // (B, 256, words_num)
+    float         *sent_emb;       // (B, 256)
+    uint8_t       *mask;           // (B, words_num)
+    float         *z, *eps;        // (B, z_dim), (B, cond)
+    float         *img;            // (B, 3, 256, 256) generator output [-1,1]
+    float         *img_q;          // (B, 3, 256, 256) quantized view [-1,1]
+    uint8_t       *u8;             // (B, 256, 256, 3) quantized bytes (or loaded images)
+    float         *x299;           // (B, 3, 299, 299)
+    uint8_t       *u8_299;         // (299, 299, 3)
+    void          *pil_scratch;
+    float         *tmpf;           // (3, 256, 256) float staging
+    float         *is_out;         // (B, classes)
+    float         *pool3;          // (B, 2048)
+    float         *cnn_code;       // (B, 256)
+    // R-precision text batch (1 + M captions of one sample)
+    int64_t       *rp_cap;         // ((1+M), words_num)
+    int           *rp_lens;
+    float         *rp_sent;        // ((1+M), nhidden)
+    float         *rp_scores;      // (B, 1+M)
+    int           *rp_rank;        // (B)
+    char         (*img_sha)[65];   // (B)
+    double         t[ST_N];
+    int64_t        t_images[ST_N];
+} Run;
+
+static int fail_oom(void) { return t2i_error(T2I_ENOMEM, "out of memory"); }
+
+static int load_inception(const char *variant, const char *spec, int num_classes,
+                          Inception **out, const char *what) {
+    InceptionVariant v;
+    InceptionConfig cfg;
+    const char *vn = strcmp(variant, "slim-cub") == 0 ? "slim" : variant;
+    if (inception_variant_parse(vn, &v))
+        return t2i_error(T2I_EARG, "%s: unknown Inception variant '%s'", what, variant);
+    inception_config(&cfg, v);
+    cfg.num_classes = num_classes;
+    if (v == INCEPTION_TORCHVISION) cfg.aux_logits = 1;
+    int rc = inception_create(&cfg, out);
+    if (rc) return rc;
+    StateDict sd;
+    memset(&sd, 0, sizeof sd);
+    rc = weights_load(spec, inception_keys(*out), &sd);
+    if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
+    rc = inception_bind(*out, &sd, what);
+    if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
+    return T2I_OK;
+}
+
+static void run_free(Run *r) {
+    protocol_free(&r->P);
+    suite_free(&r->S);
+    evalcard_free(&r->E);
+    model_card_free(&r->M);
+    vocab_free(&r->mvocab);
+    vocab_free(&r->evocab);
+    text_encoder_free(&r->te);
+    text_encoder_free(&r->dte);
+    gnet_free(&r->g);
+    inception_free(r->is_net);
+    inception_free(r->fid_net);
+    damsm_image_free(&r->dim);
+    arena_free(&r->arena);
+    void *bufs[] = {r->cap,   r->lens,     r->words_emb, r->words_tmp, r->sent_emb, r->mask,
+                    r->z,     r->eps,      r->img,       r->img_q,     r->u8,       r->x299,
+                    r->u8_299, r->pil_scratch, r->tmpf,  r->is_out,    r->pool3,    r->cnn_code,
+                    r->rp_cap, r->rp_lens, r->rp_sent,   r->rp_scores, r->rp_rank,  r->img_sha};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) t2i_free(bufs[i]);
+}
+
+// ---- loading and checks --------------------------------------------------------------------
+
+static int check_compat(Run *r) {
+    const Suite *S = &r->S;
+    const Protocol *P = &r->P;
+    const char *sp = S->path;
+    if (S->words_num != P->words_num[S->dataset] || S->truncation != P->truncation)
+        return t2i_error(T2I_EARG,
+                         "suite %s was frozen with WORDS_NUM %d (%s); protocol %s asks for %d (%s) "
+                         "on %s: freeze the suite with this protocol",
+                         sp, S->words_num, S->truncation ? "head" : "random-subset", P->name,
+                         P->words_num[S->dataset], P->truncation ? "head" : "random-subset",
+                         dataset_names[S->dataset]);
+    if (P->rp_enabled && (S->mismatches != P->mismatches || S->mismatch_rule != P->mismatch_rule))
+        return t2i_error(T2I_EARG, "suite %s has %d mismatches per sample (%s); protocol %s asks "
+                                   "for %d (%s)",
+                         sp, S->mismatches, S->mismatch_rule ? "other-image" : "other-class",
+                         P->name, P->mismatches, P->mismatch_rule ? "other-image" : "other-class");
+    if (r->E.dataset != S->dataset)
+        return t2i_error(T2I_EARG, "evaluator card %s is for %s, suite %s is %s", r->E.path,
+                         dataset_names[r->E.dataset], sp, dataset_names[S->dataset]);
+    if (r->have_model && dataset_index(r->M.dataset) != S->dataset)
+        return t2i_error(T2I_EARG, "model card %s was trained for '%s', suite %s is %s",
+                         r->o->model, r->M.dataset, sp, dataset_names[S->dataset]);
+    if (P->is_enabled) {
+        if (!r->E.has_is)
+            return t2i_error(T2I_EARG, "protocol %s scores IS but evaluator card %s has no "
+                                       "inception_score section",
+                             P->name, r->E.path);
+        if (strcmp(r->E.is_variant, P->is_classifier[S->dataset]) != 0)
+            return t2i_error(T2I_EARG,
+                             "protocol %s wants the '%s' IS classifier on %s; evaluator card %s "
+                             "has '%s'",
+                             P->name, P->is_classifier[S->dataset], dataset_names[S->dataset],
+                             r->E.path, r->E.is_variant);
+    }
+    if (P->rp_enabled) {
+        if (!r->E.has_damsm)
+            return t2i_error(T2I_EARG, "protocol %s scores R-precision but evaluator card %s has no "
+                                       "damsm section",
+                             P->name, r->E.path);
+        if (P->rp_resize != RESIZE_BILINEAR && P->rp_resize != RESIZE_BILINEAR_AC)
+            return t2i_error(T2I_EARG, "protocol %s: $.r_precision.resize: the DAMSM image encoder "
+                                       "resizes with torch bilinear only (\"bilinear\" or "
+                                       "\"bilinear-align-corners\")",
+                             P->name);
+    }
+    return T2I_OK;
+}
+
+static int load_all(Run *r) {
+    const RunOpts *o = r->o;
+    int rc;
+    if ((rc = protocol_load(o->protocol, &r->P))) return rc;
+    if ((rc = suite_load(o->suite, &r->S))) return rc;
+    if ((rc = evalcard_load(o->evaluators, &r->E))) return rc;
+    if (o->model) {
+        if ((rc = model_card_load(o->model, &r->M))) return rc;
+        r->have_model = 1;
+    }
+    if ((rc = check_compat(r))) return rc;
+    r->words_num = r->S.words_num;
+    r->n = o->limit > 0 && o->limit < r->S.n ? o->limit : r->S.n;
+    r->use_is = r->P.is_enabled;
+    r->use_rp = r->P.rp_enabled && r->S.mismatches > 0;
+    r->use_fid = r->P.fid_enabled && r->E.has_fid && r->E.fid_stats;
+    return T2I_OK;
+}
+
+static int add_provenance(Run *r, Provenance *pv) {
+    int rc;
+    prov_init(pv);
+    if ((rc = prov_add_digest(pv, "suite", r->S.path, r->S.sha256))) return rc;
+    if ((rc = prov_add_digest(pv, "suite.captions", r->S.captions_path, r->S.table.sha256)))
+        return rc;
+    if ((rc = prov_add_digest(pv, "protocol", r->o->protocol, r->P.sha256))) return rc;
+    if ((rc = prov_add_digest(pv, "evaluators", r->E.path, r->E.sha256))) return rc;
+    if (r->use_is && (rc = prov_add_file(pv, "evaluators.is_weights", r->E.is_weights))) return rc;
+    if (r->use_rp) {
+        if ((rc = prov_add_file(pv, "evaluators.damsm_image", r->E.damsm_image))) return rc;
+        if ((rc = prov_add_file(pv, "evaluators.damsm_text", r->E.damsm_text))) return rc;
+        if ((rc = prov_add_file(pv, "evaluators.damsm_vocab", r->E.damsm_vocab))) return rc;
+    }
+    if (r->use_fid) {
+        if ((rc = prov_add_file(pv, "evaluators.fid_weights", r->E.fid_weights))) return rc;
+        if ((rc = prov_add_file(pv, "evaluators.fid_statistics", r->E.fid_stats))) return rc;
+    }
+    if (r->have_model) {
+        if ((rc = prov_add_file(pv, "model.card", r->o->model))) return rc;
+        if ((rc = prov_add_file(pv, "model.generator", r->M.gen_weights))) return rc;
+        if ((rc = prov_add_file(pv, "model.text_encoder", r->M.te_weights))) return rc;
+        if ((rc = prov_add_file(pv, "model.vocabulary", r->M.vocab_path))) return rc;
+    }
+    return T2I_OK;
+}
+
+// Digest of the image files of eval-images (names and contents, in sample order).
+static int images_digest(Run *r, char hex[65]);
+static int image_path(const char *dir, int64_t id, char *buf, size_t n);
+
+static int load_networks(Run *r) {
+    int rc;
+    const EvalCard *E = &r->E;
+    if (r->have_model) {
+        if ((rc = vocab_load(r->M.vocab_path, &r->mvocab)))
+            return t2i_error_prefix(rc, "model vocabulary");
+        if ((rc = text_encoder_load(&r->te, &r->M.te_cfg, r->M.te_weights)))
+            return t2i_error_prefix(rc, "model text encoder %s", r->M.te_weights);
+        if ((rc = gnet_load(&r->g, &r->M.gen_cfg, r->M.gen_weights)))
+            return t2i_error_prefix(rc, "model generator %s", r->M.gen_weights);
+        if (r->g.cfg.embedding_dim != r->te.cfg.nhidden)
+            return t2i_error(T2I_ESHAPE, "model card %s: text encoder nhidden %d != generator "
+                                         "EMBEDDING_DIM %d",
+                             r->o->model, r->te.cfg.nhidden, r->g.cfg.embedding_dim);
+        if (r->mvocab.n_words > r->te.cfg.ntoken)
+            return t2i_error(T2I_ESHAPE, "model card %s: vocabulary has %d words, text encoder "
+                                         "ntoken is %d",
+                             r->o->model, r->mvocab.n_words, r->te.cfg.ntoken);
+        if (r->g.cfg.branch_num != 3)
+            return t2i_error(T2I_EARG, "model card %s: BRANCH_NUM %d (256 px needs 3)",
+                             r->o->model, r->g.cfg.branch_num);
+    }
+    if (r->use_is) {
+        if ((rc = load_inception(E->is_variant, E->is_weights, E->is_num_classes, &r->is_net,
+                                 "IS classifier")))
+            return rc;
+        r->is_cols = E->is_num_classes;
+        r->is_unbiased = strcmp(E->is_variant, "tf2015") == 0;
+        r->is_map = r->P.is_resize == RESIZE_BILINEAR_TF1 && r->is_unbiased ? U8_TF_128 : U8_PM1_127;
+    }
+    if (r->use_fid) {
+        if ((rc = load_inception(E->fid_variant, E->fid_weights,
+                                 strcmp(E->fid_variant, "tf2015") == 0 ? 1008 : 1000, &r->fid_net,
+                                 "FID Inception")))
+            return rc;
+        r->fid_map = r->P.fid_resize == RESIZE_BILINEAR_TF1 ? U8_TF_128 : U8_PM1_127;
+    }
+    if (r->use_rp) {
+        if ((rc = vocab_load(E->damsm_vocab, &r->evocab)))
+            return t2i_error_prefix(rc, "evaluator DAMSM vocabulary");
+        if ((rc = text_encoder_load(&r->dte, &E->damsm_text_cfg, E->damsm_text)))
+            return t2i_error_prefix(rc, "evaluator DAMSM text encoder %s", E->damsm_text);
+        if (r->evocab.n_words > r->dte.cfg.ntoken)
+            return t2i_error(T2I_ESHAPE, "evaluator card %s: DAMSM vocabulary has %d words, text "
+                                         "encoder ntoken is %d",
+                             E->path, r->evocab.n_words, r->dte.cfg.ntoken);
+        if ((rc = damsm_image_init(&r->dim, r->dte.cfg.nhidden))) return rc;
+        r->dim.align_corners = r->P.rp_resize == RESIZE_BILINEAR_AC;
+        StateDict sd;
+        memset(&sd, 0, sizeof sd);
+        if ((rc = weights_load(E->damsm_image, damsm_image_keys(&r->dim), &sd)))
+            return t2i_error_prefix(rc, "evaluator DAMSM image encoder %s", E->damsm_image);
+        if ((rc = damsm_image_bind(&r->dim, &sd, "DAMSM image encoder")))
+            return t2i_error_prefix(rc, "evaluator DAMSM image encoder %s", E->damsm_image);
+    }
+    return T2I_OK;
+}
+
+static int alloc_buffers(Run *r) {
+    int B = r->B, W = r->words_num, M = r->S.mismatches;
+    size_t img = (size_t)B * 3 * IMG * IMG;
+    int emb = r->have_model ? r->te.cfg.nhidden : 1;
+    int zd = r->have_model ? r->g.cfg.z_dim : 1, cd = r->have_model ? r->g.cfg.condition_dim : 1;
+    r->cap = t2i_calloc((size_t)B * W, sizeof(int64_t));
+    r->lens = t2i_calloc((size_t)B, sizeof(int));
+    r->words_emb = t2i_calloc((size_t)B * emb * W, sizeof(float));
+    r->words_tmp = t2i_calloc((size_t)B * emb * W, sizeof(float));
+    r->sent_emb = t2i_calloc((size_t)B * emb, sizeof(float));
+    r->mask = t2i_calloc((size_t)B * W, 1);
+    r->z = t2i_calloc((size_t)B * zd, sizeof(float));
+    r->eps = t2i_calloc((size_t)B * cd, sizeof(float));
+    r->img = t2i_calloc(img, sizeof(float));
+    r->img_q = t2i_calloc(img, sizeof(float));
+    r->u8 = t2i_calloc(img, 1);
+    r->x299 = t2i_calloc((size_t)B * 3 * INC * INC, sizeof(float));
+    r->u8_299 = t2i_calloc((size_t)INC * INC * 3, 1);
+    r->tmpf = t2i_calloc((size_t)3 * IMG * IMG, sizeof(float));
+    r->is_out = t2i_calloc((size_t)B * (r->is_cols ? r->is_cols : 1), sizeof(float));
+    r->pool3 = t2i_calloc((size_t)B * 2048, sizeof(float));
+    r->cnn_code = t2i_calloc((size_t)B * 256 + 1, sizeof(float));
+    r->rp_cap = t2i_calloc((size_t)(1 + M) * W, sizeof(int64_t));
+    r->rp_lens = t2i_calloc((size_t)(1 + M), sizeof(int));
+    r->rp_sent = t2i_calloc((size_t)(1 + M) * (r->use_rp ? r->dte.cfg.nhidden : 1), sizeof(float));
+    r->rp_scores = t2i_calloc((size_t)B * (1 + M), sizeof(float));
+    r->rp_rank = t2i_calloc((size_t)B, sizeof(int));
+    r->img_sha = t2i_calloc((size_t)B, 65);
+    r->pil_scratch = t2i_malloc(resize_pil_scratch_bytes(IMG, IMG, 3, INC, INC) + 64);
+    if (!r->cap || !r->lens || !r->words_emb || !r->words_tmp || !r->sent_emb || !r->mask ||
+        !r->z || !r->eps || !r->img || !r->img_q || !r->u8 || !r->x299 || !r->u8_299 ||
+        !r->tmpf || !r->is_out || !r->pool3 || !r->cnn_code || !r->rp_cap || !r->rp_lens ||
+        !r->rp_sent || !r->rp_scores || !r->rp_rank || !r->img_sha || !r->pil_scratch)
+        return fail_oom();
+    size_t need = 0;
+    if (r->have_model) {
+        int gb = r->P.attention_mask ? B : 1;
+        size_t a = gnet_arena_bytes(&r->g, gb, W), b = text_encoder_arena_bytes(&r->te, 1, W);
+        need = a > b ? a : b;
+    }
+    if (r->use_rp) {
+        size_t c = text_encoder_arena_bytes(&r->dte, 1 + M, W);
+        if (c > need) need = c;
+        int rc = damsm_image_reserve(&r->dim, 1);
+        if (rc) return rc;
+    }
+    if (r->use_is && inception_reserve(r->is_net, 1)) return T2I_ENOMEM;
+    if (r->use_fid && inception_reserve(r->fid_net, 1)) return T2I_ENOMEM;
+    return arena_init(&r->arena, need + 4096);
+}
+
+// ---- per-sample text -----------------------------------------------------------------------
+
+// Word ids of suite sample s under vocabulary v, with the suite's word subset applied.
+static int sample_ids(Run *r, const Vocab *v, const SuiteSample *x, int64_t *out, int *len,
+                      const char *which) {
+    int64_t *ids = NULL;
+    int n = 0;
+    int rc = tokenize_caption(v, x->caption, &ids, &n);
+    if (rc) return rc;
+    if (n != x->ntok) {
+        t2i_free(ids);
+        return t2i_error(T2I_EARG,
+                         "suite %s sample %lld: the %s vocabulary finds %d words in \"%s\", the "
+                         "suite was frozen with a vocabulary finding %d (freeze the suite with "
+                         "this vocabulary)",
+                         r->S.path, (long long)x->id, which, n, x->caption, x->ntok);
+    }
+    if (x->n_words > 0) {
+        for (int i = 0; i < x->n_words; i++) out[i] = ids[x->words[i]];
+        *len = x->n_words;
+    } else {
+        memcpy(out, ids, sizeof(int64_t) * (size_t)n);
+        *len = n;
+    }
+    t2i_free(ids);
+    return T2I_OK;
+}
+
+// Ids of mismatch k of sample `sample` (caption row `row`), truncated by its own stream.
+static int mismatch_ids(Run *r, int64_t sample, int k, int32_t row, int64_t *out, int *len) {
+    int64_t *ids = NULL;
+    int n = 0;
+    int rc = tokenize_caption(&r->evocab, r->S.table.caption[row], &ids, &n);
+    if (rc) return rc;
+    if (n == 0) {
+        t2i_free(ids);
+        return t2i_error(T2I_EARG, "caption row %d of %s has no word in the DAMSM vocabulary %s",
+                         row, r->S.captions_path, r->E.damsm_vocab);
+    }
+    if (n > r->words_num) {
+        Rng g;
+        rng_init(&g, r->S.seed, (uint64_t)sample, RNG_STREAM_WORDS + ((uint64_t)(k + 1) << 16));
+        n = caption_truncate(ids, n, r->words_num, (TruncRule)r->S.truncation, &g);
+    }
+    memcpy(out, ids, sizeof(int64_t) * (size_t)n);
+    *len = n;
+    t2i_free(ids);
+    return T2I_OK;
+}
+
+static double cosine(const float *a, const float *b, int E) {
+    double d = 0, na = 0, nb = 0;
+    for (int i = 0; i < E; i++) {
+        d += (double)a[i] * b[i];
+        na += (double)a[i] * a[i];
+        nb += (double)b[i] * b[i];
+    }
+    double den = sqrt(na) * sqrt(nb);
+    return d / (den > 1e-8 ? den : 1e-8);
+}
+
+// ---- image helpers -------------------------------------------------------------------------
+
+static Quantize proto_quant(int q) {
+    return q == PQUANT_ROUND ? QUANTIZE_ROUND : q == PQUANT_FLOAT ? QUANTIZE_NONE : QUANTIZE_TRUNCATE;
+}
+
+// One image (3,256,256) [-1,1] float `f` and its bytes `u8` (HWC) -> (3,299,299) for an
+// Inception, with the protocol's kernel and the network's input map.
+static void to_299(Run *r, const float *f, const uint8_t *u8, int kind, U8Map map, float *out) {
+    size_t plane = (size_t)3 * IMG * IMG;
+    int quant = r->P.quantization != PQUANT_FLOAT || !r->have_model;
+    if (kind == RESIZE_BILINEAR_PIL && quant) {
+        resize_bilinear_pil_u8(r->u8_299, u8, IMG, IMG, 3, INC, INC, r->pil_scratch);
+        hwc_u8_to_chw_float(out, r->u8_299, INC, INC, map);
+        return;
+    }
+    const float *src = f;
+    if (quant) {
+        hwc_u8_to_chw_float(r->tmpf, u8, IMG, IMG, map);
+        src = r->tmpf;
+    } else if (map == U8_TF_128) {
+        // Float images (no quantization): [-1,1] -> the TF graph's (x-128)/128 of (x+1)*127.5.
+        for (size_t i = 0; i < plane; i++) r->tmpf[i] = (float)(((f[i] + 1.0) * 127.5 - 128.0) / 128.0);
+        src = r->tmpf;
+    }
+    if (kind == RESIZE_BILINEAR_TF1) resize_bilinear_tf1(out, src, 3, IMG, IMG, INC, INC);
+    else resize_bilinear_torch(out, src, 3, IMG, IMG, INC, INC, kind == RESIZE_BILINEAR_AC);
+}
+
+// ---- one batch -----------------------------------------------------------------------------
+
+typedef struct {
+    double *t;
+    int64_t *ti;
+} Clock;
+
+static int run_batch(Run *r, int64_t first, int nb) {
+    const SuiteSample *ss = r->S.s + first;
+    int W = r->words_num;
+    int rc;
+    double t0;
+    // Text + generation (run), or image loading (eval-images).
+    if (r->have_model) {
+        t0 = prov_now();
+        int E = r->te.cfg.nhidden;
+        memset(r->cap, 0, sizeof(int64_t) * (size_t)nb * W);
+        for (int b = 0; b < nb; b++)
+            if ((rc = sample_ids(r, &r->mvocab, &ss[b], r->cap + (size_t)b * W, &r->lens[b],
+                                 "model")))
+                return rc;
+        // One caption per call, re-padded to the fixed width W: a sample's numbers never depend
+        // on its batch neighbours (OpenBLAS results depend on matrix shapes at the bit level).
+        memset(r->words_emb, 0, sizeof(float) * (size_t)nb * E * W);
+        for (int b = 0; b < nb; b++) {
+            int Tw = 0;
+            if ((rc = text_encoder_forward(&r->te, r->cap + (size_t)b * W, &r->lens[b], 1, W,
+                                           r->words_tmp, r->sent_emb + (size_t)b * E, &Tw,
+                                           &r->arena)))
+                return rc;
+            for (int e = 0; e < E; e++)
+                memcpy(r->words_emb + ((size_t)b * E + e) * W, r->words_tmp + (size_t)e * Tw,
+                       sizeof(float) * (size_t)Tw);
+        }
+        for (int b = 0; b < nb; b++)
+            for (int t = 0; t < W; t++) r->mask[(size_t)b * W + t] = t >= r->lens[b];
+        r->t[ST_TEXT] += prov_now() - t0;
+        r->t_images[ST_TEXT] += nb;
+
+        t0 = prov_now();
+        int zd = r->g.cfg.z_dim, cd = r->g.cfg.condition_dim;
+        for (int b = 0; b < nb; b++) {
+            Rng g;
+            rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_Z);
+            for (int i = 0; i < zd; i++) {
+                double v = rng_normal(&g);
+                if (r->P.noise == NOISE_TRUNCATED)
+                    while (fabs(v) > r->P.noise_bound) v = rng_normal(&g);
+                r->z[(size_t)b * zd + i] = (float)(v * r->P.noise_scale);
+            }
+            rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_EPS);
+            for (int i = 0; i < cd; i++) r->eps[(size_t)b * cd + i] = (float)rng_normal(&g);
+        }
+        GNetInputs in = {.z = r->z, .sent_emb = r->sent_emb, .words_emb = r->words_emb,
+                         .mask = r->mask, .eps = r->eps,
+                         .mask_mode = r->P.attention_mask ? ATT_MASK_BATCH_COUPLED
+                                                          : ATT_MASK_PER_SAMPLE};
+        // Per-sample mask mode: one sample per call (batch independence by construction);
+        // batch-coupled mode needs the real batch, so its results depend on --batch (as in
+        // the original code).
+        int coupled = in.mask_mode == ATT_MASK_BATCH_COUPLED;
+        for (int b0 = 0; b0 < nb; b0 += coupled ? nb : 1) {
+            int ub = coupled ? nb : 1;
+            GNetInputs in1 = in;
+            in1.z = r->z + (size_t)b0 * zd;
+            in1.sent_emb = r->sent_emb + (size_t)b0 * E;
+            in1.words_emb = r->words_emb + (size_t)b0 * E * W;
+            in1.mask = r->mask + (size_t)b0 * W;
+            in1.eps = r->eps + (size_t)b0 * cd;
+            GNetOutputs out;
+            memset(&out, 0, sizeof out);
+            out.img[2] = r->img + (size_t)b0 * 3 * IMG * IMG;
+            if ((rc = gnet_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
+        }
+        size_t per = (size_t)3 * IMG * IMG;
+        Quantize q = proto_quant(r->P.quantization);
+        for (int b = 0; b < nb; b++) {
+            const float *im = r->img + per * b;
+            uint8_t *u = r->u8 + per * b;
+            if (q != QUANTIZE_NONE) {
+                chw_pm1_to_hwc_u8(u, im, IMG, IMG, q);
+                quantize_pm1(r->img_q + per * b, im, per, q);
+                sha256_hex(u, per, r->img_sha[b]);
+            } else {
+                memcpy(r->img_q + per * b, im, per * sizeof(float));
+                sha256_hex(im, per * sizeof(float), r->img_sha[b]);
+            }
+            if (r->o->images_out) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%lld.png", r->o->images_out, (long long)ss[b].id);
+                if (q == QUANTIZE_NONE) chw_pm1_to_hwc_u8(u, im, IMG, IMG, QUANTIZE_ROUND);
+                if ((rc = png_write_rgb(path, u, IMG, IMG))) return rc;
+            }
+        }
+        r->t[ST_GEN] += prov_now() - t0;
+        r->t_images[ST_GEN] += nb;
+    } else {
+        t0 = prov_now();
+        size_t per = (size_t)3 * IMG * IMG;
+        for (int b = 0; b < nb; b++) {
+            char path[4096];
+            if ((rc = image_path(r->o->images_dir, ss[b].id, path, sizeof path))) return rc;
+            uint8_t *px = NULL;
+            int H = 0, Wd = 0;
+            if ((rc = image_read_rgb(path, &px, &H, &Wd))) return rc;
+            if (H != IMG || Wd != IMG) {
+                t2i_free(px);
+                return t2i_error(T2I_EFORMAT, "%s: %dx%d image, expected %dx%d (AttnGAN's 256 px "
+                                              "output)",
+                                 path, Wd, H, IMG, IMG);
+            }
+            memcpy(r->u8 + per * b, px, per);
+            sha256_hex(px, per, r->img_sha[b]);
+            t2i_free(px);
+            hwc_u8_to_chw_float(r->img_q + per * b, r->u8 + per * b, IMG, IMG, U8_PM1_127);
+            memcpy(r->img + per * b, r->img_q + per * b, per * sizeof(float));
+        }
+        r->t[ST_GEN] += prov_now() - t0;
+        r->t_images[ST_GEN] += nb;
+    }
+    size_t per = (size_t)3 * IMG * IMG, per299 = (size_t)3 * INC * INC;
+    if (r->use_is) {
+        t0 = prov_now();
+        for (int b = 0; b < nb; b++)
+            to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.is_resize, r->is_map,
+                   r->x299 + per299 * b);
+        for (int b = 0; b < nb; b++) {
+            InceptionOut io;
+            memset(&io, 0, sizeof io);
+            float *dst = r->is_out + (size_t)b * r->is_cols;
+            if (r->is_unbiased) io.logits_unbiased = dst;
+            else io.logits = dst;
+            if ((rc = inception_forward(r->is_net, r->x299 + per299 * b, 1, &io))) return rc;
+        }
+        r->t[ST_IS] += prov_now() - t0;
+        r->t_images[ST_IS] += nb;
+    }
+    if (r->use_fid) {
+        t0 = prov_now();
+        for (int b = 0; b < nb; b++)
+            to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.fid_resize, r->fid_map,
+                   r->x299 + per299 * b);
+        for (int b = 0; b < nb; b++) {
+            InceptionOut io;
+            memset(&io, 0, sizeof io);
+            io.pool3 = r->pool3 + (size_t)b * 2048;
+            if ((rc = inception_forward(r->fid_net, r->x299 + per299 * b, 1, &io))) return rc;
+        }
+        r->t[ST_FID] += prov_now() - t0;
+        r->t_images[ST_FID] += nb;
+    }
+    if (r->use_rp) {
+        t0 = prov_now();
+        int M = r->S.mismatches, E = r->dte.cfg.nhidden;
+        // DM-GAN scores the generator's float output (not the saved uint8 image).
+        for (int b = 0; b < nb; b++) {
+            DamsmImageOut dout;
+            memset(&dout, 0, sizeof dout);
+            dout.cnn_code = r->cnn_code + (size_t)b * E;
+            if ((rc = damsm_image_forward(&r->dim, r->img + per * b, 1, IMG, IMG, &dout))) return rc;
+        }
+        for (int b = 0; b < nb; b++) {
+            memset(r->rp_cap, 0, sizeof(int64_t) * (size_t)(1 + M) * W);
+            if ((rc = sample_ids(r, &r->evocab, &ss[b], r->rp_cap, &r->rp_lens[0], "DAMSM")))
+                return rc;
+            for (int k = 0; k < M; k++)
+                if ((rc = mismatch_ids(r, ss[b].id, k, ss[b].mismatch[k],
+                                       r->rp_cap + (size_t)(k + 1) * W, &r->rp_lens[k + 1])))
+                    return rc;
+            if ((rc = text_encoder_forward(&r->dte, r->rp_cap, r->rp_lens, 1 + M, W, NULL,
+                                           r->rp_sent, NULL, &r->arena)))
+                return rc;
+            const float *code = r->cnn_code + (size_t)b * E;
+            float *sc = r->rp_scores + (size_t)b * (1 + M);
+            double s0 = cosine(code, r->rp_sent, E);
+            int rank = 0;
+            for (int j = 0; j <= M; j++) {
+                double s = j ? cosine(code, r->rp_sent + (size_t)j * E, E) : s0;
+                sc[j] = (float)s;
+                if (j && (float)s > (float)s0) rank++;
+            }
+            r->rp_rank[b] = rank;
+        }
+        r->t[ST_RP] += prov_now() - t0;
+        r->t_images[ST_RP] += nb;
+    }
+    return T2I_OK;
+}
+
+// ---- eval-images helpers -------------------------------------------------------------------
+
+static int image_path(const char *dir, int64_t id, char *buf, size_t n) {
+    static const char *const fmts[] = {"%s/%lld.png", "%s/%06lld.png", "%s/%lld.jpg",
+                                       "%s/%06lld.jpg", "%s/%lld.jpeg", NULL};
+    for (int i = 0; fmts[i]; i++) {
+        snprintf(buf, n, fmts[i], dir, (long long)id);
+        if (access(buf, R_OK) == 0) return T2I_OK;
+    }
+    return t2i_error(T2I_EIO, "%s: no image for sample %lld (expected %lld.png, %06lld.png or "
+                              ".jpg)",
+                     dir, (long long)id, (long long)id, (long long)id);
+}
+
+static int images_digest(Run *r, char hex[65]) {
+    Sha256 h;
+    sha256_init(&h);
+    for (int64_t i = 0; i < r->n; i++) {
+        char path[4096], d[65];
+        int rc = image_path(r->o->images_dir, i, path, sizeof path);
+        if (rc) return rc;
+        if ((rc = sha256_file(path, d))) return rc;
+        sha256_update(&h, d, 64);
+    }
+    uint8_t dg[32];
+    sha256_final(&h, dg);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+    return T2I_OK;
+}
+
+// ---- progress ------------------------------------------------------------------------------
+
+static void progress(const Run *r, int64_t done, int64_t total, double t_start, int64_t done0,
+                     const char *stage) {
+    if (r->o->quiet || !isatty(2)) return;
+    double el = prov_now() - t_start;
+    double rate = el > 0 ? (double)(done - done0) / el : 0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    int w = 30, fill = total ? (int)(w * done / total) : w;
+    char bar[40];
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+    bar[w] = 0;
+    fprintf(stderr, "\r[%s] %lld/%lld  %.2f img/s  ETA %d:%02d  %-10s", bar, (long long)done,
+            (long long)total, rate, (int)(eta / 60), (int)eta % 60, stage);
+    fflush(stderr);
+}
+
+// ---- metrics from stored rows --------------------------------------------------------------
+
+static void permute(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream) {
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    if (!seed) return;
+    Rng g;
+    rng_init(&g, seed, 0, stream);
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)rng_below(&g, (uint64_t)i + 1);
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+static int score(Run *r, Db *d, int64_t run) {
+    sqlite3 *db = db_handle(d);
+    sqlite3_stmt *st;
+    int64_t n = r->n;
+    int rc = T2I_OK;
+    float *logits = NULL, *feat = NULL;
+    uint8_t *hits = NULL;
+    int64_t *perm = NULL, *ranks = NULL;
+    int C = r->is_cols;
+    if (r->use_is) logits = t2i_malloc(sizeof(float) * (size_t)n * C);
+    if (r->use_fid) feat = t2i_malloc(sizeof(float) * (size_t)n * 2048);
+    hits = t2i_malloc((size_t)n + 1);
+    perm = t2i_malloc(sizeof(int64_t) * (size_t)n);
+    ranks = t2i_malloc(sizeof(int64_t) * (size_t)n);
+    if ((r->use_is && !logits) || (r->use_fid && !feat) || !hits || !perm || !ranks) {
+        rc = fail_oom();
+        goto done;
+    }
+    if (sqlite3_prepare_v2(db, "SELECT sample, is_logits, rp_rank, fid_feat FROM samples WHERE run = ?"
+                               " AND sample < ? ORDER BY sample",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_err(d, "read samples");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, n);
+    int64_t k = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (id != k) break;
+        if (r->use_is) {
+            if (sqlite3_column_bytes(st, 1) != (int)(sizeof(float) * C)) break;
+            memcpy(logits + (size_t)k * C, sqlite3_column_blob(st, 1), sizeof(float) * C);
+        }
+        if (r->use_rp) ranks[k] = sqlite3_column_int64(st, 2);
+        if (r->use_fid) {
+            if (sqlite3_column_bytes(st, 3) != (int)(sizeof(float) * 2048)) break;
+            memcpy(feat + (size_t)k * 2048, sqlite3_column_blob(st, 3), sizeof(float) * 2048);
+        }
+        k++;
+    }
+    sqlite3_finalize(st);
+    if (k != n) {
+        rc = t2i_error(T2I_EDB, "database %s: run %lld has %lld complete sample rows of %lld", d->path,
+                       (long long)run, (long long)k, (long long)n);
+        goto done;
+    }
+    if ((rc = db_begin(d))) goto done;
+    if ((rc = db_metrics_clear(d, run))) goto tx;
+    if ((rc = db_metric_put(d, run, "images", (double)n, NAN, n, 1))) goto tx;
+    if (r->use_is) {
+        IsOptions opt = is_options_default();
+        opt.splits = r->P.is_splits;
+        opt.temperature = r->P.is_temperature;
+        opt.class_begin = r->E.is_first_class;
+        opt.class_end = r->E.is_first_class + r->E.is_classes;
+        float *rows = logits;
+        float *sh = NULL;
+        if (r->P.is_shuffle_seed) {
+            permute(perm, n, r->P.is_shuffle_seed, RNG_STREAM_IS_SHUFFLE);
+            sh = t2i_malloc(sizeof(float) * (size_t)n * C);
+            if (!sh) {
+                rc = fail_oom();
+                goto tx;
+            }
+            for (int64_t i = 0; i < n; i++)
+                memcpy(sh + (size_t)i * C, logits + (size_t)perm[i] * C, sizeof(float) * C);
+            rows = sh;
+        }
+        IsResult res;
+        if (n >= opt.splits) {
+            rc = inception_score(rows, DT_F32, n, C, &opt, NULL, &res);
+            if (!rc) rc = db_metric_put(d, run, "is", res.mean, res.std, res.splits, 1);
+        }
+        t2i_free(sh);
+        if (rc) goto tx;
+    }
+    if (r->use_rp) {
+        permute(perm, n, r->P.rp_shuffle_seed, RNG_STREAM_RP_SHUFFLE);
+        for (int64_t i = 0; i < n; i++) hits[i] = ranks[perm[i]] < r->P.rp_k;
+        RpResult res;
+        RpFoldRule fr = r->P.rp_fold_rule == FOLDS_DMGAN ? RP_FOLD_DMGAN : RP_FOLD_EXACT;
+        if (n >= r->P.rp_folds * (fr == RP_FOLD_DMGAN ? 2 : 1)) {
+            rc = rp_folds(hits, n, r->P.rp_folds, fr, NULL, &res);
+            if (!rc) rc = db_metric_put(d, run, "rp", 100.0 * res.mean, 100.0 * res.std, res.folds, 1);
+            if (rc) goto tx;
+        }
+    }
+    if (r->use_fid && n >= 2) {
+        FidStats a, b;
+        FidResult fr;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        rc = fid_stats_from_features(feat, DT_F32, n, 2048, &a);
+        if (!rc) rc = fid_stats_load(r->E.fid_stats, &b);
+        if (!rc && a.D != b.D)
+            rc = t2i_error(T2I_ESHAPE, "%s: statistics of dimension %d, features have %d",
+                           r->E.fid_stats, b.D, a.D);
+        if (!rc) rc = fid_from_stats(&a, &b, &fr);
+        if (!rc) rc = db_metric_put(d, run, "fid", fr.fid, NAN, n, -1);
+        fid_stats_free(&a);
+        fid_stats_free(&b);
+        if (rc) goto tx;
+    }
+    if ((rc = db_run_set_status(d, run, "complete"))) goto tx;
+    rc = db_commit(d);
+    goto done;
+tx:
+    db_rollback(d);
+done:
+    t2i_free(logits);
+    t2i_free(feat);
+    t2i_free(hits);
+    t2i_free(perm);
+    t2i_free(ranks);
+    return rc;
+}
+
+// ---- the run -------------------------------------------------------------------------------
+
+static int set_status(Db *d, int64_t run, const char *status) {
+    int rc = db_begin(d);
+    if (rc) return rc;
+    if ((rc = db_run_set_status(d, run, status))) {
+        db_rollback(d);
+        return rc;
+    }
+    return db_commit(d);
+}
+
+int runner_run(const RunOpts *o, int64_t *run_id) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.B = o->batch > 0 ? o->batch : 8;
+    Db d;
+    memset(&d, 0, sizeof d);
+    uint8_t *done = NULL;
+    int64_t run = 0;
+    char *prov = NULL;
+    int rc;
+    *run_id = 0;
+    if (o->threads > 0) blas_set_threads(o->threads);
+    if ((rc = load_all(&r))) goto out;
+    if (o->images_dir) {
+        struct stat sb;
+        if (stat(o->images_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            rc = t2i_error(T2I_EIO, "%s: not a directory", o->images_dir);
+            goto out;
+        }
+    }
+    if (o->images_out && mkdir(o->images_out, 0777) != 0 && errno != EEXIST) {
+        rc = t2i_error(T2I_EIO, "--images-out %s: %s", o->images_out, strerror(errno));
+        goto out;
+    }
+    // Fingerprint first (hashes every file; a missing weight file is reported here).
+    Provenance pv;
+    if ((rc = add_provenance(&r, &pv))) goto out;
+    if (o->images_dir) {
+        char hex[65];
+        if ((rc = images_digest(&r, hex))) goto out;
+        if ((rc = prov_add_digest(&pv, "model.images", o->images_dir, hex))) goto out;
+    }
+    char fp[65], ifp[65], mfp[65], key[65];
+    prov_fingerprints(&pv, fp, ifp, mfp);
+    {
+        char kb[512];
+        int kl = snprintf(kb, sizeof kb, "%s|%s|%s|%lld|%s", o->images_dir ? "eval-images" : "run",
+                          fp, mfp, (long long)r.n, r.S.sha256);
+        sha256_hex(kb, (size_t)kl, key);
+    }
+    // The database before any heavy work: a read-only or locked file fails fast.
+    if ((rc = db_open(&d, o->db, 0))) goto out;
+    // Networks before the run row: a wrong-shape checkpoint leaves no trace in the database.
+    if ((rc = load_networks(&r)) || (rc = alloc_buffers(&r))) goto out;
+    int64_t nblocks = (r.n + r.S.block_size - 1) / r.S.block_size;
+    if (o->resume > 0) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db_handle(&d), "SELECT run_key, status FROM runs WHERE id = ?", -1,
+                               &st, NULL) != SQLITE_OK) {
+            rc = db_err(&d, "find run");
+            goto out;
+        }
+        sqlite3_bind_int64(st, 1, o->resume);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            sqlite3_finalize(st);
+            rc = t2i_error(T2I_EARG, "--resume %lld: no such run in %s", (long long)o->resume, o->db);
+            goto out;
+        }
+        int same = strcmp((const char *)sqlite3_column_text(st, 0), key) == 0;
+        int complete = strcmp((const char *)sqlite3_column_text(st, 1), "complete") == 0;
+        sqlite3_finalize(st);
+        if (!same) {
+            rc = t2i_error(T2I_EARG, "--resume %lld: that run was started with other inputs (suite, "
+                                     "model, protocol, evaluators, build or --limit differ)",
+                           (long long)o->resume);
+            goto out;
+        }
+        if (complete) {
+            rc = t2i_error(T2I_EARG, "--resume %lld: the run is already complete", (long long)o->resume);
+            goto out;
+        }
+        run = o->resume;
+    } else if ((rc = db_run_find_incomplete(&d, key, &run))) {
+        goto out;
+    }
+    if (run && !o->quiet) fprintf(stderr, "t2ibench: resuming run %lld\n", (long long)run);
+    if (!run) {
+        char extra[1024];
+        snprintf(extra, sizeof extra,
+                 "{\"batch_at_start\": %d, \"limit\": %lld, \"suite\": \"%s\", \"protocol\": \"%s\","
+                 " \"evaluators\": \"%s\", \"model\": \"%s\"}",
+                 r.B, (long long)r.n, r.S.name, r.P.name, r.E.name,
+                 r.have_model ? r.M.name : "eval-images");
+        prov = prov_json(&pv, extra);
+        if (!prov) {
+            rc = fail_oom();
+            goto out;
+        }
+        DbRun row = {.status = "running", .kind = o->images_dir ? "eval-images" : "run",
+                     .run_key = key, .fingerprint = fp, .inputs_fingerprint = ifp,
+                     .model_fingerprint = mfp, .suite = r.S.name, .suite_sha256 = r.S.sha256,
+                     .protocol = r.P.name, .model = r.have_model ? r.M.name : o->images_dir,
+                     .evaluators = r.E.name, .n_samples = r.n, .n_blocks = nblocks,
+                     .block_size = r.S.block_size, .provenance = prov};
+        if ((rc = db_begin(&d))) goto out;
+        if ((rc = db_run_insert(&d, &row, &run))) {
+            db_rollback(&d);
+            goto out;
+        }
+        if ((rc = db_commit(&d))) goto out;
+    } else if ((rc = set_status(&d, run, "running"))) {
+        goto out;
+    }
+    *run_id = run;
+    done = t2i_calloc((size_t)nblocks + 1, 1);
+    if (!done) {
+        rc = fail_oom();
+        goto out;
+    }
+    if ((rc = db_blocks_done(&d, run, done, nblocks))) goto out;
+    int64_t todo = 0, samples_done = 0;
+    for (int64_t b = 0; b < nblocks; b++) {
+        int64_t nbk = (b + 1) * r.S.block_size < r.n ? r.S.block_size : r.n - b * r.S.block_size;
+        if (done[b]) samples_done += nbk;
+        else todo++;
+    }
+    if (todo > 0) {
+        if (o->verbose)
+            fprintf(stderr, "t2ibench: run %lld: %lld samples, %lld blocks to do, batch %d, %d BLAS "
+                            "threads (%s)\n",
+                    (long long)run, (long long)r.n, (long long)todo, r.B, blas_get_threads(),
+                    blas_config());
+    }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    g_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    double t_start = prov_now();
+    int64_t done0 = samples_done;
+    long blocks_run = 0;
+    size_t per_is = (size_t)r.is_cols;
+    int M = r.S.mismatches;
+    for (int64_t b = 0; b < nblocks && !rc; b++) {
+        if (done[b]) continue;
+        if (g_stop || (o->stop_after_blocks > 0 && blocks_run >= o->stop_after_blocks)) {
+            rc = t2i_error(T2I_EINTR, "interrupted: run %lld stopped after committing %lld of %lld "
+                                      "blocks; rerun the same command (or --resume %lld) to finish",
+                           (long long)run, (long long)(samples_done / r.S.block_size),
+                           (long long)nblocks, (long long)run);
+            break;
+        }
+        int64_t first = b * r.S.block_size;
+        int64_t cnt = first + r.S.block_size < r.n ? r.S.block_size : r.n - first;
+        double tb = prov_now();
+        double t_before[ST_N];
+        int64_t ti_before[ST_N];
+        memcpy(t_before, r.t, sizeof t_before);
+        memcpy(ti_before, r.t_images, sizeof ti_before);
+        // Outputs of the whole block are kept until its commit.
+        float *blk_is = t2i_malloc(sizeof(float) * (size_t)cnt * (per_is ? per_is : 1));
+        float *blk_fid = t2i_malloc(sizeof(float) * (size_t)cnt * (r.use_fid ? 2048 : 1));
+        float *blk_rp = t2i_malloc(sizeof(float) * (size_t)cnt * (size_t)(1 + M));
+        int *blk_rank = t2i_malloc(sizeof(int) * (size_t)cnt);
+        char (*blk_sha)[65] = t2i_malloc((size_t)cnt * 65);
+        if (!blk_is || !blk_fid || !blk_rp || !blk_rank || !blk_sha) rc = fail_oom();
+        for (int64_t s = 0; s < cnt && !rc; s += r.B) {
+            int nb = (int)(cnt - s < r.B ? cnt - s : r.B);
+            progress(&r, samples_done + s, r.n, t_start, done0, "generate");
+            rc = run_batch(&r, first + s, nb);
+            if (rc) break;
+            if (r.use_is) memcpy(blk_is + (size_t)s * per_is, r.is_out, sizeof(float) * nb * per_is);
+            if (r.use_fid) memcpy(blk_fid + (size_t)s * 2048, r.pool3, sizeof(float) * nb * 2048);
+            if (r.use_rp) {
+                memcpy(blk_rp + (size_t)s * (1 + M), r.rp_scores, sizeof(float) * nb * (1 + M));
+                memcpy(blk_rank + s, r.rp_rank, sizeof(int) * nb);
+            }
+            memcpy(blk_sha + s, r.img_sha, (size_t)nb * 65);
+        }
+        if (!rc) {
+            double ts = prov_now();
+            rc = db_begin(&d);
+            for (int64_t s = 0; s < cnt && !rc; s++) {
+                DbSample row = {.sample = first + s, .block = b,
+                                .is_logits = r.use_is ? blk_is + (size_t)s * per_is : NULL,
+                                .n_is = r.use_is ? (int)per_is : 0,
+                                .rp_rank = r.use_rp ? blk_rank[s] : -1,
+                                .rp_scores = r.use_rp ? blk_rp + (size_t)s * (1 + M) : NULL,
+                                .n_rp = r.use_rp ? 1 + M : 0,
+                                .fid_feat = r.use_fid ? blk_fid + (size_t)s * 2048 : NULL,
+                                .n_fid = r.use_fid ? 2048 : 0,
+                                .image_sha256 = blk_sha[s]};
+                rc = db_sample_put(&d, run, &row);
+            }
+            for (int st = 0; st < ST_STORE && !rc; st++)
+                if (r.t_images[st] > ti_before[st])
+                    rc = db_timing_add(&d, run, stage_names[st], r.t[st] - t_before[st],
+                                       r.t_images[st] - ti_before[st]);
+            if (!rc) rc = db_timing_add(&d, run, "store", prov_now() - ts, cnt);
+            if (!rc) rc = db_timing_add(&d, run, "total", prov_now() - tb, cnt);
+            if (!rc) rc = db_block_done(&d, run, b, cnt, prov_now() - tb);
+            if (!rc) rc = db_commit(&d);
+            else db_rollback(&d);
+            if (!rc) {
+                samples_done += cnt;
+                blocks_run++;
+            }
+        }
+        t2i_free(blk_is);
+        t2i_free(blk_fid);
+        t2i_free(blk_rp);
+        t2i_free(blk_rank);
+        t2i_free(blk_sha);
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (!o->quiet && isatty(2)) {
+        progress(&r, samples_done, r.n, t_start, done0, rc ? "stopped" : "scoring");
+        fprintf(stderr, "\n");
+    }
+    if (rc) goto fail_run;
+    if ((rc = score(&r, &d, run))) goto fail_run;
+    goto out;
+fail_run : {
+    int keep = rc;
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", t2i_errmsg());
+    set_status(&d, run, keep == T2I_EINTR ? "interrupted" : "failed");
+    t2i_error(keep, "%s", msg);
+    rc = keep;
+}
+out:
+    t2i_free(done);
+    t2i_free(prov);
+    db_close(&d);
+    run_free(&r);
+    return rc;
+}

@@ -1,0 +1,38 @@
+// runner.h -- `t2ibench run` and `t2ibench eval-images`: a suite through the model and the
+// evaluators into the results database (DESIGN.md §1, §7, §8).
+//
+// Per sample: caption -> model vocabulary ids (the suite's word subset applied; the token count
+// must equal the suite's ntok, otherwise the vocabulary differs from the one the suite was frozen
+// with) -> text encoder -> G_NET with z and eps drawn from (noise_seed, sample id, stream) ->
+// 256 px image -> quantized as the protocol says -> IS classifier logits (resized with the
+// protocol's kernel), DAMSM image code vs the DAMSM text codes of the true and the mismatched
+// captions (rank of the true one; the 1+M captions of a sample are always encoded together, so
+// codes do not depend on batching), FID pool3 features when the evaluator card has statistics.
+// Every per-sample output is stored; one SQLite transaction per block; metrics are computed at
+// the end from the stored rows only. Nothing depends on batch size, resume point or threads.
+#ifndef T2I_RUNNER_H
+#define T2I_RUNNER_H
+
+#include <stdint.h>
+
+typedef struct {
+    const char *suite;
+    const char *model;        // model card (run), NULL for eval-images
+    const char *images_dir;   // eval-images: PNG/JPEG files named by sample id
+    const char *protocol;
+    const char *evaluators;
+    const char *db;
+    long        limit;        // 0 = whole suite
+    int         batch;
+    int         threads;
+    const char *images_out;   // write generated PNGs here (optional)
+    int64_t     resume;       // run id to resume, 0 = find "the same command" automatically
+    int         quiet, verbose;
+    long        stop_after_blocks;   // testing aid: return T2I_EINTR after this many blocks (0 off)
+} RunOpts;
+
+// Runs (or resumes) and stores a run; *run_id receives its id. T2I_EINTR when interrupted by
+// SIGINT/SIGTERM after committing the block in flight.
+int runner_run(const RunOpts *o, int64_t *run_id /* OUT */);
+
+#endif

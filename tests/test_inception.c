@@ -1,0 +1,174 @@
+// test_inception.c -- hash weights (README self-check values, every manifest checksum) and the
+// three Inception-based fixtures (torchvision, FID, DAMSM CNN_ENCODER) through
+// verify_inception_case, plus strict binding errors.
+#include "damsm_image.h"
+#include "inception.h"
+#include "state_dict.h"
+#include "t2i.h"
+#include "test.h"
+#include "verify.h"
+#include "weights.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+// The self-check values printed in ../shared/fixtures/README.md.
+TEST(hash_readme_values) {
+    BindList bl;
+    bindlist_init(&bl);
+    int s4[4] = {32, 3, 3, 3}, s1 = 32, sf[2] = {1000, 2048}, sb = 1000;
+    bind_param(&bl, NULL, 4, s4, "Conv2d_1a_3x3.conv.weight");
+    bind_param(&bl, NULL, 1, &s1, "Conv2d_1a_3x3.bn.weight");
+    bind_param(&bl, NULL, 1, &s1, "Conv2d_1a_3x3.bn.bias");
+    bind_param(&bl, NULL, 1, &s1, "Conv2d_1a_3x3.bn.running_mean");
+    bind_param(&bl, NULL, 1, &s1, "Conv2d_1a_3x3.bn.running_var");
+    bind_param(&bl, NULL, 2, sf, "fc.weight");
+    bind_param(&bl, NULL, 1, &sb, "fc.bias");
+    bind_param(&bl, NULL, 0, NULL, "Conv2d_1a_3x3.bn.num_batches_tracked");
+    bl.rows[bl.n - 1].dtype = DT_I64;
+    StateDict sd;
+    int rc = hash_weights_fill(&bl, &sd);
+    CHECKF(rc == T2I_OK, "%s", t2i_errmsg());
+    if (rc) return;
+    const struct { const char *key; int i; uint32_t bits; } v[] = {
+        {"Conv2d_1a_3x3.conv.weight", 0, 0xbe1ba1d0}, {"Conv2d_1a_3x3.conv.weight", 1, 0x3df8ac5a},
+        {"Conv2d_1a_3x3.conv.weight", 2, 0xbe9bf8f1}, {"Conv2d_1a_3x3.bn.weight", 0, 0x3f84a55f},
+        {"Conv2d_1a_3x3.bn.weight", 1, 0x3f6fa85b},   {"Conv2d_1a_3x3.bn.bias", 0, 0x3d9c789e},
+        {"Conv2d_1a_3x3.bn.running_mean", 0, 0x3ddb2e16},
+        {"Conv2d_1a_3x3.bn.running_var", 0, 0x3f880d44},
+        {"Conv2d_1a_3x3.bn.running_var", 1, 0x3f516669}, {"fc.weight", 0, 0xbad9dc40},
+        {"fc.weight", 1, 0x3d2510f3},                 {"fc.bias", 0, 0xbbb714a0},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        const SDEntry *e = sd_find(&sd, v[i].key);
+        CHECK(e != NULL);
+        if (e) CHECKF(f32_bits(((float *)e->data)[v[i].i]) == v[i].bits, "%s[%d]", v[i].key, v[i].i);
+    }
+    const SDEntry *nb = sd_find(&sd, "Conv2d_1a_3x3.bn.num_batches_tracked");
+    CHECK(nb && nb->dtype == DT_I64 && nb->numel == 1 && ((int64_t *)nb->data)[0] == 0);
+    CHECK(nb && hash_weights_checksum(nb) == 0);
+    // the manifests' checksum of Conv2d_1a_3x3.conv.weight
+    CHECK(hash_weights_checksum(sd_find(&sd, "Conv2d_1a_3x3.conv.weight")) == 0x00058cb482f5d625ULL);
+    sd_free(&sd);
+    // a key no rule covers is an error naming it
+    bind_param(&bl, NULL, 1, &s1, "x.scale");
+    CHECK(hash_weights_fill(&bl, &sd) == T2I_EARG);
+    CHECK(strstr(t2i_errmsg(), "x.scale") != NULL);
+    bindlist_free(&bl);
+}
+
+static void run_case(const char *name) {
+    char dir[512];
+    test_fixture_path(dir, sizeof dir, name);
+    CHECK(verify_inception_handles(dir));
+    int failures = 0;
+    int rc = verify_inception_case(dir, NULL, NULL, &failures);
+    CHECKF(rc == T2I_OK, "%s: %s", name, t2i_errmsg());
+    CHECKF(failures == 0, "%s: %d failing tensors", name, failures);
+}
+
+TEST(fixture_inception_torchvision) { run_case("inception_torchvision"); }
+TEST(fixture_inception_fid) { run_case("inception_fid"); }
+TEST(fixture_damsm_image_encoder) { run_case("damsm_image_encoder"); }
+
+// The declared keys equal the reference listings exactly (names and shapes).
+static void keys_match(const BindList *bl, const char *listing) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/../reference/%s", test_fixtures_dir(), listing);
+    uint8_t *buf;
+    size_t len;
+    int rc = t2i_read_file(path, &buf, &len);
+    CHECKF(rc == T2I_OK, "%s", t2i_errmsg());
+    if (rc) return;
+    int lines = 0, found = 0;
+    for (char *line = strtok((char *)buf, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[256], shape[128];
+        if (sscanf(line, "%255s %127s", name, shape) != 2) continue;
+        lines++;
+        for (int i = 0; i < bl->n; i++) {
+            if (strcmp(bl->rows[i].name, name) != 0) continue;
+            char mine[128] = "(";
+            size_t o = 1;
+            for (int d = 0; d < bl->rows[i].ndim; d++)
+                o += (size_t)snprintf(mine + o, sizeof mine - o, "%s%lld", d ? "," : "",
+                                      (long long)bl->rows[i].shape[d]);
+            snprintf(mine + o, sizeof mine - o, ")");
+            CHECKF(strcmp(mine, shape) == 0, "%s: %s vs %s", name, mine, shape);
+            found++;
+            break;
+        }
+    }
+    CHECKF(lines == bl->n && found == lines, "%s: %d lines, %d declared, %d matched", listing,
+           lines, bl->n, found);
+    t2i_free(buf);
+}
+
+TEST(keys_match_reference) {
+    InceptionConfig cfg;
+    Inception *net;
+    inception_config(&cfg, INCEPTION_TORCHVISION);
+    CHECK(inception_create(&cfg, &net) == T2I_OK);
+    keys_match(inception_keys(net), "inception_v3_torchvision.keys.txt");
+    inception_free(net);
+    inception_config(&cfg, INCEPTION_TF2015);
+    CHECK(inception_create(&cfg, &net) == T2I_OK);
+    keys_match(inception_keys(net), "inception_v3_fid.keys.txt");
+    inception_free(net);
+    DamsmImage d;
+    CHECK(damsm_image_init(&d, 256) == T2I_OK);
+    keys_match(damsm_image_keys(&d), "CNN_ENCODER.keys.txt");
+    damsm_image_free(&d);
+}
+
+// Strict binding: a missing key and an unexpected key are both named; AuxLogits is ignored.
+TEST(strict_binding) {
+    InceptionConfig cfg;
+    Inception *net;
+    inception_config(&cfg, INCEPTION_TF2015);
+    CHECK(inception_create(&cfg, &net) == T2I_OK);
+    StateDict sd;
+    CHECK(hash_weights_fill(inception_keys(net), &sd) == T2I_OK);
+    // drop one key by renaming it
+    for (int i = 0; i < sd.n; i++)
+        if (strcmp(sd.e[i].name, "Mixed_7c.branch_pool.conv.weight") == 0) {
+            t2i_free(sd.e[i].name);
+            sd.e[i].name = t2i_strdup("Mixed_7c.branch_pool.conv.weight_renamed");
+        }
+    int rc = inception_bind(net, &sd, "test");
+    CHECK(rc == T2I_ESHAPE);
+    CHECK(strstr(t2i_errmsg(), "missing keys: Mixed_7c.branch_pool.conv.weight") != NULL);
+    CHECK(strstr(t2i_errmsg(), "unexpected keys: Mixed_7c.branch_pool.conv.weight_renamed") != NULL);
+    float x = 0;
+    InceptionOut o = {.pool3 = &x};
+    CHECK(inception_forward(net, &x, 1, &o) == T2I_EARG);   // unbound
+    inception_free(net);
+    // tf2015 layout + AuxLogits keys from a torchvision-style checkpoint: accepted and ignored
+    inception_config(&cfg, INCEPTION_TF2015);
+    CHECK(inception_create(&cfg, &net) == T2I_OK);
+    InceptionConfig tv;
+    inception_config(&tv, INCEPTION_TORCHVISION);
+    tv.num_classes = 1008;
+    Inception *tvnet;
+    CHECK(inception_create(&tv, &tvnet) == T2I_OK);
+    CHECK(hash_weights_fill(inception_keys(tvnet), &sd) == T2I_OK);
+    rc = inception_bind(net, &sd, "test");
+    CHECKF(rc == T2I_OK, "%s", t2i_errmsg());
+    inception_free(tvnet);
+    inception_free(net);
+}
+
+int main(void) {
+    RUN(hash_readme_values);
+    RUN(keys_match_reference);
+    RUN(strict_binding);
+    RUN(fixture_inception_torchvision);
+    RUN(fixture_inception_fid);
+    RUN(fixture_damsm_image_encoder);
+    return test_report("test_inception");
+}
