@@ -169,6 +169,7 @@ typedef struct {
     int         b0, Btot;  // slice offset and whole batch (attention mask rows)
     float      *scratch;   // conv im2col scratch, one image of the largest conv
     float      *att_scratch;
+    float      *uprows;    // expanded input rows of the upBlock im2col
 } Ctx;
 
 // Output columns per im2col band of the upBlock conv: the scratch holds 9*C x UP_BAND floats
@@ -239,28 +240,35 @@ static void bn_add(float *acc, const float *in, const BatchNorm *bn, int B, int 
 
 // im2col of nearest-x2-upsampled `in` (C,H,W) for a 3x3 pad-1 conv, output rows [oy0, oy1):
 // col (C*9, (oy1-oy0)*2W), row (c,i,j) holding up[c][oy+i-1][ox+j-1] with up[y][x] =
-// in[y/2][x/2] and 0 outside. The upsampled image is never materialized.
-static void im2col_up2(float *col, const float *in, int C, int H, int W, int oy0, int oy1) {
-    const int OH = 2 * H, OW = 2 * W;
+// in[y/2][x/2] and 0 outside. The upsampled image is never materialized: each input row is
+// expanded once into `rows` (H, 2W+2) = [0, r0, r0, r1, r1, ..., 0] and every column row is a
+// copy of 2W floats at offset j.
+static void im2col_up2(float *col, float *rows, const float *in, int C, int H, int W, int oy0,
+                       int oy1) {
+    const int OH = 2 * H, OW = 2 * W, RW = OW + 2;
     const size_t N = (size_t)(oy1 - oy0) * OW;
-    for (int c = 0; c < C; c++)
+    const int sy0 = oy0 > 0 ? (oy0 - 1) >> 1 : 0, sy1 = oy1 < OH ? oy1 >> 1 : H - 1;
+    for (int c = 0; c < C; c++) {
+        for (int sy = sy0; sy <= sy1; sy++) {
+            const float *sr = in + ((size_t)c * H + sy) * W;
+            float *e = rows + (size_t)sy * RW;
+            e[0] = 0.0f;
+            for (int x = 0; x < W; x++) e[1 + 2 * x] = e[2 + 2 * x] = sr[x];
+            e[RW - 1] = 0.0f;
+        }
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++) {
                 float *dst = col + ((size_t)(c * 3 + i) * 3 + j) * N;
                 for (int oy = oy0; oy < oy1; oy++) {
                     float *d = dst + (size_t)(oy - oy0) * OW;
                     int uy = oy + i - 1;
-                    if (uy < 0 || uy >= OH) {
+                    if (uy < 0 || uy >= OH)
                         memset(d, 0, sizeof(float) * (size_t)OW);
-                        continue;
-                    }
-                    const float *sr = in + ((size_t)c * H + (uy >> 1)) * W;
-                    int lo = j == 0 ? 1 : 0, hi = j == 2 ? OW - 1 : OW;
-                    if (j == 0) d[0] = 0.0f;
-                    if (j == 2) d[OW - 1] = 0.0f;
-                    for (int ox = lo; ox < hi; ox++) d[ox] = sr[(ox + j - 1) >> 1];
+                    else
+                        memcpy(d, rows + (size_t)(uy >> 1) * RW + j, sizeof(float) * (size_t)OW);
                 }
             }
+    }
 }
 
 // upBlock: nearest x2 -> conv3x3 -> BN -> GLU. in (B,C,H,W) -> out (B,OC/2,2H,2W).
@@ -275,7 +283,7 @@ static void up_block(Ctx *x, float *out, const float *in, const GNetConvBN *m, i
             for (int oy0 = 0; oy0 < 2 * H; oy0 += band) {
                 int oy1 = oy0 + band < 2 * H ? oy0 + band : 2 * H;
                 int N = (oy1 - oy0) * OW;
-                im2col_up2(x->scratch, in + (size_t)b * C * H * W, C, H, W, oy0, oy1);
+                im2col_up2(x->scratch, x->uprows, in + (size_t)b * C * H * W, C, H, W, oy0, oy1);
                 sgemm(0, 0, OC, N, K, 1.0f, m->conv.w, K, x->scratch, N, 0.0f,
                       cv + (size_t)b * OC * HW4 + (size_t)oy0 * OW, (int)HW4);
             }
@@ -372,6 +380,9 @@ static void run(Ctx *x, const GNetInputs *in, GNetOutputs *out, int T) {
     size_t att_n;
     x->scratch = fl(x, conv_scratch_max(c, T, &att_n));
     x->att_scratch = fl(x, att_n);
+    // largest upBlock input: (H, 2W+2) with H = W = 64 << (branch_num - 2), or 32 in stage 1
+    int up_in = c->branch_num > 1 ? 32 << (c->branch_num - 1) : 32;
+    x->uprows = fl(x, (size_t)up_in * (2 * up_in + 2));
     // CA_NET
     float *ca = fl(x, (size_t)B * 4 * cond);
     float *glu = fl(x, (size_t)B * 2 * cond);

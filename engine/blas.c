@@ -2,11 +2,9 @@
 #include "blas.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include <stdint.h>
 
 void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
            const float *B, int ldb, float beta, float *C, int ldc) {
@@ -55,35 +53,90 @@ int blas_get_threads(void) {
     return n > 0 ? n : (g_threads > 0 ? g_threads : 1);
 }
 
+// ---- helper threads for the loops around the sgemms -----------------------------------------
+
+#define PAR_MAX 8
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t  go, done;
+    int             started;        // helper threads running
+    unsigned long   gen;            // bumped for every job
+    int             nth, pending;   // helpers still working on the current job
+    int             busy;           // a caller owns the helpers
+    void          (*fn)(void *, int, int);
+    void           *ctx;
+} g_par = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+           .done = PTHREAD_COND_INITIALIZER};
+static _Thread_local int g_in_parallel;
+
+static void *par_worker(void *arg) {
+    int           ith = (int)(intptr_t)arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&g_par.mu);
+    for (;;) {
+        while (g_par.gen == seen) pthread_cond_wait(&g_par.go, &g_par.mu);
+        seen = g_par.gen;
+        if (ith >= g_par.nth) continue;
+        void (*fn)(void *, int, int) = g_par.fn;
+        void *ctx = g_par.ctx;
+        int   nth = g_par.nth;
+        pthread_mutex_unlock(&g_par.mu);
+        g_in_parallel = 1;
+        fn(ctx, ith, nth);
+        pthread_mutex_lock(&g_par.mu);
+        if (--g_par.pending == 0) pthread_cond_signal(&g_par.done);
+    }
+    return NULL;
+}
+
+void t2i_parallel(void (*fn)(void *ctx, int ith, int nth), void *ctx) {
+    t2i_parallel_n(fn, ctx, blas_get_threads());
+}
+
+void t2i_parallel_n(void (*fn)(void *ctx, int ith, int nth), void *ctx, int nth) {
+    if (nth > PAR_MAX) nth = PAR_MAX;
+    if (nth <= 1 || g_in_parallel) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    pthread_mutex_lock(&g_par.mu);
+    if (g_par.busy) {   // another thread is using the helpers: run serially
+        pthread_mutex_unlock(&g_par.mu);
+        fn(ctx, 0, 1);
+        return;
+    }
+    while (g_par.started < nth - 1) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, par_worker, (void *)(intptr_t)(g_par.started + 1)) != 0)
+            break;
+        pthread_detach(t);
+        g_par.started++;
+    }
+    if (g_par.started < nth - 1) nth = g_par.started + 1;
+    if (nth <= 1) {
+        pthread_mutex_unlock(&g_par.mu);
+        fn(ctx, 0, 1);
+        return;
+    }
+    g_par.busy = 1;
+    g_par.fn = fn;
+    g_par.ctx = ctx;
+    g_par.nth = nth;
+    g_par.pending = nth - 1;
+    g_par.gen++;
+    pthread_cond_broadcast(&g_par.go);
+    pthread_mutex_unlock(&g_par.mu);
+    g_in_parallel = 1;
+    fn(ctx, 0, nth);
+    g_in_parallel = 0;
+    pthread_mutex_lock(&g_par.mu);
+    while (g_par.pending > 0) pthread_cond_wait(&g_par.done, &g_par.mu);
+    g_par.busy = 0;
+    pthread_mutex_unlock(&g_par.mu);
+}
+
 const char *blas_config(void) {
     const char *s = openblas_get_config();
     return s ? s : "OpenBLAS (unknown config)";
-}
-
-int blas_prefer_avx512(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (getenv("OPENBLAS_CORETYPE") || getenv("T2I_BLAS_KEEP_CORE")) return 0;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) return 0;
-    const char *cfg = blas_config();
-    if (strstr(cfg, "SkylakeX") || strstr(cfg, "Cooperlake") || strstr(cfg, "SapphireRapids"))
-        return 0;
-    FILE *f = fopen("/proc/self/cmdline", "rb");
-    if (!f) return -1;
-    static char buf[65536];
-    size_t      n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    if (n == 0 || n >= sizeof buf - 1) return -1;
-    buf[n] = 0;
-    static char *argv[512];
-    int          argc = 0;
-    for (size_t i = 0; i < n && argc < 511; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
-    argv[argc] = NULL;
-    setenv("OPENBLAS_CORETYPE", __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX",
-           1);
-    execv("/proc/self/exe", argv);
-    return -1;
-#else
-    return 0;
-#endif
 }

@@ -12,15 +12,16 @@ void sgemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const
 // Sets the OpenBLAS thread count once (harness); 0 leaves the library default.
 void blas_set_threads(int n);
 int  blas_get_threads(void);
+// Runs fn(ctx, ith, nth) for ith = 0..nth-1 and returns when all have finished: the caller runs
+// ith 0, persistent helper threads the others; nth = the BLAS thread count (at most 8). Used by
+// the memory-bound loops around the sgemms (im2col, epilogues, pools), never inside a BLAS call
+// and never nested (a nested call runs serially with nth 1). Not reentrant across threads: one
+// caller thread at a time (the forward pass).
+void t2i_parallel(void (*fn)(void *ctx, int ith, int nth), void *ctx);
+// The same with an explicit nth (1..8), e.g. to split a batch while BLAS runs single-threaded.
+void t2i_parallel_n(void (*fn)(void *ctx, int ith, int nth), void *ctx, int nth);
+
 // OpenBLAS build configuration string (for run provenance).
 const char *blas_config(void);
-
-// OpenBLAS 0.3.21's DYNAMIC_ARCH does not know AMD Zen 4/5 and falls back to its AVX2 "Haswell"
-// kernels, about half the sgemm speed of its AVX-512 ones on those CPUs. The core type is chosen
-// when the library loads, so the only fix from inside the process is to re-execute it with
-// OPENBLAS_CORETYPE set. This does that (execv of /proc/self/exe with the same arguments) when
-// the CPU has AVX-512F, OpenBLAS runs a non-AVX-512 core and neither OPENBLAS_CORETYPE nor
-// T2I_BLAS_KEEP_CORE is set. Returns only when nothing was done (0) or the exec failed (-1).
-int blas_prefer_avx512(void);
 
 #endif

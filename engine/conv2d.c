@@ -201,11 +201,11 @@ static void conv_epilogue(float *out, const Conv2d *m, const ConvEpilogue *ep, s
                      scale ? scale[oc] : 1.0f, shift ? shift[oc] : 0.0f, mode, relu);
 }
 
-// in (IC,B,H,W): columns [b0, b0+nb) -> col (IC*KH*KW, nb*OH*OW).
+// in (IC,B,H,W): columns [b0, b0+nb) of channels [c0, c1) -> col (IC*KH*KW, nb*OH*OW).
 static void im2col_cm(float *col, const float *in, const Conv2d *m, int B, int H, int W, int OH,
-                      int OW, int b0, int nb) {
+                      int OW, int b0, int nb, int c0, int c1) {
     size_t ncols = (size_t)nb * OH * OW;
-    for (int c = 0; c < m->in_c; c++)
+    for (int c = c0; c < c1; c++)
         for (int i = 0; i < m->kh; i++)
             for (int j = 0; j < m->kw; j++) {
                 float *row = col + ((size_t)(c * m->kh + i) * m->kw + j) * ncols;
@@ -228,12 +228,49 @@ static void im2col_cm(float *col, const float *in, const Conv2d *m, int B, int H
                                 memcpy(d + ow_lo, s + ow_lo - m->pw + j,
                                        sizeof(float) * (size_t)(ow_hi - ow_lo));
                         } else {
-                            for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] = s[ow * m->sw - m->pw + j];
+                            for (int ow = ow_lo; ow < ow_hi; ow++)
+                                d[ow] = s[ow * m->sw - m->pw + j];
                         }
                         for (int ow = ow_hi; ow < OW; ow++) d[ow] = 0.0f;
                     }
                 }
             }
+}
+
+// The memory-bound parts split over the helper threads (blas.h t2i_parallel).
+typedef struct {
+    float        *col, *out;
+    const float  *in;
+    const Conv2d *m;
+    const ConvEpilogue *ep;
+    int           B, H, W, OH, OW, b0, nb;
+    size_t        n;
+} CmJob;
+
+static void im2col_job(void *p, int ith, int nth) {
+    const CmJob *j = p;
+    int c0 = (int)((long)j->m->in_c * ith / nth), c1 = (int)((long)j->m->in_c * (ith + 1) / nth);
+    im2col_cm(j->col, j->in, j->m, j->B, j->H, j->W, j->OH, j->OW, j->b0, j->nb, c0, c1);
+}
+
+static void epilogue_job(void *p, int ith, int nth) {
+    const CmJob *j = p;
+    int o0 = (int)((long)j->m->out_c * ith / nth), o1 = (int)((long)j->m->out_c * (ith + 1) / nth);
+    if (o1 <= o0) return;
+    Conv2d       sub = *j->m;
+    ConvEpilogue e = j->ep ? *j->ep : (ConvEpilogue){0};
+    sub.out_c = o1 - o0;
+    if (sub.b) sub.b += o0;
+    if (e.mean) e.mean += o0;
+    if (e.scale) e.scale += o0;
+    if (e.shift) e.shift += o0;
+    conv_epilogue(j->out + (size_t)o0 * j->n, &sub, &e, j->n);
+}
+
+void conv_epilogue_apply(float *out, int C, size_t n, const ConvEpilogue *ep) {
+    Conv2d m = {.out_c = C};
+    CmJob  j = {.out = out, .m = &m, .ep = ep, .n = n};
+    t2i_parallel(epilogue_job, &j);
 }
 
 // in (IC,B,H,W) w (OC,IC,KH,KW) -> out (OC,B,OH,OW)
@@ -252,12 +289,17 @@ void conv2d_forward_cm(float *out, const float *in, const Conv2d *m, const ConvE
         int ipc = cm_images_per_chunk(B, OHW);
         for (int b0 = 0; b0 < B; b0 += ipc) {
             int nb = B - b0 < ipc ? B - b0 : ipc;
-            im2col_cm(scratch, in, m, B, H, W, OH, OW, b0, nb);
+            CmJob j = {.col = scratch, .in = in, .m = m, .B = B, .H = H, .W = W, .OH = OH,
+                       .OW = OW, .b0 = b0, .nb = nb};
+            t2i_parallel(im2col_job, &j);
             sgemm(0, 0, m->out_c, nb * OHW, K, 1.0f, m->w, K, scratch, nb * OHW, 0.0f,
                   out + (size_t)b0 * OHW, (int)N);
         }
     }
-    conv_epilogue(out, m, ep, N);
+    if (m->b || ep) {
+        CmJob j = {.out = out, .m = m, .ep = ep, .n = N};
+        t2i_parallel(epilogue_job, &j);
+    }
 }
 
 void nchw_to_cm(float *out, const float *in, int B, int C, int HW) {

@@ -1,6 +1,7 @@
 // damsm_image.c -- see damsm_image.h.
 #include "damsm_image.h"
 
+#include "blas.h"
 #include "ops.h"
 #include "resize.h"
 #include "t2i.h"
@@ -64,6 +65,21 @@ size_t damsm_image_bytes(const DamsmImage *m) {
            (size_t)m->max_B * (3 * 299 * 299 + 768 * 17 * 17 + 2048) * sizeof(float);
 }
 
+// The resize to 299 split by planes over the helper threads (blas.h t2i_parallel).
+typedef struct {
+    float       *out;
+    const float *in;
+    int          planes, H, W, ac;
+} ResizeJob;
+
+static void resize_job(void *ctx, int ith, int nth) {
+    const ResizeJob *j = ctx;
+    int p0 = j->planes * ith / nth, p1 = j->planes * (ith + 1) / nth;
+    if (p1 > p0)
+        resize_bilinear_torch(j->out + (size_t)p0 * 299 * 299, j->in + (size_t)p0 * j->H * j->W,
+                              p1 - p0, j->H, j->W, 299, 299, j->ac);
+}
+
 int damsm_image_forward(DamsmImage *m, const float *x, int B, int H, int W, DamsmImageOut *o) {
     if (H <= 0 || W <= 0) return t2i_error(T2I_EARG, "CNN_ENCODER: image %dx%d", H, W);
     int rc = damsm_image_reserve(m, B);
@@ -71,7 +87,9 @@ int damsm_image_forward(DamsmImage *m, const float *x, int B, int H, int W, Dams
     if (H == 299 && W == 299 && !m->align_corners) {
         memcpy(m->x299, x, (size_t)B * 3 * 299 * 299 * sizeof(float));   // identity resize
     } else {
-        resize_bilinear_torch(m->x299, x, B * 3, H, W, 299, 299, m->align_corners);
+        ResizeJob j = {.out = m->x299, .in = x, .planes = B * 3, .H = H, .W = W,
+                       .ac = m->align_corners};
+        t2i_parallel(resize_job, &j);
     }
     InceptionOut io = {.mixed_6e = m->mixed_6e, .pool3 = m->pool};
     if ((rc = inception_forward(m->trunk, m->x299, B, &io))) return rc;

@@ -32,14 +32,19 @@ typedef struct {
     BConv       *parts[4];
 } Fused;
 
-typedef struct { BConv b1, b5_1, b5_2, d1, d2, d3, pool; Fused f; int pf; } BlockA;
+typedef struct { BConv b1, b5_1, b5_2, d1, d2, d3, pool; Fused f; int pf, pool_fused; } BlockA;
 typedef struct { BConv b3, d1, d2, d3; } BlockB;
-typedef struct { BConv b1, s1, s2, s3, d1, d2, d3, d4, d5, pool; Fused f; int c7; } BlockC;
+typedef struct {
+    BConv b1, s1, s2, s3, d1, d2, d3, d4, d5, pool;
+    Fused f;
+    int   c7, pool_fused;
+} BlockC;
 typedef struct { BConv a1, a2, b1, b2, b3, b4; Fused f; } BlockD;
-typedef struct { BConv b1, a1, a2a, a2b, d1, d2, d3a, d3b, pool; Fused f; } BlockE;
+typedef struct { BConv b1, a1, a2a, a2b, d1, d2, d3a, d3b, pool; Fused f; int pool_fused; } BlockE;
 
 #define MAX_CONVS 128
 #define MAX_FUSED 16
+#define MAX_SLICES 8
 
 struct Inception {
     InceptionConfig cfg;
@@ -58,8 +63,9 @@ struct Inception {
     int             nconvs;
     Fused          *fused[MAX_FUSED];
     int             nfused;
-    Arena           arena[2];   // ping-pong: a layer reads one and writes the other
-    int             reserved_B;
+    Arena           arena[MAX_SLICES][2];   // per batch slice, ping-pong: a layer reads one
+                                            // arena and writes the other
+    int             reserved_B, reserved_slices;
 };
 
 void inception_config(InceptionConfig *cfg, InceptionVariant v) {
@@ -69,6 +75,7 @@ void inception_config(InceptionConfig *cfg, InceptionVariant v) {
     cfg->bn_gamma = 1;
     cfg->bn_eps = 0.001f;
     cfg->fold_bn = 1;
+    cfg->split_batch = 1;
     switch (v) {
     case INCEPTION_TORCHVISION:
         cfg->num_classes = 1000;
@@ -126,16 +133,22 @@ static void decl_conv(Inception *n, BConv *b, int ic, int oc, int kh, int kw, in
 
 #define C1(n, b, ic, oc, ...) decl_conv(n, b, ic, oc, 1, 1, 1, 1, 0, 0, __VA_ARGS__)
 
-static void decl_fused(Inception *n, Fused *f, int cnt, BConv *p0, BConv *p1, BConv *p2) {
+// p3 (the pool branch's conv) joins the group when the pool branch averages: a 1x1 conv without
+// bias commutes with an average pool (both are linear per position, whatever the divisor), so
+// the block runs conv -> avg pool -> BatchNorm/ReLU on pf channels instead of pooling all input
+// channels first, and the conv joins the block's one wide sgemm.
+static void decl_fused(Inception *n, Fused *f, int cnt, BConv *p0, BConv *p1, BConv *p2,
+                       BConv *p3) {
     memset(f, 0, sizeof *f);
     f->n = cnt;
-    f->parts[0] = p0, f->parts[1] = p1, f->parts[2] = p2;
+    f->parts[0] = p0, f->parts[1] = p1, f->parts[2] = p2, f->parts[3] = p3;
     T2I_CHECK(n->nfused < MAX_FUSED, "too many fused groups");
     n->fused[n->nfused++] = f;
 }
 
-static void decl_a(Inception *n, BlockA *m, int in, int pf, const char *name) {
+static void decl_a(Inception *n, BlockA *m, int in, int pf, int pk, const char *name) {
     m->pf = pf;
+    m->pool_fused = pk != IPOOL_MAX;
     C1(n, &m->b1, in, 64, "%s.branch1x1", name);
     C1(n, &m->b5_1, in, 48, "%s.branch5x5_1", name);
     decl_conv(n, &m->b5_2, 48, 64, 5, 5, 1, 1, 2, 2, "%s.branch5x5_2", name);
@@ -143,7 +156,7 @@ static void decl_a(Inception *n, BlockA *m, int in, int pf, const char *name) {
     decl_conv(n, &m->d2, 64, 96, 3, 3, 1, 1, 1, 1, "%s.branch3x3dbl_2", name);
     decl_conv(n, &m->d3, 96, 96, 3, 3, 1, 1, 1, 1, "%s.branch3x3dbl_3", name);
     C1(n, &m->pool, in, pf, "%s.branch_pool", name);
-    decl_fused(n, &m->f, 3, &m->b1, &m->b5_1, &m->d1);
+    decl_fused(n, &m->f, 3 + m->pool_fused, &m->b1, &m->b5_1, &m->d1, &m->pool);
 }
 
 static void decl_b(Inception *n, BlockB *m, int in, const char *name) {
@@ -153,8 +166,9 @@ static void decl_b(Inception *n, BlockB *m, int in, const char *name) {
     decl_conv(n, &m->d3, 96, 96, 3, 3, 2, 2, 0, 0, "%s.branch3x3dbl_3", name);
 }
 
-static void decl_c(Inception *n, BlockC *m, int in, int c7, const char *name) {
+static void decl_c(Inception *n, BlockC *m, int in, int c7, int pk, const char *name) {
     m->c7 = c7;
+    m->pool_fused = pk != IPOOL_MAX;
     C1(n, &m->b1, in, 192, "%s.branch1x1", name);
     C1(n, &m->s1, in, c7, "%s.branch7x7_1", name);
     decl_conv(n, &m->s2, c7, c7, 1, 7, 1, 1, 0, 3, "%s.branch7x7_2", name);
@@ -165,7 +179,7 @@ static void decl_c(Inception *n, BlockC *m, int in, int c7, const char *name) {
     decl_conv(n, &m->d4, c7, c7, 7, 1, 1, 1, 3, 0, "%s.branch7x7dbl_4", name);
     decl_conv(n, &m->d5, c7, 192, 1, 7, 1, 1, 0, 3, "%s.branch7x7dbl_5", name);
     C1(n, &m->pool, in, 192, "%s.branch_pool", name);
-    decl_fused(n, &m->f, 3, &m->b1, &m->s1, &m->d1);
+    decl_fused(n, &m->f, 3 + m->pool_fused, &m->b1, &m->s1, &m->d1, &m->pool);
 }
 
 static void decl_d(Inception *n, BlockD *m, int in, const char *name) {
@@ -175,10 +189,11 @@ static void decl_d(Inception *n, BlockD *m, int in, const char *name) {
     decl_conv(n, &m->b2, 192, 192, 1, 7, 1, 1, 0, 3, "%s.branch7x7x3_2", name);
     decl_conv(n, &m->b3, 192, 192, 7, 1, 1, 1, 3, 0, "%s.branch7x7x3_3", name);
     decl_conv(n, &m->b4, 192, 192, 3, 3, 2, 2, 0, 0, "%s.branch7x7x3_4", name);
-    decl_fused(n, &m->f, 2, &m->a1, &m->b1, NULL);
+    decl_fused(n, &m->f, 2, &m->a1, &m->b1, NULL, NULL);
 }
 
-static void decl_e(Inception *n, BlockE *m, int in, const char *name) {
+static void decl_e(Inception *n, BlockE *m, int in, int pk, const char *name) {
+    m->pool_fused = pk != IPOOL_MAX;
     C1(n, &m->b1, in, 320, "%s.branch1x1", name);
     C1(n, &m->a1, in, 384, "%s.branch3x3_1", name);
     decl_conv(n, &m->a2a, 384, 384, 1, 3, 1, 1, 0, 1, "%s.branch3x3_2a", name);
@@ -188,7 +203,7 @@ static void decl_e(Inception *n, BlockE *m, int in, const char *name) {
     decl_conv(n, &m->d3a, 384, 384, 1, 3, 1, 1, 0, 1, "%s.branch3x3dbl_3a", name);
     decl_conv(n, &m->d3b, 384, 384, 3, 1, 1, 1, 1, 0, "%s.branch3x3dbl_3b", name);
     C1(n, &m->pool, in, 192, "%s.branch_pool", name);
-    decl_fused(n, &m->f, 3, &m->b1, &m->a1, &m->d1);
+    decl_fused(n, &m->f, 3 + m->pool_fused, &m->b1, &m->a1, &m->d1, &m->pool);
 }
 
 // torchvision InceptionAux(768, num_classes): declared so that checkpoints and hash weights carry
@@ -209,7 +224,8 @@ static void decl_aux(Inception *n) {
 
 int inception_create(const InceptionConfig *cfg, Inception **out) {
     *out = NULL;
-    if (cfg->num_classes < 0) return t2i_error(T2I_EARG, "inception: num_classes %d", cfg->num_classes);
+    if (cfg->num_classes < 0)
+        return t2i_error(T2I_EARG, "inception: num_classes %d", cfg->num_classes);
     Inception *n = t2i_calloc(1, sizeof *n);
     if (!n) return T2I_ENOMEM;
     n->cfg = *cfg;
@@ -220,18 +236,19 @@ int inception_create(const InceptionConfig *cfg, Inception **out) {
     decl_conv(n, &n->c2b, 32, 64, 3, 3, 1, 1, 1, 1, "Conv2d_2b_3x3");
     decl_conv(n, &n->c3b, 64, 80, 1, 1, 1, 1, 0, 0, "Conv2d_3b_1x1");
     decl_conv(n, &n->c4a, 80, 192, 3, 3, 1, 1, 0, 0, "Conv2d_4a_3x3");
-    decl_a(n, &n->m5b, 192, 32, "Mixed_5b");
-    decl_a(n, &n->m5c, 256, 64, "Mixed_5c");
-    decl_a(n, &n->m5d, 288, 64, "Mixed_5d");
+    int pk = cfg->pool_branch;
+    decl_a(n, &n->m5b, 192, 32, pk, "Mixed_5b");
+    decl_a(n, &n->m5c, 256, 64, pk, "Mixed_5c");
+    decl_a(n, &n->m5d, 288, 64, pk, "Mixed_5d");
     decl_b(n, &n->m6a, 288, "Mixed_6a");
-    decl_c(n, &n->m6b, 768, 128, "Mixed_6b");
-    decl_c(n, &n->m6c, 768, 160, "Mixed_6c");
-    decl_c(n, &n->m6d, 768, 160, "Mixed_6d");
-    decl_c(n, &n->m6e, 768, 192, "Mixed_6e");
+    decl_c(n, &n->m6b, 768, 128, pk, "Mixed_6b");
+    decl_c(n, &n->m6c, 768, 160, pk, "Mixed_6c");
+    decl_c(n, &n->m6d, 768, 160, pk, "Mixed_6d");
+    decl_c(n, &n->m6e, 768, 192, pk, "Mixed_6e");
     if (cfg->aux_logits) decl_aux(n);
     decl_d(n, &n->m7a, 768, "Mixed_7a");
-    decl_e(n, &n->m7b, 1280, "Mixed_7b");
-    decl_e(n, &n->m7c, 2048, "Mixed_7c");
+    decl_e(n, &n->m7b, 1280, pk, "Mixed_7b");
+    decl_e(n, &n->m7c, 2048, cfg->pool_7c, "Mixed_7c");
     if (cfg->num_classes > 0) {
         int sw[2] = {cfg->num_classes, 2048};
         bind_param(&n->keys, &n->fc_w, 2, sw, "fc.weight");
@@ -251,8 +268,7 @@ void inception_free(Inception *n) {
     for (int i = 0; i < n->nfused; i++) t2i_free(n->fused[i]->own);
     bindlist_free(&n->keys);
     sd_free(&n->sd);
-    arena_free(&n->arena[0]);
-    arena_free(&n->arena[1]);
+    for (int i = 0; i < MAX_SLICES; i++) arena_free(&n->arena[i][0]), arena_free(&n->arena[i][1]);
     t2i_free(n);
 }
 
@@ -262,15 +278,14 @@ void inception_set_transform_input(Inception *net, int on) { net->cfg.transform_
 
 // ---- weight preparation --------------------------------------------------------------------
 
-// Folded: w' = w * s, shift = beta - mean * s with s = gamma / sqrt(var + eps).
-// Unfolded: the epilogue computes (y - mean) * s + beta.
+// Folded: w' = w * s (in place: the net owns the bound state_dict), shift = beta - mean * s with
+// s = gamma / sqrt(var + eps). Unfolded: the epilogue computes (y - mean) * s + beta.
 static int prep_conv(const InceptionConfig *cfg, BConv *b) {
     int    OC = b->c.out_c;
     size_t K  = (size_t)b->c.in_c * b->c.kh * b->c.kw;
-    size_t nw = cfg->fold_bn ? (size_t)OC * K : 0;
-    b->own = t2i_malloc_aligned((nw + 3 * (size_t)OC) * sizeof(float));
+    b->own = t2i_malloc_aligned(3 * (size_t)OC * sizeof(float));
     if (!b->own) return T2I_ENOMEM;
-    float *scale = b->own + nw, *shift = scale + OC, *mean = shift + OC;
+    float *scale = b->own, *shift = scale + OC, *mean = shift + OC;
     for (int oc = 0; oc < OC; oc++) {
         float g = b->gamma ? b->gamma[oc] : 1.0f;
         scale[oc] = g / sqrtf(b->var[oc] + cfg->bn_eps);
@@ -278,14 +293,13 @@ static int prep_conv(const InceptionConfig *cfg, BConv *b) {
         shift[oc] = cfg->fold_bn ? b->beta[oc] - b->mean[oc] * scale[oc] : b->beta[oc];
     }
     b->ep = (ConvEpilogue){.shift = shift, .relu = 1};
+    b->c.w = b->w;
     if (cfg->fold_bn) {
         for (int oc = 0; oc < OC; oc++)
-            for (size_t k = 0; k < K; k++) b->own[oc * K + k] = b->w[oc * K + k] * scale[oc];
-        b->c.w = b->own;
+            for (size_t k = 0; k < K; k++) b->w[oc * K + k] *= scale[oc];
     } else {
         b->ep.mean = mean;
         b->ep.scale = scale;
-        b->c.w = b->w;
     }
     return T2I_OK;
 }
@@ -373,6 +387,32 @@ static void bconv(Fwd *f, const BConv *b, float *out, const float *in, int H, in
     run_conv(f, &b->c, &b->ep, out, in, H, W);
 }
 
+// 3x3 pools split by planes over the helper threads (blas.h t2i_parallel).
+typedef struct {
+    float       *out;
+    const float *in;
+    int          planes, H, W, s, p, kind;   // kind: IPOOL_*
+} PoolJob;
+
+static void pool_job(void *ctx, int ith, int nth) {
+    const PoolJob *j = ctx;
+    int p0 = (int)((long)j->planes * ith / nth), p1 = (int)((long)j->planes * (ith + 1) / nth);
+    if (p1 <= p0) return;
+    int    OH = pool_out(j->H, 3, j->s, j->p), OW = pool_out(j->W, 3, j->s, j->p);
+    float *out = j->out + (size_t)p0 * OH * OW;
+    const float *in = j->in + (size_t)p0 * j->H * j->W;
+    if (j->kind == IPOOL_MAX) maxpool2d_forward(out, in, 1, p1 - p0, j->H, j->W, 3, j->s, j->p);
+    else
+        avgpool2d_forward(out, in, 1, p1 - p0, j->H, j->W, 3, j->s, j->p,
+                          j->kind == IPOOL_AVG_PAD);
+}
+
+static void pool3(float *out, const float *in, int planes, int H, int W, int s, int p, int kind) {
+    PoolJob j = {.out = out, .in = in, .planes = planes, .H = H, .W = W, .s = s, .p = p,
+                 .kind = kind};
+    t2i_parallel(pool_job, &j);
+}
+
 // Single-conv stem layer: (IC,B,H,W) -> new (OC,B,OH,OW).
 static float *stem_conv(Fwd *f, const BConv *b, const float *in, int *H, int *W) {
     int OH, OW;
@@ -388,7 +428,7 @@ static float *stem_maxpool(Fwd *f, const float *in, int C, int *H, int *W) {
     int OH = pool_out(*H, 3, 2, 0), OW = pool_out(*W, 3, 2, 0);
     fwd_layer(f);
     float *out = fwd_floats(f, (size_t)C * f->B * OH * OW);
-    if (f->run) maxpool2d_forward(out, in, 1, C * f->B, *H, *W, 3, 2, 0);
+    if (f->run) pool3(out, in, C * f->B, *H, *W, 2, 0, IPOOL_MAX);
     *H = OH, *W = OW;
     return out;
 }
@@ -396,8 +436,24 @@ static float *stem_maxpool(Fwd *f, const float *in, int C, int *H, int *W) {
 // Pool branch input: pool(in) with 3x3 stride 1 pad 1 of the configured kind.
 static void pool_branch(Fwd *f, float *out, const float *in, int C, int H, int W, int kind) {
     if (!f->run) return;
-    if (kind == IPOOL_MAX) maxpool2d_forward(out, in, 1, C * f->B, H, W, 3, 1, 1);
-    else avgpool2d_forward(out, in, 1, C * f->B, H, W, 3, 1, 1, kind == IPOOL_AVG_PAD);
+    pool3(out, in, C * f->B, H, W, 1, 1, kind);
+}
+
+// The fused 1x1 sgemm; the epilogue runs on the first `ep_rows` rows only (the pool branch's
+// rows, when fused, get theirs after pooling).
+static void fused_conv(Fwd *f, const Fused *g, float *out, const float *in, int H, int W,
+                       int ep_rows) {
+    run_conv(f, &g->c, NULL, out, in, H, W);
+    if (f->run) conv_epilogue_apply(out, ep_rows, (size_t)f->B * H * W, &g->ep);
+}
+
+// Pool branch with the conv done first: out = BN/ReLU(avgpool(conv rows)).
+static void pool_after_conv(Fwd *f, const BConv *b, float *out, const float *conv_rows, int H,
+                            int W, int kind) {
+    if (!f->run) return;
+    int oc = b->c.out_c;
+    pool3(out, conv_rows, oc * f->B, H, W, 1, 1, kind);
+    conv_epilogue_apply(out, oc, (size_t)f->B * H * W, &b->ep);
 }
 
 static void copy_rows(Fwd *f, float *dst, const float *src, size_t n) {
@@ -409,15 +465,19 @@ static float *block_a(Fwd *f, const BlockA *m, const float *in, int IC, int H, i
     fwd_layer(f);
     float *out = fwd_floats(f, (size_t)(224 + m->pf) * P);
     float *t = fwd_floats(f, (size_t)m->f.c.out_c * P);
-    run_conv(f, &m->f.c, &m->f.ep, t, in, H, W);   // rows: b1 64 | b5_1 48 | d1 64
+    fused_conv(f, &m->f, t, in, H, W, 176);   // rows: b1 64 | b5_1 48 | d1 64 (| pool pf)
     copy_rows(f, out, t, 64 * P);
     bconv(f, &m->b5_2, out + 64 * P, t + 64 * P, H, W);
     float *t2 = fwd_floats(f, 96 * P);
     bconv(f, &m->d2, t2, t + 112 * P, H, W);
     bconv(f, &m->d3, out + 128 * P, t2, H, W);
-    float *p = fwd_floats(f, (size_t)IC * P);
-    pool_branch(f, p, in, IC, H, W, pk);
-    bconv(f, &m->pool, out + 224 * P, p, H, W);
+    if (m->pool_fused) {
+        pool_after_conv(f, &m->pool, out + 224 * P, t + 176 * P, H, W, pk);
+    } else {
+        float *p = fwd_floats(f, (size_t)IC * P);
+        pool_branch(f, p, in, IC, H, W, pk);
+        bconv(f, &m->pool, out + 224 * P, p, H, W);
+    }
     return out;
 }
 
@@ -431,7 +491,7 @@ static float *block_b(Fwd *f, const BlockB *m, const float *in, int IC, int *H, 
     bconv(f, &m->d1, t, in, *H, *W);
     bconv(f, &m->d2, t2, t, *H, *W);
     bconv(f, &m->d3, out + 384 * Q, t2, *H, *W);
-    if (f->run) maxpool2d_forward(out + 480 * Q, in, 1, IC * f->B, *H, *W, 3, 2, 0);
+    if (f->run) pool3(out + 480 * Q, in, IC * f->B, *H, *W, 2, 0, IPOOL_MAX);
     *H = OH, *W = OW;
     return out;
 }
@@ -441,7 +501,8 @@ static float *block_c(Fwd *f, const BlockC *m, const float *in, int H, int W, in
     fwd_layer(f);
     float *out = fwd_floats(f, 768 * P);
     float *t = fwd_floats(f, (size_t)m->f.c.out_c * P);
-    run_conv(f, &m->f.c, &m->f.ep, t, in, H, W);   // rows: b1 192 | s1 c7 | d1 c7
+    // rows: b1 192 | s1 c7 | d1 c7 (| pool 192)
+    fused_conv(f, &m->f, t, in, H, W, 192 + 2 * (int)c7);
     copy_rows(f, out, t, 192 * P);
     float *u = fwd_floats(f, c7 * P), *v = fwd_floats(f, c7 * P);
     bconv(f, &m->s2, u, t + 192 * P, H, W);
@@ -450,9 +511,13 @@ static float *block_c(Fwd *f, const BlockC *m, const float *in, int H, int W, in
     bconv(f, &m->d3, v, u, H, W);
     bconv(f, &m->d4, u, v, H, W);
     bconv(f, &m->d5, out + 384 * P, u, H, W);
-    float *p = fwd_floats(f, 768 * P);
-    pool_branch(f, p, in, 768, H, W, pk);
-    bconv(f, &m->pool, out + 576 * P, p, H, W);
+    if (m->pool_fused) {
+        pool_after_conv(f, &m->pool, out + 576 * P, t + (192 + 2 * c7) * P, H, W, pk);
+    } else {
+        float *p = fwd_floats(f, 768 * P);
+        pool_branch(f, p, in, 768, H, W, pk);
+        bconv(f, &m->pool, out + 576 * P, p, H, W);
+    }
     return out;
 }
 
@@ -462,13 +527,13 @@ static float *block_d(Fwd *f, const BlockD *m, const float *in, int IC, int *H, 
     fwd_layer(f);
     float *out = fwd_floats(f, (size_t)(512 + IC) * Q);
     float *t = fwd_floats(f, 384 * P);
-    run_conv(f, &m->f.c, &m->f.ep, t, in, *H, *W);   // rows: a1 192 | b1 192
+    fused_conv(f, &m->f, t, in, *H, *W, 384);   // rows: a1 192 | b1 192
     bconv(f, &m->a2, out, t, *H, *W);
     float *u = fwd_floats(f, 192 * P), *v = fwd_floats(f, 192 * P);
     bconv(f, &m->b2, u, t + 192 * P, *H, *W);
     bconv(f, &m->b3, v, u, *H, *W);
     bconv(f, &m->b4, out + 320 * Q, v, *H, *W);
-    if (f->run) maxpool2d_forward(out + 512 * Q, in, 1, IC * f->B, *H, *W, 3, 2, 0);
+    if (f->run) pool3(out + 512 * Q, in, IC * f->B, *H, *W, 2, 0, IPOOL_MAX);
     *H = OH, *W = OW;
     return out;
 }
@@ -478,7 +543,7 @@ static float *block_e(Fwd *f, const BlockE *m, const float *in, int IC, int H, i
     fwd_layer(f);
     float *out = fwd_floats(f, 2048 * P);
     float *t = fwd_floats(f, (size_t)m->f.c.out_c * P);
-    run_conv(f, &m->f.c, &m->f.ep, t, in, H, W);   // rows: b1 320 | a1 384 | d1 448
+    fused_conv(f, &m->f, t, in, H, W, 1152);   // rows: b1 320 | a1 384 | d1 448 (| pool 192)
     copy_rows(f, out, t, 320 * P);
     bconv(f, &m->a2a, out + 320 * P, t + 320 * P, H, W);
     bconv(f, &m->a2b, out + 704 * P, t + 320 * P, H, W);
@@ -486,9 +551,13 @@ static float *block_e(Fwd *f, const BlockE *m, const float *in, int IC, int H, i
     bconv(f, &m->d2, u, t + 704 * P, H, W);
     bconv(f, &m->d3a, out + 1088 * P, u, H, W);
     bconv(f, &m->d3b, out + 1472 * P, u, H, W);
-    float *p = fwd_floats(f, (size_t)IC * P);
-    pool_branch(f, p, in, IC, H, W, pk);
-    bconv(f, &m->pool, out + 1856 * P, p, H, W);
+    if (m->pool_fused) {
+        pool_after_conv(f, &m->pool, out + 1856 * P, t + 1152 * P, H, W, pk);
+    } else {
+        float *p = fwd_floats(f, (size_t)IC * P);
+        pool_branch(f, p, in, IC, H, W, pk);
+        bconv(f, &m->pool, out + 1856 * P, p, H, W);
+    }
     return out;
 }
 
@@ -557,38 +626,89 @@ static void forward_pass(Inception *n, Fwd *f, const float *x, InceptionOut *o) 
     }
 }
 
-int inception_reserve(Inception *n, int B) {
-    if (B <= 0) return t2i_error(T2I_EARG, "inception: batch %d", B);
-    if (B <= n->reserved_B) return T2I_OK;
+// Slices a batch of B runs in: the BLAS thread count when splitting, else 1.
+static int slice_count(const Inception *n, int B) {
+    int nth = n->cfg.split_batch ? blas_get_threads() : 1;
+    if (nth > MAX_SLICES) nth = MAX_SLICES;
+    if (nth > B) nth = B;
+    return nth < 1 ? 1 : nth;
+}
+
+static int reserve_slices(Inception *n, int B, int nth) {
+    if (B <= n->reserved_B && nth <= n->reserved_slices) return T2I_OK;
+    if (B < n->reserved_B) B = n->reserved_B;
+    int S = (B + nth - 1) / nth;   // largest slice
     Arena m[2];
     arena_init_measure(&m[0]);
     arena_init_measure(&m[1]);
-    Fwd f = {.a = {&m[0], &m[1]}, .run = 0, .B = B};
+    Fwd f = {.a = {&m[0], &m[1]}, .run = 0, .B = S};
     InceptionOut none = {0};
     forward_pass(n, &f, NULL, &none);
-    arena_free(&n->arena[0]);
-    arena_free(&n->arena[1]);
-    n->reserved_B = 0;
-    for (int i = 0; i < 2; i++)
-        if (arena_init(&n->arena[i], m[i].high))
-            return t2i_error(T2I_ENOMEM, "inception: cannot allocate %zu bytes of activations",
-                             m[i].high);
+    for (int i = 0; i < MAX_SLICES; i++) arena_free(&n->arena[i][0]), arena_free(&n->arena[i][1]);
+    n->reserved_B = n->reserved_slices = 0;
+    for (int i = 0; i < nth; i++)
+        for (int k = 0; k < 2; k++)
+            if (arena_init(&n->arena[i][k], m[k].high))
+                return t2i_error(T2I_ENOMEM, "inception: cannot allocate %zu bytes of activations",
+                                 m[k].high);
     n->reserved_B = B;
+    n->reserved_slices = nth;
     return T2I_OK;
 }
 
-size_t inception_arena_bytes(const Inception *n) { return n->arena[0].cap + n->arena[1].cap; }
+int inception_reserve(Inception *n, int B) {
+    if (B <= 0) return t2i_error(T2I_EARG, "inception: batch %d", B);
+    return reserve_slices(n, B, slice_count(n, B));
+}
+
+size_t inception_arena_bytes(const Inception *n) {
+    size_t s = 0;
+    for (int i = 0; i < MAX_SLICES; i++) s += n->arena[i][0].cap + n->arena[i][1].cap;
+    return s;
+}
+
+typedef struct {
+    Inception          *n;
+    const float        *x;
+    const InceptionOut *o;
+    int                 B;
+} SliceJob;
+
+static float *slice_ptr(float *p, size_t per_image, int b0) {
+    return p ? p + per_image * (size_t)b0 : NULL;
+}
+
+static void slice_job(void *ctx, int ith, int nth) {
+    const SliceJob *j = ctx;
+    int b0 = j->B * ith / nth, b1 = j->B * (ith + 1) / nth;
+    if (b1 <= b0) return;
+    size_t K = (size_t)j->n->cfg.num_classes;
+    InceptionOut o = {.mixed_6e = slice_ptr(j->o->mixed_6e, 768 * 289, b0),
+                      .pool3 = slice_ptr(j->o->pool3, 2048, b0),
+                      .logits = slice_ptr(j->o->logits, K, b0),
+                      .logits_unbiased = slice_ptr(j->o->logits_unbiased, K, b0)};
+    Fwd f = {.a = {&j->n->arena[ith][0], &j->n->arena[ith][1]}, .run = 1, .B = b1 - b0};
+    forward_pass(j->n, &f, j->x + (size_t)b0 * 3 * 299 * 299, &o);
+}
 
 int inception_forward(Inception *n, const float *x, int B, InceptionOut *o) {
     if (!n->bound) return t2i_error(T2I_EARG, "inception: forward before weights were bound");
-    if (o->logits || o->logits_unbiased) {
-        if (n->cfg.num_classes <= 0)
-            return t2i_error(T2I_EARG, "inception: logits requested from a network without fc");
-    }
-    int rc = inception_reserve(n, B);
+    if (B <= 0) return t2i_error(T2I_EARG, "inception: batch %d", B);
+    if ((o->logits || o->logits_unbiased) && n->cfg.num_classes <= 0)
+        return t2i_error(T2I_EARG, "inception: logits requested from a network without fc");
+    int nth = slice_count(n, B);
+    int rc = reserve_slices(n, B, nth);
     if (rc) return rc;
-    Fwd f = {.a = {&n->arena[0], &n->arena[1]}, .run = 1, .B = B};
-    forward_pass(n, &f, x, o);
+    SliceJob j = {.n = n, .x = x, .o = o, .B = B};
+    if (nth == 1) {
+        slice_job(&j, 0, 1);
+        return T2I_OK;
+    }
+    // Each slice runs its sgemms single-threaded; the slices run on the helper threads.
+    int saved = blas_get_threads();
+    blas_set_threads(1);
+    t2i_parallel_n(slice_job, &j, nth);
+    blas_set_threads(saved);
     return T2I_OK;
 }
 

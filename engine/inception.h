@@ -5,17 +5,20 @@
 //   * INCEPTION_TORCHVISION: torchvision.models.inception_v3, 1000 classes, pool branches
 //     avg_pool2d(3,1,1) with count_include_pad=True, optional transform_input.
 //   * INCEPTION_TF2015: pytorch-fid's FID Inception (the TF 2015-12-05 graph ported, also
-//     torch-fidelity's layout): count_include_pad=False in Mixed_5b-5d, 6b-6e, 7b, max_pool2d(3,1,1)
-//     in Mixed_7c, 1008 classes. Outputs pool3, logits = fc(pool3) and the bias-free
-//     logits_unbiased = pool3 . fc.weight^T (improved-gan IS).
+//     torch-fidelity's layout): count_include_pad=False in Mixed_5b-5d, 6b-6e, 7b,
+//     max_pool2d(3,1,1) in Mixed_7c, 1008 classes. Outputs pool3, logits = fc(pool3) and the
+//     bias-free logits_unbiased = pool3 . fc.weight^T (improved-gan IS).
 //   * INCEPTION_SLIM: flags for TF-slim's inception_v3 (avg pools excluding padding everywhere,
 //     BatchNorm without gamma, a configurable class count). NO FIXTURE EXISTS for this variant:
 //     the layout follows the TF-slim source and is untested against a real converted checkpoint.
 // BasicConv2d = conv (no bias) -> BatchNorm (eps 0.001) -> ReLU. AuxLogits.* keys are accepted and
 // ignored (declared, never evaluated, when cfg.aux_logits is set). Eval mode only; dropout is a
 // no-op. Internally activations are channel-major (C,B,H,W) (ops.h) so every convolution of a
-// batch is one sgemm; BatchNorm is folded into the conv weights when cfg.fold_bn is set (the
-// fixtures pass either way). Not supported: training, the auxiliary classifier's forward.
+// batch (slice) is one sgemm; the 1x1 convs reading a block's input are one sgemm; the avg-pool
+// branch runs conv -> pool (they commute); BatchNorm is folded into the conv weights when
+// cfg.fold_bn is set (the fixtures pass either way). With T BLAS threads the batch is cut into T
+// slices run in parallel with single-threaded sgemm (cfg.split_batch).
+// Not supported: training, the auxiliary classifier's forward.
 #ifndef T2I_INCEPTION_H
 #define T2I_INCEPTION_H
 
@@ -23,7 +26,11 @@
 
 #include "state_dict.h"
 
-typedef enum { INCEPTION_TORCHVISION = 0, INCEPTION_TF2015 = 1, INCEPTION_SLIM = 2 } InceptionVariant;
+typedef enum {
+    INCEPTION_TORCHVISION = 0,
+    INCEPTION_TF2015      = 1,
+    INCEPTION_SLIM        = 2,
+} InceptionVariant;
 typedef enum { IPOOL_AVG_PAD = 0, IPOOL_AVG_NOPAD = 1, IPOOL_MAX = 2 } InceptionPool;
 
 typedef struct {
@@ -37,6 +44,8 @@ typedef struct {
     float bn_eps;            // 0.001
     int   aux_logits;        // declare AuxLogits.* keys (torchvision layout; never evaluated)
     int   fold_bn;           // fold BatchNorm into the conv weights at bind time
+    int   split_batch;       // with T BLAS threads, run T slices of the batch in parallel, each
+                             // with single-threaded BLAS (default 1; 0: one pass, threaded BLAS)
 } InceptionConfig;
 
 // Defaults of a variant: torchvision (1000 classes, aux_logits 1, transform_input 0),
@@ -63,8 +72,9 @@ int inception_bind(Inception *net, StateDict *sd, const char *what);
 // Switches torchvision's transform_input on or off after creation (same weights).
 void inception_set_transform_input(Inception *net, int on);
 
-// Sizes the activation arenas for batches of up to B images by a measuring pass and allocates
-// them once. inception_forward calls it itself when a larger batch arrives.
+// Sizes the activation arenas for batches of up to B images (at the current BLAS thread count)
+// by a measuring pass and allocates them once. inception_forward calls it itself when a larger
+// batch (or more threads) arrives.
 int inception_reserve(Inception *net, int B);
 // Bytes of activation memory currently reserved.
 size_t inception_arena_bytes(const Inception *net);

@@ -12,7 +12,8 @@ void linear_forward(float *out, const float *in, const Linear *m, int B) {
     assert(out != in);
     float beta = 0.0f;
     if (m->b) {
-        for (int b = 0; b < B; b++) memcpy(out + (size_t)b * m->out_f, m->b, sizeof(float) * (size_t)m->out_f);
+        for (int b = 0; b < B; b++)
+            memcpy(out + (size_t)b * m->out_f, m->b, sizeof(float) * (size_t)m->out_f);
         beta = 1.0f;
     }
     sgemm(0, 1, B, m->out_f, m->in_f, 1.0f, in, m->in_f, m->w, m->in_f, beta, out, m->out_f);

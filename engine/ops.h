@@ -5,7 +5,9 @@
 //   * tensors are contiguous float32 in PyTorch order (NCHW, or (B,T,E));
 //   * every fast kernel has a plain `_ref` twin; tests compare them on odd shapes;
 //   * formulas copy PyTorch literally (BatchNorm (x-mean)/sqrt(var+eps) with the module's eps);
-//   * parallelism: OpenBLAS threads inside sgemm only (blas.h); kernels are single-threaded.
+//   * parallelism: OpenBLAS threads inside sgemm (blas.h); the channel-major conv additionally
+//     splits its im2col and epilogue loops over the same thread count (t2i_parallel, blas.h);
+//     every other kernel is single-threaded (callers may split planes themselves).
 // Not supported: dilation, groups, ceil_mode pooling, antialiased resizing.
 #ifndef T2I_OPS_H
 #define T2I_OPS_H
@@ -46,6 +48,9 @@ size_t conv2d_cm_scratch_floats(const Conv2d *m, int B, int H, int W);
 // in (IC,B,H,W) -> out (OC,B,OH,OW); ep may be NULL (plain conv + bias).
 void   conv2d_forward_cm(float *out, const float *in, const Conv2d *m, const ConvEpilogue *ep,
                          int B, int H, int W, float *scratch);
+// The epilogue alone (no conv bias) on out (C rows of n floats), for callers that run the
+// sgemm with ep == NULL and finish some rows later.
+void   conv_epilogue_apply(float *out, int C, size_t n, const ConvEpilogue *ep);
 // Layout changes: (B,C,HW) <-> (C,B,HW).
 void   nchw_to_cm(float *out, const float *in, int B, int C, int HW);
 void   cm_to_nchw(float *out, const float *in, int B, int C, int HW);

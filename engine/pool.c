@@ -50,7 +50,7 @@ static void rows_sum(float *row, const float *x, int W, int h0, int h1) {
 
 static void maxpool3(float *out, const float *in, size_t planes, int H, int W, int s, int p) {
     int   OH = pool_out(H, 3, s, p), OW = pool_out(W, 3, s, p);
-    float row[POOL_ROW_MAX];
+    float row[POOL_ROW_MAX], pm[POOL_ROW_MAX];
     for (size_t bc = 0; bc < planes; bc++) {
         const float *x = in + bc * H * W;
         float       *y = out + bc * OH * OW;
@@ -59,9 +59,18 @@ static void maxpool3(float *out, const float *in, size_t planes, int H, int W, i
             if (h0 < 0) h0 = 0;
             if (h1 > H) h1 = H;
             rows_max(row, x, W, h0, h1);
+            // pairwise maxima pm[i] = max(row[i], row[i+1]);
+            // a full window is max(pm[w0], row[w0+2])
+            int i = 0;
+            for (; i + 4 <= W - 1; i += 4) st4(pm + i, vmax_nan(ld4(row + i), ld4(row + i + 1)));
+            for (; i < W - 1; i++) pm[i] = max_nan(row[i], row[i + 1]);
             float *yr = y + (size_t)oh * OW;
             for (int ow = 0; ow < OW; ow++) {
                 int w0 = ow * s - p, w1 = w0 + 3;
+                if (w0 >= 0 && w1 <= W) {
+                    yr[ow] = max_nan(pm[w0], row[w0 + 2]);
+                    continue;
+                }
                 if (w0 < 0) w0 = 0;
                 if (w1 > W) w1 = W;
                 float m = row[w0];

@@ -106,7 +106,8 @@ static int pil_ksize(int in, int out) {
     return (int)ceil(1.0 * fs) * 2 + 1;
 }
 
-// Pillow precompute_coeffs + normalize_coeffs_8bpc: bounds (out,2) = (xmin, count), kk (out, ksize).
+// Pillow precompute_coeffs + normalize_coeffs_8bpc:
+// bounds (out,2) = (xmin, count), kk (out, ksize).
 static void pil_coeffs(int in, int out, int ksize, int *bounds, int *kk) {
     double scale = (double)in / out, fs = scale < 1.0 ? 1.0 : scale;
     double support = 1.0 * fs, ss = 1.0 / fs;

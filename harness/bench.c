@@ -215,14 +215,7 @@ static const char *const USAGE =
     "  peak measured in the same run; `all` runs every network at batch 8 with 2 threads next to\n"
     "  the PyTorch 1.13 baselines of DESIGN.md section 10.";
 
-static int bench_generator_available(const BenchOpts *o) {
-    (void)o;
-    return t2i_error(T2I_EARG, "the generator bench is not part of this build "
-                               "(harness/bench_generator.c)");
-}
-
 int cmd_bench(int argc, char **argv) {
-    blas_prefer_avx512();   // may re-execute the process with OPENBLAS_CORETYPE set (blas.h)
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage("bench", USAGE);
     if (args_flag(&a, "--help")) {
@@ -247,6 +240,13 @@ int cmd_bench(int argc, char **argv) {
     }
     const char *what = pos[0];
     int         all = strcmp(what, "all") == 0;
+    if (!all && strcmp(what, "generator") && strcmp(what, "inception") && strcmp(what, "damsm")) {
+        t2i_error(T2I_EARG, "unknown network '%s'", what);
+        return cli_usage("bench", USAGE);
+    }
+    InceptionVariant v;
+    if (strcmp(what, "inception") == 0 && inception_variant_parse(o.variant, &v))
+        return cli_usage("bench", USAGE);
     if (all) o.batch = 8, o.threads = 2;
     blas_set_threads(o.threads);
     o.peak_gflops = bench_sgemm_peak();
@@ -261,12 +261,7 @@ int cmd_bench(int argc, char **argv) {
             BenchOpts g = o;
             g.config = gens[i].config;
             g.baseline_ips = gens[i].ips;
-            rc = bench_generator_available(&g);
-            if (rc) {
-                fprintf(stderr, "t2ibench bench: generator %s skipped: %s\n", g.config,
-                        t2i_errmsg());
-                rc = T2I_OK;
-            }
+            rc = bench_generator(&g);
         }
         BenchOpts d = o;
         d.baseline_ips = 13.8;
@@ -277,14 +272,11 @@ int cmd_bench(int argc, char **argv) {
         if (!rc) rc = bench_inception(&in);
     } else if (strcmp(what, "generator") == 0) {
         o.baseline_ips = strcmp(o.config, "coco") == 0 ? 3.1 : 7.7;
-        rc = bench_generator_available(&o);
+        rc = bench_generator(&o);
     } else if (strcmp(what, "inception") == 0) {
         rc = bench_inception(&o);
-    } else if (strcmp(what, "damsm") == 0) {
-        rc = bench_damsm(&o);
     } else {
-        t2i_error(T2I_EARG, "unknown network '%s'", what);
-        return cli_usage("bench", USAGE);
+        rc = bench_damsm(&o);
     }
     return rc ? cli_fail("bench", rc) : EXIT_OK;
 }

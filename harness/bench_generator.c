@@ -1,6 +1,6 @@
 // bench_generator.c -- `t2ibench bench generator --config bird|coco`: G_NET at the released
 // full-size configuration with hash weights, T = the words per caption of summary.json (18 bird,
-// 12 coco), no padding, the per-sample mask mode. Each timed batch is one gnet_forward
+// 12 coco), no padding, the per-sample mask mode, batch split over --threads threads. Each timed batch is one gnet_forward
 // producing every stage's images and attention maps, as PyTorch's G_NET.forward does.
 #include "attngan.h"
 #include "bench.h"
@@ -35,6 +35,9 @@ int bench_generator(const BenchOpts *o) {
         t2i_free(g);
         return rc;
     }
+    // --threads T: the batch is split over T threads, each with single-threaded BLAS
+    // (gnet_set_threads); this beat BLAS-internal threading by ~1.4x on 2 cores.
+    gnet_set_threads(g, o->threads > 0 ? o->threads : 1);
     const int E = cfg.embedding_dim, Z = cfg.z_dim, C = cfg.condition_dim;
     size_t n_in = (size_t)B * (Z + E + (size_t)E * T + C);
     size_t n_out = (size_t)B * 3 * (64 * 64 + 128 * 128 + 256 * 256) +

@@ -25,5 +25,7 @@ int cmd_check(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval_images(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_fid_stats(int argc, char **argv);
 
 #endif

@@ -641,3 +641,68 @@ int cmd_export(int argc, char **argv) {
     res_free(&r);
     return EXIT_OK;
 }
+
+// ---- fid-stats -----------------------------------------------------------------------------
+
+#include "fid.h"
+
+int cmd_fid_stats(int argc, char **argv) {
+    static const char *usage =
+        "t2ibench fid-stats RUN|latest --out FILE.npz [--db FILE]\n"
+        "  Writes pytorch-fid statistics (mu, sigma of the stored pool3 features) of a run, e.g.\n"
+        "  of `t2ibench eval-images` over real test images, for an evaluator card's\n"
+        "  fid.statistics. The run's evaluator card must have an fid section.";
+    Args a;
+    Db d;
+    char *pos[4];
+    int64_t id;
+    if (args_init(&a, argc, argv)) return cli_usage("fid-stats", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    const char *out = args_str(&a, "--out", NULL);
+    const char *dbp = args_str(&a, "--db", DEFAULT_DB);
+    if (args_rest(&a, pos, 4) != 1 || !out) return cli_usage("fid-stats", usage);
+    int rc = db_open(&d, dbp, 1);
+    if (rc) return cli_fail("fid-stats", rc);
+    if ((rc = res_parse_run(&d, pos[0], &id))) {
+        db_close(&d);
+        return cli_fail("fid-stats", rc);
+    }
+    MeanCov mc;
+    memset(&mc, 0, sizeof mc);
+    sqlite3_stmt *st = NULL;
+    if ((rc = meancov_init(&mc, 2048, 0))) goto done;
+    if (sqlite3_prepare_v2(db_handle(&d), "SELECT fid_feat FROM samples WHERE run = ? ORDER BY sample",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_err(&d, "read samples");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    int64_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != (int)(2048 * sizeof(float))) {
+            rc = t2i_error(T2I_EARG, "run %lld has no FID features (its evaluator card has no fid "
+                                     "section, or the protocol disables FID)",
+                           (long long)id);
+            goto done;
+        }
+        if ((rc = meancov_add(&mc, sqlite3_column_blob(st, 0), DT_F32, 1))) goto done;
+        n++;
+    }
+    if (n < 2) {
+        rc = t2i_error(T2I_EARG, "run %lld has %lld samples; statistics need at least 2",
+                       (long long)id, (long long)n);
+        goto done;
+    }
+    FidStats fs;
+    memset(&fs, 0, sizeof fs);
+    if (!(rc = fid_stats_from_meancov(&mc, &fs))) rc = fid_stats_save(out, &fs);
+    fid_stats_free(&fs);
+    if (!rc)
+        printf("wrote %s: mu (2048), sigma (2048, 2048) from %lld samples of run %lld%s\n", out,
+               (long long)n, (long long)id, n < 2048 ? " (fewer than 2048: sigma is singular)" : "");
+done:
+    if (st) sqlite3_finalize(st);
+    meancov_free(&mc);
+    db_close(&d);
+    return rc ? cli_fail("fid-stats", rc) : EXIT_OK;
+}

@@ -21,7 +21,7 @@
 typedef struct {
     char              name[64];
     int               dataset;
-    char              notes[512];
+    char              notes[2048];
     int               has_is;
     char              is_variant[32];
     char             *is_weights;

@@ -20,12 +20,14 @@ static const Command commands[] = {
     {"vocab", cmd_vocab, "vocabulary size and a sample of a captions.pickle or vocab file"},
     {"run", cmd_run, "generate and score a suite with a model card; stores the run in SQLite"},
     {"eval-images", cmd_eval_images, "score a folder of PNG/JPEG images named by sample id"},
+    {"demo", cmd_demo, "the CUB smoke suite with the demo model (hash weights): make demo"},
     {"suite", cmd_suite, "suite freeze (materialize a frozen caption suite) | suite check"},
     {"list", cmd_list, "list the runs stored in the results database"},
     {"show", cmd_show, "one run: status, fingerprint, provenance, metrics, timings"},
     {"compare", cmd_compare, "metric-by-metric table of runs (only the model may differ)"},
     {"check", cmd_check, "CI gate against a baseline run or exported file (exit 0/1/2)"},
     {"export", cmd_export, "a run as json, csv or markdown"},
+    {"fid-stats", cmd_fid_stats, "FID reference statistics (.npz) from a run's stored features"},
     {"bench", cmd_bench, "speed of each network: images/s, GFLOP/s, fraction of sgemm peak"},
 };
 

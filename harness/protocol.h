@@ -32,8 +32,8 @@ extern const char *const resize_names[];
 
 typedef struct {
     char         name[64];
-    char         description[512];
-    char         reference[512];
+    char         description[2048];
+    char         reference[1024];
     // sampling (suite freeze)
     long         images;          // samples to draw; 0 = passes x images of the table
     int          passes;

@@ -212,7 +212,7 @@ static int load_all(Run *r) {
     r->n = o->limit > 0 && o->limit < r->S.n ? o->limit : r->S.n;
     r->use_is = r->P.is_enabled;
     r->use_rp = r->P.rp_enabled && r->S.mismatches > 0;
-    r->use_fid = r->P.fid_enabled && r->E.has_fid && r->E.fid_stats;
+    r->use_fid = r->P.fid_enabled && r->E.has_fid;   // features stored; FID needs statistics
     return T2I_OK;
 }
 
@@ -232,7 +232,9 @@ static int add_provenance(Run *r, Provenance *pv) {
     }
     if (r->use_fid) {
         if ((rc = prov_add_file(pv, "evaluators.fid_weights", r->E.fid_weights))) return rc;
-        if ((rc = prov_add_file(pv, "evaluators.fid_statistics", r->E.fid_stats))) return rc;
+        if (r->E.fid_stats &&
+            (rc = prov_add_file(pv, "evaluators.fid_statistics", r->E.fid_stats)))
+            return rc;
     }
     if (r->have_model) {
         if ((rc = prov_add_file(pv, "model.card", r->o->model))) return rc;
@@ -785,7 +787,7 @@ static int score(Run *r, Db *d, int64_t run) {
             if (rc) goto tx;
         }
     }
-    if (r->use_fid && n >= 2) {
+    if (r->use_fid && r->E.fid_stats && n >= 2) {
         FidStats a, b;
         FidResult fr;
         memset(&a, 0, sizeof a);

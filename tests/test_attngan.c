@@ -4,6 +4,7 @@
 #include "attention.h"
 #include "attngan.h"
 #include "cli.h"
+#include "image_io.h"
 #include "lstm.h"
 #include "npy.h"
 #include "t2i.h"
@@ -12,6 +13,7 @@
 #include "weights.h"
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 static uint64_t lcg = 12345;
 static float frand(void) {   // uniform in [-1, 1)
@@ -157,6 +159,43 @@ TEST(verify_out_writes_npy) {
     if (a.numel == r.numel) check_tensor("words_emb.npy", a.data, r.data, a.numel, 1e-6, 0);
     npy_free(&a);
     npy_free(&r);
+}
+
+static int copy_file(const char *from, const char *to) {
+    uint8_t *buf;
+    size_t len;
+    if (t2i_read_file(from, &buf, &len)) return -1;
+    FILE *f = fopen(to, "wb");
+    int ok = f && fwrite(buf, 1, len, f) == len;
+    if (f) fclose(f);
+    t2i_free(buf);
+    return ok ? 0 : -1;
+}
+
+// verify itself must fail: a fixture copy whose sent_emb is off by 2e-6 in one element (twice
+// the tolerance) exits 1; a missing folder exits 2.
+TEST(verify_detects_a_wrong_output) {
+    const char *dir = "build/tests/verify_bad_te";
+    mkdir(dir, 0777);
+    const char *files[] = {"manifest.json", "captions.npy", "cap_lens.npy", "words_emb.npy",
+                           "model.pth", "model_legacy.pth", "model_legacy_py2.pth"};
+    char from[1024], to[1024];
+    for (int i = 0; i < 7; i++) {
+        snprintf(from, sizeof from, "%s/text_encoder/%s", test_fixtures_dir(), files[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, files[i]);
+        CHECK(copy_file(from, to) == 0);
+    }
+    NpyArray a;
+    snprintf(from, sizeof from, "%s/text_encoder/sent_emb.npy", test_fixtures_dir());
+    CHECK(npy_load(from, &a) == T2I_OK);
+    ((float *)a.data)[37] += 2e-6f;
+    snprintf(to, sizeof to, "%s/sent_emb.npy", dir);
+    CHECK(npy_save(to, a.dtype, a.ndim, a.shape, a.data) == T2I_OK);
+    npy_free(&a);
+    char *argv[2] = {"verify", (char *)dir};
+    CHECK(cmd_verify(2, argv) == 1);
+    char *argv2[2] = {"verify", "build/tests/no_such_fixture"};
+    CHECK(cmd_verify(2, argv2) == 2);
 }
 
 // Per-sample masks at B=4 must NOT reproduce the batch-coupled oracle: proves the mode is used.
@@ -385,6 +424,44 @@ static void hash_text_encoder_runs(TextEncoderConfig cfg) {
 TEST(hash_text_encoder_bird_runs) { hash_text_encoder_runs(text_encoder_config_bird()); }
 TEST(hash_text_encoder_coco_runs) { hash_text_encoder_runs(text_encoder_config_coco()); }
 
+// BRANCH_NUM 1 and 2 build only their stages; hash weights depend on the key name only, so
+// their images equal the first stages of the BRANCH_NUM 3 network exactly.
+TEST(branch_num_1_2_3_agree) {
+    const int B = 2, T = 3;
+    float *z = rand_buf(B * 5, 1), *sent = rand_buf(B * 6, 1), *eps = rand_buf(B * 3, 1);
+    float *words = rand_buf((size_t)B * 6 * T, 1);
+    uint8_t mask[6] = {0, 0, 1, 0, 0, 0};
+    float *img[3][3];
+    for (int nb = 1; nb <= 3; nb++) {
+        GNetConfig cfg = {.gf_dim = 4, .z_dim = 5, .condition_dim = 3, .embedding_dim = 6,
+                          .r_num = 1, .branch_num = nb};
+        GNet g;
+        CHECKF(gnet_load(&g, &cfg, T2I_HASH_WEIGHTS) == T2I_OK, "%s", t2i_errmsg());
+        CHECK(g.sd.n == 33 + 20 * (nb - 1));   // stage 1: 33 keys; each next stage (R_NUM 1): 20
+        GNetOutputs out;
+        memset(&out, 0, sizeof out);
+        for (int s = 0; s < 3; s++) {
+            img[nb - 1][s] = s < nb ? t2i_malloc(sizeof(float) * B * 3 * (64 << s) * (64 << s)) : NULL;
+            out.img[s] = img[nb - 1][s];
+        }
+        Arena a;
+        CHECK(arena_init(&a, gnet_arena_bytes(&g, B, T)) == T2I_OK);
+        GNetInputs in = {z, sent, words, mask, eps, ATT_MASK_PER_SAMPLE};
+        CHECK(gnet_forward(&g, &in, &out, B, T, &a) == T2I_OK);
+        arena_free(&a);
+        gnet_free(&g);
+    }
+    check_tensor("img64 nb1 vs nb3", img[0][0], img[2][0], (size_t)B * 3 * 64 * 64, 0, 0);
+    check_tensor("img64 nb2 vs nb3", img[1][0], img[2][0], (size_t)B * 3 * 64 * 64, 0, 0);
+    check_tensor("img128 nb2 vs nb3", img[1][1], img[2][1], (size_t)B * 3 * 128 * 128, 0, 0);
+    for (int i = 0; i < 3; i++)
+        for (int s = 0; s < 3; s++) t2i_free(img[i][s]);
+    t2i_free(z);
+    t2i_free(sent);
+    t2i_free(eps);
+    t2i_free(words);
+}
+
 TEST(config_errors) {
     GNetConfig c = gnet_config_bird();
     c.branch_num = 4;
@@ -396,6 +473,58 @@ TEST(config_errors) {
     CHECK(text_encoder_config_check(&t) == T2I_EARG);
 }
 
+// ---- `t2ibench generate` ------------------------------------------------------------------
+
+static int generate(const char *card, const char *caption, const char *seed, const char *out,
+                    int attention) {
+    char *argv[12] = {"generate", "--model", (char *)card, "--caption", (char *)caption,
+                      "--seed", (char *)seed, "--out", (char *)out, NULL};
+    int argc = 9;
+    if (attention) argv[argc++] = "--attention";
+    return cmd_generate(argc, argv);
+}
+
+static uint8_t *read_png(const char *dir, const char *name, int *H, int *W) {
+    char path[1024];
+    uint8_t *px = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (image_read_rgb(path, &px, H, W)) return NULL;
+    return px;
+}
+
+TEST(generate_demo_card) {
+    const char *card = "suites/models/demo_bird.json";
+    CHECKF(generate(card, "A small red bird with a white belly", "3", "build/tests/gen_a", 1) == 0,
+           "%s", t2i_errmsg());
+    CHECK(generate(card, "A small red bird with a white belly", "3", "build/tests/gen_b", 0) == 0);
+    CHECK(generate(card, "A small red bird with a white belly", "4", "build/tests/gen_c", 0) == 0);
+    int H, W, H2, W2;
+    uint8_t *a = read_png("build/tests/gen_a", "g2_256.png", &H, &W);
+    uint8_t *b = read_png("build/tests/gen_b", "g2_256.png", &H2, &W2);
+    uint8_t *c = read_png("build/tests/gen_c", "g2_256.png", &H2, &W2);
+    CHECK(a && b && c && H == 256 && W == 256);
+    if (a && b && c) {
+        CHECK(memcmp(a, b, 256 * 256 * 3) == 0);   // same seed, same image
+        CHECK(memcmp(a, c, 256 * 256 * 3) != 0);   // another seed, another image
+    }
+    t2i_free(a);
+    t2i_free(b);
+    t2i_free(c);
+    uint8_t *s = read_png("build/tests/gen_a", "g0_64.png", &H, &W);
+    CHECK(s && H == 64 && W == 64);
+    t2i_free(s);
+    // one map per word and attention stage: "a small red bird with a white belly" = 8 words
+    s = read_png("build/tests/gen_a", "att2_w07_belly.png", &H, &W);
+    CHECK(s && H == 256);
+    t2i_free(s);
+    s = read_png("build/tests/gen_a", "att1_w03_bird.png", &H, &W);
+    CHECK(s && H == 128);
+    t2i_free(s);
+    // a caption without a known word is an error naming it
+    CHECK(generate(card, "zzqx vvqk", "1", "build/tests/gen_d", 0) == 2);
+    CHECKF(strstr(t2i_errmsg(), "zzqx vvqk") != NULL, "%s", t2i_errmsg());
+}
+
 int main(void) {
     RUN(lstm_fast_matches_ref);
     RUN(attention_fast_matches_ref);
@@ -404,6 +533,7 @@ int main(void) {
     RUN(verify_generator_r1_all_formats);
     RUN(verify_generator_r2_all_formats);
     RUN(verify_out_writes_npy);
+    RUN(verify_detects_a_wrong_output);
     RUN(generator_per_sample_mask_differs_from_oracle);
     RUN(generator_threads_match_oracle);
     RUN(binder_accepts_reference_listings);
@@ -412,6 +542,8 @@ int main(void) {
     RUN(hash_generator_coco_runs);
     RUN(hash_text_encoder_bird_runs);
     RUN(hash_text_encoder_coco_runs);
+    RUN(branch_num_1_2_3_agree);
     RUN(config_errors);
+    RUN(generate_demo_card);
     return test_report("test_attngan");
 }

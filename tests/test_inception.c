@@ -3,12 +3,14 @@
 // verify_inception_case, plus strict binding errors.
 #include "damsm_image.h"
 #include "inception.h"
+#include "npy.h"
 #include "state_dict.h"
 #include "t2i.h"
 #include "test.h"
 #include "verify.h"
 #include "weights.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -163,6 +165,91 @@ TEST(strict_binding) {
     inception_free(net);
 }
 
+// Runs the FID fixture through the API directly: BatchNorm folded and unfolded both hold the
+// tolerance, and a batch of 1 gives the same pool3 as the batch of 2 (batch independence).
+static int load_f32(const char *rel, NpyArray *a) {
+    char p[512];
+    int rc = npy_load_f32(test_fixture_path(p, sizeof p, rel), a);
+    CHECKF(rc == T2I_OK, "%s", t2i_errmsg());
+    return rc == T2I_OK;
+}
+
+static void fid_pool3(int fold, int B, const float *x01, float *pool3, float *unbiased,
+                      float *logits) {
+    InceptionConfig cfg;
+    inception_config(&cfg, INCEPTION_TF2015);
+    cfg.fold_bn = fold;
+    Inception *net;
+    CHECK(inception_create(&cfg, &net) == T2I_OK);
+    StateDict sd;
+    CHECK(hash_weights_fill(inception_keys(net), &sd) == T2I_OK);
+    CHECK(inception_bind(net, &sd, "test") == T2I_OK);
+    size_t n = (size_t)B * 3 * 299 * 299;
+    float *x = t2i_malloc_aligned(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = 2.0f * x01[i] - 1.0f;
+    InceptionOut o = {.pool3 = pool3, .logits_unbiased = unbiased, .logits = logits};
+    CHECKF(inception_forward(net, x, B, &o) == T2I_OK, "%s", t2i_errmsg());
+    t2i_free(x);
+    inception_free(net);
+}
+
+TEST(fid_fold_unfold_batch1) {
+    NpyArray in, ref, lref;
+    if (!load_f32("inception_fid/input.npy", &in)) return;
+    if (!load_f32("inception_fid/pool3.npy", &ref) || !load_f32("inception_fid/logits.npy", &lref)) {
+        npy_free(&in);
+        return;
+    }
+    float *p = t2i_malloc_aligned(2 * 2048 * sizeof(float)), *u = t2i_malloc_aligned(2 * 1008 * 4);
+    float *l = t2i_malloc_aligned(2 * 1008 * sizeof(float));
+    test_poison(p, 2 * 2048);
+    fid_pool3(0, 2, in.data, p, NULL, NULL);   // unfolded BatchNorm
+    check_tensor("pool3 (unfolded BN)", p, ref.data, 2 * 2048, 1e-5, 0);
+    test_poison(p, 2048);
+    test_poison(u, 1008);
+    test_poison(l, 1008);
+    fid_pool3(1, 1, in.data, p, u, l);   // image 0 alone
+    check_tensor("pool3 (batch 1)", p, ref.data, 2048, 1e-5, 0);
+    check_tensor("logits (batch 1)", l, lref.data, 1008, 1e-5, 0);
+    // logits_unbiased = logits - fc.bias, so it differs from logits by exactly the bias rule
+    double maxd = 0;
+    for (int i = 0; i < 1008; i++) maxd = fmax(maxd, fabs((double)l[i] - u[i]));
+    CHECK(maxd > 1e-3 && maxd <= 0.125 + 1e-6);   // |bias| = |u/8| < 1/8
+    t2i_free(p), t2i_free(u), t2i_free(l);
+    npy_free(&in), npy_free(&ref), npy_free(&lref);
+}
+
+// TF-slim flag set: no fixture exists, so only the layout is checked: BatchNorm without gamma,
+// a configurable class count, and a finite forward pass.
+TEST(slim_layout_smoke) {
+    InceptionConfig cfg;
+    inception_config(&cfg, INCEPTION_SLIM);
+    cfg.num_classes = 51;
+    Inception *net;
+    CHECK(inception_create(&cfg, &net) == T2I_OK);
+    BindList *bl = inception_keys(net);
+    int gamma = 0, fc = 0;
+    for (int i = 0; i < bl->n; i++) {
+        size_t n = strlen(bl->rows[i].name);
+        if (n > 10 && strcmp(bl->rows[i].name + n - 10, ".bn.weight") == 0) gamma++;
+        if (strcmp(bl->rows[i].name, "fc.weight") == 0 && bl->rows[i].shape[0] == 51) fc++;
+    }
+    CHECK(gamma == 0 && fc == 1);
+    StateDict sd;
+    CHECK(hash_weights_fill(bl, &sd) == T2I_OK);
+    CHECK(inception_bind(net, &sd, "slim") == T2I_OK);
+    float *x = t2i_malloc_aligned(3 * 299 * 299 * sizeof(float)), logits[51], pool3[2048];
+    for (int i = 0; i < 3 * 299 * 299; i++) x[i] = (float)((i * 7919) % 2001) / 1000.0f - 1.0f;
+    test_poison(logits, 51);
+    InceptionOut o = {.pool3 = pool3, .logits = logits};
+    CHECK(inception_forward(net, x, 1, &o) == T2I_OK);
+    int finite = 1;
+    for (int i = 0; i < 51; i++) finite &= isfinite(logits[i]);
+    CHECK(finite);
+    t2i_free(x);
+    inception_free(net);
+}
+
 int main(void) {
     RUN(hash_readme_values);
     RUN(keys_match_reference);
@@ -170,5 +257,7 @@ int main(void) {
     RUN(fixture_inception_torchvision);
     RUN(fixture_inception_fid);
     RUN(fixture_damsm_image_encoder);
+    RUN(fid_fold_unfold_batch1);
+    RUN(slim_layout_smoke);
     return test_report("test_inception");
 }

@@ -288,6 +288,49 @@ TEST(pools) {
     pool_check(1, 1, 5, 5, 2, 2, 1);
 }
 
+// A NaN inside a window wins, as in PyTorch's max pool (both the 3x3 fast path and the generic one).
+TEST(maxpool_nan) {
+    int    H = 7, W = 9;
+    float *x = rand_buf((size_t)H * W), *y = nan_buf((size_t)H * W), *z = nan_buf((size_t)H * W);
+    x[3 * W + 4] = NAN;
+    maxpool2d_forward(y, x, 1, 1, H, W, 3, 1, 1);   // fast path
+    maxpool2d_forward(z, x, 1, 1, H, W, 4, 1, 1);   // generic path (k=4)
+    for (int oh = 0; oh < H; oh++)
+        for (int ow = 0; ow < W; ow++) {
+            int in3 = oh >= 2 && oh <= 4 && ow >= 3 && ow <= 5;
+            CHECK((isnan(y[oh * W + ow]) != 0) == in3);
+        }
+    CHECK(isnan(z[3 * pool_out(W, 4, 1, 1) + 4]));
+    t2i_free(x), t2i_free(y), t2i_free(z);
+}
+
+// t2i_parallel: every ith runs exactly once; a call nested in a split runs serially (with
+// n == 1 nothing is split and the inner call may split).
+typedef struct {
+    int hits[8];
+    int nested_nth[8];
+} ParCtx;
+static void par_inner(void *p, int ith, int nth) {
+    (void)ith;
+    *(int *)p = nth;
+}
+static void par_outer(void *p, int ith, int nth) {
+    ParCtx *c = p;
+    c->hits[ith] += nth;
+    t2i_parallel(par_inner, &c->nested_nth[ith]);
+}
+TEST(parallel_helper) {
+    for (int n = 1; n <= 4; n++) {
+        ParCtx c;
+        memset(&c, 0, sizeof c);
+        t2i_parallel_n(par_outer, &c, n);
+        for (int i = 0; i < n; i++)
+            CHECKF(c.hits[i] == n && (n == 1 || c.nested_nth[i] == 1),
+                   "n %d i %d hits %d nested %d", n, i, c.hits[i], c.nested_nth[i]);
+        for (int i = n; i < 8; i++) CHECK(c.hits[i] == 0);
+    }
+}
+
 TEST(global_avgpool) {
     int B = 2, C = 3, HW = 17;
     float *x = rand_buf((size_t)B * C * HW), *y = nan_buf((size_t)B * C);
@@ -370,6 +413,8 @@ int main(void) {
     RUN(glu);
     RUN(softmax);
     RUN(pools);
+    RUN(maxpool_nan);
+    RUN(parallel_helper);
     RUN(global_avgpool);
     RUN(upsample_nearest);
     RUN(linear_vs_ref);
