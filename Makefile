@@ -99,7 +99,8 @@ fuzz-run: fuzz
 	    tests/fuzz_seeds.sh $$n build/fuzz/corpus/$$n; \
 	    echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=4194304 -artifact_prefix=build/fuzz/$$n- \
-	        -print_final_stats=1 build/fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
+	        -print_final_stats=1 build/fuzz/corpus/$$n > build/fuzz/$$n.log 2>&1; rc=$$?; \
+	    tail -n 12 build/fuzz/$$n.log; [ $$rc -eq 0 ] || { echo "$$n failed (exit $$rc)"; exit 1; }; \
 	done
 
 # ---- dependencies ----------------------------------------------------------------------------

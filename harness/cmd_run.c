@@ -54,7 +54,6 @@ static int common(int argc, char **argv, int images_mode) {
     o.resume = args_long(&a, "--resume", 0);
     o.quiet = args_flag(&a, "-q") | args_flag(&a, "--quiet");
     o.verbose = args_flag(&a, "-v") | args_flag(&a, "--verbose");
-    o.stop_after_blocks = args_long(&a, "--stop-after-blocks", 0);
     if (images_mode) o.images_dir = args_str(&a, "--images", NULL);
     else {
         o.model = args_str(&a, "--model", NULL);

@@ -43,9 +43,10 @@
 // ---- signals -------------------------------------------------------------------------------
 
 static volatile sig_atomic_t g_stop;
+// The first SIGINT/SIGTERM only sets the flag (the block in flight is committed, then the run
+// stops); SA_RESETHAND restores the default action, so a second one ends the process at once.
 static void on_signal(int sig) {
     (void)sig;
-    if (g_stop) _exit(130);   // second signal: leave now (the block in flight is lost)
     g_stop = 1;
 }
 
@@ -101,7 +102,16 @@ typedef struct {
     char         (*img_sha)[65];   // (B)
     double         t[ST_N];
     int64_t        t_images[ST_N];
+    // progress bar state
+    double         prog_t0;
+    int64_t        prog_done, prog_done0;
 } Run;
+
+static void progress(const Run *r, int64_t done, int64_t total, double t_start, int64_t done0,
+                     const char *stage);
+static void stage(const Run *r, const char *name) {
+    progress(r, r->prog_done, r->n, r->prog_t0, r->prog_done0, name);
+}
 
 static int fail_oom(void) { return t2i_error(T2I_ENOMEM, "out of memory"); }
 
@@ -462,6 +472,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
     double t0;
     // Text + generation (run), or image loading (eval-images).
     if (r->have_model) {
+        stage(r, "text");
         t0 = prov_now();
         int E = r->te.cfg.nhidden;
         memset(r->cap, 0, sizeof(int64_t) * (size_t)nb * W);
@@ -487,6 +498,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t[ST_TEXT] += prov_now() - t0;
         r->t_images[ST_TEXT] += nb;
 
+        stage(r, "generate");
         t0 = prov_now();
         int zd = r->g.cfg.z_dim, cd = r->g.cfg.condition_dim;
         for (int b = 0; b < nb; b++) {
@@ -545,6 +557,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t[ST_GEN] += prov_now() - t0;
         r->t_images[ST_GEN] += nb;
     } else {
+        stage(r, "load");
         t0 = prov_now();
         size_t per = (size_t)3 * IMG * IMG;
         for (int b = 0; b < nb; b++) {
@@ -570,6 +583,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
     }
     size_t per = (size_t)3 * IMG * IMG, per299 = (size_t)3 * INC * INC;
     if (r->use_is) {
+        stage(r, "is");
         t0 = prov_now();
         for (int b = 0; b < nb; b++)
             to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.is_resize, r->is_map,
@@ -586,6 +600,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t_images[ST_IS] += nb;
     }
     if (r->use_fid) {
+        stage(r, "fid");
         t0 = prov_now();
         for (int b = 0; b < nb; b++)
             to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.fid_resize, r->fid_map,
@@ -600,6 +615,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t_images[ST_FID] += nb;
     }
     if (r->use_rp) {
+        stage(r, "rp");
         t0 = prov_now();
         int M = r->S.mismatches, E = r->dte.cfg.nhidden;
         // DM-GAN scores the generator's float output (not the saved uint8 image).
@@ -670,7 +686,7 @@ static int images_digest(Run *r, char hex[65]) {
 // ---- progress ------------------------------------------------------------------------------
 
 static void progress(const Run *r, int64_t done, int64_t total, double t_start, int64_t done0,
-                     const char *stage) {
+                     const char *stage_name) {
     if (r->o->quiet || !isatty(2)) return;
     double el = prov_now() - t_start;
     double rate = el > 0 ? (double)(done - done0) / el : 0;
@@ -680,7 +696,7 @@ static void progress(const Run *r, int64_t done, int64_t total, double t_start, 
     for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
     bar[w] = 0;
     fprintf(stderr, "\r[%s] %lld/%lld  %.2f img/s  ETA %d:%02d  %-10s", bar, (long long)done,
-            (long long)total, rate, (int)(eta / 60), (int)eta % 60, stage);
+            (long long)total, rate, (int)(eta / 60), (int)eta % 60, stage_name);
     fflush(stderr);
 }
 
@@ -956,17 +972,20 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
     g_stop = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     double t_start = prov_now();
     int64_t done0 = samples_done;
+    r.prog_t0 = t_start;
+    r.prog_done0 = done0;
     long blocks_run = 0;
     size_t per_is = (size_t)r.is_cols;
     int M = r.S.mismatches;
     for (int64_t b = 0; b < nblocks && !rc; b++) {
         if (done[b]) continue;
-        if (g_stop || (o->stop_after_blocks > 0 && blocks_run >= o->stop_after_blocks)) {
+        if (g_stop) {
             rc = t2i_error(T2I_EINTR, "interrupted: run %lld stopped after committing %lld of %lld "
                                       "blocks; rerun the same command (or --resume %lld) to finish",
                            (long long)run, (long long)(samples_done / r.S.block_size),
@@ -989,7 +1008,7 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
         if (!blk_is || !blk_fid || !blk_rp || !blk_rank || !blk_sha) rc = fail_oom();
         for (int64_t s = 0; s < cnt && !rc; s += r.B) {
             int nb = (int)(cnt - s < r.B ? cnt - s : r.B);
-            progress(&r, samples_done + s, r.n, t_start, done0, "generate");
+            r.prog_done = samples_done + s;
             rc = run_batch(&r, first + s, nb);
             if (rc) break;
             if (r.use_is) memcpy(blk_is + (size_t)s * per_is, r.is_out, sizeof(float) * nb * per_is);
@@ -1002,7 +1021,13 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
         }
         if (!rc) {
             double ts = prov_now();
+            // Another writer may hold the database: wait (busy_timeout 5 s per try) up to a
+            // minute before giving up on this block.
             rc = db_begin(&d);
+            for (int tries = 1; rc == T2I_EDB && tries < 12 && !g_stop; tries++) {
+                if (!o->quiet) fprintf(stderr, "t2ibench: %s; retrying\n", t2i_errmsg());
+                rc = db_begin(&d);
+            }
             for (int64_t s = 0; s < cnt && !rc; s++) {
                 DbSample row = {.sample = first + s, .block = b,
                                 .is_logits = r.use_is ? blk_is + (size_t)s * per_is : NULL,

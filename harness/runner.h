@@ -28,7 +28,6 @@ typedef struct {
     const char *images_out;   // write generated PNGs here (optional)
     int64_t     resume;       // run id to resume, 0 = find "the same command" automatically
     int         quiet, verbose;
-    long        stop_after_blocks;   // testing aid: return T2I_EINTR after this many blocks (0 off)
 } RunOpts;
 
 // Runs (or resumes) and stores a run; *run_id receives its id. T2I_EINTR when interrupted by

@@ -159,13 +159,15 @@ int caption_table_load(const char *path, CaptionTable *t) {
     t->class_id = t2i_calloc((size_t)cap, sizeof(int32_t));
     t->image_key = t2i_calloc((size_t)cap, sizeof(char *));
     int32_t max_idx = 1 << 24;
-    slot_of = t2i_malloc(sizeof(int32_t) * (size_t)max_idx);
+    // image index -> slot, grown on demand (image indices are dense in practice).
+    size_t slot_cap = (size_t)cap + 1;
+    slot_of = t2i_malloc(sizeof(int32_t) * slot_cap);
     if (!t->image_slot || !t->cap_idx || !t->caption || !t->image_idx || !t->class_id ||
         !t->image_key || !slot_of) {
         rc = T2I_ENOMEM;
         goto fail;
     }
-    memset(slot_of, 0xff, sizeof(int32_t) * (size_t)max_idx);
+    memset(slot_of, 0xff, sizeof(int32_t) * slot_cap);
     char *s;
     while ((s = next_line(&L, &ll))) {
         if (ll == 0 && L.p >= L.end) break;   // trailing newline
@@ -182,6 +184,18 @@ int caption_table_load(const char *path, CaptionTable *t) {
             rc = t2i_error(T2I_EFORMAT, "%s:%ld: bad image index, class id or cap_idx", path,
                            L.line);
             goto fail;
+        }
+        if ((size_t)img >= slot_cap) {
+            size_t nc = slot_cap;
+            while (nc <= (size_t)img) nc *= 2;
+            int32_t *ns = t2i_realloc(slot_of, sizeof(int32_t) * nc);
+            if (!ns) {
+                rc = T2I_ENOMEM;
+                goto fail;
+            }
+            memset(ns + slot_cap, 0xff, sizeof(int32_t) * (nc - slot_cap));
+            slot_of = ns;
+            slot_cap = nc;
         }
         int32_t sl = slot_of[img];
         if (sl < 0) {

@@ -3,11 +3,12 @@
 //
 // Each function reads FIXTURE_DIR/manifest.json, builds the network with the hash weights
 // "hash:attngan-oracle-hash-v1", checks every hash_weight_checksums entry before running, runs
-// input.npy and compares every output (and the listed intermediates) with the manifest's
-// f32_vs_f64.<name>.suggested_atol (intermediates without one use the tolerance of the output
-// they feed). It prints one line per tensor, "  name max_abs_err tol PASS|FAIL", adds the number
-// of failing tensors to *failures, and writes the computed tensors as NAME.npy into out_dir when
-// out_dir is non-NULL. Returns T2I_OK when the case ran (whatever the comparison), or a T2I_E*
+// input.npy and compares every output (and the intermediates x299, mixed_6e, pool) with the
+// manifest's f32_vs_f64.<name>.suggested_atol; tensors without one use that of the output they
+// stand for (*_transform_input -> the plain output, mixed_6e -> features, pool -> cnn_code) and
+// x299 the manifests' floor 1e-6. It prints one line per tensor ("  name max_abs_err tol
+// PASS|FAIL"), adds the number of failing tensors to *failures, and writes the computed tensors
+// as NAME.npy into out_dir when out_dir is non-NULL (inception_fid also logits_unbiased.npy). Returns T2I_OK when the case ran (whatever the comparison), or a T2I_E*
 // status with a message when it could not (missing file, bad manifest, checksum mismatch: a
 // checksum mismatch also counts as one failure).
 #ifndef T2I_VERIFY_H
