@@ -29,6 +29,8 @@ static void print_run(const char *dbp, int64_t id) {
 static int common(int argc, char **argv, int images_mode) {
     static const char *usage_run =
         "t2ibench run --suite S --model CARD --protocol P [--evaluators CARD]\n"
+        "             (default evaluators: suites/evaluators/demo_<dataset>.json for a model on\n"
+        "              hash weights, else suites/evaluators/<dataset>_tf2015.json)\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
         "             [--images-out DIR] [--resume RUN] [-q] [-v]";
     static const char *usage_img =
@@ -63,13 +65,6 @@ static int common(int argc, char **argv, int images_mode) {
         (images_mode ? !o.images_dir : !o.model) || o.limit < 0 || o.batch < 1 ||
         o.batch > 256 || o.threads < 1 || o.threads > 256 || o.resume < 0)
         return cli_usage(cmd, usage);
-    char evbuf[256];
-    if (!o.evaluators) {
-        // Default: the demo evaluators of the suite's data set are NOT chosen silently.
-        fprintf(stderr, "t2ibench %s: --evaluators CARD is required (suites/evaluators/*.json)\n", cmd);
-        return EXIT_USAGE;
-    }
-    (void)evbuf;
     int64_t id = 0;
     int rc = runner_run(&o, &id);
     if (rc) {

@@ -27,6 +27,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,15 +104,18 @@ typedef struct {
     char         (*img_sha)[65];   // (B)
     double         t[ST_N];
     int64_t        t_images[ST_N];
-    // progress bar state
-    double         prog_t0;
-    int64_t        prog_done, prog_done0;
+    // progress bar state (shared by the workers; worker 0 draws)
+    double           prog_t0;
+    int64_t          prog_done0;
+    _Atomic int64_t *prog_count;
+    int              widx;         // worker index (0 = the main context, owns shared state)
 } Run;
 
 static void progress(const Run *r, int64_t done, int64_t total, double t_start, int64_t done0,
                      const char *stage);
 static void stage(const Run *r, const char *name) {
-    progress(r, r->prog_done, r->n, r->prog_t0, r->prog_done0, name);
+    if (r->widx == 0 && r->prog_count)
+        progress(r, atomic_load(r->prog_count), r->n, r->prog_t0, r->prog_done0, name);
 }
 
 static int fail_oom(void) { return t2i_error(T2I_ENOMEM, "out of memory"); }
@@ -136,6 +141,19 @@ static int load_inception(const char *variant, const char *spec, int num_classes
     return T2I_OK;
 }
 
+// Frees what a worker owns (all of it for worker 0 via run_free).
+static void worker_free(Run *r) {
+    inception_free(r->is_net);
+    inception_free(r->fid_net);
+    damsm_image_free(&r->dim);
+    arena_free(&r->arena);
+    void *bufs[] = {r->cap,   r->lens,     r->words_emb, r->words_tmp, r->sent_emb, r->mask,
+                    r->z,     r->eps,      r->img,       r->img_q,     r->u8,       r->x299,
+                    r->u8_299, r->pil_scratch, r->tmpf,  r->is_out,    r->pool3,    r->cnn_code,
+                    r->rp_cap, r->rp_lens, r->rp_sent,   r->rp_scores, r->rp_rank,  r->img_sha};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) t2i_free(bufs[i]);
+}
+
 static void run_free(Run *r) {
     protocol_free(&r->P);
     suite_free(&r->S);
@@ -146,15 +164,7 @@ static void run_free(Run *r) {
     text_encoder_free(&r->te);
     text_encoder_free(&r->dte);
     gnet_free(&r->g);
-    inception_free(r->is_net);
-    inception_free(r->fid_net);
-    damsm_image_free(&r->dim);
-    arena_free(&r->arena);
-    void *bufs[] = {r->cap,   r->lens,     r->words_emb, r->words_tmp, r->sent_emb, r->mask,
-                    r->z,     r->eps,      r->img,       r->img_q,     r->u8,       r->x299,
-                    r->u8_299, r->pil_scratch, r->tmpf,  r->is_out,    r->pool3,    r->cnn_code,
-                    r->rp_cap, r->rp_lens, r->rp_sent,   r->rp_scores, r->rp_rank,  r->img_sha};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) t2i_free(bufs[i]);
+    worker_free(r);
 }
 
 // ---- loading and checks --------------------------------------------------------------------
@@ -212,11 +222,24 @@ static int load_all(Run *r) {
     int rc;
     if ((rc = protocol_load(o->protocol, &r->P))) return rc;
     if ((rc = suite_load(o->suite, &r->S))) return rc;
-    if ((rc = evalcard_load(o->evaluators, &r->E))) return rc;
     if (o->model) {
         if ((rc = model_card_load(o->model, &r->M))) return rc;
         r->have_model = 1;
     }
+    const char *ev = o->evaluators;
+    char evbuf[256];
+    if (!ev) {
+        // Default instruments of the suite's data set: the demo (hash-weight) card for a model
+        // on hash weights, else the real card (whose weights the user supplies). Said aloud.
+        int demo = r->have_model && weights_spec_is_hash(r->M.gen_weights);
+        snprintf(evbuf, sizeof evbuf, "suites/evaluators/%s%s.json", demo ? "demo_" : "",
+                 demo ? dataset_names[r->S.dataset] : r->S.dataset == DATASET_CUB ? "cub_tf2015"
+                                                                                 : "coco_tf2015");
+        ev = evbuf;
+        fprintf(stderr, "t2ibench: no --evaluators given: using %s%s\n", ev,
+                demo ? " (hash-weight demo instruments)" : "");
+    }
+    if ((rc = evalcard_load(ev, &r->E))) return rc;
     if ((rc = check_compat(r))) return rc;
     r->words_num = r->S.words_num;
     r->n = o->limit > 0 && o->limit < r->S.n ? o->limit : r->S.n;
@@ -259,6 +282,8 @@ static int add_provenance(Run *r, Provenance *pv) {
 static int images_digest(Run *r, char hex[65]);
 static int image_path(const char *dir, int64_t id, char *buf, size_t n);
 
+static int load_worker_nets(Run *r);
+
 static int load_networks(Run *r) {
     int rc;
     const EvalCard *E = &r->E;
@@ -281,6 +306,25 @@ static int load_networks(Run *r) {
             return t2i_error(T2I_EARG, "model card %s: BRANCH_NUM %d (256 px needs 3)",
                              r->o->model, r->g.cfg.branch_num);
     }
+    if (r->use_rp) {
+        if ((rc = vocab_load(E->damsm_vocab, &r->evocab)))
+            return t2i_error_prefix(rc, "evaluator DAMSM vocabulary");
+        if ((rc = text_encoder_load(&r->dte, &E->damsm_text_cfg, E->damsm_text)))
+            return t2i_error_prefix(rc, "evaluator DAMSM text encoder %s", E->damsm_text);
+        if (r->evocab.n_words > r->dte.cfg.ntoken)
+            return t2i_error(T2I_ESHAPE, "evaluator card %s: DAMSM vocabulary has %d words, text "
+                                         "encoder ntoken is %d",
+                             E->path, r->evocab.n_words, r->dte.cfg.ntoken);
+    }
+    return load_worker_nets(r);
+}
+
+// The networks each worker owns (they keep activation buffers inside): IS classifier, FID
+// Inception, DAMSM image encoder. Text encoders and G_NET are shared (read-only, arena per
+// worker).
+static int load_worker_nets(Run *r) {
+    int rc;
+    const EvalCard *E = &r->E;
     if (r->use_is) {
         if ((rc = load_inception(E->is_variant, E->is_weights, E->is_num_classes, &r->is_net,
                                  "IS classifier")))
@@ -297,14 +341,6 @@ static int load_networks(Run *r) {
         r->fid_map = r->P.fid_resize == RESIZE_BILINEAR_TF1 ? U8_TF_128 : U8_PM1_127;
     }
     if (r->use_rp) {
-        if ((rc = vocab_load(E->damsm_vocab, &r->evocab)))
-            return t2i_error_prefix(rc, "evaluator DAMSM vocabulary");
-        if ((rc = text_encoder_load(&r->dte, &E->damsm_text_cfg, E->damsm_text)))
-            return t2i_error_prefix(rc, "evaluator DAMSM text encoder %s", E->damsm_text);
-        if (r->evocab.n_words > r->dte.cfg.ntoken)
-            return t2i_error(T2I_ESHAPE, "evaluator card %s: DAMSM vocabulary has %d words, text "
-                                         "encoder ntoken is %d",
-                             E->path, r->evocab.n_words, r->dte.cfg.ntoken);
         if ((rc = damsm_image_init(&r->dim, r->dte.cfg.nhidden))) return rc;
         r->dim.align_corners = r->P.rp_resize == RESIZE_BILINEAR_AC;
         StateDict sd;
@@ -785,6 +821,9 @@ static int score(Run *r, Db *d, int64_t run) {
             rows = sh;
         }
         IsResult res;
+        if (n < opt.splits)
+            fprintf(stderr, "t2ibench: IS not computed: %lld samples < %d splits\n", (long long)n,
+                    opt.splits);
         if (n >= opt.splits) {
             rc = inception_score(rows, DT_F32, n, C, &opt, NULL, &res);
             if (!rc) rc = db_metric_put(d, run, "is", res.mean, res.std, res.splits, 1);
@@ -797,12 +836,19 @@ static int score(Run *r, Db *d, int64_t run) {
         for (int64_t i = 0; i < n; i++) hits[i] = ranks[perm[i]] < r->P.rp_k;
         RpResult res;
         RpFoldRule fr = r->P.rp_fold_rule == FOLDS_DMGAN ? RP_FOLD_DMGAN : RP_FOLD_EXACT;
-        if (n >= r->P.rp_folds * (fr == RP_FOLD_DMGAN ? 2 : 1)) {
+        if (n < r->P.rp_folds * (fr == RP_FOLD_DMGAN ? 2 : 1))
+            fprintf(stderr, "t2ibench: R-precision not computed: %lld samples for %d folds\n",
+                    (long long)n, r->P.rp_folds);
+        else {
             rc = rp_folds(hits, n, r->P.rp_folds, fr, NULL, &res);
             if (!rc) rc = db_metric_put(d, run, "rp", 100.0 * res.mean, 100.0 * res.std, res.folds, 1);
             if (rc) goto tx;
         }
     }
+    if (r->use_fid && !r->E.fid_stats)
+        fprintf(stderr, "t2ibench: FID features stored, no FID: evaluator card %s has no "
+                        "statistics (see `t2ibench fid-stats`)\n",
+                r->E.path);
     if (r->use_fid && r->E.fid_stats && n >= 2) {
         FidStats a, b;
         FidResult fr;
@@ -833,6 +879,75 @@ done:
     return rc;
 }
 
+// ---- workers ------------------------------------------------------------------------------
+
+#define RUN_MAX_WORKERS 64
+
+typedef struct {
+    int64_t first, cnt;     // the block's samples
+    size_t  per_is;
+    int     M;
+    float  *is, *fid, *rp;  // (cnt, ...) outputs by sample index in the block
+    int    *rank;
+    char  (*sha)[65];
+} BlockOut;
+
+typedef struct {
+    Run      *w;
+    BlockOut *out;
+    int       k, nw;
+    int       rc;
+    char      err[1024];
+} Job;
+
+static void *job_main(void *arg) {
+    Job *j = arg;
+    Run *r = j->w;
+    BlockOut *o = j->out;
+    int B = r->B;
+    j->rc = T2I_OK;
+    for (int64_t s = (int64_t)j->k * B; s < o->cnt; s += (int64_t)j->nw * B) {
+        int nb = (int)(o->cnt - s < B ? o->cnt - s : B);
+        int rc = run_batch(r, o->first + s, nb);
+        if (rc) {
+            j->rc = rc;
+            snprintf(j->err, sizeof j->err, "%s", t2i_errmsg());
+            break;
+        }
+        if (r->use_is)
+            memcpy(o->is + (size_t)s * o->per_is, r->is_out, sizeof(float) * nb * o->per_is);
+        if (r->use_fid) memcpy(o->fid + (size_t)s * 2048, r->pool3, sizeof(float) * nb * 2048);
+        if (r->use_rp) {
+            memcpy(o->rp + (size_t)s * (1 + o->M), r->rp_scores,
+                   sizeof(float) * nb * (size_t)(1 + o->M));
+            memcpy(o->rank + s, r->rp_rank, sizeof(int) * nb);
+        }
+        memcpy(o->sha + s, r->img_sha, (size_t)nb * 65);
+        if (r->prog_count) atomic_fetch_add(r->prog_count, nb);
+    }
+    return NULL;
+}
+
+// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET of w0 and
+// owns its Inception / DAMSM image networks, arena and buffers.
+static int worker_clone(const Run *w0, Run *w, int k) {
+    *w = *w0;
+    w->widx = k;
+    w->is_net = w->fid_net = NULL;
+    memset(&w->dim, 0, sizeof w->dim);
+    memset(&w->arena, 0, sizeof w->arena);
+    w->cap = NULL, w->lens = NULL, w->words_emb = NULL, w->words_tmp = NULL, w->sent_emb = NULL;
+    w->mask = NULL, w->z = NULL, w->eps = NULL, w->img = NULL, w->img_q = NULL, w->u8 = NULL;
+    w->x299 = NULL, w->u8_299 = NULL, w->pil_scratch = NULL, w->tmpf = NULL, w->is_out = NULL;
+    w->pool3 = NULL, w->cnn_code = NULL, w->rp_cap = NULL, w->rp_lens = NULL, w->rp_sent = NULL;
+    w->rp_scores = NULL, w->rp_rank = NULL, w->img_sha = NULL;
+    memset(w->t, 0, sizeof w->t);
+    memset(w->t_images, 0, sizeof w->t_images);
+    int rc = load_worker_nets(w);
+    if (!rc) rc = alloc_buffers(w);
+    return rc;
+}
+
 // ---- the run -------------------------------------------------------------------------------
 
 static int set_status(Db *d, int64_t run, const char *status) {
@@ -857,7 +972,11 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     char *prov = NULL;
     int rc;
     *run_id = 0;
-    if (o->threads > 0) blas_set_threads(o->threads);
+    // Parallel over samples: --threads workers, each with single-threaded BLAS, so a sample is
+    // always computed the same way whatever the worker count.
+    int nw = o->threads > 0 ? (o->threads < RUN_MAX_WORKERS ? o->threads : RUN_MAX_WORKERS) : 1;
+    Run *workers = NULL;
+    blas_set_threads(1);
     if ((rc = load_all(&r))) goto out;
     if (o->images_dir) {
         struct stat sb;
@@ -890,6 +1009,20 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     if ((rc = db_open(&d, o->db, 0))) goto out;
     // Networks before the run row: a wrong-shape checkpoint leaves no trace in the database.
     if ((rc = load_networks(&r)) || (rc = alloc_buffers(&r))) goto out;
+    workers = t2i_calloc((size_t)nw, sizeof(Run));
+    if (!workers) {
+        rc = fail_oom();
+        goto out;
+    }
+    workers[0] = r;   // shares every pointer with r (freed through r)
+    for (int k = 1; k < nw; k++) {
+        if ((rc = worker_clone(&r, &workers[k], k))) {
+            for (int q = 1; q < k; q++) worker_free(&workers[q]);
+            t2i_free(workers);
+            workers = NULL;
+            goto out;
+        }
+    }
     int64_t nblocks = (r.n + r.S.block_size - 1) / r.S.block_size;
     if (o->resume > 0) {
         sqlite3_stmt *st;
@@ -925,9 +1058,9 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     if (!run) {
         char extra[1024];
         snprintf(extra, sizeof extra,
-                 "{\"batch_at_start\": %d, \"limit\": %lld, \"suite\": \"%s\", \"protocol\": \"%s\","
-                 " \"evaluators\": \"%s\", \"model\": \"%s\"}",
-                 r.B, (long long)r.n, r.S.name, r.P.name, r.E.name,
+                 "{\"batch_at_start\": %d, \"workers_at_start\": %d, \"limit\": %lld, \"suite\":"
+                 " \"%s\", \"protocol\": \"%s\", \"evaluators\": \"%s\", \"model\": \"%s\"}",
+                 r.B, nw, (long long)r.n, r.S.name, r.P.name, r.E.name,
                  r.have_model ? r.M.name : "eval-images");
         prov = prov_json(&pv, extra);
         if (!prov) {
@@ -964,10 +1097,9 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     }
     if (todo > 0) {
         if (o->verbose)
-            fprintf(stderr, "t2ibench: run %lld: %lld samples, %lld blocks to do, batch %d, %d BLAS "
-                            "threads (%s)\n",
-                    (long long)run, (long long)r.n, (long long)todo, r.B, blas_get_threads(),
-                    blas_config());
+            fprintf(stderr, "t2ibench: run %lld: %lld samples, %lld blocks to do, batch %d, %d "
+                            "workers with single-threaded BLAS (%s)\n",
+                    (long long)run, (long long)r.n, (long long)todo, r.B, nw, blas_config());
     }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -977,12 +1109,26 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     double t_start = prov_now();
-    int64_t done0 = samples_done;
-    r.prog_t0 = t_start;
-    r.prog_done0 = done0;
-    long blocks_run = 0;
-    size_t per_is = (size_t)r.is_cols;
+    _Atomic int64_t prog_count;
+    atomic_init(&prog_count, samples_done);
+    int64_t done_start = samples_done;
+    for (int k = 0; k < nw; k++) {
+        workers[k].prog_t0 = t_start;
+        workers[k].prog_done0 = samples_done;
+        workers[k].prog_count = &prog_count;
+    }
+    BlockOut bo;
+    memset(&bo, 0, sizeof bo);
     int M = r.S.mismatches;
+    size_t per_is = (size_t)(r.is_cols ? r.is_cols : 1);
+    bo.per_is = per_is;
+    bo.M = M;
+    bo.is = t2i_malloc(sizeof(float) * (size_t)r.S.block_size * per_is);
+    bo.fid = t2i_malloc(sizeof(float) * (size_t)r.S.block_size * (r.use_fid ? 2048 : 1));
+    bo.rp = t2i_malloc(sizeof(float) * (size_t)r.S.block_size * (size_t)(1 + M));
+    bo.rank = t2i_malloc(sizeof(int) * (size_t)r.S.block_size);
+    bo.sha = t2i_malloc((size_t)r.S.block_size * 65);
+    if (!bo.is || !bo.fid || !bo.rp || !bo.rank || !bo.sha) rc = fail_oom();
     for (int64_t b = 0; b < nblocks && !rc; b++) {
         if (done[b]) continue;
         if (g_stop) {
@@ -997,28 +1143,31 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
         double tb = prov_now();
         double t_before[ST_N];
         int64_t ti_before[ST_N];
-        memcpy(t_before, r.t, sizeof t_before);
-        memcpy(ti_before, r.t_images, sizeof ti_before);
-        // Outputs of the whole block are kept until its commit.
-        float *blk_is = t2i_malloc(sizeof(float) * (size_t)cnt * (per_is ? per_is : 1));
-        float *blk_fid = t2i_malloc(sizeof(float) * (size_t)cnt * (r.use_fid ? 2048 : 1));
-        float *blk_rp = t2i_malloc(sizeof(float) * (size_t)cnt * (size_t)(1 + M));
-        int *blk_rank = t2i_malloc(sizeof(int) * (size_t)cnt);
-        char (*blk_sha)[65] = t2i_malloc((size_t)cnt * 65);
-        if (!blk_is || !blk_fid || !blk_rp || !blk_rank || !blk_sha) rc = fail_oom();
-        for (int64_t s = 0; s < cnt && !rc; s += r.B) {
-            int nb = (int)(cnt - s < r.B ? cnt - s : r.B);
-            r.prog_done = samples_done + s;
-            rc = run_batch(&r, first + s, nb);
-            if (rc) break;
-            if (r.use_is) memcpy(blk_is + (size_t)s * per_is, r.is_out, sizeof(float) * nb * per_is);
-            if (r.use_fid) memcpy(blk_fid + (size_t)s * 2048, r.pool3, sizeof(float) * nb * 2048);
-            if (r.use_rp) {
-                memcpy(blk_rp + (size_t)s * (1 + M), r.rp_scores, sizeof(float) * nb * (1 + M));
-                memcpy(blk_rank + s, r.rp_rank, sizeof(int) * nb);
+        memset(t_before, 0, sizeof t_before);
+        memset(ti_before, 0, sizeof ti_before);
+        for (int k = 0; k < nw; k++)
+            for (int st = 0; st < ST_N; st++) {
+                t_before[st] += workers[k].t[st];
+                ti_before[st] += workers[k].t_images[st];
             }
-            memcpy(blk_sha + s, r.img_sha, (size_t)nb * 65);
+        // The block's chunks of --batch consecutive samples go round-robin to the workers;
+        // each sample's outputs land at its own index, so the order of work never matters.
+        bo.first = first;
+        bo.cnt = cnt;
+        Job jobs[RUN_MAX_WORKERS];
+        pthread_t tid[RUN_MAX_WORKERS];
+        int started[RUN_MAX_WORKERS];
+        for (int k = 0; k < nw; k++) {
+            jobs[k] = (Job){.w = &workers[k], .out = &bo, .k = k, .nw = nw};
+            started[k] = k > 0 && pthread_create(&tid[k], NULL, job_main, &jobs[k]) == 0;
         }
+        for (int k = 1; k < nw; k++)
+            if (!started[k]) job_main(&jobs[k]);   // could not start a thread: run it here
+        job_main(&jobs[0]);
+        for (int k = 1; k < nw; k++)
+            if (started[k]) pthread_join(tid[k], NULL);
+        for (int k = 0; k < nw && !rc; k++)
+            if (jobs[k].rc) rc = t2i_error(jobs[k].rc, "%s", jobs[k].err);
         if (!rc) {
             double ts = prov_now();
             // Another writer may hold the database: wait (busy_timeout 5 s per try) up to a
@@ -1030,40 +1179,46 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
             }
             for (int64_t s = 0; s < cnt && !rc; s++) {
                 DbSample row = {.sample = first + s, .block = b,
-                                .is_logits = r.use_is ? blk_is + (size_t)s * per_is : NULL,
+                                .is_logits = r.use_is ? bo.is + (size_t)s * per_is : NULL,
                                 .n_is = r.use_is ? (int)per_is : 0,
-                                .rp_rank = r.use_rp ? blk_rank[s] : -1,
-                                .rp_scores = r.use_rp ? blk_rp + (size_t)s * (1 + M) : NULL,
+                                .rp_rank = r.use_rp ? bo.rank[s] : -1,
+                                .rp_scores = r.use_rp ? bo.rp + (size_t)s * (1 + M) : NULL,
                                 .n_rp = r.use_rp ? 1 + M : 0,
-                                .fid_feat = r.use_fid ? blk_fid + (size_t)s * 2048 : NULL,
+                                .fid_feat = r.use_fid ? bo.fid + (size_t)s * 2048 : NULL,
                                 .n_fid = r.use_fid ? 2048 : 0,
-                                .image_sha256 = blk_sha[s]};
+                                .image_sha256 = bo.sha[s]};
                 rc = db_sample_put(&d, run, &row);
             }
-            for (int st = 0; st < ST_STORE && !rc; st++)
-                if (r.t_images[st] > ti_before[st])
-                    rc = db_timing_add(&d, run, stage_names[st], r.t[st] - t_before[st],
-                                       r.t_images[st] - ti_before[st]);
+            // Stage times are one worker's seconds per image (latency); "total" is the wall
+            // time of the block per image (throughput).
+            for (int st = 0; st < ST_STORE && !rc; st++) {
+                double tsum = 0;
+                int64_t isum = 0;
+                for (int k = 0; k < nw; k++) {
+                    tsum += workers[k].t[st];
+                    isum += workers[k].t_images[st];
+                }
+                if (isum > ti_before[st])
+                    rc = db_timing_add(&d, run, stage_names[st], tsum - t_before[st],
+                                       isum - ti_before[st]);
+            }
             if (!rc) rc = db_timing_add(&d, run, "store", prov_now() - ts, cnt);
             if (!rc) rc = db_timing_add(&d, run, "total", prov_now() - tb, cnt);
             if (!rc) rc = db_block_done(&d, run, b, cnt, prov_now() - tb);
             if (!rc) rc = db_commit(&d);
             else db_rollback(&d);
-            if (!rc) {
-                samples_done += cnt;
-                blocks_run++;
-            }
+            if (!rc) samples_done += cnt;
         }
-        t2i_free(blk_is);
-        t2i_free(blk_fid);
-        t2i_free(blk_rp);
-        t2i_free(blk_rank);
-        t2i_free(blk_sha);
     }
+    t2i_free(bo.is);
+    t2i_free(bo.fid);
+    t2i_free(bo.rp);
+    t2i_free(bo.rank);
+    t2i_free(bo.sha);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!o->quiet && isatty(2)) {
-        progress(&r, samples_done, r.n, t_start, done0, rc ? "stopped" : "scoring");
+        progress(&r, samples_done, r.n, t_start, done_start, rc ? "stopped" : "scoring");
         fprintf(stderr, "\n");
     }
     if (rc) goto fail_run;
@@ -1078,6 +1233,10 @@ fail_run : {
     rc = keep;
 }
 out:
+    if (workers) {
+        for (int k = 1; k < nw; k++) worker_free(&workers[k]);
+        t2i_free(workers);
+    }
     t2i_free(done);
     t2i_free(prov);
     db_close(&d);

@@ -24,7 +24,7 @@ typedef struct {
     const char *db;
     long        limit;        // 0 = whole suite
     int         batch;
-    int         threads;
+    int         threads;      // worker threads (each sample: single-threaded BLAS)
     const char *images_out;   // write generated PNGs here (optional)
     int64_t     resume;       // run id to resume, 0 = find "the same command" automatically
     int         quiet, verbose;

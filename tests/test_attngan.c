@@ -193,6 +193,7 @@ TEST(verify_detects_a_wrong_output) {
     CHECK(npy_save(to, a.dtype, a.ndim, a.shape, a.data) == T2I_OK);
     npy_free(&a);
     char *argv[2] = {"verify", (char *)dir};
+    printf("(expected: the FAIL lines below come from a deliberately corrupted fixture copy)\n");
     CHECK(cmd_verify(2, argv) == 1);
     char *argv2[2] = {"verify", "build/tests/no_such_fixture"};
     CHECK(cmd_verify(2, argv2) == 2);

@@ -187,8 +187,10 @@ TEST(test_shipped_files_load) {
     protocol_free(&P);
     const char *cards[] = {"suites/evaluators/demo_cub.json", "suites/evaluators/demo_coco.json",
                            "suites/evaluators/cub_tf2015.json",
-                           "suites/evaluators/coco_tf2015.json"};
-    for (int i = 0; i < 4; i++) {
+                           "suites/evaluators/coco_tf2015.json",
+                           "suites/evaluators/demo_cub_tf2015.json",
+                           "suites/evaluators/demo_coco_tf2015.json"};
+    for (int i = 0; i < 6; i++) {
         EvalCard c;
         int rc = evalcard_load(cards[i], &c);
         CHECKF(rc == T2I_OK, "%s: %s", cards[i], t2i_errmsg());
@@ -376,7 +378,7 @@ TEST(test_end_to_end_twice) {
 TEST(test_batch_size_independent) {
     char db[300];
     snprintf(db, sizeof db, "%s/b7.db", T);
-    int rc = run_cmd(db, 8, 7, NULL);
+    int rc = run_cmd(db, 8, 7, "--threads 1");   // and one worker instead of two
     CHECKF(rc == 0, "%s", OUT);
     // Attach and compare with run A of the main database.
     sqlite3 *d = NULL;
@@ -620,6 +622,21 @@ TEST(test_compare_show_export) {
     rc = sh("%s compare 1 2 --db %s", BIN, db2);
     CHECKF(rc == 2 && strstr(OUT, "not comparable") && strstr(OUT, "protocol"), "exit %d: %s", rc,
            OUT);
+    // Another model (a renamed copy of the card) under the same instruments: comparable.
+    char m2[300], voc[4096], rep[4300];
+    snprintf(m2, sizeof m2, "%s/other_model.json", T);
+    CHECK(realpath("suites/vocab/cub_test.vocab.txt", voc) != NULL);
+    snprintf(rep, sizeof rep, "\"%s\"", voc);
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s/other0.json", T);
+    CHECK(patch_file(MODEL, tmp, "\"../vocab/cub_test.vocab.txt\"", rep));
+    CHECK(patch_file(tmp, m2, "\"demo-bird-hash\"", "\"other-bird\""));
+    rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 -q", BIN,
+            SUITE, m2, PROTO, EVAL, DB);
+    CHECKF(rc == 0, "%s", OUT);
+    rc = sh("%s compare %lld %lld --db %s", BIN, RUN_A, last_run(DB), DB);
+    CHECKF(rc == 0 && strstr(OUT, "other-bird") && !strstr(OUT, "not comparable"), "exit %d: %s",
+           rc, OUT);
 }
 
 TEST(test_bad_weights_and_readonly_db) {
