@@ -16,13 +16,40 @@ void sd_free(StateDict *sd) {
         t2i_free(sd->e[i].name);
     }
     t2i_free(sd->e);
+    t2i_free(sd->slots);
     memset(sd, 0, sizeof *sd);
 }
 
+static size_t name_hash(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return (size_t)h;
+}
+
+// Slot of `name`: the slot holding it, or the empty slot where it would go.
+static size_t find_slot(const StateDict *sd, const char *name) {
+    size_t mask = sd->nslots - 1, i = name_hash(name) & mask;
+    while (sd->slots[i] && strcmp(sd->e[sd->slots[i] - 1].name, name) != 0) i = (i + 1) & mask;
+    return i;
+}
+
+// Grows the index so that it stays at most half full after one more entry.
+static int index_reserve(StateDict *sd) {
+    if ((size_t)(sd->n + 1) * 2 < sd->nslots) return T2I_OK;
+    size_t nslots = sd->nslots ? sd->nslots * 2 : 128;
+    int *slots = t2i_calloc(nslots, sizeof *slots);
+    if (!slots) return T2I_ENOMEM;
+    t2i_free(sd->slots);
+    sd->slots = slots;
+    sd->nslots = nslots;
+    for (int k = 0; k < sd->n; k++) sd->slots[find_slot(sd, sd->e[k].name)] = k + 1;
+    return T2I_OK;
+}
+
 const SDEntry *sd_find(const StateDict *sd, const char *name) {
-    for (int i = 0; i < sd->n; i++)
-        if (strcmp(sd->e[i].name, name) == 0) return &sd->e[i];
-    return NULL;
+    if (sd->nslots == 0) return NULL;
+    int k = sd->slots[find_slot(sd, name)];
+    return k ? &sd->e[k - 1] : NULL;
 }
 
 int sd_add(StateDict *sd, const char *name, DType dtype, int ndim, const int64_t *shape,
@@ -40,6 +67,10 @@ int sd_add(StateDict *sd, const char *name, DType dtype, int ndim, const int64_t
     if (!shape_numel(ndim, shape, &numel)) {
         t2i_free(data);
         return t2i_error(T2I_EFORMAT, "tensor '%s' has an invalid shape", name);
+    }
+    if (index_reserve(sd) != T2I_OK) {
+        t2i_free(data);
+        return T2I_ENOMEM;
     }
     if (sd->n == sd->cap) {
         int ncap = sd->cap ? sd->cap * 2 : 64;
@@ -64,6 +95,7 @@ int sd_add(StateDict *sd, const char *name, DType dtype, int ndim, const int64_t
     e->numel = numel;
     e->data = data;
     e->f32 = dtype == DT_F32 ? data : NULL;
+    sd->slots[find_slot(sd, e->name)] = sd->n + 1;
     sd->n++;
     return T2I_OK;
 }

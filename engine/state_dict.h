@@ -24,6 +24,8 @@ typedef struct {
 typedef struct {
     SDEntry *e;
     int      n, cap;
+    int     *slots;    // open-addressing name index: entry index + 1, 0 = empty
+    size_t   nslots;   // power of two, > 2n; 0 until the first sd_add
 } StateDict;
 
 void sd_init(StateDict *sd);
