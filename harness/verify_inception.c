@@ -159,7 +159,8 @@ static int check_output(const char *dir, const cJSON *m, const char *name, const
     }
     double tol = tensor_atol(m, name);
     int    ok = max_err <= tol;
-    printf("  %-24s %.3e %.0e %s\n", name, max_err, tol, ok ? "PASS" : "FAIL");
+    printf("  %-22s %-28s max_abs_err %.3e  tol %.0e  %s\n", "hash weights", name, max_err, tol,
+           ok ? "PASS" : "FAIL");
     if (!ok) (*failures)++;
     npy_free(&ref);
     if (out_dir) {
