@@ -1,9 +1,11 @@
 // attngan.c -- see attngan.h. G_NET forward over an arena, following code/model.py literally.
 #include "attngan.h"
+#include "attngan_kernels.h"
 #include "blas.h"
 #include "t2i.h"
 #include "weights.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -205,8 +207,9 @@ static size_t conv_scratch_max(const GNetConfig *c, int T, size_t *att_out) {
 static float *fl(Ctx *x, size_t n) { return arena_floats(x->a, n); }
 
 // BatchNorm (eval) then GLU in one pass, with the exact formulas of batchnorm_forward and
-// glu_forward: in (B, 2C, HW) -> out (B, C, HW).
-static void bn_glu(float *out, const float *in, const BatchNorm *bn, int B, int C, size_t HW) {
+// glu_forward: in (B, 2C, HW) -> out (B, C, HW). Twin: gnet_bn_glu_ref.
+void gnet_bn_glu(float *out, const float *in, const BatchNorm *bn, int B, int C, size_t HW) {
+    assert(out != in && bn->C == 2 * C && bn->weight && bn->bias);
     for (int c = 0; c < C; c++) {
         int g = c + C;
         float sa = (1.0f / sqrtf(bn->var[c] + bn->eps)) * bn->weight[c];
@@ -226,7 +229,9 @@ static void bn_glu(float *out, const float *in, const BatchNorm *bn, int B, int 
 }
 
 // acc += BatchNorm(in): in, acc (B, C, HW) (the ResBlock's `out + residual`).
-static void bn_add(float *acc, const float *in, const BatchNorm *bn, int B, int C, size_t HW) {
+// Twin: gnet_bn_add_ref.
+void gnet_bn_add(float *acc, const float *in, const BatchNorm *bn, int B, int C, size_t HW) {
+    assert(acc != in && bn->C == C && bn->weight && bn->bias);
     for (int c = 0; c < C; c++) {
         float s = (1.0f / sqrtf(bn->var[c] + bn->eps)) * bn->weight[c];
         float m = bn->mean[c], be = bn->bias[c];
@@ -271,24 +276,45 @@ static void im2col_up2(float *col, float *rows, const float *in, int C, int H, i
     }
 }
 
-// upBlock: nearest x2 -> conv3x3 -> BN -> GLU. in (B,C,H,W) -> out (B,OC/2,2H,2W).
-static void up_block(Ctx *x, float *out, const float *in, const GNetConvBN *m, int H, int W) {
-    size_t mark = arena_mark(x->a);
-    int B = x->B, C = m->conv.in_c, OC = m->conv.out_c, K = 9 * C, OW = 2 * W;
+size_t gnet_upconv3x3_col_floats(int C, int H, int W) {
+    int OW = 2 * W, band = UP_BAND / OW > 0 ? UP_BAND / OW : 1;
+    int rows = band < 2 * H ? band : 2 * H;
+    return (size_t)9 * C * rows * OW;
+}
+
+size_t gnet_upconv3x3_rows_floats(int H, int W) { return (size_t)H * (2 * W + 2); }
+
+// nearest x2 then conv3x3 (pad 1, no bias): in (B,C,H,W) -> out (B,OC,2H,2W), as banded
+// im2col_up2 + sgemm. Twin: gnet_upconv3x3_ref.
+void gnet_upconv3x3(float *out, const float *in, const Conv2d *m, int B, int H, int W,
+                    float *col, float *rows) {
+    assert(out != in && m->kh == 3 && m->kw == 3 && m->sh == 1 && m->sw == 1 && m->ph == 1 &&
+           m->pw == 1 && m->b == NULL);
+    int C = m->in_c, OC = m->out_c, K = 9 * C, OW = 2 * W;
     int band = UP_BAND / OW > 0 ? UP_BAND / OW : 1;   // output rows per im2col band
     size_t HW4 = (size_t)4 * H * W;
-    float *cv = fl(x, (size_t)B * OC * HW4);
-    if (x->live) {
-        for (int b = 0; b < B; b++)
-            for (int oy0 = 0; oy0 < 2 * H; oy0 += band) {
-                int oy1 = oy0 + band < 2 * H ? oy0 + band : 2 * H;
-                int N = (oy1 - oy0) * OW;
-                im2col_up2(x->scratch, x->uprows, in + (size_t)b * C * H * W, C, H, W, oy0, oy1);
-                sgemm(0, 0, OC, N, K, 1.0f, m->conv.w, K, x->scratch, N, 0.0f,
-                      cv + (size_t)b * OC * HW4 + (size_t)oy0 * OW, (int)HW4);
-            }
-        bn_glu(out, cv, &m->bn, B, OC / 2, HW4);
-    }
+    for (int b = 0; b < B; b++)
+        for (int oy0 = 0; oy0 < 2 * H; oy0 += band) {
+            int oy1 = oy0 + band < 2 * H ? oy0 + band : 2 * H;
+            int N = (oy1 - oy0) * OW;
+            im2col_up2(col, rows, in + (size_t)b * C * H * W, C, H, W, oy0, oy1);
+            sgemm(0, 0, OC, N, K, 1.0f, m->w, K, col, N, 0.0f,
+                  out + (size_t)b * OC * HW4 + (size_t)oy0 * OW, (int)HW4);
+        }
+}
+
+// upBlock: nearest x2 -> conv3x3 -> BN -> GLU. in (B,C,H,W) -> out (B,OC/2,2H,2W); cv holds
+// the conv output (B,OC,2H,2W). Twin: gnet_up_block_ref.
+void gnet_up_block(float *out, const float *in, const GNetConvBN *m, int B, int H, int W,
+                   float *cv, float *col, float *rows) {
+    gnet_upconv3x3(cv, in, &m->conv, B, H, W, col, rows);
+    gnet_bn_glu(out, cv, &m->bn, B, m->conv.out_c / 2, (size_t)4 * H * W);
+}
+
+static void up_block(Ctx *x, float *out, const float *in, const GNetConvBN *m, int H, int W) {
+    size_t mark = arena_mark(x->a);
+    float *cv = fl(x, (size_t)x->B * m->conv.out_c * 4 * H * W);
+    if (x->live) gnet_up_block(out, in, m, x->B, H, W, cv, x->scratch, x->uprows);
     arena_reset_to(x->a, mark);
 }
 
@@ -324,7 +350,7 @@ static void init_stage(Ctx *x, float *h, const float *c_code, const float *z) {
                    sizeof(float) * c->z_dim);
         }
         linear_forward(fc, cz, &p->init_fc, B);
-        bn_glu(b0, fc, &p->init_bn, B, F / 2, 1);   // BatchNorm1d(F), GLU -> view (B,ngf,4,4)
+        gnet_bn_glu(b0, fc, &p->init_bn, B, F / 2, 1);   // BatchNorm1d(F), GLU -> view (B,ngf,4,4)
     }
     float *cur = b0, *nxt = b1;
     for (int k = 0; k < 4; k++) {
@@ -362,9 +388,9 @@ static void next_stage(Ctx *x, int s, float *h_out, float *att, const float *h_i
         for (int r = 0; r < c->r_num; r++) {
             const GNetConvBN *m0 = &p->res[s - 1][r][0], *m1 = &p->res[s - 1][r][1];
             conv2d_forward(t1, hc, &m0->conv, B, R, R, x->scratch);
-            bn_glu(t2, t1, &m0->bn, B, 2 * gf, Q);
+            gnet_bn_glu(t2, t1, &m0->bn, B, 2 * gf, Q);
             conv2d_forward(t3, t2, &m1->conv, B, R, R, x->scratch);
-            bn_add(hc, t3, &m1->bn, B, 2 * gf, Q);
+            gnet_bn_add(hc, t3, &m1->bn, B, 2 * gf, Q);
         }
     }
     arena_reset_to(x->a, mark2);
@@ -517,6 +543,37 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
     blas_set_threads(saved);
     arena_reset_to(arena, mark);
     return T2I_OK;
+}
+
+// ---- reference twins of the fused kernels (plain ops, no fusion) ---------------------------
+
+void gnet_bn_glu_ref(float *out, const float *in, const BatchNorm *bn, int B, int C, size_t HW,
+                     float *tmp) {
+    assert(bn->C == 2 * C && HW <= (size_t)INT32_MAX);
+    batchnorm_forward(tmp, in, bn, B, (int)HW);
+    glu_forward(out, tmp, B, C, (int)HW);
+}
+
+void gnet_bn_add_ref(float *acc, const float *in, const BatchNorm *bn, int B, int C, size_t HW,
+                     float *tmp) {
+    assert(bn->C == C && HW <= (size_t)INT32_MAX);
+    batchnorm_forward(tmp, in, bn, B, (int)HW);
+    size_t n = (size_t)B * C * HW;
+    for (size_t i = 0; i < n; i++) acc[i] = acc[i] + tmp[i];
+}
+
+void gnet_upconv3x3_ref(float *out, const float *in, const Conv2d *m, int B, int H, int W,
+                        float *up) {
+    upsample_nearest2x_forward(up, in, B, m->in_c, H, W);
+    conv2d_forward_ref(out, up, m, B, 2 * H, 2 * W);
+}
+
+void gnet_up_block_ref(float *out, const float *in, const GNetConvBN *m, int B, int H, int W,
+                       float *up, float *cv) {
+    int HW4 = 4 * H * W;
+    gnet_upconv3x3_ref(cv, in, &m->conv, B, H, W, up);
+    batchnorm_forward(cv, cv, &m->bn, B, HW4);   // in place
+    glu_forward(out, cv, B, m->conv.out_c / 2, HW4);
 }
 
 double gnet_macs_per_image(const GNetConfig *c, int T) {

@@ -1,5 +1,6 @@
 // conv2d.c -- Conv2d (groups 1, dilation 1) as im2col + sgemm; 1x1/stride 1/pad 0 convolutions
 // multiply the input directly. conv2d_forward_ref is the direct 7-loop twin.
+#include "attngan_kernels.h"   // conv_epilogue_apply_ref
 #include "blas.h"
 #include "ops.h"
 #include "t2i.h"
@@ -271,6 +272,20 @@ void conv_epilogue_apply(float *out, int C, size_t n, const ConvEpilogue *ep) {
     Conv2d m = {.out_c = C};
     CmJob  j = {.out = out, .m = &m, .ep = ep, .n = n};
     t2i_parallel(epilogue_job, &j);
+}
+
+// Plain twin of conv_epilogue_apply: one formula per element, no vectors, no threads.
+void conv_epilogue_apply_ref(float *out, int C, size_t n, const ConvEpilogue *ep) {
+    if (!ep) return;
+    for (int c = 0; c < C; c++) {
+        float mu = ep->mean ? ep->mean[c] : 0.0f, s = ep->scale ? ep->scale[c] : 1.0f;
+        float t = ep->shift ? ep->shift[c] : 0.0f;
+        float *y = out + (size_t)c * n;
+        for (size_t i = 0; i < n; i++) {
+            float v = (y[i] - mu) * s + t;
+            y[i] = ep->relu && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
 }
 
 // in (IC,B,H,W) w (OC,IC,KH,KW) -> out (OC,B,OH,OW)

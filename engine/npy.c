@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void npy_free(NpyArray *a) {
     if (!a) return;
@@ -272,6 +273,11 @@ int npy_save(const char *path, DType dtype, int ndim, const int64_t *shape, cons
     size_t w = fwrite(buf, 1, len, f);
     int cerr = fclose(f);
     t2i_free(buf);
-    if (w != len || cerr != 0) return t2i_error(T2I_EIO, "%s: write failed: %s", path, strerror(errno));
+    if (w != len || cerr != 0) {
+        rc = t2i_error(T2I_EIO, "%s: write failed: %s", path, strerror(errno));
+        struct stat sb;   // no truncated .npy is left behind (only a regular file is removed)
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) remove(path);
+        return rc;
+    }
     return T2I_OK;
 }

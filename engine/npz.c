@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 void npz_free(Npz *z) {
@@ -133,7 +134,16 @@ int npz_save(const char *path, int n, const char *const *names, const NpyArray *
     size_t *lens = t2i_calloc((size_t)(n > 0 ? n : 1), sizeof *lens);
     uint32_t *offs = t2i_calloc((size_t)(n > 0 ? n : 1), sizeof *offs);
     FILE *f = NULL;
-    if (!imgs || !lens || !offs) {
+    // A regular file (or a new one) is written to PATH.tmp and renamed at the end: a failed
+    // write (full disk) leaves an existing file at PATH untouched and no partial file behind.
+    // Anything else (a device, a pipe) is written in place.
+    struct stat sb;
+    int in_place = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
+    size_t plen = strlen(path);
+    char *tmp = t2i_malloc(plen + 5);
+    if (tmp) memcpy(tmp, path, plen + 1);
+    if (tmp && !in_place) memcpy(tmp + plen, ".tmp", 5);
+    if (!imgs || !lens || !offs || !tmp) {
         rc = T2I_ENOMEM;
         goto done;
     }
@@ -155,9 +165,9 @@ int npz_save(const char *path, int n, const char *const *names, const NpyArray *
             goto done;
         }
     }
-    f = fopen(path, "wb");
+    f = fopen(tmp, "wb");
     if (!f) {
-        rc = t2i_error(T2I_EIO, "%s: cannot create: %s", path, strerror(errno));
+        rc = t2i_error(T2I_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         goto done;
     }
     uint8_t hdr[46 + 1024 + 8];
@@ -198,6 +208,10 @@ int npz_save(const char *path, int n, const char *const *names, const NpyArray *
 done:
     if (f && fclose(f) != 0 && rc == T2I_OK)
         rc = t2i_error(T2I_EIO, "%s: write failed: %s", path, strerror(errno));
+    if (f && !in_place && rc == T2I_OK && rename(tmp, path) != 0)
+        rc = t2i_error(T2I_EIO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+    if (f && !in_place && rc) remove(tmp);
+    t2i_free(tmp);
     if (imgs)
         for (int i = 0; i < n; i++) t2i_free(imgs[i]);
     t2i_free(imgs);

@@ -109,11 +109,14 @@ int sha256_file(const char *path, char hex[65]) {
     Sha256 s;
     sha256_init(&s);
     uint8_t buf[1 << 16];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(&s, buf, got);
-    int err = ferror(f);
+    size_t got, total = 0;
+    errno = 0;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(&s, buf, got), total += got;
+    int err = ferror(f), eno = errno;
     fclose(f);
-    if (err) return t2i_error(T2I_EIO, "%s: read error", path);
+    if (err)
+        return t2i_error(T2I_EIO, "%s: read error at byte %zu: %s", path, total,
+                         eno ? strerror(eno) : "I/O error");
     uint8_t d[32];
     sha256_final(&s, d);
     to_hex(d, hex);

@@ -145,15 +145,17 @@ int t2i_read_file(const char *path, uint8_t **data, size_t *len) {
             buf = nb;
             cap = ncap;
         }
+        errno = 0;
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
         if (got == 0) break;
     }
-    int err = ferror(f);
+    int err = ferror(f), eno = errno;
     fclose(f);
     if (err) {
         t2i_free(buf);
-        return t2i_error(T2I_EIO, "%s: read error", path);
+        return t2i_error(T2I_EIO, "%s: read error at byte %zu: %s", path, n,
+                         eno ? strerror(eno) : "I/O error");
     }
     buf[n] = 0;
     *data = buf;

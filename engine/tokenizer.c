@@ -333,6 +333,120 @@ int tokenize_caption(const Vocab *v, const char *text, int64_t **ids, int *n) {
     return T2I_OK;
 }
 
+// ---- numpy argsort ------------------------------------------------------------------------
+// numpy 1.24 np.argsort(kind='quicksort') on int64 (npysort quicksort.cpp aquicksort_ and
+// heapsort.cpp aheapsort_), transcribed from the algorithm: runs of at most 16 elements are
+// insertion sorted (stable); longer ones are partitioned around the median of the first,
+// middle and last element, the larger side is pushed and the smaller one continued; a side
+// popped after the depth budget 2*floor(log2 n) is spent is heapsorted. Not stable, so ties
+// come out in an order only this exact sequence of comparisons and swaps reproduces.
+// Checked against numpy on tests/fixtures/argsort (tools/make_argsort_fixture.py).
+#define NPY_SMALL_QUICKSORT 15   // npysort_common.h: partition while pr - pl > 15
+#define NPY_QS_STACK        64   // pairs; the smaller side is continued, so <= log2(n) used
+
+// Heapsort of s[0..n) by key (numpy's 1-based heap: node k is s[k-1]).
+static void np_aheapsort(const int64_t *v, int *s, size_t n) {
+#define HP(k) s[(k) - 1]
+    for (size_t l = n >> 1; l > 0; --l) {
+        int tmp = HP(l);
+        size_t i = l, j = l << 1;
+        while (j <= n) {
+            if (j < n && v[HP(j)] < v[HP(j + 1)]) j++;
+            if (!(v[tmp] < v[HP(j)])) break;
+            HP(i) = HP(j);
+            i = j;
+            j += j;
+        }
+        HP(i) = tmp;
+    }
+    while (n > 1) {
+        int tmp = HP(n);
+        HP(n) = HP(1);
+        n--;
+        size_t i = 1, j = 2;
+        while (j <= n) {
+            if (j < n && v[HP(j)] < v[HP(j + 1)]) j++;
+            if (!(v[tmp] < v[HP(j)])) break;
+            HP(i) = HP(j);
+            i = j;
+            j += j;
+        }
+        HP(i) = tmp;
+    }
+#undef HP
+}
+
+static void swap_int(int *a, int *b) {
+    int t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int msb_index(size_t n) {   // floor(log2 n), 0 for n <= 1 (npy_get_msb)
+    int d = 0;
+    while (n >>= 1) d++;
+    return d;
+}
+
+void argsort_numpy_i64(int *order, const int64_t *v, int n) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    if (n < 2) return;
+    int *a = order;
+    ptrdiff_t pl = 0, pr = n - 1;
+    ptrdiff_t stack[NPY_QS_STACK][2];
+    int depth[NPY_QS_STACK];
+    int sp = 0;
+    int cdepth = msb_index((size_t)n) * 2;
+    for (;;) {
+        if (cdepth < 0) {
+            np_aheapsort(v, a + pl, (size_t)(pr - pl + 1));
+        } else {
+            while (pr - pl > NPY_SMALL_QUICKSORT) {
+                ptrdiff_t pm = pl + ((pr - pl) >> 1);
+                if (v[a[pm]] < v[a[pl]]) swap_int(&a[pm], &a[pl]);
+                if (v[a[pr]] < v[a[pm]]) swap_int(&a[pr], &a[pm]);
+                if (v[a[pm]] < v[a[pl]]) swap_int(&a[pm], &a[pl]);
+                int64_t vp = v[a[pm]];
+                ptrdiff_t pi = pl, pj = pr - 1;
+                swap_int(&a[pm], &a[pj]);
+                for (;;) {   // a[pl] <= vp <= a[pr-1] bound both scans
+                    do ++pi; while (v[a[pi]] < vp);
+                    do --pj; while (vp < v[a[pj]]);
+                    if (pi >= pj) break;
+                    swap_int(&a[pi], &a[pj]);
+                }
+                swap_int(&a[pi], &a[pr - 1]);
+                T2I_CHECK(sp < NPY_QS_STACK, "argsort stack overflow");
+                if (pi - pl < pr - pi) {   // push the larger side
+                    stack[sp][0] = pi + 1;
+                    stack[sp][1] = pr;
+                    pr = pi - 1;
+                } else {
+                    stack[sp][0] = pl;
+                    stack[sp][1] = pi - 1;
+                    pl = pi + 1;
+                }
+                depth[sp++] = --cdepth;
+            }
+            for (ptrdiff_t pi = pl + 1; pi <= pr; ++pi) {   // insertion sort
+                int vi = a[pi];
+                int64_t key = v[vi];
+                ptrdiff_t pj = pi;
+                while (pj > pl && key < v[a[pj - 1]]) {
+                    a[pj] = a[pj - 1];
+                    pj--;
+                }
+                a[pj] = vi;
+            }
+        }
+        if (sp == 0) break;
+        sp--;
+        pl = stack[sp][0];
+        pr = stack[sp][1];
+        cdepth = depth[sp];
+    }
+}
+
 // ---- truncation and batching --------------------------------------------------------------
 
 static int cmp_int(const void *a, const void *b) {
@@ -398,16 +512,16 @@ int token_batch_build(const Vocab *v, const char *const *captions, int n, int wo
         if (lens[i] > max_len) max_len = lens[i];
     }
     if (!rc) {
-        // np.argsort(cap_lens)[::-1] with numpy's stable small-array sort: descending length,
-        // ties with the later caption first. Insertion sort keeps this exact and n is small.
-        for (int i = 0; i < n; i++) {
-            int k = i;
-            while (k > 0 && (lens[order[k - 1]] < lens[i] ||
-                             (lens[order[k - 1]] == lens[i] && order[k - 1] < i))) {
-                order[k] = order[k - 1];
-                k--;
-            }
-            order[k] = i;
+        // np.argsort(cap_lens)[::-1]: numpy's (unstable) quicksort ascending, then reversed.
+        // For n <= 16 ties come out with the later caption first.
+        int64_t *keys = t2i_malloc(sizeof(int64_t) * (size_t)n);
+        if (keys) {
+            for (int i = 0; i < n; i++) keys[i] = lens[i];
+            argsort_numpy_i64(order, keys, n);
+            for (int i = 0, j = n - 1; i < j; i++, j--) swap_int(&order[i], &order[j]);
+            t2i_free(keys);
+        } else {
+            rc = T2I_ENOMEM;
         }
         size_t w = max_len > 0 ? (size_t)max_len : 1;
         out->ids = t2i_calloc((size_t)n * w, sizeof(int64_t));

@@ -258,8 +258,11 @@ int vocab_load_pickle(const char *path, Vocab *out) { return load_with(path, out
 int vocab_load_text(const char *path, Vocab *out) { return load_with(path, out, parse_text); }
 
 static int parse_any(const uint8_t *buf, size_t len, const char *path, Vocab *out) {
-    // A text vocabulary starts with the digit of id 0; anything else is treated as a pickle.
-    if (len && buf[0] >= '0' && buf[0] <= '9') return parse_text(buf, len, path, out);
+    // A text vocabulary starts with the digit of id 0 (or is named *.txt); anything else is
+    // treated as a pickle.
+    size_t pl = strlen(path);
+    if ((len && buf[0] >= '0' && buf[0] <= '9') || (pl >= 4 && !strcmp(path + pl - 4, ".txt")))
+        return parse_text(buf, len, path, out);
     return parse_pickle(buf, len, path, out);
 }
 

@@ -97,6 +97,13 @@ int args_rest(Args *a, char **pos, int max) {
             continue;
         }
         if (!dashdash && s[0] == '-' && s[1] != 0) {
+            size_t len = strcspn(s, "=");
+            for (int j = 1; j < a->argc; j++)
+                if (j != i && a->used[j] && strncmp(a->argv[j], s, len) == 0 &&
+                    (a->argv[j][len] == 0 || a->argv[j][len] == '=')) {
+                    t2i_error(T2I_EARG, "option '%.*s' given more than once", (int)len, s);
+                    return -1;
+                }
             t2i_error(T2I_EARG, "unknown option '%s'", s);
             return -1;
         }

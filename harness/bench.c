@@ -223,19 +223,28 @@ int cmd_bench(int argc, char **argv) {
         return EXIT_OK;
     }
     BenchOpts o = {0};
-    o.batch = (int)args_long(&a, "--batch", 8);
-    o.threads = (int)args_long(&a, "--threads", 2);
+    // Read as long and range-checked before narrowing (--threads 4294967297 is not 1).
+    long batch = args_long(&a, "--batch", 8), threads = args_long(&a, "--threads", 2);
     o.config = args_str(&a, "--config", "bird");
     o.variant = args_str(&a, "--variant", "tf2015");
-    o.iters = (int)args_long(&a, "--iters", 3);
-    o.warmup = (int)args_long(&a, "--warmup", 1);
+    long iters = args_long(&a, "--iters", 3), warmup = args_long(&a, "--warmup", 1);
     o.json = args_flag(&a, "--json");
     char *pos[4];
     int   np = args_rest(&a, pos, 4);
     if (np != 1) return cli_usage("bench", USAGE);
-    if (o.batch < 1 || o.batch > 4096 || o.threads < 1 || o.threads > 256 || o.iters < 1 ||
-        o.warmup < 0) {
-        t2i_error(T2I_EARG, "bad --batch/--threads/--iters/--warmup");
+    if (batch < 1 || batch > 4096 || threads < 1 || threads > 256 || iters < 1 ||
+        iters > 1000000 || warmup < 0 || warmup > 1000000) {
+        t2i_error(T2I_EARG, "--batch %ld / --threads %ld / --iters %ld / --warmup %ld out of range "
+                            "([1, 4096] / [1, 256] / [1, 1000000] / [0, 1000000])",
+                  batch, threads, iters, warmup);
+        return cli_usage("bench", USAGE);
+    }
+    o.batch = (int)batch;
+    o.threads = (int)threads;
+    o.iters = (int)iters;
+    o.warmup = (int)warmup;
+    if (strcmp(o.config, "bird") && strcmp(o.config, "coco")) {
+        t2i_error(T2I_EARG, "--config must be bird or coco, not '%s'", o.config);
         return cli_usage("bench", USAGE);
     }
     const char *what = pos[0];

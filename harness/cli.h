@@ -27,5 +27,6 @@ int cmd_run(int argc, char **argv);
 int cmd_eval_images(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_fid_stats(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

@@ -93,8 +93,11 @@ int cmd_generate(int argc, char **argv) {
     long seed = args_long(&a, "--seed", 0);
     int want_att = args_flag(&a, "--attention");
     char *rest[1];
-    if (args_rest(&a, rest, 1) != 0 || !card_path || !caption || seed < 0)
+    if (args_rest(&a, rest, 1) != 0) return cli_usage("generate", usage);
+    if (!card_path || !caption || seed < 0) {
+        t2i_error(T2I_EARG, "%s", seed < 0 ? "--seed must be >= 0" : "--model and --caption are required");
         return cli_usage("generate", usage);
+    }
 
     ModelCard mc;
     Vocab v;
@@ -114,6 +117,10 @@ int cmd_generate(int argc, char **argv) {
         return cli_fail("generate", rc);
     }
     rc = vocab_load(mc.vocab_path, &v);
+    if (!rc && v.n_words > mc.te_cfg.ntoken)
+        rc = t2i_error(T2I_EFORMAT, "%s: $.text_encoder.config.ntoken %d is smaller than the %d "
+                                    "words of the vocabulary %s", card_path, mc.te_cfg.ntoken,
+                       v.n_words, mc.vocab_path);
     if (!rc) rc = token_batch_build(&v, &caption, 1, 0, TRUNC_HEAD, NULL, 0, &tb);
     if (!rc) rc = text_encoder_load(&te, &mc.te_cfg, mc.te_weights);
     if (!rc) rc = gnet_load(g, &mc.gen_cfg, mc.gen_weights);

@@ -40,6 +40,17 @@ static const char *const USAGE =
 
 // ---- loading --------------------------------------------------------------------------------
 
+// "shape (a, b, ...)" of an array, for messages (static buffer: one use per message).
+static const char *shape_str(const NpyArray *a) {
+    static char buf[128];
+    int o = snprintf(buf, sizeof buf, "shape (");
+    for (int i = 0; i < a->ndim && o < (int)sizeof buf - 24; i++)
+        o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%lld", i ? ", " : "",
+                      (long long)a->shape[i]);
+    snprintf(buf + o, sizeof buf - (size_t)o, "%s)", a->ndim == 1 ? "," : "");
+    return buf;
+}
+
 // Loads a 2-D float array as double (n, d).
 static int load_matrix(const char *path, double **out, int64_t *n, int *d) {
     NpyArray a;
@@ -47,8 +58,10 @@ static int load_matrix(const char *path, double **out, int64_t *n, int *d) {
     int rc = npy_load(path, &a);
     if (rc) return rc;
     if (a.ndim != 2 || a.shape[1] < 1 || a.shape[1] > 1 << 24) {
+        rc = t2i_error(T2I_ESHAPE, "%s: expected a 2-D (N, D) array with 1 <= D <= %d, got %s",
+                       path, 1 << 24, shape_str(&a));
         npy_free(&a);
-        return t2i_error(T2I_ESHAPE, "%s: expected a 2-D (N, D) array, got %d dims", path, a.ndim);
+        return rc;
     }
     double *x = t2i_malloc((a.numel ? a.numel : 1) * sizeof(double));
     if (!x) {
@@ -61,6 +74,15 @@ static int load_matrix(const char *path, double **out, int64_t *n, int *d) {
         npy_free(&a);
         return t2i_error_prefix(rc, "%s", path);
     }
+    for (size_t i = 0; i < a.numel; i++)
+        if (!isfinite(x[i])) {
+            rc = t2i_error(T2I_EFORMAT, "%s: row %lld column %lld is not finite (%g)", path,
+                           (long long)(i / (size_t)a.shape[1]), (long long)(i % (size_t)a.shape[1]),
+                           x[i]);
+            t2i_free(x);
+            npy_free(&a);
+            return rc;
+        }
     *n = a.shape[0];
     *d = (int)a.shape[1];
     *out = x;
@@ -75,8 +97,10 @@ static int load_index_matrix(const char *path, int64_t **out, int64_t *n, int *d
     int rc = npy_load(path, &a);
     if (rc) return rc;
     if (a.ndim != 2 || a.shape[1] < 1 || a.shape[1] > 1 << 24) {
+        rc = t2i_error(T2I_ESHAPE, "%s: expected a 2-D (N, K) integer array with K >= 1, got %s",
+                       path, shape_str(&a));
         npy_free(&a);
-        return t2i_error(T2I_ESHAPE, "%s: expected a 2-D integer array, got %d dims", path, a.ndim);
+        return rc;
     }
     int64_t *x = t2i_malloc((a.numel ? a.numel : 1) * sizeof(int64_t));
     if (!x) {
@@ -146,8 +170,12 @@ static int metric_is(Args *a) {
         t2i_error(T2I_EARG, "--logits is required");
         return cli_usage("metric is", USAGE);
     }
+    if (splits < 1 || splits > 1000000) {
+        t2i_error(T2I_EARG, "--splits %ld is outside [1, 1000000]", splits);
+        return cli_usage("metric is", USAGE);
+    }
     IsOptions opt = is_options_default();
-    opt.splits = splits < 1 || splits > 1000000 ? 0 : (int)splits;
+    opt.splits = (int)splits;
     opt.temperature = t;
     if (classes) {
         int b, e, k = 0;
@@ -235,7 +263,11 @@ static int metric_fid(Args *a) {
         return cli_fail("metric fid", rc);
     }
     FidResult r;
-    rc = fid_from_stats(&sa, &sb, &r);
+    if (sa.D != sb.D)
+        rc = t2i_error(T2I_ESHAPE, "fid: feature dimensions differ (%s: %d, %s: %d)", pa, sa.D,
+                       pb, sb.D);
+    else
+        rc = fid_from_stats(&sa, &sb, &r);
     int64_t na = sa.n, nb = sb.n;
     int D = sa.D;
     fid_stats_free(&sa);
@@ -275,7 +307,13 @@ static int metric_kid(Args *a) {
     }
     if (subsets < 1 || subsets > 1000000 || size < 2 || size > 1 << 20 || degree < 1 ||
         degree > 64) {
-        t2i_error(T2I_EARG, "--subsets/--subset-size/--degree out of range");
+        t2i_error(T2I_EARG, "--subsets %ld / --subset-size %ld / --degree %ld out of range "
+                            "([1, 1000000] / [2, %d] / [1, 64])", subsets, size, degree, 1 << 20);
+        return cli_usage("metric kid", USAGE);
+    }
+    if (!isfinite(opt.gamma) || opt.gamma < 0 || !isfinite(opt.coef0)) {
+        t2i_error(T2I_EARG, "--gamma %g must be finite and > 0 (0 or absent: 1/D), --coef0 %g "
+                            "finite", opt.gamma, opt.coef0);
         return cli_usage("metric kid", USAGE);
     }
     opt.subsets = (int)subsets;
@@ -363,16 +401,19 @@ static int metric_rp(Args *a) {
     if (!rc) rc = load_matrix(ps, &S, &ns, &es);
     if (!rc) rc = load_index_matrix(pc, &C, &nc, &kc);
     if (!rc && ei != es)
-        rc = t2i_error(T2I_ESHAPE, "rp: image codes have dimension %d, sentence codes %d", ei, es);
+        rc = t2i_error(T2I_ESHAPE, "rp: image codes %s have dimension %d, sentence codes %s %d", pi,
+                       ei, ps, es);
     if (!rc && nc != ni)
-        rc = t2i_error(T2I_ESHAPE, "rp: %lld image codes but %lld candidate rows", (long long)ni,
-                       (long long)nc);
+        rc = t2i_error(T2I_ESHAPE, "rp: %lld image codes in %s but %lld candidate rows in %s",
+                       (long long)ni, pi, (long long)nc, pc);
     if (!rc && kc < 2)
-        rc = t2i_error(T2I_ESHAPE, "rp: candidate rows need the true id and >= 1 mismatch");
+        rc = t2i_error(T2I_ESHAPE, "rp: %s: candidate rows need the true id and >= 1 mismatch "
+                                   "(got %d column)", pc, kc);
     if (!rc && (!(hits = t2i_malloc((size_t)(ni ? ni : 1))) ||
                 !(fm = t2i_malloc((size_t)folds * sizeof(double)))))
         rc = t2i_error(T2I_ENOMEM, "out of memory");
-    if (!rc) rc = rp_hits(I, ni, S, ns, ei, C, kc - 1, (int)R, hits, &hits_n);
+    if (!rc && (rc = rp_hits(I, ni, S, ns, ei, C, kc - 1, (int)R, hits, &hits_n)))
+        rc = t2i_error_prefix(rc, "%s, %s, %s", pi, ps, pc);
     if (!rc) rc = rp_folds(hits, ni, (int)folds, (RpFoldRule)rule, fm, &res);
     t2i_free(I);
     t2i_free(S);

@@ -87,7 +87,7 @@ int cmd_list(int argc, char **argv) {
         db_close(&d);
         return cli_fail("list", rc);
     }
-    printf("%-4s %-11s %-20s %-14s %-24s %-11s %-18s %-18s %s\n", "id", "status", "suite",
+    printf("%-4s %-18s %-20s %-14s %-24s %-11s %-18s %-18s %s\n", "id", "status", "suite",
            "protocol", "model", "done", "IS", "R-prec %", "FID");
     while (sqlite3_step(st) == SQLITE_ROW) {
         ResRun r;
@@ -98,7 +98,9 @@ int cmd_list(int argc, char **argv) {
         fmt_pm(is, sizeof is, res_metric(&r, "is"));
         fmt_pm(rp, sizeof rp, res_metric(&r, "rp"));
         fmt_pm(fid, sizeof fid, res_metric(&r, "fid"));
-        printf("%-4lld %-11s %-20s %-14s %-24s %-11s %-18s %-18s %s\n", (long long)r.id, r.status,
+        char stl[64];
+        res_status_label(&r, stl, sizeof stl);
+        printf("%-4lld %-18s %-20s %-14s %-24s %-11s %-18s %-18s %s\n", (long long)r.id, stl,
                r.suite, r.protocol, r.model, done, res_metric(&r, "is") ? is : "-",
                res_metric(&r, "rp") ? rp : "-", res_metric(&r, "fid") ? fid : "-");
         res_free(&r);
@@ -129,7 +131,13 @@ int cmd_show(int argc, char **argv) {
         db_close(&d);
         return cli_fail("show", rc);
     }
-    printf("run %lld  [%s]  %s\n", (long long)r.id, r.status, r.kind);
+    char stl[64];
+    res_status_label(&r, stl, sizeof stl);
+    printf("run %lld  [%s]  %s\n", (long long)r.id, stl, r.kind);
+    if (r.shard_count > 1)
+        printf("  shard        %d/%d: blocks b %% %d == %d only; PARTIAL metrics over its own "
+               "samples (`t2ibench merge` the shards for the run's metrics)\n",
+               r.shard_index, r.shard_count, r.shard_count, r.shard_index);
     printf("  suite        %s\n  protocol     %s\n  model        %s\n  evaluators   %s\n", r.suite,
            r.protocol, r.model, r.evaluators);
     printf("  samples      %lld of %lld (%lld of %lld blocks of %d)\n", (long long)r.samples_done,
@@ -144,6 +152,19 @@ int cmd_show(int argc, char **argv) {
         for (int i = 0; i < 5; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(pv, keys[i]);
             if (cJSON_IsString(v)) printf("  %-12s %s\n", keys[i], v->valuestring);
+        }
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(pv, "run");
+        const cJSON *mf = run ? cJSON_GetObjectItemCaseSensitive(run, "merged_from") : NULL;
+        if (cJSON_IsArray(mf)) {
+            printf("  merged from  %d run%s (t2ibench merge):\n", cJSON_GetArraySize(mf),
+                   cJSON_GetArraySize(mf) == 1 ? "" : "s");
+            for (const cJSON *m = mf->child; m; m = m->next) {
+                const cJSON *fi = cJSON_GetObjectItemCaseSensitive(m, "file");
+                const cJSON *ri = cJSON_GetObjectItemCaseSensitive(m, "run");
+                const cJSON *si = cJSON_GetObjectItemCaseSensitive(m, "shard");
+                if (cJSON_IsString(fi) && cJSON_IsNumber(ri) && cJSON_IsString(si))
+                    printf("    %s run %d (%s)\n", fi->valuestring, ri->valueint, si->valuestring);
+            }
         }
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(pv, "blas_threads");
         if (cJSON_IsNumber(t)) printf("  %-12s %d\n", "blas_threads", t->valueint);
@@ -240,6 +261,15 @@ int cmd_compare(int argc, char **argv) {
         return cli_fail("compare", rc);
     }
     int comparable = 1;
+    for (int i = 0; i < n; i++) {
+        if (r[i].shard_count > 1) {
+            printf("run %lld is shard %d/%d: its metrics are partial (%lld of %lld samples); merge "
+                   "the shards with `t2ibench merge`\n",
+                   (long long)r[i].id, r[i].shard_index, r[i].shard_count,
+                   (long long)r[i].samples_done, (long long)r[i].n_samples);
+            comparable = 0;
+        }
+    }
     for (int i = 1; i < n; i++) {
         if (strcmp(r[0].fingerprint, r[i].fingerprint) != 0) {
             char diff[512];
@@ -455,6 +485,13 @@ int cmd_check(int argc, char **argv) {
         db_close(&d);
     }
     if (rc) snprintf(global_err, sizeof global_err, "%s", t2i_errmsg());
+    else if (cur.shard_count > 1 || base.shard_count > 1)
+        snprintf(global_err, sizeof global_err,
+                 "%s %lld is shard %d/%d of a sharded run (partial metrics): merge the shard "
+                 "databases with `t2ibench merge` and check the merged run",
+                 cur.shard_count > 1 ? "run" : "baseline", (long long)(cur.shard_count > 1 ? cur.id : base.id),
+                 cur.shard_count > 1 ? cur.shard_index : base.shard_index,
+                 cur.shard_count > 1 ? cur.shard_count : base.shard_count);
     else if (strcmp(cur.status, "complete") != 0)
         snprintf(global_err, sizeof global_err, "run %lld is %s (%lld of %lld samples): incomplete",
                  (long long)cur.id, cur.status, (long long)cur.samples_done,

@@ -4,6 +4,7 @@
 #include "db.h"
 #include "results.h"
 #include "runner.h"
+#include "scoring.h"
 #include "t2i.h"
 
 #include <stdio.h>
@@ -17,9 +18,16 @@ static void print_run(const char *dbp, int64_t id) {
     ResRun r;
     if (db_open(&d, dbp, 1)) return;
     if (!res_load(&d, id, &r)) {
+        char st[64];
+        res_status_label(&r, st, sizeof st);
         printf("run %lld [%s] suite %s, protocol %s, model %s, evaluators %s, %lld samples\n",
-               (long long)r.id, r.status, r.suite, r.protocol, r.model, r.evaluators,
+               (long long)r.id, st, r.suite, r.protocol, r.model, r.evaluators,
                (long long)r.samples_done);
+        if (r.shard_count > 1)
+            printf("  partial metrics: shard %d/%d scores only its own %lld of %lld samples; "
+                   "`t2ibench merge` the shard databases for the run's metrics\n",
+                   r.shard_index, r.shard_count, (long long)r.samples_done,
+                   (long long)r.n_samples);
         results_print_metrics(&r, stdout);
         res_free(&r);
     }
@@ -32,11 +40,15 @@ static int common(int argc, char **argv, int images_mode) {
         "             (default evaluators: suites/evaluators/demo_<dataset>.json for a model on\n"
         "              hash weights, else suites/evaluators/<dataset>_tf2015.json)\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
-        "             [--images-out DIR] [--resume RUN] [-q] [-v]";
+        "             [--images-out DIR] [--resume RUN] [--shard I/N] [-q] [-v]\n"
+        "  --shard I/N  run only the blocks b with b % N == I (into this --db; combine the shard\n"
+        "               databases with `t2ibench merge`). Without --shard, a Slurm array task\n"
+        "               (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT)\n"
+        "               selects its shard; --shard 0/1 runs every block.";
     static const char *usage_img =
         "t2ibench eval-images --suite S --images DIR --protocol P [--evaluators CARD]\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
-        "             [--resume RUN] [-q] [-v]\n"
+        "             [--resume RUN] [--shard I/N] [-q] [-v]\n"
         "  DIR holds 256x256 PNG/JPEG images named by sample id (0.png, 1.png, ... or 000000.png)";
     const char *cmd = images_mode ? "eval-images" : "run";
     const char *usage = images_mode ? usage_img : usage_run;
@@ -56,6 +68,7 @@ static int common(int argc, char **argv, int images_mode) {
     o.resume = args_long(&a, "--resume", 0);
     o.quiet = args_flag(&a, "-q") | args_flag(&a, "--quiet");
     o.verbose = args_flag(&a, "-v") | args_flag(&a, "--verbose");
+    const char *shard = args_str(&a, "--shard", NULL);
     if (images_mode) o.images_dir = args_str(&a, "--images", NULL);
     else {
         o.model = args_str(&a, "--model", NULL);
@@ -65,6 +78,18 @@ static int common(int argc, char **argv, int images_mode) {
         (images_mode ? !o.images_dir : !o.model) || o.limit < 0 || o.batch < 1 ||
         o.batch > 256 || o.threads < 1 || o.threads > 256 || o.resume < 0)
         return cli_usage(cmd, usage);
+    if (shard) {
+        if (scoring_parse_shard(shard, &o.shard_index, &o.shard_count))
+            return cli_usage(cmd, usage);   // prints the message, then the usage
+    } else {
+        int found = 0;
+        if (scoring_slurm_shard(&o.shard_index, &o.shard_count, &found))
+            return cli_fail(cmd, T2I_EARG);
+        if (found && !o.quiet)
+            fprintf(stderr, "t2ibench: Slurm array task: shard %d/%d (from SLURM_ARRAY_TASK_ID; "
+                            "--shard overrides)\n",
+                    o.shard_index, o.shard_count);
+    }
     int64_t id = 0;
     int rc = runner_run(&o, &id);
     if (rc) {

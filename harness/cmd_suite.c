@@ -13,6 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+// The outputs are written to OUT.tmp and renamed over OUT: refuse an OUT that exists and is not
+// a regular file (renaming over /dev/full as root would replace the device node).
+static int check_out(const char *out) {
+    struct stat sb;
+    if (stat(out, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return t2i_error(T2I_EARG, "--out %s exists and is not a regular file", out);
+    return T2I_OK;
+}
 
 // Path of `target` relative to the directory of `from_file` (both made absolute).
 static int relpath(const char *target, const char *from_file, char *out, size_t n) {
@@ -70,6 +80,7 @@ static int suite_freeze_cmd(int argc, char **argv) {
     Protocol P;
     Vocab V;
     memset(&V, 0, sizeof V);
+    if (check_out(out)) return cli_fail("suite freeze", T2I_EARG);
     int rc = protocol_load(proto, &P);
     if (rc) return cli_fail("suite freeze", rc);
     char vsha[65], rel[PATH_MAX], nm[64];
@@ -110,6 +121,7 @@ static int suite_check_cmd(int argc, char **argv) {
     Args a;
     char *pos[4];
     if (args_init(&a, argc, argv)) return cli_usage("suite check", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     if (args_rest(&a, pos, 4) != 1) return cli_usage("suite check", usage);
     Suite s;
     int rc = suite_load(pos[0], &s);
@@ -130,8 +142,11 @@ static int suite_check_cmd(int argc, char **argv) {
 int cmd_suite(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "freeze")) return suite_freeze_cmd(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "check")) return suite_check_cmd(argc - 1, argv + 1);
-    fprintf(stderr, "usage: t2ibench suite freeze ... | t2ibench suite check SUITE\n");
-    return EXIT_USAGE;
+    int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    if (argc >= 2 && !help) fprintf(stderr, "t2ibench suite: unknown subcommand '%s'\n", argv[1]);
+    fprintf(help ? stdout : stderr, "usage: t2ibench suite freeze ... | t2ibench suite check SUITE\n"
+                                    "       (t2ibench suite freeze --help for its options)\n");
+    return help ? EXIT_OK : EXIT_USAGE;
 }
 
 // ---- vocab build ---------------------------------------------------------------------------
@@ -168,9 +183,11 @@ int cmd_vocab_build(int argc, char **argv) {
     Args a;
     char *pos[4];
     if (args_init(&a, argc, argv)) return cli_usage("vocab build", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     const char *caps = args_str(&a, "--captions", NULL);
     const char *out = args_str(&a, "--out", NULL);
     if (args_rest(&a, pos, 4) != 0 || !caps || !out) return cli_usage("vocab build", usage);
+    if (check_out(out)) return cli_fail("vocab build", T2I_EARG);
     Builder b;
     memset(&b, 0, sizeof b);
     int rc = builder_add(&b, "<end>");
@@ -198,9 +215,16 @@ int cmd_vocab_build(int argc, char **argv) {
         if (!f) {
             rc = t2i_error(T2I_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         } else {
-            for (int i = 0; i < b.n; i++) fprintf(f, "%d\t%s\n", i, b.words[i]);
-            if (fclose(f) != 0 || rename(tmp, out) != 0)
-                rc = t2i_error(T2I_EIO, "%s: write failed", out);
+            int bad = 0;
+            for (int i = 0; i < b.n; i++) bad |= fprintf(f, "%d\t%s\n", i, b.words[i]) < 0;
+            bad |= ferror(f);
+            if (fclose(f) != 0 || bad) {
+                rc = t2i_error(T2I_EIO, "%s: write failed: %s", tmp, strerror(errno));
+                remove(tmp);   // the previous vocabulary at `out`, if any, is left untouched
+            } else if (rename(tmp, out) != 0) {
+                rc = t2i_error(T2I_EIO, "%s: cannot rename to %s: %s", tmp, out, strerror(errno));
+                remove(tmp);
+            }
         }
     }
     for (int i = 0; i < b.n; i++) t2i_free(b.words[i]);

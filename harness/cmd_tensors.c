@@ -46,6 +46,7 @@ int cmd_tensors(int argc, char **argv) {
     const char *usage = "t2ibench tensors FILE [--json]";
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage(argv[0], usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     int json = args_flag(&a, "--json");
     char *pos[2];
     int np = args_rest(&a, pos, 2);
@@ -101,9 +102,12 @@ int cmd_vocab(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "build") == 0) return cmd_vocab_build(argc - 1, argv + 1);
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage(argv[0], usage);
+    if (args_flag(&a, "--help"))
+        return printf("usage: %s\n       t2ibench vocab build --help\n", usage), EXIT_OK;
     long sample = args_long(&a, "--sample", 10);
     char *pos[2];
     int np = args_rest(&a, pos, 2);
+    if (np == 1 && sample < 0) t2i_error(T2I_EARG, "--sample %ld is negative", sample);
     if (np != 1 || sample < 0) return cli_usage(argv[0], usage);
     Vocab v;
     int rc = vocab_load(pos[0], &v);

@@ -328,7 +328,7 @@ int db_run_find_incomplete(Db *d, const char *run_key, int64_t *id) {
     sqlite3_stmt *st;
     *id = 0;
     int rc = prep(d,
-                  "SELECT id FROM runs WHERE run_key = ? AND status != 'complete'"
+                  "SELECT id FROM runs WHERE run_key = ? AND status NOT IN ('complete', 'shard-complete')"
                   " ORDER BY id DESC LIMIT 1",
                   &st);
     if (rc) return rc;

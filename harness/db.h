@@ -27,7 +27,8 @@ typedef struct {
 
 typedef struct {
     int64_t     id;
-    const char *status;         // "running", "complete", "interrupted", "failed"
+    const char *status;         // "running", "complete", "interrupted", "failed",
+                                // "shard-complete" (a shard run whose blocks are done)
     const char *kind;           // "run" or "eval-images"
     const char *run_key;        // identifies "the same command" for resume
     const char *fingerprint;        // sha256 over everything but the model (inputs + build)

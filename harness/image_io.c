@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jpeglib.h>   // after stdio.h: it uses FILE
 
@@ -47,6 +48,13 @@ static void png_warn_fn(png_structp png, png_const_charp msg) {
     (void)msg;
 }
 
+// No truncated PNG is left behind after a failed write (e.g. a full disk); only a regular file
+// is removed (never a device such as /dev/full).
+static void remove_partial(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) remove(path);
+}
+
 int png_write_rgb(const char *path, const uint8_t *rgb, int H, int W) {
     if (H < 1 || W < 1 || H > IMAGE_MAX_SIDE || W > IMAGE_MAX_SIDE)
         return t2i_error(T2I_EARG, "%s: bad image size %dx%d", path, W, H);
@@ -63,6 +71,7 @@ int png_write_rgb(const char *path, const uint8_t *rgb, int H, int W) {
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         fclose(f);
+        remove_partial(path);
         return t2i_error(T2I_EIO, "%s: PNG write failed: %s", path, err.msg);
     }
     png_init_io(png, f);
@@ -72,7 +81,11 @@ int png_write_rgb(const char *path, const uint8_t *rgb, int H, int W) {
     for (int y = 0; y < H; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * W * 3));
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) return t2i_error(T2I_EIO, "%s: write failed: %s", path, strerror(errno));
+    if (fclose(f) != 0) {
+        int rc = t2i_error(T2I_EIO, "%s: write failed: %s", path, strerror(errno));
+        remove_partial(path);
+        return rc;
+    }
     return T2I_OK;
 }
 
@@ -154,6 +167,16 @@ static void jpeg_err_exit(j_common_ptr cinfo) {
 
 static void jpeg_silent(j_common_ptr cinfo) { (void)cinfo; }
 
+// Warnings (level < 0) mean corrupt or truncated data: libjpeg pads the missing rows with grey
+// and goes on. Count them and keep the first message, so that the reader can refuse the file;
+// trace messages (level >= 0) are dropped.
+static void jpeg_emit(j_common_ptr cinfo, int level) {
+    JpegErr *e = (JpegErr *)cinfo->err;
+    if (level >= 0) return;
+    if (!e->pub.num_warnings) (*cinfo->err->format_message)(cinfo, e->msg);
+    e->pub.num_warnings++;
+}
+
 typedef struct {
     struct jpeg_decompress_struct cinfo;
     uint8_t *pix;
@@ -179,6 +202,9 @@ static int jpeg_read_body(JpegRead *st, JpegErr *err, FILE *f, const char *path)
         jpeg_read_scanlines(&st->cinfo, &row, 1);
     }
     jpeg_finish_decompress(&st->cinfo);
+    if (err->pub.num_warnings)
+        return t2i_error(T2I_EFORMAT, "%s: bad JPEG (corrupt or truncated data): %s", path,
+                         err->msg[0] ? err->msg : "libjpeg warning");
     return T2I_OK;
 }
 
@@ -193,6 +219,7 @@ int jpeg_read_rgb(const char *path, uint8_t **rgb, int *H, int *W) {
     st.cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = jpeg_err_exit;
     err.pub.output_message = jpeg_silent;
+    err.pub.emit_message = jpeg_emit;
     int rc = jpeg_read_body(&st, &err, f, path);
     int h = (int)st.cinfo.output_height, w = (int)st.cinfo.output_width;
     jpeg_destroy_decompress(&st.cinfo);

@@ -2,6 +2,7 @@
 #include "results.h"
 
 #include "jsonx.h"
+#include "scoring.h"
 #include "t2i.h"
 
 #include <cjson/cJSON.h>
@@ -84,6 +85,7 @@ int res_load(Db *d, int64_t id, ResRun *r) {
     r->samples_done = sqlite3_column_int64(st, 17);
     sqlite3_finalize(st);
     if (!r->provenance) return T2I_ENOMEM;
+    scoring_shard_of_provenance(r->provenance, &r->shard_index, &r->shard_count);
 
     if (sqlite3_prepare_v2(db,
                            "SELECT name, value, std, n, direction FROM metrics WHERE run = ?"
@@ -120,6 +122,14 @@ void res_free(ResRun *r) {
     if (!r) return;
     t2i_free(r->provenance);
     r->provenance = NULL;
+}
+
+void res_status_label(const ResRun *r, char *buf, size_t n) {
+    if (r->shard_count > 1)
+        snprintf(buf, n, "shard %d/%d %s", r->shard_index, r->shard_count,
+                 !strcmp(r->status, "shard-complete") ? "complete" : r->status);
+    else
+        snprintf(buf, n, "%s", r->status);
 }
 
 const ResMetric *res_metric(const ResRun *r, const char *name) {
@@ -231,6 +241,7 @@ int res_load_json(const char *path, ResRun *r) {
         char *pv = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "provenance"));
         r->provenance = t2i_strdup(pv ? pv : "{}");
         cJSON_free(pv);
+        scoring_shard_of_provenance(r->provenance, &r->shard_index, &r->shard_count);
     }
 done:
     cJSON_Delete(j);

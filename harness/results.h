@@ -4,6 +4,7 @@
 
 #include "db.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define RES_MAX_METRICS 64
@@ -23,6 +24,8 @@ typedef struct {
     int64_t   n_samples, n_blocks, blocks_done, samples_done;
     int       block_size;
     char     *provenance;   // JSON text (t2i_malloc'd)
+    int       shard_index, shard_count;   // shard run i/n (provenance run.shard); count 0 = not
+                                          // a shard: its metrics cover every sample
     ResMetric m[RES_MAX_METRICS];
     int       n_metrics;
 } ResRun;
@@ -36,6 +39,9 @@ int  res_load(Db *d, int64_t id, ResRun *r /* OUT */);
 int  res_load_json(const char *path, ResRun *r /* OUT */);
 void res_free(ResRun *r);
 const ResMetric *res_metric(const ResRun *r, const char *name);
+// Status as shown to users: the stored status, or for a shard run "shard I/N complete" (status
+// "shard-complete"), "shard I/N running", ...
+void res_status_label(const ResRun *r, char *buf, size_t n);
 // JSON export text (t2i_malloc'd).
 char *res_to_json(const ResRun *r);
 

@@ -17,6 +17,7 @@
 #include "r_precision.h"
 #include "resize.h"
 #include "rng.h"
+#include "scoring.h"
 #include "sha256.h"
 #include "suite.h"
 #include "t2i.h"
@@ -39,8 +40,6 @@
 
 #define IMG 256
 #define INC 299
-#define RNG_STREAM_IS_SHUFFLE 100   // metric permutations (documented in suites/README.md)
-#define RNG_STREAM_RP_SHUFFLE 101
 
 // ---- signals -------------------------------------------------------------------------------
 
@@ -76,6 +75,7 @@ typedef struct {
     Arena          arena;
     int            words_num;
     int64_t        n;              // samples of this run
+    int64_t        n_work;         // samples of this process (its shard's blocks)
     int            B;
     // batch buffers
     int64_t       *cap;            // (B, words_num)
@@ -115,7 +115,7 @@ static void progress(const Run *r, int64_t done, int64_t total, double t_start, 
                      const char *stage);
 static void stage(const Run *r, const char *name) {
     if (r->widx == 0 && r->prog_count)
-        progress(r, atomic_load(r->prog_count), r->n, r->prog_t0, r->prog_done0, name);
+        progress(r, atomic_load(r->prog_count), r->n_work, r->prog_t0, r->prog_done0, name);
 }
 
 static int fail_oom(void) { return t2i_error(T2I_ENOMEM, "out of memory"); }
@@ -738,145 +738,49 @@ static void progress(const Run *r, int64_t done, int64_t total, double t_start, 
 
 // ---- metrics from stored rows --------------------------------------------------------------
 
-static void permute(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream) {
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
-    if (!seed) return;
-    Rng g;
-    rng_init(&g, seed, 0, stream);
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)rng_below(&g, (uint64_t)i + 1);
-        int64_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
+// What the metrics depend on besides the rows (scoring.h); also stored in the provenance so that
+// `t2ibench merge` scores merged shards the same way.
+static void score_spec(const Run *r, const Provenance *pv, ScoreSpec *sp) {
+    memset(sp, 0, sizeof *sp);
+    sp->n = r->n;
+    sp->block_size = r->S.block_size;
+    sp->shard_index = r->o->shard_count > 1 ? r->o->shard_index : 0;
+    sp->shard_count = r->o->shard_count > 1 ? r->o->shard_count : 0;
+    sp->use_is = r->use_is;
+    if (r->use_is) {
+        sp->is_cols = r->E.is_num_classes;   // = r->is_cols once the networks are loaded
+        sp->is_splits = r->P.is_splits;
+        sp->is_temperature = r->P.is_temperature;
+        sp->is_class_begin = r->E.is_first_class;
+        sp->is_class_end = r->E.is_first_class + r->E.is_classes;
+        sp->is_shuffle_seed = r->P.is_shuffle_seed;
     }
+    sp->use_rp = r->use_rp;
+    if (r->use_rp) {
+        sp->rp_k = r->P.rp_k;
+        sp->rp_folds = r->P.rp_folds;
+        sp->rp_fold_dmgan = r->P.rp_fold_rule == FOLDS_DMGAN;
+        sp->rp_shuffle_seed = r->P.rp_shuffle_seed;
+    }
+    sp->use_fid = r->use_fid;
+    if (r->use_fid && r->E.fid_stats) {
+        snprintf(sp->fid_stats, sizeof sp->fid_stats, "%s", r->E.fid_stats);
+        for (int i = 0; pv && i < pv->n; i++)
+            if (!strcmp(pv->files[i].role, "evaluators.fid_statistics"))
+                snprintf(sp->fid_stats_sha256, sizeof sp->fid_stats_sha256, "%s",
+                         pv->files[i].sha256);
+    }
+    snprintf(sp->evaluators, sizeof sp->evaluators, "%s", r->E.path ? r->E.path : "");
 }
 
-static int score(Run *r, Db *d, int64_t run) {
-    sqlite3 *db = db_handle(d);
-    sqlite3_stmt *st;
-    int64_t n = r->n;
-    int rc = T2I_OK;
-    float *logits = NULL, *feat = NULL;
-    uint8_t *hits = NULL;
-    int64_t *perm = NULL, *ranks = NULL;
-    int C = r->is_cols;
-    if (r->use_is) logits = t2i_malloc(sizeof(float) * (size_t)n * C);
-    if (r->use_fid) feat = t2i_malloc(sizeof(float) * (size_t)n * 2048);
-    hits = t2i_malloc((size_t)n + 1);
-    perm = t2i_malloc(sizeof(int64_t) * (size_t)n);
-    ranks = t2i_malloc(sizeof(int64_t) * (size_t)n);
-    if ((r->use_is && !logits) || (r->use_fid && !feat) || !hits || !perm || !ranks) {
-        rc = fail_oom();
-        goto done;
+static int score(const ScoreSpec *sp, Db *d, int64_t run) {
+    int rc = db_begin(d);
+    if (rc) return rc;
+    if ((rc = scoring_write(d, run, sp))) {
+        db_rollback(d);
+        return rc;
     }
-    if (sqlite3_prepare_v2(db, "SELECT sample, is_logits, rp_rank, fid_feat FROM samples WHERE run = ?"
-                               " AND sample < ? ORDER BY sample",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = db_err(d, "read samples");
-        goto done;
-    }
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, n);
-    int64_t k = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (id != k) break;
-        if (r->use_is) {
-            if (sqlite3_column_bytes(st, 1) != (int)(sizeof(float) * C)) break;
-            memcpy(logits + (size_t)k * C, sqlite3_column_blob(st, 1), sizeof(float) * C);
-        }
-        if (r->use_rp) ranks[k] = sqlite3_column_int64(st, 2);
-        if (r->use_fid) {
-            if (sqlite3_column_bytes(st, 3) != (int)(sizeof(float) * 2048)) break;
-            memcpy(feat + (size_t)k * 2048, sqlite3_column_blob(st, 3), sizeof(float) * 2048);
-        }
-        k++;
-    }
-    sqlite3_finalize(st);
-    if (k != n) {
-        rc = t2i_error(T2I_EDB, "database %s: run %lld has %lld complete sample rows of %lld", d->path,
-                       (long long)run, (long long)k, (long long)n);
-        goto done;
-    }
-    if ((rc = db_begin(d))) goto done;
-    if ((rc = db_metrics_clear(d, run))) goto tx;
-    if ((rc = db_metric_put(d, run, "images", (double)n, NAN, n, 1))) goto tx;
-    if (r->use_is) {
-        IsOptions opt = is_options_default();
-        opt.splits = r->P.is_splits;
-        opt.temperature = r->P.is_temperature;
-        opt.class_begin = r->E.is_first_class;
-        opt.class_end = r->E.is_first_class + r->E.is_classes;
-        float *rows = logits;
-        float *sh = NULL;
-        if (r->P.is_shuffle_seed) {
-            permute(perm, n, r->P.is_shuffle_seed, RNG_STREAM_IS_SHUFFLE);
-            sh = t2i_malloc(sizeof(float) * (size_t)n * C);
-            if (!sh) {
-                rc = fail_oom();
-                goto tx;
-            }
-            for (int64_t i = 0; i < n; i++)
-                memcpy(sh + (size_t)i * C, logits + (size_t)perm[i] * C, sizeof(float) * C);
-            rows = sh;
-        }
-        IsResult res;
-        if (n < opt.splits)
-            fprintf(stderr, "t2ibench: IS not computed: %lld samples < %d splits\n", (long long)n,
-                    opt.splits);
-        if (n >= opt.splits) {
-            rc = inception_score(rows, DT_F32, n, C, &opt, NULL, &res);
-            if (!rc) rc = db_metric_put(d, run, "is", res.mean, res.std, res.splits, 1);
-        }
-        t2i_free(sh);
-        if (rc) goto tx;
-    }
-    if (r->use_rp) {
-        permute(perm, n, r->P.rp_shuffle_seed, RNG_STREAM_RP_SHUFFLE);
-        for (int64_t i = 0; i < n; i++) hits[i] = ranks[perm[i]] < r->P.rp_k;
-        RpResult res;
-        RpFoldRule fr = r->P.rp_fold_rule == FOLDS_DMGAN ? RP_FOLD_DMGAN : RP_FOLD_EXACT;
-        if (n < r->P.rp_folds * (fr == RP_FOLD_DMGAN ? 2 : 1))
-            fprintf(stderr, "t2ibench: R-precision not computed: %lld samples for %d folds\n",
-                    (long long)n, r->P.rp_folds);
-        else {
-            rc = rp_folds(hits, n, r->P.rp_folds, fr, NULL, &res);
-            if (!rc) rc = db_metric_put(d, run, "rp", 100.0 * res.mean, 100.0 * res.std, res.folds, 1);
-            if (rc) goto tx;
-        }
-    }
-    if (r->use_fid && !r->E.fid_stats)
-        fprintf(stderr, "t2ibench: FID features stored, no FID: evaluator card %s has no "
-                        "statistics (see `t2ibench fid-stats`)\n",
-                r->E.path);
-    if (r->use_fid && r->E.fid_stats && n >= 2) {
-        FidStats a, b;
-        FidResult fr;
-        memset(&a, 0, sizeof a);
-        memset(&b, 0, sizeof b);
-        rc = fid_stats_from_features(feat, DT_F32, n, 2048, &a);
-        if (!rc) rc = fid_stats_load(r->E.fid_stats, &b);
-        if (!rc && a.D != b.D)
-            rc = t2i_error(T2I_ESHAPE, "%s: statistics of dimension %d, features have %d",
-                           r->E.fid_stats, b.D, a.D);
-        if (!rc) rc = fid_from_stats(&a, &b, &fr);
-        if (!rc) rc = db_metric_put(d, run, "fid", fr.fid, NAN, n, -1);
-        fid_stats_free(&a);
-        fid_stats_free(&b);
-        if (rc) goto tx;
-    }
-    if ((rc = db_run_set_status(d, run, "complete"))) goto tx;
-    rc = db_commit(d);
-    goto done;
-tx:
-    db_rollback(d);
-done:
-    t2i_free(logits);
-    t2i_free(feat);
-    t2i_free(hits);
-    t2i_free(perm);
-    t2i_free(ranks);
-    return rc;
+    return db_commit(d);
 }
 
 // ---- workers ------------------------------------------------------------------------------
@@ -999,12 +903,14 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     }
     char fp[65], ifp[65], mfp[65], key[65];
     prov_fingerprints(&pv, fp, ifp, mfp);
-    {
-        char kb[512];
-        int kl = snprintf(kb, sizeof kb, "%s|%s|%s|%lld|%s", o->images_dir ? "eval-images" : "run",
-                          fp, mfp, (long long)r.n, r.S.sha256);
-        sha256_hex(kb, (size_t)kl, key);
-    }
+    // A shard run (--shard i/n, n > 1) runs the blocks b % n == i only; its key names the
+    // shard, so rerunning the same shard command resumes that shard and nothing else.
+    int shard_i = o->shard_count > 1 ? o->shard_index : 0;
+    int shard_n = o->shard_count > 1 ? o->shard_count : 0;
+    scoring_run_key(o->images_dir ? "eval-images" : "run", fp, mfp, r.n, r.S.sha256, shard_i,
+                    shard_n, key);
+    ScoreSpec spec;
+    score_spec(&r, &pv, &spec);
     // The database before any heavy work: a read-only or locked file fails fast.
     if ((rc = db_open(&d, o->db, 0))) goto out;
     // Networks before the run row: a wrong-shape checkpoint leaves no trace in the database.
@@ -1038,7 +944,8 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
             goto out;
         }
         int same = strcmp((const char *)sqlite3_column_text(st, 0), key) == 0;
-        int complete = strcmp((const char *)sqlite3_column_text(st, 1), "complete") == 0;
+        const char *stt = (const char *)sqlite3_column_text(st, 1);
+        int complete = !strcmp(stt, "complete") || !strcmp(stt, "shard-complete");
         sqlite3_finalize(st);
         if (!same) {
             rc = t2i_error(T2I_EARG, "--resume %lld: that run was started with other inputs (suite, "
@@ -1056,13 +963,30 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     }
     if (run && !o->quiet) fprintf(stderr, "t2ibench: resuming run %lld\n", (long long)run);
     if (!run) {
-        char extra[1024];
-        snprintf(extra, sizeof extra,
-                 "{\"batch_at_start\": %d, \"workers_at_start\": %d, \"limit\": %lld, \"suite\":"
-                 " \"%s\", \"protocol\": \"%s\", \"evaluators\": \"%s\", \"model\": \"%s\"}",
-                 r.B, nw, (long long)r.n, r.S.name, r.P.name, r.E.name,
-                 r.have_model ? r.M.name : "eval-images");
-        prov = prov_json(&pv, extra);
+        cJSON *ex = cJSON_CreateObject();
+        char *extra = NULL;
+        if (ex) {
+            cJSON_AddNumberToObject(ex, "batch_at_start", r.B);
+            cJSON_AddNumberToObject(ex, "workers_at_start", nw);
+            cJSON_AddNumberToObject(ex, "limit", (double)r.n);
+            cJSON_AddStringToObject(ex, "suite", r.S.name);
+            cJSON_AddStringToObject(ex, "protocol", r.P.name);
+            cJSON_AddStringToObject(ex, "evaluators", r.E.name);
+            cJSON_AddStringToObject(ex, "model", r.have_model ? r.M.name : "eval-images");
+            if (shard_n > 1) {
+                cJSON *sh = cJSON_AddObjectToObject(ex, "shard");
+                cJSON_AddNumberToObject(sh, "index", shard_i);
+                cJSON_AddNumberToObject(sh, "count", shard_n);
+            }
+            ScoreSpec all = spec;
+            all.shard_index = all.shard_count = 0;
+            cJSON *sj = scoring_spec_json(&all);
+            if (sj) cJSON_AddItemToObject(ex, "scoring", sj);
+            extra = cJSON_PrintUnformatted(ex);
+            cJSON_Delete(ex);
+        }
+        prov = extra ? prov_json(&pv, extra) : NULL;
+        cJSON_free(extra);
         if (!prov) {
             rc = fail_oom();
             goto out;
@@ -1090,11 +1014,21 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     }
     if ((rc = db_blocks_done(&d, run, done, nblocks))) goto out;
     int64_t todo = 0, samples_done = 0;
+    r.n_work = 0;
     for (int64_t b = 0; b < nblocks; b++) {
+        if (!scoring_block_in_shard(b, shard_i, shard_n)) continue;
         int64_t nbk = (b + 1) * r.S.block_size < r.n ? r.S.block_size : r.n - b * r.S.block_size;
+        r.n_work += nbk;
         if (done[b]) samples_done += nbk;
         else todo++;
     }
+    for (int k = 0; k < nw; k++) workers[k].n_work = r.n_work;
+    if (shard_n > 1 && !o->quiet)
+        fprintf(stderr, "t2ibench: run %lld is shard %d/%d: %lld of its blocks (b %% %d == %d) to "
+                        "do, %lld of %lld samples; merge the shard databases with `t2ibench "
+                        "merge`\n",
+                (long long)run, shard_i, shard_n, (long long)todo, shard_n, shard_i,
+                (long long)r.n_work, (long long)r.n);
     if (todo > 0) {
         if (o->verbose)
             fprintf(stderr, "t2ibench: run %lld: %lld samples, %lld blocks to do, batch %d, %d "
@@ -1130,7 +1064,7 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     bo.sha = t2i_malloc((size_t)r.S.block_size * 65);
     if (!bo.is || !bo.fid || !bo.rp || !bo.rank || !bo.sha) rc = fail_oom();
     for (int64_t b = 0; b < nblocks && !rc; b++) {
-        if (done[b]) continue;
+        if (done[b] || !scoring_block_in_shard(b, shard_i, shard_n)) continue;
         if (g_stop) {
             rc = t2i_error(T2I_EINTR, "interrupted: run %lld stopped after committing %lld of %lld "
                                       "blocks; rerun the same command (or --resume %lld) to finish",
@@ -1218,11 +1152,11 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!o->quiet && isatty(2)) {
-        progress(&r, samples_done, r.n, t_start, done_start, rc ? "stopped" : "scoring");
+        progress(&r, samples_done, r.n_work, t_start, done_start, rc ? "stopped" : "scoring");
         fprintf(stderr, "\n");
     }
     if (rc) goto fail_run;
-    if ((rc = score(&r, &d, run))) goto fail_run;
+    if ((rc = score(&spec, &d, run))) goto fail_run;
     goto out;
 fail_run : {
     int keep = rc;

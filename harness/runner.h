@@ -9,7 +9,10 @@
 // captions (rank of the true one; the 1+M captions of a sample are always encoded together, so
 // codes do not depend on batching), FID pool3 features when the evaluator card has statistics.
 // Every per-sample output is stored; one SQLite transaction per block; metrics are computed at
-// the end from the stored rows only. Nothing depends on batch size, resume point or threads.
+// the end from the stored rows only (harness/scoring.h). Nothing depends on batch size, resume
+// point, threads or shard. A shard run (shard_count > 1) runs only its blocks, records
+// run.shard and run.scoring in its provenance, ends as "shard-complete" with partial metrics
+// over its own samples; `t2ibench merge` (harness/cmd_merge.c) combines shard databases.
 #ifndef T2I_RUNNER_H
 #define T2I_RUNNER_H
 
@@ -27,6 +30,8 @@ typedef struct {
     int         threads;      // worker threads (each sample: single-threaded BLAS)
     const char *images_out;   // write generated PNGs here (optional)
     int64_t     resume;       // run id to resume, 0 = find "the same command" automatically
+    int         shard_index;  // run only the blocks b % shard_count == shard_index
+    int         shard_count;  // 0 or 1 = every block (DESIGN.md §11; harness/scoring.h)
     int         quiet, verbose;
 } RunOpts;
 

@@ -453,7 +453,8 @@ int suite_freeze(const FreezeOpts *o, const char *out_path, int64_t *n_samples) 
         escape_to(f, t.caption[x->caption_id]);
         fputc('\n', f);
     }
-    if (fclose(f) != 0) {
+    int werr = ferror(f);   // an earlier failed write (full disk) may not show in fclose
+    if (fclose(f) != 0 || werr) {
         f = NULL;
         rc = t2i_error(T2I_EIO, "%s: write failed: %s", tmp, strerror(errno));
         goto done;

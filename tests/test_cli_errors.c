@@ -1,0 +1,375 @@
+// test_cli_errors.c -- hostile and malformed input through the t2ibench binary (T2I_BIN, default
+// build/t2ibench), one regression test per problem found in the CLI QA pass: every bad input
+// gives a clear message naming the file / option and the place, the documented exit code (2
+// error, 4 usage error), no crash, no partial output file, and an earlier file is kept.
+// Run from the repository root. Fast: only one test runs the networks (one sample, hash
+// weights); everything else fails before any network is built.
+#include "test.h"
+
+#include "npy.h"
+#include "t2i.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jpeglib.h>   // after stdio.h (test.h)
+
+static char T[256];                    // temp dir
+static const char *BIN;
+static char OUT[1 << 15], ERR[1 << 15];  // stdout / stderr of the last command
+
+static void slurp(const char *path, char *buf, size_t n) {
+    buf[0] = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = 0;
+    fclose(f);
+}
+
+// Runs `BIN <args>` through /bin/sh with `pre` (shell commands, e.g. a ulimit) first; stdout
+// and stderr land in OUT and ERR. Returns the exit status, or 128+signal.
+static int cli(const char *pre, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cli(const char *pre, const char *fmt, ...) {
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s%s'%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt'", pre ? pre : "",
+             pre ? "; exec " : "", BIN, args, T, T);
+    int st = system(cmd);
+    char p[300];
+    snprintf(p, sizeof p, "%s/stdout.txt", T);
+    slurp(p, OUT, sizeof OUT);
+    snprintf(p, sizeof p, "%s/stderr.txt", T);
+    slurp(p, ERR, sizeof ERR);
+    if (st == -1) return -1;
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+static int has(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
+
+static const char *tp(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/%s", T, name);
+    return buf;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static int file_equals(const char *path, const char *text) {
+    char buf[256];
+    slurp(path, buf, sizeof buf);
+    return strcmp(buf, text) == 0;
+}
+
+static int exists(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+static void save_f32(const char *path, int64_t rows, int64_t cols, const float *x) {
+    int64_t shape[2] = {rows, cols};
+    CHECKF(npy_save(path, DT_F32, 2, shape, x) == T2I_OK, "%s", t2i_errmsg());
+}
+
+// (rows, cols) float32 features, deterministic and full rank.
+static void save_features(const char *path, int64_t rows, int64_t cols, float nan_at_r,
+                          float nan_at_c) {
+    float *x = malloc((size_t)(rows * cols) * sizeof *x);
+    for (int64_t i = 0; i < rows * cols; i++) x[i] = (float)((i * 7919 % 101) - 50) / 25.0f;
+    if (nan_at_r >= 0) x[(int64_t)nan_at_r * cols + (int64_t)nan_at_c] = NAN;
+    save_f32(path, rows, cols, x);
+    free(x);
+}
+
+static int write_jpeg(const char *path, int H, int W) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)W;
+    c.image_height = (JDIMENSION)H;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    unsigned char *row = malloc((size_t)W * 3);
+    while (c.next_scanline < c.image_height) {
+        for (int x = 0; x < W * 3; x++) row[x] = (unsigned char)((x * 13 + (int)c.next_scanline * 7) & 255);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(row);
+    return fclose(f);
+}
+
+static void truncate_copy(const char *src, const char *dst, double frac) {
+    char *buf = malloc(1 << 20);
+    FILE *f = fopen(src, "rb");
+    size_t n = f ? fread(buf, 1, 1 << 20, f) : 0;
+    if (f) fclose(f);
+    FILE *g = fopen(dst, "wb");
+    if (g) {
+        fwrite(buf, 1, (size_t)(n * frac), g);
+        fclose(g);
+    }
+    free(buf);
+}
+
+// ---- tests ---------------------------------------------------------------------------------
+
+TEST(test_help_exits_0) {
+    const char *cmds[] = {"tensors --help", "vocab --help", "vocab build --help", "suite --help",
+                          "suite check --help", "suite freeze --help"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = cli(NULL, "%s", cmds[i]);
+        CHECKF(rc == 0 && has(OUT, "usage"), "%s: exit %d, stdout '%s', stderr '%s'", cmds[i], rc,
+               OUT, ERR);
+    }
+    CHECK(cli(NULL, "suite bogus") == 4);
+    CHECKF(has(ERR, "unknown subcommand 'bogus'"), "stderr: %s", ERR);
+}
+
+TEST(test_duplicate_option_named) {
+    char a[300];
+    tp(a, sizeof a, "logits.npy");
+    save_features(a, 20, 10, -1, 0);
+    CHECK(cli(NULL, "metric is --logits %s --logits %s --splits 2", a, a) == 4);
+    CHECKF(has(ERR, "option '--logits' given more than once"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "metric is --logits %s --splits=2 --splits 3", a) == 4);
+    CHECKF(has(ERR, "'--splits' given more than once"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "metric is --logits %s --splits 2 --bogus", a) == 4);
+    CHECKF(has(ERR, "unknown option '--bogus'"), "stderr: %s", ERR);
+}
+
+TEST(test_metric_option_ranges) {
+    char a[300], b[300];
+    tp(a, sizeof a, "logits.npy");
+    tp(b, sizeof b, "feat_b.npy");
+    save_features(a, 20, 10, -1, 0);
+    save_features(b, 20, 10, -1, 0);
+    // used to be cut to int and reported as "splits = 0 < 1" (exit 2)
+    CHECK(cli(NULL, "metric is --logits %s --splits 99999999999", a) == 4);
+    CHECKF(has(ERR, "--splits 99999999999 is outside"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "metric is --logits %s --splits -1", a) == 4);
+    CHECKF(has(ERR, "--splits -1 is outside"), "stderr: %s", ERR);
+    // --gamma nan was silently replaced by 1/D
+    CHECK(cli(NULL, "metric kid --a %s --b %s --subset-size 5 --subsets 3 --gamma nan", a, b) == 4);
+    CHECKF(has(ERR, "--gamma nan"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "metric kid --a %s --b %s --subset-size 5 --subsets 3 --gamma -1", a, b) == 4);
+    CHECK(cli(NULL, "metric kid --a %s --b %s --subset-size 1", a, b) == 4);
+    CHECKF(has(ERR, "--subset-size 1"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "metric kid --a %s --b %s --subset-size 5 --subsets 3 --gamma 0.5", a, b) == 0);
+}
+
+TEST(test_metric_bad_arrays_named) {
+    char a[300], nan[300], d4[300], v1[300], ic[300], sc[300], c0[300], cb[300];
+    tp(a, sizeof a, "feat_a.npy");
+    tp(nan, sizeof nan, "feat_nan.npy");
+    tp(d4, sizeof d4, "feat_d4.npy");
+    tp(v1, sizeof v1, "vec.npy");
+    save_features(a, 20, 8, -1, 0);
+    save_features(nan, 20, 8, 1, 2);
+    save_features(d4, 20, 4, -1, 0);
+    float v[5] = {1, 2, 3, 4, 5};
+    int64_t s1 = 5;
+    CHECK(npy_save(v1, DT_F32, 1, &s1, v) == T2I_OK);
+    // a NaN feature: "MMD^2 is not finite (features too large?)" named neither file nor place
+    CHECK(cli(NULL, "metric kid --a %s --b %s --subset-size 5 --subsets 3", a, nan) == 2);
+    CHECKF(has(ERR, nan) && has(ERR, "row 1 column 2 is not finite"), "stderr: %s", ERR);
+    // a 1-D array was reported as "got 0 dims"
+    CHECK(cli(NULL, "metric kid --a %s --b %s --subset-size 5", v1, a) == 2);
+    CHECKF(has(ERR, v1) && has(ERR, "shape (5,)"), "stderr: %s", ERR);
+    // FID dimension mismatch names both files
+    CHECK(cli(NULL, "metric fid --a %s --b %s", a, d4) == 2);
+    CHECKF(has(ERR, a) && has(ERR, d4) && has(ERR, "dimensions differ"), "stderr: %s", ERR);
+    // R-precision: (N, 0) candidates, out-of-range candidates, shape mismatch name the files
+    tp(ic, sizeof ic, "ic.npy");
+    tp(sc, sizeof sc, "sc.npy");
+    tp(c0, sizeof c0, "cand0.npy");
+    tp(cb, sizeof cb, "cand_bad.npy");
+    save_features(ic, 4, 3, -1, 0);
+    save_features(sc, 4, 3, -1, 0);
+    int64_t cand[8] = {0, 1, 1, 2, 2, 3, 3, 400}, sh0[2] = {4, 0}, sh2[2] = {4, 2};
+    CHECK(npy_save(c0, DT_I64, 2, sh0, cand) == T2I_OK);
+    CHECK(npy_save(cb, DT_I64, 2, sh2, cand) == T2I_OK);
+    CHECK(cli(NULL, "metric rp --image-codes %s --sentence-codes %s --candidates %s --folds 1", ic,
+              sc, c0) == 2);
+    CHECKF(has(ERR, c0) && has(ERR, "shape (4, 0)"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "metric rp --image-codes %s --sentence-codes %s --candidates %s --folds 1", ic,
+              sc, cb) == 2);
+    CHECKF(has(ERR, cb) && has(ERR, "400"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "metric rp --image-codes %s --sentence-codes %s --candidates %s --folds 1", a,
+              sc, cb) == 2);
+    CHECKF(has(ERR, a) && has(ERR, sc), "stderr: %s", ERR);
+}
+
+TEST(test_save_stats_keeps_earlier_file) {
+    char a[300], out[300], tmpdir[320];
+    tp(a, sizeof a, "feat_s.npy");
+    tp(out, sizeof out, "stats.npz");
+    save_features(a, 40, 24, -1, 0);   // sigma alone is 4.6 KB: larger than `ulimit -f 1`
+    write_text(out, "KEEP");
+    // The statistics go to OUT.tmp first; when that cannot be written, OUT stays as it was.
+    snprintf(tmpdir, sizeof tmpdir, "%s.tmp", out);
+    CHECK(mkdir(tmpdir, 0755) == 0);
+    CHECK(cli(NULL, "metric fid --a %s --save-stats %s", a, out) == 2);
+    CHECKF(has(ERR, tmpdir), "stderr: %s", ERR);
+    CHECK(file_equals(out, "KEEP"));
+    rmdir(tmpdir);
+    // A write that fails half way (file size limit = a full disk): OUT is kept, no .tmp left.
+    CHECK(cli("trap '' XFSZ; ulimit -f 1", "metric fid --a %s --save-stats %s", a, out) == 2);
+    CHECKF(has(ERR, "write failed"), "stderr: %s", ERR);
+    CHECK(file_equals(out, "KEEP"));
+    CHECK(!exists(tmpdir));
+    // And a good write replaces it with statistics that load.
+    CHECK(cli(NULL, "metric fid --a %s --save-stats %s", a, out) == 0);
+    CHECK(cli(NULL, "metric fid --a %s --b %s", out, a) == 0);
+    double fid = 1;
+    CHECKF(sscanf(OUT, "FID %lf", &fid) == 1 && fabs(fid) < 1e-6, "stdout: %s", OUT);
+    CHECK(!exists(tmpdir));
+}
+
+TEST(test_generate_png_full_disk) {
+    char dir[300], png[340];
+    tp(dir, sizeof dir, "gen");
+    // 8 blocks of file size: the 64 px PNG of a hash-weight image does not fit.
+    int rc = cli("trap '' XFSZ; ulimit -f 8",
+                 "generate --model suites/models/demo_bird.json --caption 'a red bird' --out %s", dir);
+    CHECKF(rc == 2 && has(ERR, "g0_64.png"), "exit %d, stderr: %s", rc, ERR);
+    snprintf(png, sizeof png, "%s/g0_64.png", dir);
+    CHECKF(!exists(png), "a truncated %s was left behind", png);
+}
+
+TEST(test_read_directory_message) {
+    CHECK(cli(NULL, "tensors %s", T) == 2);
+    CHECKF(has(ERR, T) && has(ERR, "Is a directory"), "stderr: %s", ERR);
+}
+
+TEST(test_truncated_jpeg_refused) {
+    char dir[300], full[340], cut[340], db[340];
+    tp(dir, sizeof dir, "jpg");
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(full, sizeof full, "%s/full.jpeg", T);
+    snprintf(cut, sizeof cut, "%s/0.jpg", dir);
+    snprintf(db, sizeof db, "%s/ev.db", T);
+    CHECK(write_jpeg(full, 256, 256) == 0);
+    truncate_copy(full, cut, 0.5);
+    // libjpeg pads a truncated file with grey and only warns: it used to be scored (exit 0).
+    int rc = cli(NULL, "eval-images --suite suites/cub_smoke.suite --protocol "
+                       "suites/protocols/smoke.json --evaluators suites/evaluators/demo_cub.json "
+                       "--images %s --limit 1 --db %s -q", dir, db);
+    CHECKF(rc == 2 && has(ERR, cut) && has(ERR, "bad JPEG") && has(ERR, "Premature end"),
+           "exit %d, stderr: %s", rc, ERR);
+    // The intact file is accepted (warnings only come from bad data).
+    truncate_copy(full, cut, 1.0);
+    remove(db);
+    rc = cli(NULL, "eval-images --suite suites/cub_smoke.suite --protocol "
+                   "suites/protocols/smoke.json --evaluators suites/evaluators/demo_cub.json "
+                   "--images %s --limit 1 --db %s -q", dir, db);
+    CHECKF(rc == 0, "exit %d, stderr: %s", rc, ERR);
+}
+
+TEST(test_generate_argument_errors) {
+    CHECK(cli(NULL, "generate --model suites/models/demo_bird.json --caption bird --seed -1") == 4);
+    CHECKF(has(ERR, "--seed must be >= 0"), "stderr: %s", ERR);
+    CHECK(cli(NULL, "generate --caption bird") == 4);
+    CHECKF(has(ERR, "--model and --caption are required"), "stderr: %s", ERR);
+    // ntoken smaller than the vocabulary: used to fail inside the embedding without the card
+    char card[300], vocab[PATH_MAX], text[1024];
+    tp(card, sizeof card, "small_ntoken.json");
+    CHECK(realpath("suites/vocab/cub_test.vocab.txt", vocab) != NULL);
+    snprintf(text, sizeof text,
+             "{\"name\": \"x\", \"dataset\": \"cub\", \"generator\": {\"weights\": "
+             "\"hash:attngan-oracle-hash-v1\", \"config\": {\"GF_DIM\": 32, \"Z_DIM\": 100, "
+             "\"CONDITION_DIM\": 100, \"EMBEDDING_DIM\": 256, \"R_NUM\": 2, \"BRANCH_NUM\": 3}}, "
+             "\"text_encoder\": {\"weights\": \"hash:attngan-oracle-hash-v1\", \"config\": "
+             "{\"ntoken\": 10, \"ninput\": 300, \"nhidden\": 256}}, \"vocabulary\": \"%s\", "
+             "\"WORDS_NUM\": 18}", vocab);
+    write_text(card, text);
+    int rc = cli(NULL, "generate --model %s --caption 'a red bird' --out %s/g2", card, T);
+    CHECKF(rc == 2 && has(ERR, card) && has(ERR, "ntoken 10"), "exit %d, stderr: %s", rc, ERR);
+}
+
+TEST(test_bench_option_ranges) {
+    // --threads 4294967297 used to wrap to 1 thread and run
+    CHECK(cli(NULL, "bench generator --threads 4294967297 --iters 1") == 4);
+    CHECKF(has(ERR, "--threads 4294967297") && !has(OUT, "sgemm"), "stdout %s stderr %s", OUT, ERR);
+    // a bad --config was found after the sgemm peak measurement, with exit 2
+    CHECK(cli(NULL, "bench generator --config foo --iters 1") == 4);
+    CHECKF(has(ERR, "--config must be bird or coco") && !has(OUT, "sgemm"), "stdout %s stderr %s",
+           OUT, ERR);
+}
+
+TEST(test_text_vocab_message) {
+    char v[300];
+    tp(v, sizeof v, "bad.vocab.txt");
+    write_text(v, "a\nb\n");
+    // a *.txt vocabulary not starting with a digit was parsed as a pickle ("stack underflow")
+    CHECK(cli(NULL, "vocab %s", v) == 2);
+    CHECKF(has(ERR, v) && has(ERR, ":1: expected \"id<TAB>word\""), "stderr: %s", ERR);
+    CHECK(cli(NULL, "vocab %s --sample -2", v) == 4);
+    CHECKF(has(ERR, "--sample -2"), "stderr: %s", ERR);
+}
+
+TEST(test_out_not_regular_file) {
+    // vocab build / suite freeze write OUT.tmp and rename it over OUT: as root that replaced
+    // e.g. /dev/full by a regular file. A FIFO stands in for the device here.
+    char fifo[300], caps[300];
+    tp(fifo, sizeof fifo, "fifo");
+    tp(caps, sizeof caps, "caps.tsv");
+    CHECK(mkfifo(fifo, 0644) == 0);
+    write_text(caps, "attngan_test_idx\timage_key\tclass_id\tcap_idx\tcaption\n"
+                     "0\t001.A/a_1\t1\t0\ta red bird.\n");
+    CHECK(cli(NULL, "vocab build --captions %s --out %s", caps, fifo) == 2);
+    CHECKF(has(ERR, fifo) && has(ERR, "not a regular file"), "stderr: %s", ERR);
+    struct stat sb;
+    CHECK(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode));
+    CHECK(cli(NULL, "suite freeze --captions %s --protocol suites/protocols/smoke.json --vocab "
+                    "suites/vocab/cub_test.vocab.txt --dataset cub --seed 1 --out %s", caps, fifo) == 2);
+    CHECKF(has(ERR, "not a regular file"), "stderr: %s", ERR);
+    CHECK(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode));
+}
+
+int main(void) {
+    BIN = getenv("T2I_BIN") && *getenv("T2I_BIN") ? getenv("T2I_BIN") : "build/t2ibench";
+    snprintf(T, sizeof T, "/tmp/t2i_cli_errors_XXXXXX");
+    if (!mkdtemp(T)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_help_exits_0);
+    RUN(test_duplicate_option_named);
+    RUN(test_metric_option_ranges);
+    RUN(test_metric_bad_arrays_named);
+    RUN(test_save_stats_keeps_earlier_file);
+    RUN(test_generate_png_full_disk);
+    RUN(test_read_directory_message);
+    RUN(test_truncated_jpeg_refused);
+    RUN(test_generate_argument_errors);
+    RUN(test_bench_option_ranges);
+    RUN(test_text_vocab_message);
+    RUN(test_out_not_regular_file);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", T);
+    return test_report("test_cli_errors");
+}
