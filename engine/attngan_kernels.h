@@ -48,11 +48,4 @@ void gnet_up_block(float *out, const float *in, const GNetConvBN *m, int B, int 
 void gnet_up_block_ref(float *out, const float *in, const GNetConvBN *m, int B, int H, int W,
                        float *up, float *cv);
 
-// ---- channel-major conv epilogue (conv2d.c) ------------------------------------------------
-
-// Plain twin of conv_epilogue_apply (ops.h): per row c of out (C rows of n floats)
-// y = (y - mean[c]) * scale[c] + shift[c] (NULL = 0 / 1 / 0), then ReLU when ep->relu.
-// ep == NULL leaves out unchanged.
-void conv_epilogue_apply_ref(float *out, int C, size_t n, const ConvEpilogue *ep);
-
 #endif

@@ -1,6 +1,5 @@
 // conv2d.c -- Conv2d (groups 1, dilation 1) as im2col + sgemm; 1x1/stride 1/pad 0 convolutions
 // multiply the input directly. conv2d_forward_ref is the direct 7-loop twin.
-#include "attngan_kernels.h"   // conv_epilogue_apply_ref
 #include "blas.h"
 #include "ops.h"
 #include "t2i.h"

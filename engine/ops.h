@@ -51,6 +51,9 @@ void   conv2d_forward_cm(float *out, const float *in, const Conv2d *m, const Con
 // The epilogue alone (no conv bias) on out (C rows of n floats), for callers that run the
 // sgemm with ep == NULL and finish some rows later.
 void   conv_epilogue_apply(float *out, int C, size_t n, const ConvEpilogue *ep);
+// Plain twin: per row c, y = (y - mean[c]) * scale[c] + shift[c] (NULL = 0 / 1 / 0), then ReLU
+// when ep->relu; ep == NULL leaves out unchanged.
+void   conv_epilogue_apply_ref(float *out, int C, size_t n, const ConvEpilogue *ep);
 // Layout changes: (B,C,HW) <-> (C,B,HW).
 void   nchw_to_cm(float *out, const float *in, int B, int C, int HW);
 void   cm_to_nchw(float *out, const float *in, int B, int C, int HW);
