@@ -85,8 +85,10 @@ static int parse_entry(const char *name, const cJSON *it, StEntry *e) {
         return t2i_error(T2I_EFORMAT, "%s: header[\"%.80s\"].data_offsets is not [begin, end]",
                          name, it->string);
     size_t numel = 0, bytes = 0;
-    if (!shape_numel(e->ndim, e->shape, &numel) || !t2i_mul_size(numel, dtype_size(e->dtype), &bytes) ||
-        bytes != e->end - e->begin)
+    if (!shape_numel(e->ndim, e->shape, &numel) || !t2i_mul_size(numel, dtype_size(e->dtype), &bytes))
+        return t2i_error(T2I_EFORMAT, "%s: header[\"%.80s\"].shape: the byte size overflows",
+                         name, it->string);
+    if (bytes != e->end - e->begin)
         return t2i_error(T2I_EFORMAT, "%s: header[\"%.80s\"]: shape and dtype need %zu bytes, "
                          "data_offsets give %llu", name, it->string, bytes,
                          (unsigned long long)(e->end - e->begin));

@@ -95,7 +95,8 @@ int cmd_generate(int argc, char **argv) {
     char *rest[1];
     if (args_rest(&a, rest, 1) != 0) return cli_usage("generate", usage);
     if (!card_path || !caption || seed < 0) {
-        t2i_error(T2I_EARG, "%s", seed < 0 ? "--seed must be >= 0" : "--model and --caption are required");
+        t2i_error(T2I_EARG, "%s",
+                  seed < 0 ? "--seed must be >= 0" : "--model and --caption are required");
         return cli_usage("generate", usage);
     }
 

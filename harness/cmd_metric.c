@@ -346,6 +346,9 @@ static int metric_kid(Args *a) {
     Rng rng;
     rng_init(&rng, (uint64_t)seed, 0, RNG_STREAM_KID);
     if (!rc) rc = kid_compute(A, n1, B, n2, d1, &opt, ia, ib, &rng, per, &r);
+    if (!rc && (!isfinite(r.mean) || !isfinite(r.std)))
+        rc = t2i_error(T2I_EFORMAT, "kid: %s vs %s: KID %g +- %g is not finite (features too "
+                                    "large for the polynomial kernel?)", pa, pb, r.mean, r.std);
     t2i_free(A);
     t2i_free(B);
     t2i_free(ia);

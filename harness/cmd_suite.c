@@ -144,8 +144,9 @@ int cmd_suite(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "check")) return suite_check_cmd(argc - 1, argv + 1);
     int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     if (argc >= 2 && !help) fprintf(stderr, "t2ibench suite: unknown subcommand '%s'\n", argv[1]);
-    fprintf(help ? stdout : stderr, "usage: t2ibench suite freeze ... | t2ibench suite check SUITE\n"
-                                    "       (t2ibench suite freeze --help for its options)\n");
+    fprintf(help ? stdout : stderr,
+            "usage: t2ibench suite freeze ... | t2ibench suite check SUITE\n"
+            "       (t2ibench suite freeze --help for its options)\n");
     return help ? EXIT_OK : EXIT_USAGE;
 }
 

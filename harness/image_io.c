@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <jpeglib.h>   // after stdio.h: it uses FILE
+#include <jerror.h>
 
 #define IMAGE_MAX_SIDE 65536
 
@@ -167,12 +168,13 @@ static void jpeg_err_exit(j_common_ptr cinfo) {
 
 static void jpeg_silent(j_common_ptr cinfo) { (void)cinfo; }
 
-// Warnings (level < 0) mean corrupt or truncated data: libjpeg pads the missing rows with grey
-// and goes on. Count them and keep the first message, so that the reader can refuse the file;
-// trace messages (level >= 0) are dropped.
+// A truncated file is only a warning for libjpeg (JWRN_JPEG_EOF: it pads the missing rows with
+// grey and goes on). Count that one and keep its message, so that the reader can refuse the file
+// (as PIL does); other corrupt-data warnings are tolerated like PIL does (real data sets such as
+// COCO have a few such files); trace messages are dropped.
 static void jpeg_emit(j_common_ptr cinfo, int level) {
     JpegErr *e = (JpegErr *)cinfo->err;
-    if (level >= 0) return;
+    if (level >= 0 || cinfo->err->msg_code != JWRN_JPEG_EOF) return;
     if (!e->pub.num_warnings) (*cinfo->err->format_message)(cinfo, e->msg);
     e->pub.num_warnings++;
 }
@@ -203,8 +205,8 @@ static int jpeg_read_body(JpegRead *st, JpegErr *err, FILE *f, const char *path)
     }
     jpeg_finish_decompress(&st->cinfo);
     if (err->pub.num_warnings)
-        return t2i_error(T2I_EFORMAT, "%s: bad JPEG (corrupt or truncated data): %s", path,
-                         err->msg[0] ? err->msg : "libjpeg warning");
+        return t2i_error(T2I_EFORMAT, "%s: bad JPEG (truncated): %s", path,
+                         err->msg[0] ? err->msg : "premature end of file");
     return T2I_OK;
 }
 

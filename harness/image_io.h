@@ -3,8 +3,9 @@
 // PNG through libpng (its setjmp error handling is confined to image_io.c), JPEG through
 // libjpeg(-turbo). Reading converts palette, grey, grey+alpha, RGBA (alpha dropped) and
 // 16-bit PNGs to 8-bit RGB, and grey/CMYK-free JPEGs to RGB. Errors are T2I_EIO (open/read) or
-// T2I_EFORMAT (corrupt data) and name the file. Not supported: CMYK JPEG, APNG animation,
-// gamma/colour-profile conversion (pixels are returned as stored).
+// T2I_EFORMAT (corrupt data, including a truncated JPEG, which libjpeg itself only warns about)
+// and name the file. A failed PNG write removes the partial file. Not supported: CMYK JPEG,
+// APNG animation, gamma/colour-profile conversion (pixels are returned as stored).
 #ifndef T2I_IMAGE_IO_H
 #define T2I_IMAGE_IO_H
 

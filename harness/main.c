@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "t2i.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,18 @@ static void usage(FILE *f) {
                "130 interrupted (after committing the block in flight)\n");
 }
 
+// Results go to stdout: a write that failed there (a full disk behind `> FILE`, /dev/full) must
+// not end in exit 0 with a truncated result.
+static int check_stdout(int rc) {
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "t2ibench: writing the results to stdout failed: %s\n",
+                errno ? strerror(errno) : "I/O error");
+        if (rc == EXIT_OK || rc == EXIT_REGRESSION) rc = EXIT_ERROR;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
@@ -58,7 +71,8 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--version") == 0) return cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return check_stdout(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "t2ibench: unknown command '%s' (see t2ibench --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -266,6 +266,23 @@ void suite_draw_mismatch(const CaptionTable *t, uint64_t seed, int64_t sample, i
     }
 }
 
+// suite_draw_mismatch() loops until it finds an eligible image: make sure one exists (a table
+// of one class, or of one image, has none), else it would never return.
+static int mismatch_possible(const CaptionTable *t, int rule, int m, const char *where) {
+    if (m <= 0) return T2I_OK;
+    if (rule == MISMATCH_OTHER_CLASS) {
+        for (int32_t i = 1; i < t->n_images; i++)
+            if (t->class_id[i] != t->class_id[0]) return T2I_OK;
+        return t2i_error(T2I_EARG, "%s: every image of the caption table is of class %d: no "
+                                   "other-class caption for the %d mismatches", where,
+                         t->n_images ? t->class_id[0] : -1, m);
+    }
+    if (t->n_images < 2)
+        return t2i_error(T2I_EARG, "%s: the caption table has %d image(s): no other-image caption "
+                                   "for the %d mismatches", where, t->n_images, m);
+    return T2I_OK;
+}
+
 // Kept token positions of a caption with ntok tokens (n_words = 0 when not truncated).
 static int draw_words(uint64_t seed, int64_t sample, int ntok, int words_num, int rule,
                       int32_t *pos /* (words_num) */, int *n_words) {
@@ -389,6 +406,8 @@ int suite_freeze(const FreezeOpts *o, const char *out_path, int64_t *n_samples) 
         }
         x->ntok = ntok;
         if ((rc = draw_words(o->seed, k, ntok, words_num, P->truncation, x->words, &x->n_words)))
+            goto done;
+        if ((rc = mismatch_possible(&t, P->mismatch_rule, P->mismatches, o->captions_open)))
             goto done;
         suite_draw_mismatch(&t, o->seed, k, x->image_slot, P->mismatch_rule, P->mismatches,
                             x->mismatch);
@@ -710,6 +729,7 @@ int suite_load(const char *path, Suite *s) {
                                ln);
                 goto fail;
             }
+            if ((rc = mismatch_possible(t, s->mismatch_rule, s->mismatches, path))) goto fail;
             suite_draw_mismatch(t, s->seed, i, x->image_slot, s->mismatch_rule, s->mismatches,
                                 x->mismatch);
         } else if (s->mismatches == 0) {

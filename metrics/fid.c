@@ -77,7 +77,23 @@ int fid_stats_load(const char *path, FidStats *out) {
         (rc = stats_to_f64(out->sigma, sg->data, sg->dtype, (size_t)D * D))) {
         rc = t2i_error_prefix(rc, "%s", path);
         fid_stats_free(out);
+        goto done;
     }
+    // A covariance is symmetric with a non-negative diagonal; anything else gives a meaningless
+    // (e.g. negative) distance, so it is refused with the offending entry.
+    for (int i = 0; i < D && !rc; i++) {
+        const double *row = out->sigma + (size_t)i * D;
+        if (!(row[i] >= 0))
+            rc = t2i_error(T2I_EFORMAT, "%s: sigma[%d][%d] = %g: a covariance diagonal must be "
+                                        ">= 0", path, i, i, row[i]);
+        for (int j = i + 1; j < D && !rc; j++) {
+            double a = row[j], b = out->sigma[(size_t)j * D + i];
+            if (!(fabs(a - b) <= 1e-6 * (fabs(a) + fabs(b)) + 1e-12))
+                rc = t2i_error(T2I_EFORMAT, "%s: sigma is not symmetric: sigma[%d][%d] = %g, "
+                                            "sigma[%d][%d] = %g", path, i, j, a, j, i, b);
+        }
+    }
+    if (rc) fid_stats_free(out);
 done:
     npz_free(&z);
     return rc;

@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include "npy.h"
+#include "npz.h"
 #include "t2i.h"
 
 #include <limits.h>
@@ -20,6 +21,7 @@
 
 static char T[256];                    // temp dir
 static const char *BIN;
+static const char *WRAP = "";           // e.g. "timeout 30 " for a command that used to hang
 static char OUT[1 << 15], ERR[1 << 15];  // stdout / stderr of the last command
 
 static void slurp(const char *path, char *buf, size_t n) {
@@ -40,8 +42,8 @@ static int cli(const char *pre, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s%s'%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt'", pre ? pre : "",
-             pre ? "; exec " : "", BIN, args, T, T);
+    snprintf(cmd, sizeof cmd, "%s%s%s'%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt'", pre ? pre : "",
+             pre ? "; exec " : "", WRAP, BIN, args, T, T);
     int st = system(cmd);
     char p[300];
     snprintf(p, sizeof p, "%s/stdout.txt", T);
@@ -111,7 +113,8 @@ static int write_jpeg(const char *path, int H, int W) {
     jpeg_start_compress(&c, TRUE);
     unsigned char *row = malloc((size_t)W * 3);
     while (c.next_scanline < c.image_height) {
-        for (int x = 0; x < W * 3; x++) row[x] = (unsigned char)((x * 13 + (int)c.next_scanline * 7) & 255);
+        for (int x = 0; x < W * 3; x++)
+            row[x] = (unsigned char)((x * 13 + (int)c.next_scanline * 7) & 255);
         JSAMPROW r = row;
         jpeg_write_scanlines(&c, &r, 1);
     }
@@ -253,7 +256,8 @@ TEST(test_generate_png_full_disk) {
     tp(dir, sizeof dir, "gen");
     // 8 blocks of file size: the 64 px PNG of a hash-weight image does not fit.
     int rc = cli("trap '' XFSZ; ulimit -f 8",
-                 "generate --model suites/models/demo_bird.json --caption 'a red bird' --out %s", dir);
+                 "generate --model suites/models/demo_bird.json --caption 'a red bird' --out %s",
+                 dir);
     CHECKF(rc == 2 && has(ERR, "g0_64.png"), "exit %d, stderr: %s", rc, ERR);
     snprintf(png, sizeof png, "%s/g0_64.png", dir);
     CHECKF(!exists(png), "a truncated %s was left behind", png);
@@ -344,9 +348,93 @@ TEST(test_out_not_regular_file) {
     struct stat sb;
     CHECK(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode));
     CHECK(cli(NULL, "suite freeze --captions %s --protocol suites/protocols/smoke.json --vocab "
-                    "suites/vocab/cub_test.vocab.txt --dataset cub --seed 1 --out %s", caps, fifo) == 2);
+                    "suites/vocab/cub_test.vocab.txt --dataset cub --seed 1 --out %s",
+              caps, fifo) == 2);
     CHECKF(has(ERR, "not a regular file"), "stderr: %s", ERR);
     CHECK(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode));
+}
+
+TEST(test_freeze_no_mismatch_candidates) {
+    // A caption table of one class has no other-class caption: the mismatch draw looped forever.
+    char caps[300], out[300];
+    tp(caps, sizeof caps, "one_class.tsv");
+    tp(out, sizeof out, "one_class.suite");
+    write_text(caps, "attngan_test_idx\timage_key\tclass_id\tcap_idx\tcaption\n"
+                     "0\t001.A/a_1\t1\t0\ta red bird.\n"
+                     "1\t001.A/a_2\t1\t0\ta small red bird.\n");
+    WRAP = "timeout 60 ";
+    int rc = cli(NULL, "suite freeze --captions %s --protocol suites/protocols/smoke.json --vocab "
+                       "suites/vocab/cub_test.vocab.txt --dataset cub --seed 1 --out %s",
+                 caps, out);
+    WRAP = "";
+    CHECKF(rc == 2 && has(ERR, caps) && has(ERR, "no other-class caption"), "exit %d, stderr: %s",
+           rc, ERR);
+    CHECK(!exists(out));
+}
+
+TEST(test_invalid_results_refused) {
+    // Statistics with a negative-variance sigma gave "FID -0.348703" (exit 0).
+    char a[300], st[300], big[300];
+    tp(a, sizeof a, "feat_v.npy");
+    tp(st, sizeof st, "neg_sigma.npz");
+    tp(big, sizeof big, "feat_big.npy");
+    save_features(a, 20, 4, -1, 0);
+    double mu[4] = {0, 0, 0, 0}, sigma[16] = {0};
+    for (int i = 0; i < 4; i++) sigma[i * 5] = i == 2 ? -1.0 : 1.0;
+    NpyArray arr[2];
+    memset(arr, 0, sizeof arr);
+    arr[0].dtype = DT_F64, arr[0].ndim = 1, arr[0].shape[0] = 4, arr[0].numel = 4, arr[0].data = mu;
+    arr[1].dtype = DT_F64, arr[1].ndim = 2, arr[1].shape[0] = 4, arr[1].shape[1] = 4;
+    arr[1].numel = 16, arr[1].data = sigma;
+    const char *names[2] = {"mu", "sigma"};
+    CHECK(npz_save(st, 2, names, arr) == T2I_OK);
+    CHECK(cli(NULL, "metric fid --a %s --b %s", a, st) == 2);
+    CHECKF(has(ERR, st) && has(ERR, "sigma[2][2] = -1"), "stderr: %s", ERR);
+    sigma[10] = 1.0, sigma[1] = 0.5;   // now PSD diagonal but not symmetric
+    CHECK(npz_save(st, 2, names, arr) == T2I_OK);
+    CHECK(cli(NULL, "metric fid --a %s --b %s", a, st) == 2);
+    CHECKF(has(ERR, "not symmetric: sigma[0][1]"), "stderr: %s", ERR);
+    // Huge features gave "KID 8.8e+176 +- inf" (exit 0).
+    float *x = malloc(20 * 4 * sizeof *x);
+    for (int i = 0; i < 80; i++) x[i] = (float)((i % 7) - 3) * 1e30f;
+    save_f32(big, 20, 4, x);
+    free(x);
+    CHECK(cli(NULL, "metric kid --a %s --b %s --subset-size 5 --subsets 4", big, a) == 2);
+    CHECKF(has(ERR, big) && has(ERR, "not finite"), "stderr: %s", ERR);
+    CHECKF(!has(OUT, "inf") && !has(OUT, "nan"), "stdout: %s", OUT);
+}
+
+TEST(test_stdout_write_failure) {
+    // Results written to a full stdout ended with exit 0 (e.g. `export ... > file` on a full
+    // disk left a truncated export behind a successful exit).
+    char a[300], cmd[1200], errp[320];
+    tp(a, sizeof a, "logits_o.npy");
+    save_features(a, 20, 10, -1, 0);
+    snprintf(errp, sizeof errp, "%s/stderr_full.txt", T);
+    snprintf(cmd, sizeof cmd, "'%s' metric is --logits %s --splits 2 --json >/dev/full 2>'%s'", BIN,
+             a, errp);
+    int st = system(cmd);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    slurp(errp, ERR, sizeof ERR);
+    CHECKF(has(ERR, "stdout failed"), "stderr: %s", ERR);
+}
+
+TEST(test_safetensors_shape_overflow) {
+    // 2^40 x 2^40 float32 wraps to 0 bytes: it was refused as "need 0 bytes, data_offsets give 0"
+    char p[300];
+    tp(p, sizeof p, "ovf.safetensors");
+    const char *hdr = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],"
+                      "\"data_offsets\":[0,0]}}";
+    uint64_t n = strlen(hdr);
+    FILE *f = fopen(p, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    for (int i = 0; i < 8; i++) fputc((int)((n >> (8 * i)) & 255), f);
+    fputs(hdr, f);
+    fclose(f);
+    CHECK(cli(NULL, "tensors %s", p) == 2);
+    CHECKF(has(ERR, p) && has(ERR, "header[\"a\"].shape: the byte size overflows"), "stderr: %s",
+           ERR);
 }
 
 int main(void) {
@@ -368,6 +456,10 @@ int main(void) {
     RUN(test_bench_option_ranges);
     RUN(test_text_vocab_message);
     RUN(test_out_not_regular_file);
+    RUN(test_freeze_no_mismatch_candidates);
+    RUN(test_invalid_results_refused);
+    RUN(test_stdout_write_failure);
+    RUN(test_safetensors_shape_overflow);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", T);
