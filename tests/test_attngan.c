@@ -14,6 +14,19 @@
 
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+// Scratch files go to a fresh directory under /tmp (build/tests may not exist, e.g. when only
+// the sanitizer build ran); tp("x") is "<that dir>/x", from a ring of buffers so that a few
+// paths can be used in one expression.
+static char tmp_root[64] = "/tmp/t2i_test_attngan_XXXXXX";
+static const char *tp(const char *name) {
+    static char ring[8][256];
+    static int next;
+    char *b = ring[next++ % 8];
+    snprintf(b, sizeof ring[0], "%s/%s", tmp_root, name);
+    return b;
+}
 
 static uint64_t lcg = 12345;
 static float frand(void) {   // uniform in [-1, 1)
@@ -147,7 +160,7 @@ TEST(verify_generator_r1_all_formats) { CHECK(run_verify("generator_r1", NULL) =
 TEST(verify_generator_r2_all_formats) { CHECK(run_verify("generator_r2", NULL) == 0); }
 
 TEST(verify_out_writes_npy) {
-    const char *out = "build/tests/verify_out";
+    const char *out = tp("verify_out");
     CHECK(run_verify("text_encoder", out) == 0);
     NpyArray a;
     char path[1024], ref[1024];
@@ -175,7 +188,7 @@ static int copy_file(const char *from, const char *to) {
 // verify itself must fail: a fixture copy whose sent_emb is off by 2e-6 in one element (twice
 // the tolerance) exits 1; a missing folder exits 2.
 TEST(verify_detects_a_wrong_output) {
-    const char *dir = "build/tests/verify_bad_te";
+    const char *dir = tp("verify_bad_te");
     mkdir(dir, 0777);
     const char *files[] = {"manifest.json", "captions.npy", "cap_lens.npy", "words_emb.npy",
                            "model.pth", "model_legacy.pth", "model_legacy_py2.pth"};
@@ -195,7 +208,7 @@ TEST(verify_detects_a_wrong_output) {
     char *argv[2] = {"verify", (char *)dir};
     printf("(expected: the FAIL lines below come from a deliberately corrupted fixture copy)\n");
     CHECK(cmd_verify(2, argv) == 1);
-    char *argv2[2] = {"verify", "build/tests/no_such_fixture"};
+    char *argv2[2] = {"verify", (char *)tp("no_such_fixture")};
     CHECK(cmd_verify(2, argv2) == 2);
 }
 
@@ -495,14 +508,14 @@ static uint8_t *read_png(const char *dir, const char *name, int *H, int *W) {
 
 TEST(generate_demo_card) {
     const char *card = "suites/models/demo_bird.json";
-    CHECKF(generate(card, "A small red bird with a white belly", "3", "build/tests/gen_a", 1) == 0,
+    CHECKF(generate(card, "A small red bird with a white belly", "3", tp("gen_a"), 1) == 0,
            "%s", t2i_errmsg());
-    CHECK(generate(card, "A small red bird with a white belly", "3", "build/tests/gen_b", 0) == 0);
-    CHECK(generate(card, "A small red bird with a white belly", "4", "build/tests/gen_c", 0) == 0);
+    CHECK(generate(card, "A small red bird with a white belly", "3", tp("gen_b"), 0) == 0);
+    CHECK(generate(card, "A small red bird with a white belly", "4", tp("gen_c"), 0) == 0);
     int H, W, H2, W2;
-    uint8_t *a = read_png("build/tests/gen_a", "g2_256.png", &H, &W);
-    uint8_t *b = read_png("build/tests/gen_b", "g2_256.png", &H2, &W2);
-    uint8_t *c = read_png("build/tests/gen_c", "g2_256.png", &H2, &W2);
+    uint8_t *a = read_png(tp("gen_a"), "g2_256.png", &H, &W);
+    uint8_t *b = read_png(tp("gen_b"), "g2_256.png", &H2, &W2);
+    uint8_t *c = read_png(tp("gen_c"), "g2_256.png", &H2, &W2);
     CHECK(a && b && c && H == 256 && W == 256);
     if (a && b && c) {
         CHECK(memcmp(a, b, 256 * 256 * 3) == 0);   // same seed, same image
@@ -511,22 +524,26 @@ TEST(generate_demo_card) {
     t2i_free(a);
     t2i_free(b);
     t2i_free(c);
-    uint8_t *s = read_png("build/tests/gen_a", "g0_64.png", &H, &W);
+    uint8_t *s = read_png(tp("gen_a"), "g0_64.png", &H, &W);
     CHECK(s && H == 64 && W == 64);
     t2i_free(s);
     // one map per word and attention stage: "a small red bird with a white belly" = 8 words
-    s = read_png("build/tests/gen_a", "att2_w07_belly.png", &H, &W);
+    s = read_png(tp("gen_a"), "att2_w07_belly.png", &H, &W);
     CHECK(s && H == 256);
     t2i_free(s);
-    s = read_png("build/tests/gen_a", "att1_w03_bird.png", &H, &W);
+    s = read_png(tp("gen_a"), "att1_w03_bird.png", &H, &W);
     CHECK(s && H == 128);
     t2i_free(s);
     // a caption without a known word is an error naming it
-    CHECK(generate(card, "zzqx vvqk", "1", "build/tests/gen_d", 0) == 2);
+    CHECK(generate(card, "zzqx vvqk", "1", tp("gen_d"), 0) == 2);
     CHECKF(strstr(t2i_errmsg(), "zzqx vvqk") != NULL, "%s", t2i_errmsg());
 }
 
 int main(void) {
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
     RUN(lstm_fast_matches_ref);
     RUN(attention_fast_matches_ref);
     RUN(attention_modes_agree_at_batch_1_and_differ_at_batch_3);
@@ -546,5 +563,8 @@ int main(void) {
     RUN(branch_num_1_2_3_agree);
     RUN(config_errors);
     RUN(generate_demo_card);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", tmp_root);
+    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tmp_root);
     return test_report("test_attngan");
 }
