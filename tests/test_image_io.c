@@ -5,11 +5,16 @@
 #include "test.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <jpeglib.h>   // after stdio.h
 
+// Scratch files live in a fresh directory under /tmp, made in main().
+static char tmp_root[64] = "/tmp/t2i_test_image_io_XXXXXX";
+
 static const char *tmp_path(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "build/tests/image_io_%s", name);
+    snprintf(buf, n, "%s/%s", tmp_root, name);
     return buf;
 }
 
@@ -100,7 +105,7 @@ TEST(jpeg_read) {
 TEST(errors_name_the_file) {
     uint8_t *px = NULL;
     int h, w;
-    CHECK(image_read_rgb("build/tests/no_such_image.png", &px, &h, &w) == T2I_EIO);
+    CHECK(image_read_rgb("/nonexistent/t2i/no_such_image.png", &px, &h, &w) == T2I_EIO);
     CHECK(strstr(t2i_errmsg(), "no_such_image.png") != NULL);
     char p[256];
     FILE *f = fopen(tmp_path(p, sizeof p, "junk.png"), "wb");
@@ -122,13 +127,20 @@ TEST(errors_name_the_file) {
     CHECK(image_read_rgb(p, &px, &h, &w) == T2I_EFORMAT);
     CHECKF(strstr(t2i_errmsg(), "trunc.png") != NULL, "%s", t2i_errmsg());
     CHECK(px == NULL);
-    CHECK(png_write_rgb("build/tests/no/such/dir/x.png", img, 8, 8) == T2I_EIO);
+    CHECK(png_write_rgb("/nonexistent/t2i/no/such/dir/x.png", img, 8, 8) == T2I_EIO);
 }
 
 int main(void) {
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
     RUN(quantize_matches_attngan);
     RUN(png_round_trip);
     RUN(jpeg_read);
     RUN(errors_name_the_file);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", tmp_root);
+    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", tmp_root);
     return test_report("test_image_io");
 }
