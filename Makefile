@@ -32,12 +32,11 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 GIT_DESCRIBE := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iengine -Imetrics \
-             -Iharness $(PKG_CFLAGS) -MMD -MP \
-             -DT2I_GIT_DESCRIBE='"$(GIT_DESCRIBE)"' -DT2I_CFLAGS='"$(strip $(CFLAGS))"'
+             -Iharness $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
 LIB_SRCS  := $(wildcard engine/*.c metrics/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/buildinfo.o
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz_*.c)
@@ -59,6 +58,17 @@ endif
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Build information (git describe, CFLAGS) lives in one generated file, rewritten only when it
+# changes, so that a stale object never reports another build's version.
+.PHONY: FORCE
+$(BUILD)/gen/buildinfo.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf 'const char t2i_build_git[] = "%s";\nconst char t2i_build_cflags[] = "%s";\n' \
+	    '$(GIT_DESCRIBE)' '$(strip $(CFLAGS))' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/gen/buildinfo.o: $(BUILD)/gen/buildinfo.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libt2i.a: $(LIB_OBJS)
 	@rm -f $@
@@ -82,10 +92,14 @@ bench: $(BUILD)/t2ibench
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iengine -Imetrics -Iharness $(PKG_CFLAGS)
-FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/buildinfo.o
+build/fuzz/obj/gen/buildinfo.o:
+	@mkdir -p $(dir $@)
+	printf 'const char t2i_build_git[] = "fuzz";\nconst char t2i_build_cflags[] = "fuzz";\n' | \
+	    clang -x c -c - -o $@
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -MMD -MP -DT2I_GIT_DESCRIBE='"fuzz"' -DT2I_CFLAGS='"fuzz"' -c $< -o $@
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 build/fuzz/%: tests/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)

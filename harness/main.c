@@ -1,5 +1,6 @@
 // main.c -- the t2ibench command-line entry point: dispatches to cmd_* (cli.h).
 #include "args.h"
+#include "blas.h"
 #include "cli.h"
 #include "t2i.h"
 
@@ -7,9 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef T2I_GIT_DESCRIBE
-#define T2I_GIT_DESCRIBE "unknown"
-#endif
 
 // One row per command, in the order `t2ibench --help` lists them.
 static const Command commands[] = {
@@ -36,7 +34,10 @@ static const Command commands[] = {
 int cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    printf("t2ibench %s\n", T2I_GIT_DESCRIBE);
+    printf("t2ibench %s\n", t2i_build_git);
+    printf("compiler: %s\n", __VERSION__);
+    printf("cflags:   %s\n", t2i_build_cflags);
+    printf("blas:     %s (%d threads)\n", blas_config(), blas_get_threads());
     return EXIT_OK;
 }
 

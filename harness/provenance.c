@@ -10,12 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#ifndef T2I_GIT_DESCRIBE
-#define T2I_GIT_DESCRIBE "unknown"
-#endif
-#ifndef T2I_CFLAGS
-#define T2I_CFLAGS "unknown"
-#endif
 
 double prov_now(void) {
     struct timespec ts;
@@ -45,13 +39,13 @@ static void cpu_model(char *buf, size_t n) {
 
 void prov_init(Provenance *p) {
     memset(p, 0, sizeof *p);
-    snprintf(p->git, sizeof p->git, "%s", T2I_GIT_DESCRIBE);
+    snprintf(p->git, sizeof p->git, "%s", t2i_build_git);
 #ifdef __VERSION__
     snprintf(p->compiler, sizeof p->compiler, "%s", __VERSION__);
 #else
     snprintf(p->compiler, sizeof p->compiler, "unknown");
 #endif
-    snprintf(p->cflags, sizeof p->cflags, "%s", T2I_CFLAGS);
+    snprintf(p->cflags, sizeof p->cflags, "%s", t2i_build_cflags);
     snprintf(p->blas, sizeof p->blas, "%s", blas_config());
     p->threads = blas_get_threads();
     cpu_model(p->cpu, sizeof p->cpu);
