@@ -27,38 +27,40 @@ size_t conv2d_scratch_floats(const Conv2d *m, int H, int W) {
     return n;
 }
 
+// One im2col plane: the OH x OW values of kernel tap (i, j) over one input plane src (H,W),
+// d[oh][ow] = src[oh*sh-ph+i][ow*sw-pw+j], 0 outside.
+static void im2col_plane(float *d0, const float *src, const Conv2d *m, int H, int W, int OH,
+                         int OW, int i, int j) {
+    // valid ow range: 0 <= ow*sw - pw + j < W
+    int ow_lo = 0, ow_hi = OW;   // [ow_lo, ow_hi)
+    while (ow_lo < OW && ow_lo * m->sw - m->pw + j < 0) ow_lo++;
+    while (ow_hi > ow_lo && (ow_hi - 1) * m->sw - m->pw + j >= W) ow_hi--;
+    for (int oh = 0; oh < OH; oh++) {
+        float *d = d0 + (size_t)oh * OW;
+        int    ih = oh * m->sh - m->ph + i;
+        if (ih < 0 || ih >= H) {
+            memset(d, 0, sizeof(float) * (size_t)OW);
+            continue;
+        }
+        const float *s = src + (size_t)ih * W;
+        for (int ow = 0; ow < ow_lo; ow++) d[ow] = 0.0f;
+        if (m->sw == 1) {
+            if (ow_hi > ow_lo)
+                memcpy(d + ow_lo, s + ow_lo - m->pw + j, sizeof(float) * (size_t)(ow_hi - ow_lo));
+        } else {
+            for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] = s[ow * m->sw - m->pw + j];
+        }
+        for (int ow = ow_hi; ow < OW; ow++) d[ow] = 0.0f;
+    }
+}
+
 // in (IC,H,W) -> col (IC*KH*KW, OH*OW): row (c,i,j) holds in[c][oh*sh-ph+i][ow*sw-pw+j], 0 outside.
 static void im2col(float *col, const float *in, const Conv2d *m, int H, int W, int OH, int OW) {
-    for (int c = 0; c < m->in_c; c++) {
-        const float *src = in + (size_t)c * H * W;
-        for (int i = 0; i < m->kh; i++) {
-            for (int j = 0; j < m->kw; j++) {
-                float *dst = col + ((size_t)(c * m->kh + i) * m->kw + j) * OH * OW;
-                // valid ow range: 0 <= ow*sw - pw + j < W
-                int ow_lo = 0, ow_hi = OW;   // [ow_lo, ow_hi)
-                while (ow_lo < OW && ow_lo * m->sw - m->pw + j < 0) ow_lo++;
-                while (ow_hi > ow_lo && (ow_hi - 1) * m->sw - m->pw + j >= W) ow_hi--;
-                for (int oh = 0; oh < OH; oh++) {
-                    float *d = dst + (size_t)oh * OW;
-                    int ih = oh * m->sh - m->ph + i;
-                    if (ih < 0 || ih >= H) {
-                        memset(d, 0, sizeof(float) * (size_t)OW);
-                        continue;
-                    }
-                    const float *s = src + (size_t)ih * W;
-                    for (int ow = 0; ow < ow_lo; ow++) d[ow] = 0.0f;
-                    if (m->sw == 1) {
-                        if (ow_hi > ow_lo)
-                            memcpy(d + ow_lo, s + ow_lo - m->pw + j,
-                                   sizeof(float) * (size_t)(ow_hi - ow_lo));
-                    } else {
-                        for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] = s[ow * m->sw - m->pw + j];
-                    }
-                    for (int ow = ow_hi; ow < OW; ow++) d[ow] = 0.0f;
-                }
-            }
-        }
-    }
+    for (int c = 0; c < m->in_c; c++)
+        for (int i = 0; i < m->kh; i++)
+            for (int j = 0; j < m->kw; j++)
+                im2col_plane(col + ((size_t)(c * m->kh + i) * m->kw + j) * OH * OW,
+                             in + (size_t)c * H * W, m, H, W, OH, OW, i, j);
 }
 
 // in (B,IC,H,W) w (OC,IC,KH,KW) -> out (B,OC,OH,OW)
@@ -209,31 +211,9 @@ static void im2col_cm(float *col, const float *in, const Conv2d *m, int B, int H
         for (int i = 0; i < m->kh; i++)
             for (int j = 0; j < m->kw; j++) {
                 float *row = col + ((size_t)(c * m->kh + i) * m->kw + j) * ncols;
-                int ow_lo = 0, ow_hi = OW;
-                while (ow_lo < OW && ow_lo * m->sw - m->pw + j < 0) ow_lo++;
-                while (ow_hi > ow_lo && (ow_hi - 1) * m->sw - m->pw + j >= W) ow_hi--;
-                for (int b = 0; b < nb; b++) {
-                    const float *src = in + ((size_t)c * B + b0 + b) * H * W;
-                    for (int oh = 0; oh < OH; oh++) {
-                        float *d = row + ((size_t)b * OH + oh) * OW;
-                        int    ih = oh * m->sh - m->ph + i;
-                        if (ih < 0 || ih >= H) {
-                            memset(d, 0, sizeof(float) * (size_t)OW);
-                            continue;
-                        }
-                        const float *s = src + (size_t)ih * W;
-                        for (int ow = 0; ow < ow_lo; ow++) d[ow] = 0.0f;
-                        if (m->sw == 1) {
-                            if (ow_hi > ow_lo)
-                                memcpy(d + ow_lo, s + ow_lo - m->pw + j,
-                                       sizeof(float) * (size_t)(ow_hi - ow_lo));
-                        } else {
-                            for (int ow = ow_lo; ow < ow_hi; ow++)
-                                d[ow] = s[ow * m->sw - m->pw + j];
-                        }
-                        for (int ow = ow_hi; ow < OW; ow++) d[ow] = 0.0f;
-                    }
-                }
+                for (int b = 0; b < nb; b++)
+                    im2col_plane(row + (size_t)b * OH * OW, in + ((size_t)c * B + b0 + b) * H * W,
+                                 m, H, W, OH, OW, i, j);
             }
 }
 
