@@ -122,7 +122,7 @@ int cmd_show(int argc, char **argv) {
     if (args_init(&a, argc, argv)) return cli_usage("show", usage);
     if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     int rc = open_db(&a, &d);
-    if (args_rest(&a, pos, 4) != 1) {
+    if (args_rest(&a, pos, 4) != 1 || res_run_arg(pos[0], &id)) {
         if (!rc) db_close(&d);
         return cli_usage("show", usage);
     }
@@ -247,6 +247,10 @@ int cmd_compare(int argc, char **argv) {
     const char *path = args_str(&a, "--db", DEFAULT_DB);
     int n = args_rest(&a, pos, 16);
     if (n < 2) return cli_usage("compare", usage);
+    for (int i = 0; i < n; i++) {
+        int64_t id;
+        if (res_run_arg(pos[i], &id)) return cli_usage("compare", usage);
+    }
     int rc = db_open(&d, path, 1);
     if (rc) return cli_fail("compare", rc);
     int loaded = 0;
@@ -356,6 +360,16 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
         if (!c || c == item || !c[1])
             return t2i_error(T2I_EARG, "--fail-on: \"%s\" is not METRIC:[+-]LIMIT[%%]", item);
         *c = 0;
+        static const char *const known[] = {"is", "rp", "fid", "images", "time.text",
+                                            "time.generate", "time.is", "time.rp", "time.fid",
+                                            "time.total", NULL};
+        int k = 0;
+        while (known[k] && strcmp(known[k], item)) k++;
+        if (!known[k])
+            return t2i_error(T2I_EARG,
+                             "--fail-on: unknown metric \"%s\" (is, rp, fid, images, time.STAGE "
+                             "with STAGE text, generate, is, rp, fid or total)",
+                             item);
         Rule *r = &rules[(*n)++];
         memset(r, 0, sizeof *r);
         snprintf(r->name, sizeof r->name, "%s", item);
@@ -433,7 +447,12 @@ static int write_junit(const char *path, const CheckResult *res, int n, const ch
         fprintf(f, "\"/>\n    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
-    if (fclose(f) != 0) return t2i_error(T2I_EIO, "--junit %s: write failed", path);
+    // After a failed write glibc drops the buffer, so fclose alone may report success.
+    int werr = ferror(f);
+    if (fclose(f) != 0 || werr) {
+        remove(path);
+        return t2i_error(T2I_EIO, "--junit %s: write failed (file removed)", path);
+    }
     return T2I_OK;
 }
 
@@ -453,7 +472,9 @@ int cmd_check(int argc, char **argv) {
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     const char *junit = args_str(&a, "--junit", NULL);
     int json = args_flag(&a, "--json");
-    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec) return cli_usage("check", usage);
+    int64_t run_id;
+    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id))
+        return cli_usage("check", usage);
     Rule rules[32];
     int nr = 0;
     int rc = parse_rules(spec, rules, 32, &nr);
@@ -556,6 +577,10 @@ int cmd_check(int argc, char **argv) {
             worst = 2;
         }
     }
+    // Errors also go to stderr (the report itself stays on stdout).
+    if (global_err[0]) fprintf(stderr, "t2ibench check: ERROR %s\n", global_err);
+    for (int i = 0; i < nr && !global_err[0]; i++)
+        if (res[i].outcome == 2) fprintf(stderr, "t2ibench check: ERROR %s\n", res[i].msg);
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "result", worst == 0 ? "pass" : worst == 1 ? "regression" : "error");
@@ -609,7 +634,8 @@ static void csv_field(FILE *f, const char *s) {
 }
 
 int cmd_export(int argc, char **argv) {
-    static const char *usage = "t2ibench export RUN|latest --format json|csv|md [--db FILE] [--out FILE]";
+    static const char *usage = "t2ibench export RUN|latest [--format json|csv|md] [--db FILE] [--out FILE]\n"
+        "  --format defaults to json";
     Args a;
     Db d;
     char *pos[4];
@@ -620,9 +646,11 @@ int cmd_export(int argc, char **argv) {
     const char *fmt = args_str(&a, "--format", "json");
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
-    if (args_rest(&a, pos, 4) != 1) return cli_usage("export", usage);
-    if (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "md"))
+    if (args_rest(&a, pos, 4) != 1 || res_run_arg(pos[0], &id)) return cli_usage("export", usage);
+    if (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "md")) {
+        t2i_error(T2I_EARG, "--format %s: expected json, csv or md", fmt);
         return cli_usage("export", usage);
+    }
     int rc = db_open(&d, dbp, 1);
     if (rc) return cli_fail("export", rc);
     if ((rc = res_parse_run(&d, pos[0], &id)) || (rc = res_load(&d, id, &r))) {
@@ -671,9 +699,14 @@ int cmd_export(int argc, char **argv) {
                     (long long)r.m[i].n);
         }
     }
-    if (out && fclose(f) != 0) {
-        res_free(&r);
-        return cli_fail("export", t2i_error(T2I_EIO, "%s: write failed", out));
+    if (out) {
+        // After a failed write glibc drops the buffer, so fclose alone may report success.
+        int werr = ferror(f);
+        if (fclose(f) != 0 || werr) {
+            remove(out);
+            res_free(&r);
+            return cli_fail("export", t2i_error(T2I_EIO, "%s: write failed (file removed)", out));
+        }
     }
     res_free(&r);
     return EXIT_OK;
@@ -697,7 +730,8 @@ int cmd_fid_stats(int argc, char **argv) {
     if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
-    if (args_rest(&a, pos, 4) != 1 || !out) return cli_usage("fid-stats", usage);
+    if (args_rest(&a, pos, 4) != 1 || !out || res_run_arg(pos[0], &id))
+        return cli_usage("fid-stats", usage);
     int rc = db_open(&d, dbp, 1);
     if (rc) return cli_fail("fid-stats", rc);
     if ((rc = res_parse_run(&d, pos[0], &id))) {

@@ -63,8 +63,8 @@ static int common(int argc, char **argv, int images_mode) {
     o.evaluators = args_str(&a, "--evaluators", NULL);
     o.db = args_str(&a, "--db", "results/t2ibench.db");
     o.limit = args_long(&a, "--limit", 0);
-    o.batch = (int)args_long(&a, "--batch", 8);
-    o.threads = (int)args_long(&a, "--threads", 2);
+    long batch = args_long(&a, "--batch", 8);
+    long threads = args_long(&a, "--threads", 2);
     o.resume = args_long(&a, "--resume", 0);
     o.quiet = args_flag(&a, "-q") | args_flag(&a, "--quiet");
     o.verbose = args_flag(&a, "-v") | args_flag(&a, "--verbose");
@@ -74,10 +74,32 @@ static int common(int argc, char **argv, int images_mode) {
         o.model = args_str(&a, "--model", NULL);
         o.images_out = args_str(&a, "--images-out", NULL);
     }
-    if (args_rest(&a, pos, 4) != 0 || !o.suite || !o.protocol ||
-        (images_mode ? !o.images_dir : !o.model) || o.limit < 0 || o.batch < 1 ||
-        o.batch > 256 || o.threads < 1 || o.threads > 256 || o.resume < 0)
+    int npos = args_rest(&a, pos, 4);
+    if (npos != 0) {
+        if (npos > 0) t2i_error(T2I_EARG, "unexpected argument '%s'", pos[0]);
         return cli_usage(cmd, usage);
+    }
+    if (!o.suite || !o.protocol || (images_mode ? !o.images_dir : !o.model)) {
+        t2i_error(T2I_EARG, "--suite, --protocol and %s are required",
+                  images_mode ? "--images" : "--model");
+        return cli_usage(cmd, usage);
+    }
+    if (o.limit < 0) {
+        t2i_error(T2I_EARG, "--limit %ld must be >= 0", o.limit);
+        return cli_usage(cmd, usage);
+    }
+    if (batch < 1 || batch > 256 || threads < 1 || threads > 256) {
+        int b = batch < 1 || batch > 256;
+        t2i_error(T2I_EARG, "%s %ld is outside 1..256", b ? "--batch" : "--threads",
+                  b ? batch : threads);
+        return cli_usage(cmd, usage);
+    }
+    if (o.resume < 0) {
+        t2i_error(T2I_EARG, "--resume %lld must be a run id (>= 1)", (long long)o.resume);
+        return cli_usage(cmd, usage);
+    }
+    o.batch = (int)batch;
+    o.threads = (int)threads;
     if (shard) {
         if (scoring_parse_shard(shard, &o.shard_index, &o.shard_count))
             return cli_usage(cmd, usage);   // prints the message, then the usage

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char schema_v1[] =
@@ -87,6 +88,44 @@ static int pragma_int(Db *d, const char *sql, int64_t *out) {
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? T2I_OK : db_err(d, sql);
 }
 
+// A read-only open of a WAL database fails with SQLITE_CANTOPEN (or a SQLITE_READONLY_*
+// variant) when the -shm file is missing and cannot be created (read-only file or mount).
+static int ro_open_failed(sqlite3 *db) {
+    int e = sqlite3_errcode(db) & 0xff;
+    return e == SQLITE_CANTOPEN || e == SQLITE_READONLY;
+}
+
+// Reopens d->db as "file:PATH?immutable=1" (path percent-encoded). Refused when a non-empty
+// -wal file exists: immutable mode ignores it and would show stale contents.
+static int reopen_immutable(Db *d) {
+    char wal[4096];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", d->path);
+    if (stat(wal, &sb) == 0 && sb.st_size > 0)
+        return t2i_error(T2I_EDB,
+                         "database %s: cannot be read without write access while it has a "
+                         "write-ahead log (%s); open it once with write access to checkpoint it",
+                         d->path, wal);
+    size_t n = strlen(d->path);
+    char *uri = t2i_malloc(3 * n + 32);
+    if (!uri) return T2I_ENOMEM;
+    // "file:///abs" (empty authority) or "file:rel": a path starting with "//" is no host.
+    char *q = uri + sprintf(uri, d->path[0] == '/' ? "file://" : "file:");
+    for (const unsigned char *s = (const unsigned char *)d->path; *s; s++) {
+        if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+            strchr("-._~/", *s))
+            *q++ = (char)*s;
+        else
+            q += sprintf(q, "%%%02X", *s);
+    }
+    strcpy(q, "?immutable=1");
+    if (d->db) sqlite3_close(d->db);
+    d->db = NULL;
+    int rc = sqlite3_open_v2(uri, &d->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    t2i_free(uri);
+    return rc == SQLITE_OK ? T2I_OK : db_err(d, "open (immutable)");
+}
+
 int db_open(Db *d, const char *path, int readonly) {
     memset(d, 0, sizeof *d);
     d->path = t2i_strdup(path);
@@ -97,13 +136,18 @@ int db_open(Db *d, const char *path, int readonly) {
         return rc;
     }
     int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(path, &d->db, flags, NULL) != SQLITE_OK) {
-        int rc = db_err(d, "open");
+    int orc = sqlite3_open_v2(path, &d->db, flags, NULL);
+    int rc = T2I_OK;
+    if (readonly && orc != SQLITE_OK && d->db && ro_open_failed(d->db)) {
+        if ((rc = reopen_immutable(d))) goto fail;
+        orc = SQLITE_OK;
+    }
+    if (orc != SQLITE_OK) {
+        rc = db_err(d, "open");
         db_close(d);
         return rc;
     }
     sqlite3_busy_timeout(d->db, 5000);
-    int rc = T2I_OK;
     if (!readonly && sqlite3_db_readonly(d->db, "main") == 1) {
         rc = t2i_error(T2I_EDB, "database %s is read-only (check the file and directory "
                                 "permissions); nothing was written",
@@ -111,7 +155,12 @@ int db_open(Db *d, const char *path, int readonly) {
         goto fail;
     }
     int64_t ver = 0, app = 0;
-    if ((rc = pragma_int(d, "PRAGMA user_version", &ver))) goto fail;
+    if ((rc = pragma_int(d, "PRAGMA user_version", &ver))) {
+        if (!readonly || !ro_open_failed(d->db)) goto fail;
+        if ((rc = reopen_immutable(d))) goto fail;
+        sqlite3_busy_timeout(d->db, 5000);
+        if ((rc = pragma_int(d, "PRAGMA user_version", &ver))) goto fail;
+    }
     if ((rc = pragma_int(d, "PRAGMA application_id", &app))) goto fail;
     if (app != 0 && app != DB_APPLICATION_ID) {
         rc = t2i_error(T2I_EDB, "database %s: application_id 0x%08llx is not a t2ibench database",

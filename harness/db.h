@@ -10,7 +10,9 @@
 //   timings  (run, stage) -> seconds, images (accumulated block by block)
 // WAL journal, busy_timeout 5 s; every write is inside BEGIN IMMEDIATE ... COMMIT, one
 // transaction per block. A database newer than this binary, a foreign application_id, or a
-// read-only file is refused with a message naming the file.
+// read-only file is refused with a message naming the file. A read-only open of a WAL
+// database that cannot create its -shm file (read-only file or mount) falls back to
+// "file:PATH?immutable=1" (refused when a non-empty -wal file would be ignored).
 #ifndef T2I_DB_H
 #define T2I_DB_H
 

@@ -6,6 +6,7 @@
 #include "t2i.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,18 @@ static void col_text(sqlite3_stmt *st, int i, char *buf, size_t n) {
     snprintf(buf, n, "%s", s ? (const char *)s : "");
 }
 
+int res_run_arg(const char *arg, int64_t *id) {
+    *id = 0;
+    if (!strcmp(arg, "latest") || !strcmp(arg, "last")) return T2I_OK;
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (!*arg || *end || errno == ERANGE || v <= 0)
+        return t2i_error(T2I_EARG, "'%s' is not a run id (a positive number, or 'latest')", arg);
+    *id = v;
+    return T2I_OK;
+}
+
 int res_parse_run(Db *d, const char *arg, int64_t *id) {
     if (!strcmp(arg, "latest") || !strcmp(arg, "last")) {
         int rc = db_run_latest(d, id);
@@ -23,14 +36,13 @@ int res_parse_run(Db *d, const char *arg, int64_t *id) {
         if (*id == 0) return t2i_error(T2I_EARG, "database %s has no runs", d->path);
         return T2I_OK;
     }
-    char *end;
-    long long v = strtoll(arg, &end, 10);
-    if (!*arg || *end || v <= 0)
-        return t2i_error(T2I_EARG, "'%s' is not a run id (a number, or 'latest')", arg);
-    int ex = 0;
-    int rc = db_run_exists(d, v, &ex);
+    int64_t v;
+    int rc = res_run_arg(arg, &v);
     if (rc) return rc;
-    if (!ex) return t2i_error(T2I_EARG, "database %s has no run %lld", d->path, v);
+    int ex = 0;
+    rc = db_run_exists(d, v, &ex);
+    if (rc) return rc;
+    if (!ex) return t2i_error(T2I_EARG, "database %s has no run %lld", d->path, (long long)v);
     *id = v;
     return T2I_OK;
 }
@@ -96,6 +108,15 @@ int res_load(Db *d, int64_t id, ResRun *r) {
     while (sqlite3_step(st) == SQLITE_ROW) {
         char name[48];
         col_text(st, 0, name, sizeof name);
+        for (int c = 1; c <= 2; c++) {
+            int ty = sqlite3_column_type(st, c);
+            if (ty != SQLITE_FLOAT && ty != SQLITE_INTEGER && ty != SQLITE_NULL) {
+                sqlite3_finalize(st);
+                res_free(r);   // callers free only a loaded run
+                return t2i_error(T2I_EDB, "database %s: run %lld: metric %s: %s is not a number",
+                                 d->path, (long long)id, name, c == 1 ? "value" : "std");
+            }
+        }
         double v = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 1);
         double sd = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
         add_metric(r, name, v, sd, sqlite3_column_int64(st, 3), sqlite3_column_int(st, 4));

@@ -30,6 +30,9 @@ typedef struct {
     int       n_metrics;
 } ResRun;
 
+// Syntax only: "latest"/"last" (*id = 0) or a positive run id; T2I_EARG with a message naming
+// the argument otherwise (callers treat it as a usage error).
+int  res_run_arg(const char *arg, int64_t *id /* OUT */);
 // "latest", "last" or a run id.
 int  res_parse_run(Db *d, const char *arg, int64_t *id /* OUT */);
 // Loads the run row, metrics and timings (as metrics "time.STAGE" in seconds per image, lower

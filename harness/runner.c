@@ -694,10 +694,18 @@ static int run_batch(Run *r, int64_t first, int nb) {
 static int image_path(const char *dir, int64_t id, char *buf, size_t n) {
     static const char *const fmts[] = {"%s/%lld.png", "%s/%06lld.png", "%s/%lld.jpg",
                                        "%s/%06lld.jpg", "%s/%lld.jpeg", NULL};
+    char cand[4096];
+    int found = 0;
     for (int i = 0; fmts[i]; i++) {
-        snprintf(buf, n, fmts[i], dir, (long long)id);
-        if (access(buf, R_OK) == 0) return T2I_OK;
+        snprintf(cand, sizeof cand, fmts[i], dir, (long long)id);
+        if (access(cand, F_OK) != 0 || (found && strcmp(cand, buf) == 0)) continue;
+        if (found)   // two files for one sample (0.png and 000000.png, or .png and .jpg)
+            return t2i_error(T2I_EARG, "%s and %s are both images of sample %lld: keep one", buf,
+                             cand, (long long)id);
+        snprintf(buf, n, "%s", cand);
+        found = 1;
     }
+    if (found) return T2I_OK;
     return t2i_error(T2I_EIO, "%s: no image for sample %lld (expected %lld.png, %06lld.png or "
                               ".jpg)",
                      dir, (long long)id, (long long)id, (long long)id);

@@ -6,6 +6,7 @@
 // weights); everything else fails before any network is built.
 #include "test.h"
 
+#include "db.h"
 #include "npy.h"
 #include "npz.h"
 #include "t2i.h"
@@ -437,6 +438,216 @@ TEST(test_safetensors_shape_overflow) {
            ERR);
 }
 
+// ---- stored results (a small database written with db.h, no networks) ----------------------
+
+static char RDB[300];   // runs 1 and 2: complete, same fingerprints; run 2 has a worse FID
+
+static void make_results_db(const char *path) {
+    Db d;
+    CHECKF(db_open(&d, path, 0) == T2I_OK, "%s", t2i_errmsg());
+    CHECK(db_begin(&d) == T2I_OK);
+    static char prov[12000];
+    int k = snprintf(prov, sizeof prov, "{\"git_describe\": \"x\", \"pad\": \"");
+    for (int i = 0; i < 10000; i++) prov[k++] = 'a' + i % 26;   // export json > 8 KB
+    snprintf(prov + k, sizeof prov - (size_t)k, "\"}");
+    const char *fp = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    for (int i = 0; i < 2; i++) {
+        DbRun r = {.status = "running", .kind = "run", .run_key = "k", .fingerprint = fp,
+                   .inputs_fingerprint = fp, .model_fingerprint = fp, .suite = "s",
+                   .suite_sha256 = fp, .protocol = "p", .model = "m", .evaluators = "e",
+                   .n_samples = 4, .n_blocks = 1, .block_size = 4, .provenance = prov};
+        int64_t id = 0;
+        CHECK(db_run_insert(&d, &r, &id) == T2I_OK && id == i + 1);
+        CHECK(db_block_done(&d, id, 0, 4, 1.0) == T2I_OK);
+        CHECK(db_metric_put(&d, id, "images", 4, NAN, 4, 1) == T2I_OK);
+        CHECK(db_metric_put(&d, id, "is", 2.5, 0.1, 2, 1) == T2I_OK);
+        CHECK(db_metric_put(&d, id, "rp", 50, 5, 2, 1) == T2I_OK);
+        CHECK(db_metric_put(&d, id, "fid", i ? 40 : 30, NAN, 4, -1) == T2I_OK);
+        CHECK(db_timing_add(&d, id, "generate", 0.4, 4) == T2I_OK);
+        CHECK(db_run_set_status(&d, id, "complete") == T2I_OK);
+    }
+    CHECK(db_commit(&d) == T2I_OK);
+    db_close(&d);
+}
+
+TEST(test_readonly_wal_db_readable) {
+    // A WAL database without write access and no -shm: every reading command failed with
+    // "PRAGMA user_version: unable to open database file".
+    char dir[300], ro[340], wal[400], cmd[1400];
+    snprintf(dir, sizeof dir, "%s/ro dir%%?", T);   // characters the file: URI must encode
+    snprintf(ro, sizeof ro, "%s/r.db", dir);
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 444 '%s' && chmod 555 '%s' && chmod 755 '%s'",
+             RDB, ro, ro, dir, T);
+    CHECK(system(cmd) == 0);
+    snprintf(wal, sizeof wal, "%s-wal", ro);
+    CHECK(!exists(wal));
+    unsigned char hdr[20] = {0};
+    FILE *f = fopen(ro, "rb");
+    CHECK(f && fread(hdr, 1, 20, f) == 20 && hdr[18] == 2);   // WAL mode
+    if (f) fclose(f);
+    WRAP = getuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+    int rc = cli(NULL, "list --db '%s'", ro);
+    CHECKF(rc == 0 && has(OUT, "complete"), "exit %d, stdout %s stderr %s", rc, OUT, ERR);
+    rc = cli(NULL, "show 2 --db '%s'", ro);
+    CHECKF(rc == 0 && has(OUT, "40.0000"), "exit %d, stderr %s", rc, ERR);
+    rc = cli(NULL, "export latest --format csv --db '%s'", ro);
+    CHECKF(rc == 0 && has(OUT, "fid,40"), "exit %d, stderr %s", rc, ERR);
+    rc = cli(NULL, "compare 1 2 --db '%s'", ro);
+    CHECKF(rc == 0 && has(OUT, "+10"), "exit %d, stderr %s", rc, ERR);
+    rc = cli(NULL, "check --db '%s' --run 2 --baseline 1 --fail-on fid:+50%%", ro);
+    CHECKF(rc == 0 && has(OUT, "check: pass"), "exit %d, stdout %s stderr %s", rc, OUT, ERR);
+    rc = cli(NULL, "fid-stats 1 --out %s/x.npz --db '%s'", T, ro);   // no features stored
+    CHECKF(rc == 2 && has(ERR, "statistics need at least 2"), "exit %d, stderr %s", rc, ERR);
+    CHECK(!exists(wal));
+    // With a write-ahead log that cannot be read, it is refused rather than read stale.
+    snprintf(cmd, sizeof cmd, "chmod 755 '%s' && echo junk > '%s' && chmod 555 '%s'", dir, wal, dir);
+    CHECK(system(cmd) == 0);
+    rc = cli(NULL, "list --db '%s'", ro);
+    CHECKF(rc == 2 && has(ERR, "write-ahead log") && has(ERR, wal), "exit %d, stderr %s", rc, ERR);
+    WRAP = "";
+    snprintf(cmd, sizeof cmd, "chmod 700 '%s' '%s'", dir, T);
+    CHECK(system(cmd) == 0);
+}
+
+TEST(test_export_junit_full_disk) {
+    // glibc drops the buffer after a failed write, so fclose returned 0: exit 0 and a 0-byte
+    // (or truncated) file.
+    char out[300], junit[300], spec[400] = "", db[300], cmd[800];
+    tp(out, sizeof out, "export.json");
+    tp(junit, sizeof junit, "junit.xml");
+    // A rollback-journal copy: reading a WAL database under `ulimit -f 1` already fails when
+    // SQLite sizes its -shm file.
+    tp(db, sizeof db, "results_nowal.db");
+    snprintf(cmd, sizeof cmd, "cp %s %s", RDB, db);
+    CHECK(system(cmd) == 0);
+    sqlite3 *s = NULL;
+    CHECK(sqlite3_open(db, &s) == SQLITE_OK);
+    CHECK(sqlite3_exec(s, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(s);
+    int rc = cli("trap '' XFSZ; ulimit -f 1", "export 1 --db %s --out %s", db, out);
+    CHECKF(rc == 2 && has(ERR, out) && has(ERR, "write failed"), "exit %d, stderr %s", rc, ERR);
+    CHECKF(!exists(out), "%s left behind", out);
+    CHECK(cli(NULL, "export 1 --db %s --out %s", RDB, out) == 0 && exists(out));
+    // 32 failing rules: a JUnit report larger than the stdio buffer.
+    for (int i = 0; i < 32; i++) strcat(spec, i ? ",fid:+0" : "fid:+0");
+    rc = cli("trap '' XFSZ; ulimit -f 1", "check --db %s --run 2 --baseline 1 --fail-on %s "
+                                          "--junit %s", db, spec, junit);
+    CHECKF(rc == 2 && has(ERR, junit) && has(ERR, "write failed"), "exit %d, stderr %s", rc, ERR);
+    CHECKF(!exists(junit), "%s left behind", junit);
+    rc = cli(NULL, "check --db %s --run 2 --baseline 1 --fail-on %s --junit %s", RDB, spec, junit);
+    CHECK(rc == 1 && exists(junit));
+}
+
+TEST(test_check_errors_on_stderr) {
+    int rc = cli(NULL, "check --db %s --baseline 999 --fail-on is:-1", RDB);
+    CHECKF(rc == 2 && has(OUT, "ERROR database") && has(ERR, "ERROR database") &&
+               has(ERR, "no run 999"),
+           "exit %d, stdout %s, stderr %s", rc, OUT, ERR);
+    rc = cli(NULL, "check --db %s --baseline 1 --fail-on time.total:+10%% --json", RDB);
+    CHECKF(rc == 2 && has(ERR, "metric time.total missing") && has(OUT, "\"error\""),
+           "exit %d, stdout %s, stderr %s", rc, OUT, ERR);
+}
+
+TEST(test_run_id_usage_errors) {
+    const char *bad[] = {"show abc", "show 0", "compare 1 abc", "export x",
+                         "fid-stats abc --out /nonexistent/x.npz", "check --run abc --baseline 1 "
+                         "--fail-on is:-1", "show 99999999999999999999"};
+    const char *arg[] = {"'abc'", "'0'", "'abc'", "'x'", "'abc'", "'abc'",
+                         "'99999999999999999999'"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = cli(NULL, "%s --db %s", bad[i], RDB);
+        CHECKF(rc == 4 && has(ERR, arg[i]) && has(ERR, "not a run id"), "%s: exit %d, stderr %s",
+               bad[i], rc, ERR);
+    }
+    // A well-formed id that is not stored stays an error (exit 2).
+    CHECK(cli(NULL, "show 5 --db %s", RDB) == 2 && has(ERR, "no run 5"));
+    CHECK(cli(NULL, "show 1 --db %s", RDB) == 0);
+}
+
+TEST(test_fail_on_unknown_metric) {
+    const char *bad[] = {"foo:1", "time.bogus:+10%", "is:-1,time.store:+1", "IS:-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = cli(NULL, "check --db %s --run 2 --baseline 1 --fail-on '%s'", RDB, bad[i]);
+        CHECKF(rc == 4 && has(ERR, "unknown metric"), "%s: exit %d, stderr %s", bad[i], rc, ERR);
+    }
+    CHECK(cli(NULL, "check --db %s --run 2 --baseline 1 --fail-on images:0,time.generate:+10%%,"
+                    "is:-1,rp:-1%%", RDB) == 0);
+}
+
+#define RUN_ARGS "--suite suites/cub_smoke.suite --protocol suites/protocols/smoke.json "
+TEST(test_run_option_messages) {
+    char db[300];
+    tp(db, sizeof db, "run_opts.db");
+    struct { const char *args, *msg; } c[] = {
+        {"--model suites/models/demo_bird.json --batch 4294967297", "--batch 4294967297"},
+        {"--model suites/models/demo_bird.json --threads 4294967297", "--threads 4294967297"},
+        {"--model suites/models/demo_bird.json --batch 0", "--batch 0"},
+        {"--model suites/models/demo_bird.json --threads 0", "--threads 0"},
+        {"--model suites/models/demo_bird.json --limit -1", "--limit -1"},
+        {"--model suites/models/demo_bird.json stray", "unexpected argument 'stray'"},
+        {"", "--model"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int rc = cli(NULL, "run " RUN_ARGS "%s --db %s -q", c[i].args, db);
+        CHECKF(rc == 4 && has(ERR, c[i].msg) && has(ERR, "usage:"), "%s: exit %d, stderr %s",
+               c[i].args, rc, ERR);
+    }
+    int rc = cli(NULL, "eval-images " RUN_ARGS "--db %s -q", db);
+    CHECKF(rc == 4 && has(ERR, "--images"), "exit %d, stderr %s", rc, ERR);
+    rc = cli(NULL, "run --model suites/models/demo_bird.json --db %s", db);
+    CHECKF(rc == 4 && has(ERR, "--suite"), "exit %d, stderr %s", rc, ERR);
+    CHECK(!exists(db));
+}
+
+TEST(test_eval_images_ambiguous_files) {
+    // 0.jpg and 000000.jpg (or 0.png and 0.jpg): one was picked silently.
+    char dir[300], a[340], b[340], db[300];
+    tp(dir, sizeof dir, "dup");
+    tp(db, sizeof db, "dup.db");
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(a, sizeof a, "%s/0.jpg", dir);
+    snprintf(b, sizeof b, "%s/000000.jpg", dir);
+    CHECK(write_jpeg(a, 256, 256) == 0 && write_jpeg(b, 256, 256) == 0);
+    int rc = cli(NULL, "eval-images " RUN_ARGS "--evaluators suites/evaluators/demo_cub.json "
+                       "--images %s --limit 1 --db %s -q", dir, db);
+    CHECKF(rc == 2 && has(ERR, a) && has(ERR, b), "exit %d, stderr %s", rc, ERR);
+    remove(b);
+    snprintf(b, sizeof b, "%s/0.png", dir);
+    CHECK(write_jpeg(b, 256, 256) == 0);
+    rc = cli(NULL, "eval-images " RUN_ARGS "--evaluators suites/evaluators/demo_cub.json "
+                   "--images %s --limit 1 --db %s -q", dir, db);
+    CHECKF(rc == 2 && has(ERR, a) && has(ERR, b), "exit %d, stderr %s", rc, ERR);
+}
+
+TEST(test_export_format_default) {
+    // The usage said --format was required; it defaults to json.
+    CHECK(cli(NULL, "export --help") == 0 && has(OUT, "[--format json|csv|md]"));
+    int rc = cli(NULL, "export 1 --db %s", RDB);
+    CHECKF(rc == 0 && has(OUT, "t2ibench-run/1"), "exit %d, stderr %s", rc, ERR);
+    rc = cli(NULL, "export 1 --format xml --db %s", RDB);
+    CHECKF(rc == 4 && has(ERR, "--format xml"), "exit %d, stderr %s", rc, ERR);
+}
+
+TEST(test_text_metric_value_refused) {
+    // A text value in metrics.value was read as 0 by show/compare.
+    char h[300], cmd[800];
+    tp(h, sizeof h, "hostile.db");
+    snprintf(cmd, sizeof cmd, "cp %s %s", RDB, h);
+    CHECK(system(cmd) == 0);
+    sqlite3 *s = NULL;
+    CHECK(sqlite3_open(h, &s) == SQLITE_OK);
+    CHECK(sqlite3_exec(s, "UPDATE metrics SET value = 'abc' WHERE run = 2 AND name = 'fid'", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    sqlite3_close(s);
+    int rc = cli(NULL, "show 2 --db %s", h);
+    CHECKF(rc == 2 && has(ERR, h) && has(ERR, "run 2") && has(ERR, "metric fid"),
+           "exit %d, stdout %s stderr %s", rc, OUT, ERR);
+    rc = cli(NULL, "compare 1 2 --db %s", h);
+    CHECKF(rc == 2 && has(ERR, "metric fid") && !has(OUT, "-30"), "exit %d, stderr %s", rc, ERR);
+    CHECK(cli(NULL, "show 1 --db %s", h) == 0);
+}
+
 int main(void) {
     BIN = getenv("T2I_BIN") && *getenv("T2I_BIN") ? getenv("T2I_BIN") : "build/t2ibench";
     snprintf(T, sizeof T, "/tmp/t2i_cli_errors_XXXXXX");
@@ -460,6 +671,17 @@ int main(void) {
     RUN(test_invalid_results_refused);
     RUN(test_stdout_write_failure);
     RUN(test_safetensors_shape_overflow);
+    snprintf(RDB, sizeof RDB, "%s/results.db", T);
+    make_results_db(RDB);
+    RUN(test_readonly_wal_db_readable);
+    RUN(test_export_junit_full_disk);
+    RUN(test_check_errors_on_stderr);
+    RUN(test_run_id_usage_errors);
+    RUN(test_fail_on_unknown_metric);
+    RUN(test_run_option_messages);
+    RUN(test_eval_images_ambiguous_files);
+    RUN(test_export_format_default);
+    RUN(test_text_metric_value_refused);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", T);
