@@ -71,6 +71,15 @@ void t2i_alloc_fail_after(long n);
 extern const char t2i_build_git[];
 extern const char t2i_build_cflags[];
 
+// The compiler that built this file, e.g. "gcc 12.2.0" or "clang 14.0.6".
+#if defined(__clang__)
+#define T2I_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define T2I_COMPILER "gcc " __VERSION__
+#else
+#define T2I_COMPILER "unknown compiler"
+#endif
+
 // Reads a whole file into memory (NUL-terminated for convenience; *len excludes the NUL).
 int t2i_read_file(const char *path, uint8_t **data /* OUT */, size_t *len /* OUT */);
 

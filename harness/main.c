@@ -35,7 +35,7 @@ int cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;
     printf("t2ibench %s\n", t2i_build_git);
-    printf("compiler: %s\n", __VERSION__);
+    printf("compiler: %s\n", T2I_COMPILER);
     printf("cflags:   %s\n", t2i_build_cflags);
     printf("blas:     %s (%d threads)\n", blas_config(), blas_get_threads());
     return EXIT_OK;

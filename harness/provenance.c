@@ -40,11 +40,7 @@ static void cpu_model(char *buf, size_t n) {
 void prov_init(Provenance *p) {
     memset(p, 0, sizeof *p);
     snprintf(p->git, sizeof p->git, "%s", t2i_build_git);
-#ifdef __VERSION__
-    snprintf(p->compiler, sizeof p->compiler, "%s", __VERSION__);
-#else
-    snprintf(p->compiler, sizeof p->compiler, "unknown");
-#endif
+    snprintf(p->compiler, sizeof p->compiler, "%s", T2I_COMPILER);
     snprintf(p->cflags, sizeof p->cflags, "%s", t2i_build_cflags);
     snprintf(p->blas, sizeof p->blas, "%s", blas_config());
     p->threads = blas_get_threads();
