@@ -26,54 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char T[256];
-static const char *BIN;
-static char OUT[1 << 16];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[8192], full[8400], path[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof path, "%s/out.txt", T);
-    snprintf(full, sizeof full, "(%s) >%s 2>&1", cmd, path);
-    int st = system(full);
-    OUT[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        size_t n = fread(OUT, 1, sizeof OUT - 1, f);
-        OUT[n] = 0;
-        fclose(f);
-    }
-    if (getenv("T2I_TEST_VERBOSE")) fprintf(stderr, "$ %s\n%s", cmd, OUT);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *read_all(const char *path) {
-    uint8_t *d = NULL;
-    size_t n = 0;
-    if (t2i_read_file(path, &d, &n)) return NULL;
-    return (char *)d;
-}
-
-static int patch_file(const char *src, const char *dst, const char *a, const char *b) {
-    char *s = read_all(src);
-    if (!s) return 0;
-    char *p = strstr(s, a);
-    if (!p) {
-        t2i_free(s);
-        return 0;
-    }
-    FILE *f = fopen(dst, "w");
-    fwrite(s, 1, (size_t)(p - s), f);
-    fputs(b, f);
-    fputs(p + strlen(a), f);
-    fclose(f);
-    t2i_free(s);
-    return 1;
-}
+#include "cli_test.h"
 
 // ---- database helpers ----------------------------------------------------------------------
 
