@@ -417,7 +417,11 @@ int cmd_verify(int argc, char **argv) {
     if (n < 1) return cli_usage("verify", usage);
     int failures = 0, errors = 0;
     for (int i = 0; i < n; i++) {
-        int rc = verify_dir(dirs[i], out, &failures);
+        struct stat st;
+        int rc = stat(dirs[i], &st) != 0 ? t2i_error(T2I_EIO, "no such fixture folder")
+               : !S_ISDIR(st.st_mode)    ? t2i_error(T2I_EARG, "not a fixture folder (a fixture "
+                                                     "is a directory holding manifest.json)")
+                                        : verify_dir(dirs[i], out, &failures);
         if (rc) {
             fprintf(stderr, "t2ibench verify: %s: %s\n", dirs[i], t2i_errmsg());
             errors++;
