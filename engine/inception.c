@@ -433,12 +433,6 @@ static float *stem_maxpool(Fwd *f, const float *in, int C, int *H, int *W) {
     return out;
 }
 
-// Pool branch input: pool(in) with 3x3 stride 1 pad 1 of the configured kind.
-static void pool_branch(Fwd *f, float *out, const float *in, int C, int H, int W, int kind) {
-    if (!f->run) return;
-    pool3(out, in, C * f->B, H, W, 1, 1, kind);
-}
-
 // The fused 1x1 sgemm; the epilogue runs on the first `ep_rows` rows only (the pool branch's
 // rows, when fused, get theirs after pooling).
 static void fused_conv(Fwd *f, const Fused *g, float *out, const float *in, int H, int W,
@@ -456,6 +450,19 @@ static void pool_after_conv(Fwd *f, const BConv *b, float *out, const float *con
     conv_epilogue_apply(out, oc, (size_t)f->B * H * W, &b->ep);
 }
 
+// The pool branch of blocks A, C and E into out: with `fused`, from the pool conv's rows of the
+// fused 1x1 sgemm (conv_rows); otherwise conv(pool3x3 s1 p1 (in)) on the IC input channels.
+static void pool_branch_out(Fwd *f, const BConv *b, int fused, float *out, const float *conv_rows,
+                            const float *in, int IC, int H, int W, int kind) {
+    if (fused) {
+        pool_after_conv(f, b, out, conv_rows, H, W, kind);
+        return;
+    }
+    float *p = fwd_floats(f, (size_t)IC * f->B * H * W);
+    if (f->run) pool3(p, in, IC * f->B, H, W, 1, 1, kind);
+    bconv(f, b, out, p, H, W);
+}
+
 static void copy_rows(Fwd *f, float *dst, const float *src, size_t n) {
     if (f->run) memcpy(dst, src, n * sizeof(float));
 }
@@ -471,13 +478,8 @@ static float *block_a(Fwd *f, const BlockA *m, const float *in, int IC, int H, i
     float *t2 = fwd_floats(f, 96 * P);
     bconv(f, &m->d2, t2, t + 112 * P, H, W);
     bconv(f, &m->d3, out + 128 * P, t2, H, W);
-    if (m->pool_fused) {
-        pool_after_conv(f, &m->pool, out + 224 * P, t + 176 * P, H, W, pk);
-    } else {
-        float *p = fwd_floats(f, (size_t)IC * P);
-        pool_branch(f, p, in, IC, H, W, pk);
-        bconv(f, &m->pool, out + 224 * P, p, H, W);
-    }
+    pool_branch_out(f, &m->pool, m->pool_fused, out + 224 * P, t + 176 * P, in, IC, H, W,
+                    pk);
     return out;
 }
 
@@ -511,13 +513,8 @@ static float *block_c(Fwd *f, const BlockC *m, const float *in, int H, int W, in
     bconv(f, &m->d3, v, u, H, W);
     bconv(f, &m->d4, u, v, H, W);
     bconv(f, &m->d5, out + 384 * P, u, H, W);
-    if (m->pool_fused) {
-        pool_after_conv(f, &m->pool, out + 576 * P, t + (192 + 2 * c7) * P, H, W, pk);
-    } else {
-        float *p = fwd_floats(f, 768 * P);
-        pool_branch(f, p, in, 768, H, W, pk);
-        bconv(f, &m->pool, out + 576 * P, p, H, W);
-    }
+    pool_branch_out(f, &m->pool, m->pool_fused, out + 576 * P, t + (192 + 2 * c7) * P, in, 768,
+                    H, W, pk);
     return out;
 }
 
@@ -551,13 +548,8 @@ static float *block_e(Fwd *f, const BlockE *m, const float *in, int IC, int H, i
     bconv(f, &m->d2, u, t + 704 * P, H, W);
     bconv(f, &m->d3a, out + 1088 * P, u, H, W);
     bconv(f, &m->d3b, out + 1472 * P, u, H, W);
-    if (m->pool_fused) {
-        pool_after_conv(f, &m->pool, out + 1856 * P, t + 1152 * P, H, W, pk);
-    } else {
-        float *p = fwd_floats(f, (size_t)IC * P);
-        pool_branch(f, p, in, IC, H, W, pk);
-        bconv(f, &m->pool, out + 1856 * P, p, H, W);
-    }
+    pool_branch_out(f, &m->pool, m->pool_fused, out + 1856 * P, t + 1152 * P, in, IC, H, W,
+                    pk);
     return out;
 }
 
