@@ -1,12 +1,13 @@
 // cli_test.h -- helpers for the tests that drive the t2ibench binary through a shell
 // (tests/test_harness*.c): a temp dir T, the binary BIN ($T2I_BIN, default build/t2ibench), sh()
-// to run a command line with stdout+stderr captured into OUT, and small file helpers. Include
-// after test.h; each test sets T and BIN in main().
+// to run a command line with stdout+stderr captured into OUT, small file helpers, and read-only
+// queries of a results database. Include after test.h; each test sets T and BIN in main().
 #ifndef T2I_CLI_TEST_H
 #define T2I_CLI_TEST_H
 
 #include "t2i.h"
 
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +75,55 @@ static inline int patch_file(const char *src, const char *dst, const char *a, co
     fclose(f);
     t2i_free(s);
     return 1;
+}
+
+// ---- database helpers ----------------------------------------------------------------------
+
+// Opens `path` read-only (busy timeout 5 s), with the database attach1 attached as a1 when
+// it is not NULL.
+static inline sqlite3 *dbo(const char *path, const char *attach1) {
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    if (attach1) {
+        char *sql = sqlite3_mprintf("ATTACH %Q AS a1", attach1);
+        sqlite3_exec(db, sql, NULL, NULL, NULL);
+        sqlite3_free(sql);
+    }
+    return db;
+}
+
+// First column of the first row of `sql` as an integer, -1 when there is none.
+static inline long long q_int2(const char *path, const char *attach1, const char *sql) {
+    sqlite3 *db = dbo(path, attach1);
+    long long v = -1;
+    sqlite3_stmt *st;
+    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    } else if (db) {
+        fprintf(stderr, "    SQL error: %s\n", sqlite3_errmsg(db));
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+static inline long long q_int(const char *path, const char *sql) { return q_int2(path, NULL, sql); }
+
+// First column of the first row of `sql` as text into buf ("" when there is none).
+static inline void q_text(const char *path, const char *sql, char *buf, size_t n) {
+    sqlite3 *db = dbo(path, NULL);
+    sqlite3_stmt *st;
+    buf[0] = 0;
+    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
 }
 
 #endif

@@ -29,39 +29,6 @@
 
 // ---- database helpers ----------------------------------------------------------------------
 
-static sqlite3 *dbo(const char *path) {
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
-
-static long long q_int(const char *path, const char *sql) {
-    sqlite3 *db = dbo(path);
-    long long v = -1;
-    sqlite3_stmt *st;
-    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return v;
-}
-
-static void q_text(const char *path, const char *sql, char *buf, size_t n) {
-    sqlite3 *db = dbo(path);
-    sqlite3_stmt *st;
-    buf[0] = 0;
-    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-            snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-}
 
 // 1 when runs a and b stored bit-identical per-sample outputs (all columns but run) and
 // identical metric values/std/n.

@@ -30,49 +30,6 @@
 
 // ---- database helpers ----------------------------------------------------------------------
 
-// Opens `path` read-only with the other databases attached as a1, a2, ...
-static sqlite3 *dbo(const char *path, const char *attach1) {
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    if (attach1) {
-        char *sql = sqlite3_mprintf("ATTACH %Q AS a1", attach1);
-        sqlite3_exec(db, sql, NULL, NULL, NULL);
-        sqlite3_free(sql);
-    }
-    return db;
-}
-
-static long long q_int2(const char *path, const char *attach1, const char *sql) {
-    sqlite3 *db = dbo(path, attach1);
-    long long v = -1;
-    sqlite3_stmt *st;
-    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    } else if (db) {
-        fprintf(stderr, "    SQL error: %s\n", sqlite3_errmsg(db));
-    }
-    sqlite3_close(db);
-    return v;
-}
-
-static long long q_int(const char *path, const char *sql) { return q_int2(path, NULL, sql); }
-
-static void q_text(const char *path, const char *sql, char *buf, size_t n) {
-    sqlite3 *db = dbo(path, NULL);
-    sqlite3_stmt *st;
-    buf[0] = 0;
-    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-            snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-}
 
 // Per-sample rows of run a (in `pa`) identical to those of run b (in `pb`) for the samples of b:
 // returns the number of identical rows (all stored columns but run).
