@@ -31,11 +31,13 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 GIT_DESCRIBE := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
-ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iengine -Imetrics \
+ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics \
              -Iharness $(PKG_CFLAGS) -MMD -MP
+ENGINE_DIRS := core formats ops nets text
+ENGINE_INC := $(addprefix -Iengine/,$(ENGINE_DIRS))
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
-LIB_SRCS  := $(wildcard engine/*.c metrics/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
+LIB_SRCS  := $(wildcard engine/*/*.c metrics/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/buildinfo.o
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -91,7 +93,7 @@ bench: $(BUILD)/t2ibench
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iengine -Imetrics -Iharness $(PKG_CFLAGS)
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS)
 FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/buildinfo.o
 build/fuzz/obj/gen/buildinfo.o:
 	@mkdir -p $(dir $@)

@@ -33,7 +33,7 @@ static const char *const USAGE =
     "                    [--folds 10] [--fold-rule exact|dmgan] [--r 1] [--json]\n"
     "  is:  StackGAN/improved-gan IS; --classes 1:51 drops the CUB background logit;\n"
     "       --temperature 0.5980541706085205 (CUB) / 0.9091363549232483 (COCO) gives TISE IS*.\n"
-    "  kid: subsets drawn with the counter-based RNG of engine/rng.h keyed by --seed\n"
+    "  kid: subsets drawn with the counter-based RNG of engine/core/rng.h keyed by --seed\n"
     "       (not numpy's); --subset-index-a/b (S, m) int arrays give explicit subsets.\n"
     "  rp:  row i of C = sentence ids for image i, true one first; hit when it ranks first\n"
     "       (top --r); folds exact = R[f*N/F:(f+1)*N/F], dmgan = R[f*n:(f+1)*n-1].";

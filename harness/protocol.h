@@ -21,7 +21,7 @@ typedef enum { MISMATCH_OTHER_CLASS = 0, MISMATCH_OTHER_IMAGE = 1 } MismatchRule
 typedef enum { NOISE_NORMAL = 0, NOISE_TRUNCATED = 1 } NoiseKind;
 typedef enum { PQUANT_TRUNCATE = 0, PQUANT_ROUND = 1, PQUANT_FLOAT = 2 } ProtoQuant;
 typedef enum { FOLDS_DMGAN = 0, FOLDS_CONTIGUOUS = 1 } FoldRule;
-// Resize kernels an evaluator may ask for (mapped onto engine/resize.h by the runner).
+// Resize kernels an evaluator may ask for (mapped onto engine/ops/resize.h by the runner).
 typedef enum {
     RESIZE_BILINEAR = 0,      // torch F.interpolate bilinear, align_corners=False
     RESIZE_BILINEAR_AC = 1,   // torch bilinear, align_corners=True (legacy pytorch-fid)

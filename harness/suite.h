@@ -14,7 +14,7 @@
 //               says "derived": the ids are re-drawn at load time by the rule below and must
 //               hash to the header's mismatch_sha256 (so large suites stay small and still mean
 //               the same thing everywhere; a different draw is a load error).
-// Randomness (engine/rng.h, key = (seed, sample id, stream)):
+// Randomness (engine/core/rng.h, key = (seed, sample id, stream)):
 //   caption choice   RNG_STREAM_CAPTION: rng_below(captions of the image)
 //   word subset      RNG_STREAM_WORDS through caption_truncate (tokenizer.h)
 //   mismatch k       RNG_STREAM_MISMATCH: image = rng_below(n_images) until the rule accepts

@@ -6,7 +6,7 @@
 //                                          - 2 sum Kxy / m^2;
 //   result: mean and population std (np.std) over `subsets` subsets of `subset_size` rows.
 // Differences from torch-fidelity, by necessity: subsets are drawn without replacement by a
-// partial Fisher-Yates shuffle from the caller's counter-based Rng (engine/rng.h), not from
+// partial Fisher-Yates shuffle from the caller's counter-based Rng (engine/core/rng.h), not from
 // np.random.RandomState(2020), so the subset choice (not the formula) differs; explicit index
 // lists can be passed instead to reproduce any given draw. Kernels are computed in double
 // (torch-fidelity uses the features' float32 unless its internal dtype is float64).

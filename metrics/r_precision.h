@@ -11,7 +11,7 @@
 //     RP_FOLD_EXACT  fold f = R[f*N/F : (f+1)*N/F]            (contiguous, integer division)
 //     RP_FOLD_DMGAN  fold f = R[f*n : (f+1)*n - 1], n = N/F    (DM-GAN's 2,999-of-3,000 slice)
 //   result: mean of the fold means and their population std (np.std, ddof 0).
-// Mismatch samplers (per query, from a caller-supplied counter-based Rng, engine/rng.h):
+// Mismatch samplers (per query, from a caller-supplied counter-based Rng, engine/core/rng.h):
 //   RP_MISMATCH_SAME_CLASS   DM-GAN with class_info.pickle: draw an image uniformly, reject it if
 //                            its class equals the query's, then a caption uniformly among its
 //                            captions; K draws with replacement.

@@ -1,4 +1,4 @@
-// test_argsort.c -- argsort_numpy_i64 (engine/tokenizer.c) against numpy 1.24's np.argsort on
+// test_argsort.c -- argsort_numpy_i64 (engine/text/tokenizer.c) against numpy 1.24's np.argsort on
 // tests/fixtures/argsort (tools/make_argsort_fixture.py: 320 int64 arrays of 1..300 keys with
 // many ties, sorted runs, and McIlroy adversaries that reach numpy's heapsort fallback), and the
 // caption order of token_batch_build (np.argsort(cap_lens)[::-1]) on batches longer than 16.

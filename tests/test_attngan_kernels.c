@@ -1,5 +1,5 @@
 // test_attngan_kernels.c -- the fused fast kernels of G_NET and of the Inception conv path
-// against their plain reference twins (engine/attngan_kernels.h), on odd shapes (odd channel
+// against their plain reference twins (engine/nets/attngan_kernels.h), on odd shapes (odd channel
 // counts, H != W, batch 1 and 3), with every output and scratch buffer poisoned with NaN before
 // each call. Tolerance: the ops tier of STYLE.md §17, atol 1e-5 / rtol 1e-4.
 // T2I_TEST_VERBOSE=1 prints the max |fast - ref| of each kernel.

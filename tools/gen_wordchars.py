@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Prints the C table of non-ASCII word characters used by engine/tokenizer.c.
+"""Prints the C table of non-ASCII word characters used by engine/text/tokenizer.c.
 
 A code point c >= 0x80 is a word character of Python's re `\\w` (str patterns) when
 chr(c).isalnum(); `_` is the only other one and is ASCII. Run with the Python whose
 behaviour the tokenizer must match (3.11, Unicode 14.0) and paste the output into
-engine/tokenizer.c between the BEGIN/END markers.
+engine/text/tokenizer.c between the BEGIN/END markers.
 """
 import sys
 import unicodedata

@@ -5,7 +5,7 @@ AttnGAN's main.py gen_example orders captions with np.argsort(cap_lens)[::-1]. T
 kind='quicksort' of numpy 1.24 on int64 is an introsort that is not stable: insertion sort for
 short runs, median-of-three partitioning above 16, a heapsort once the depth budget
 2*floor(log2 n) is spent. Ties therefore come out in an order that only this exact algorithm
-reproduces. engine/tokenizer.c (argsort_numpy_i64) implements it; tests/test_argsort.c checks it
+reproduces. engine/text/tokenizer.c (argsort_numpy_i64) implements it; tests/test_argsort.c checks it
 against the arrays written here.
 
 This script also carries its own Python transcription of the algorithm and asserts that it

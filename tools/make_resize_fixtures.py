@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference outputs for engine/resize.c, written to tests/fixtures/resize/ (tests need no Python).
+"""Reference outputs for engine/ops/resize.c, written to tests/fixtures/resize/ (tests need no Python).
 
 Run with Debian's python3 (numpy + PIL):  /usr/bin/python3 tools/make_resize_fixtures.py
 

@@ -14,10 +14,10 @@
 // Loads `spec` into `out` (initialized here). `keys` is only used for hash weights.
 int weights_load(const char *spec, const BindList *keys, StateDict *out /* OUT */);
 
-// File loaders (engine/weights.c dispatches on the first bytes of the file).
+// File loaders (engine/formats/weights.c dispatches on the first bytes of the file).
 int weights_load_file(const char *path, StateDict *out /* OUT */);
 
-// Hash weights (engine/hashweights.c): every row of `keys`, including bookkeeping rows such as
+// Hash weights (engine/formats/hashweights.c): every row of `keys`, including bookkeeping rows such as
 // num_batches_tracked (int64 zeros), filled by the attngan-oracle-hash-v1 rules.
 int hash_weights_fill(const BindList *keys, StateDict *out /* OUT */);
 // The per-tensor checksum of the Inception manifests: sum_i bits_i * (2i+1) mod 2^64.
