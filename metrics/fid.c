@@ -121,7 +121,7 @@ int fid_stats_save(const char *path, const FidStats *s) {
 
 // tr sqrt(S1 S2) = tr sqrt(D^1/2 V S2 V^T D^1/2) where S1 = V^T D V (rows of V = eigenvectors):
 // the matrix inside is similar to sqrt(S1) S2 sqrt(S1). eps is added to both diagonals.
-static int trace_sqrt_product(const double *s1, const double *s2, int D, double eps,
+int fid_trace_sqrt_product(const double *s1, const double *s2, int D, double eps,
                               double *tr, int *n_clipped, double *most_neg) {
     size_t dd = (size_t)D * D;
     double *V = t2i_malloc(dd * sizeof(double));
@@ -202,14 +202,14 @@ int fid_frechet_distance(const double *mu1, const double *sigma1, const double *
         tr2 += sigma2[(size_t)i * D + i];
     }
     double tr = NAN;
-    int rc = trace_sqrt_product(sigma1, sigma2, D, 0.0, &tr, &out->n_clipped, &out->most_negative);
+    int rc = fid_trace_sqrt_product(sigma1, sigma2, D, 0.0, &tr, &out->n_clipped, &out->most_negative);
     if (rc == T2I_ENOMEM) return rc;
     if (rc || !isfinite(tr)) {
         // pytorch-fid: "fid calculation produces singular product; adding 1e-6 to diagonal"
         out->offset_used = 1;
         out->n_clipped = 0;
         out->most_negative = 0;
-        rc = trace_sqrt_product(sigma1, sigma2, D, FID_OFFSET_EPS, &tr, &out->n_clipped,
+        rc = fid_trace_sqrt_product(sigma1, sigma2, D, FID_OFFSET_EPS, &tr, &out->n_clipped,
                                 &out->most_negative);
         if (rc) return t2i_error_prefix(rc, "fid (after the 1e-6 diagonal retry)");
     }

@@ -55,6 +55,12 @@ typedef struct {
 // retry, a non-finite result after the retry.
 int  fid_frechet_distance(const double *mu1, const double *sigma1, const double *mu2,
                           const double *sigma2, int D, FidResult *out /* OUT */);
+// tr sqrt((S1 + eps I)(S2 + eps I)) (both sigmas symmetrized, eps on both diagonals): the
+// trace term fid_frechet_distance uses, with eps = 0 and, on its retry, FID_OFFSET_EPS. Negative
+// eigenvalues are clipped to 0, counted in *n_clipped (added to) and the most negative kept in
+// *most_neg (initialize both). Exposed so that tests can check the retry's formula.
+int  fid_trace_sqrt_product(const double *s1, const double *s2, int D, double eps, double *tr,
+                            int *n_clipped, double *most_neg);
 int  fid_from_stats(const FidStats *a, const FidStats *b, FidResult *out /* OUT */);
 
 #define FID_VARIANT "pytorch-fid-frechet(np.cov ddof1; tr sqrtm via eigh; 1e-6 retry)"

@@ -65,7 +65,7 @@ struct Inception {
     int             nfused;
     Arena           arena[MAX_SLICES][2];   // per batch slice, ping-pong: a layer reads one
                                             // arena and writes the other
-    int             reserved_B, reserved_slices;
+    int             reserved_S, reserved_slices;   // largest slice (images) the arenas hold
 };
 
 void inception_config(InceptionConfig *cfg, InceptionVariant v) {
@@ -627,9 +627,12 @@ static int slice_count(const Inception *n, int B) {
 }
 
 static int reserve_slices(Inception *n, int B, int nth) {
-    if (B <= n->reserved_B && nth <= n->reserved_slices) return T2I_OK;
-    if (B < n->reserved_B) B = n->reserved_B;
+    // The arenas hold slices of up to reserved_S images: a call with fewer slices of the same
+    // batch has larger slices and needs more (B and nth alone do not tell).
     int S = (B + nth - 1) / nth;   // largest slice
+    if (S <= n->reserved_S && nth <= n->reserved_slices) return T2I_OK;
+    if (S < n->reserved_S) S = n->reserved_S;
+    if (nth < n->reserved_slices) nth = n->reserved_slices;
     Arena m[2];
     arena_init_measure(&m[0]);
     arena_init_measure(&m[1]);
@@ -637,13 +640,13 @@ static int reserve_slices(Inception *n, int B, int nth) {
     InceptionOut none = {0};
     forward_pass(n, &f, NULL, &none);
     for (int i = 0; i < MAX_SLICES; i++) arena_free(&n->arena[i][0]), arena_free(&n->arena[i][1]);
-    n->reserved_B = n->reserved_slices = 0;
+    n->reserved_S = n->reserved_slices = 0;
     for (int i = 0; i < nth; i++)
         for (int k = 0; k < 2; k++)
             if (arena_init(&n->arena[i][k], m[k].high))
                 return t2i_error(T2I_ENOMEM, "inception: cannot allocate %zu bytes of activations",
                                  m[k].high);
-    n->reserved_B = B;
+    n->reserved_S = S;
     n->reserved_slices = nth;
     return T2I_OK;
 }
