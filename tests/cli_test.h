@@ -5,8 +5,12 @@
 #ifndef T2I_CLI_TEST_H
 #define T2I_CLI_TEST_H
 
+#include "inception_score.h"
+#include "r_precision.h"
+#include "scoring.h"
 #include "t2i.h"
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -124,6 +128,104 @@ static inline void q_text(const char *path, const char *sql, char *buf, size_t n
         sqlite3_finalize(st);
     }
     sqlite3_close(db);
+}
+
+
+// Recomputes run `run`'s IS and R-precision from its stored per-sample rows with the metric
+// library and the scoring spec its provenance records ("run"."scoring"), and compares them with
+// the stored metrics exactly; checks every stored rp_rank against its rp_scores (rank = the
+// mismatches scoring strictly above the true caption, compared in float). Sample shuffles
+// (shuffle seeds) are not reproduced: use it on runs without them. Returns the number of
+// disagreements (0 = consistent), printing each.
+static inline int run_metrics_consistent(const char *path, long long run) {
+    sqlite3 *db = dbo(path, NULL);
+    if (!db) return 1;
+    int bad = 0;
+    sqlite3_stmt *st;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT json_extract(provenance, '$.run.scoring') FROM runs WHERE "
+                              "id = %lld", run);
+    ScoreSpec sp;
+    memset(&sp, 0, sizeof sp);
+    cJSON *j = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            j = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    if (!j || scoring_spec_parse(j, "provenance", &sp) != T2I_OK || sp.is_shuffle_seed ||
+        sp.rp_shuffle_seed) {
+        fprintf(stderr, "    run %lld: no usable scoring spec (%s)\n", run, t2i_errmsg());
+        cJSON_Delete(j);
+        sqlite3_close(db);
+        return 1;
+    }
+    cJSON_Delete(j);
+    int64_t n = 0, cap = 64;
+    float *logits = NULL;
+    uint8_t *hits = malloc((size_t)cap);
+    int cols = 0;
+    snprintf(sql, sizeof sql, "SELECT is_logits, rp_scores, rp_rank FROM samples WHERE run = %lld "
+                              "ORDER BY sample", run);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (n == cap) hits = realloc(hits, (size_t)(cap *= 2));
+            int lb = sqlite3_column_bytes(st, 0), sb = sqlite3_column_bytes(st, 1);
+            const float *l = sqlite3_column_blob(st, 0), *sc = sqlite3_column_blob(st, 1);
+            int rank = sqlite3_column_int(st, 2);
+            if (l && lb > 0) {
+                cols = lb / 4;
+                logits = realloc(logits, (size_t)(n + 1) * (size_t)lb);
+                memcpy(logits + (size_t)n * cols, l, (size_t)lb);
+            }
+            int above = 0;
+            for (int k = 1; sc && k < sb / 4; k++) above += sc[k] > sc[0];
+            if (sc && above != rank) {
+                fprintf(stderr, "    run %lld sample %lld: rp_rank %d, its scores rank %d\n", run,
+                        (long long)n, rank, above);
+                bad++;
+            }
+            hits[n++] = rank < sp.rp_k;
+        }
+        sqlite3_finalize(st);
+    }
+    double is_v = NAN, is_s = NAN, rp_v = NAN, rp_s = NAN;
+    snprintf(sql, sizeof sql, "SELECT name, value, std FROM metrics WHERE run = %lld", run);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *nm = (const char *)sqlite3_column_text(st, 0);
+            if (nm && !strcmp(nm, "is")) is_v = sqlite3_column_double(st, 1), is_s = sqlite3_column_double(st, 2);
+            if (nm && !strcmp(nm, "rp")) rp_v = sqlite3_column_double(st, 1), rp_s = sqlite3_column_double(st, 2);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    if (sp.use_is) {
+        IsOptions o = is_options_default();
+        o.splits = sp.is_splits;
+        o.temperature = sp.is_temperature;
+        o.class_begin = sp.is_class_begin;
+        o.class_end = sp.is_class_end;
+        IsResult r;
+        if (!logits || inception_score(logits, DT_F32, n, cols, &o, NULL, &r) != T2I_OK ||
+            r.mean != is_v || r.std != is_s) {
+            fprintf(stderr, "    run %lld: stored IS %.17g +- %.17g, from its logits %.17g +- %.17g\n",
+                    run, is_v, is_s, logits ? r.mean : NAN, logits ? r.std : NAN);
+            bad++;
+        }
+    }
+    if (sp.use_rp) {
+        RpResult r;
+        if (rp_folds(hits, n, sp.rp_folds, sp.rp_fold_dmgan ? RP_FOLD_DMGAN : RP_FOLD_EXACT, NULL,
+                     &r) != T2I_OK || 100.0 * r.mean != rp_v || 100.0 * r.std != rp_s) {
+            fprintf(stderr, "    run %lld: stored R-precision %.17g, from its ranks %.17g\n", run,
+                    rp_v, 100.0 * r.mean);
+            bad++;
+        }
+    }
+    free(logits);
+    free(hits);
+    return bad;
 }
 
 #endif

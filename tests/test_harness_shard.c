@@ -170,6 +170,9 @@ TEST(test_merge_equals_unsharded) {
     CHECK(q_int(FULL, "SELECT count(*) FROM blocks WHERE run = 2") == 4);
     CHECK(same_rows(FULL, 2, FULL, 1) == 8);
     CHECK(same_metrics(FULL, 2, FULL, 1, 4));   // images, is, rp, fid: exact values
+    // ... and those values are the ones of the stored rows (recomputed with the metric library).
+    CHECK(run_metrics_consistent(FULL, 1) == 0);
+    CHECK(run_metrics_consistent(FULL, 2) == 0);
     CHECK(q_int(FULL, "SELECT count(*) FROM metrics WHERE run = 2 AND name = 'fid' AND value IS NOT NULL") == 1);
     // Same fingerprints as the unsharded run, and the unsharded run's key (not a shard's).
     CHECK(q_int(FULL, "SELECT count(*) FROM runs x JOIN runs y ON x.fingerprint = y.fingerprint"

@@ -302,7 +302,7 @@ TEST(zip_rejects_corruption) {
         {30 + 5 + 1, 'X', "CRC"},                 // data byte of a.npy
         {30 + 1, 'x', "local name"},               // local name differs
         {cd + 42, 0x40, "local header"},           // central: local header offset
-        {cd + 20, 0x7f, "runs past"},              // central: csize (stored: csize != usize)
+        {cd + 20, 0x7f, "has sizes"},              // central: csize (stored: csize != usize)
         {b.n - 6, 0xff, "central directory"},      // EOCD: cd offset
         {b.n - 10, 0x01, "directory"},             // EOCD: cd size
         {cd, 'Q', "signature"},                    // central header signature
@@ -319,8 +319,20 @@ TEST(zip_rejects_corruption) {
             if (!rc) rc = zip_span(&z, 1, &p, &n);
             zip_close(&z);
         }
-        CHECKF(rc == T2I_EFORMAT && msg_has("bad.zip"), "case %zu (%s): rc %d: %s", i,
-               cases[i].what, rc, t2i_errmsg());
+        CHECKF(rc == T2I_EFORMAT && msg_has("bad.zip") && msg_has(cases[i].what),
+               "case %zu (%s): rc %d: %s", i, cases[i].what, rc, t2i_errmsg());
+        free(c);
+    }
+    // The last member's sizes (both) one byte past the data before the central directory.
+    {
+        uint8_t *c = malloc(b.n);
+        memcpy(c, b.p, b.n);
+        size_t h1 = cd + 46 + strlen(names[0]);
+        c[h1 + 20] = 8, c[h1 + 24] = 8;
+        int rc = zip_open(&z, c, b.n, "bad.zip");
+        CHECKF(rc == T2I_EFORMAT && msg_has("runs past the central directory"), "rc %d: %s", rc,
+               t2i_errmsg());
+        if (rc == T2I_OK) zip_close(&z);
         free(c);
     }
     // duplicate names and overlapping members
@@ -911,7 +923,24 @@ static uint64_t rnd(void) {
     return rng_state;
 }
 
+// 1 when two state dicts hold the same names, dtypes, shapes and data bytes (in order).
+static int sd_same(const StateDict *a, const StateDict *b) {
+    if (a->n != b->n) return 0;
+    for (int i = 0; i < a->n; i++) {
+        const SDEntry *x = &a->e[i], *y = &b->e[i];
+        if (strcmp(x->name, y->name) || x->dtype != y->dtype || x->ndim != y->ndim ||
+            x->numel != y->numel || memcmp(x->shape, y->shape, sizeof(int64_t) * (size_t)x->ndim) ||
+            memcmp(x->data, y->data, x->numel * dtype_size(x->dtype)))
+            return 0;
+    }
+    return 1;
+}
+
 TEST(pth_random_byte_flips) {
+    // A flipped file is refused with a message naming it, or loads. The zip format guards the
+    // pickle and every tensor with a CRC-32, so a zip file that still loads must give exactly the
+    // original tensors (the flips hit only unchecked header fields). A legacy file has no checksum:
+    // one that loads must still be a well-formed state dict (names, shapes within its bytes).
     int loaded = 0, refused = 0;
     for (size_t f = 0; f < sizeof weight_files / sizeof weight_files[0]; f++) {
         char path[512];
@@ -919,6 +948,10 @@ TEST(pth_random_byte_flips) {
         uint8_t *buf = slurp(test_fixture_path(path, sizeof path, weight_files[f]), &len);
         if (!buf) continue;
         size_t pend = pickle_end(buf, len);
+        StateDict orig;
+        int orc = pth_parse(buf, len, "orig.pth", &orig);
+        CHECKF(orc == T2I_OK, "%s: %s", weight_files[f], t2i_errmsg());
+        int is_zip = len > 4 && memcmp(buf, "PK\x03\x04", 4) == 0;
         uint8_t *c = malloc(len);
         for (int it = 0; it < 150; it++) {
             memcpy(c, buf, len);
@@ -932,6 +965,16 @@ TEST(pth_random_byte_flips) {
             int rc = pth_parse(c, len, "flip.pth", &sd);
             if (rc == T2I_OK) {
                 loaded++;
+                if (is_zip) {
+                    CHECKF(orc == T2I_OK && sd_same(&sd, &orig), "%s: flipped zip loaded with "
+                           "different tensors (iteration %d)", weight_files[f], it);
+                } else {
+                    int ok = sd.n > 0;
+                    for (int i = 0; i < sd.n; i++)
+                        ok &= sd.e[i].name[0] != 0 && sd.e[i].numel * dtype_size(sd.e[i].dtype) <= len;
+                    CHECKF(ok, "%s: flipped legacy file loaded malformed (iteration %d)",
+                           weight_files[f], it);
+                }
                 sd_free(&sd);
             } else {
                 refused++;
@@ -939,6 +982,7 @@ TEST(pth_random_byte_flips) {
             }
         }
         free(c);
+        if (!orc) sd_free(&orig);
         t2i_free(buf);
     }
     CHECK(refused > 0);
@@ -1011,7 +1055,10 @@ TEST(fuzz_regressions) {
         CHECKF(buf != NULL, "%s", files[i]);
         if (!buf) continue;
         Pickle pk;
+        // Both are well-formed pickles (the crash was in the NULL stack of an empty unpickler);
+        // only the .pth structure around them is wrong.
         int rc = pickle_parse(buf, len, files[i], 0, &pk);
+        CHECKF(rc == T2I_OK, "%s: pickle_parse rc %d %s", files[i], rc, t2i_errmsg());
         if (!rc) pickle_free(&pk);
         StateDict sd;
         rc = pth_parse(buf, len, files[i], &sd);
