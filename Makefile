@@ -5,6 +5,8 @@
 #   make bench        speed of each network next to the PyTorch baseline
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
+#   make mutate       mutation testing: tests/mutants.txt applied one at a time in a scratch copy
+#                     (MUTATE_ARGS="--only ID,ID" for a subset); not part of .ci/run
 # Switches: SANITIZE=1 (ASan+UBSan, no recovery), DEBUG=1 (-O0), WERROR=1.
 
 CC      ?= cc
@@ -51,7 +53,7 @@ else
 RUN_BINS := $(TEST_BINS)
 endif
 
-.PHONY: all test demo bench fuzz fuzz-run deps clean check-deps
+.PHONY: all test demo bench fuzz fuzz-run deps clean check-deps mutate
 all: $(BUILD)/t2ibench $(BUILD)/libt2i.a
 ifneq ($(BUILD),build)
 	@mkdir -p build && ln -sf $(patsubst build/%,%,$(BUILD))/t2ibench build/t2ibench-$(notdir $(BUILD))
@@ -118,6 +120,10 @@ fuzz-run: fuzz
 	        -print_final_stats=1 build/fuzz/corpus/$$n > build/fuzz/$$n.log 2>&1; rc=$$?; \
 	    tail -n 12 build/fuzz/$$n.log; [ $$rc -eq 0 ] || { echo "$$n failed (exit $$rc)"; exit 1; }; \
 	done
+
+# ---- mutation testing (slow; run before closing issues that touch engine/, metrics/, harness/) --
+mutate:
+	/usr/bin/python3 tools/mutate.py $(MUTATE_ARGS)
 
 # ---- dependencies ----------------------------------------------------------------------------
 deps:
