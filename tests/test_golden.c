@@ -84,8 +84,12 @@ TEST(suite_freeze_golden) {
     char *s = read_all(SUITE);
     CHECK(s != NULL);
     if (!s) return;
+    // The sample table only: the header holds paths relative to where the suite was written.
+    const char *tab = strstr(s, "\n#sample");
+    CHECK(tab != NULL);
+    if (!tab) tab = s;
     char hex[65];
-    sha256_hex((const uint8_t *)s, strlen(s), hex);
+    sha256_hex((const uint8_t *)tab, strlen(tab), hex);
     golden_str("GOLDEN_SUITE_SHA256", hex, GOLDEN_SUITE_SHA256);
     // No mismatch of any sample is of the sample's own class (other-class rule).
     t2i_free(s);
