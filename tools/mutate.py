@@ -91,6 +91,8 @@ def main():
             sys.exit("no mutant matches --only")
 
     scratch = tempfile.mkdtemp(prefix="t2i_mutate_")
+    # Readable by others: test_harness runs the binary as an unprivileged user when run as root.
+    os.chmod(scratch, 0o755)
     tree = os.path.join(scratch, "tree")
     current = {}   # file path -> original bytes while a mutant is applied
 
