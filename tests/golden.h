@@ -11,7 +11,7 @@
 //                           RNG_STREAM_WORDS + ((k + 1) << 16) (harness/runner.c mismatch_ids).
 //   GOLDEN_SUITE_SHA256     the sample table (from "#sample" on) of the suite file written by
 //                           the freeze command of test_golden.c
-//                           (smoke protocol with WORDS_NUM 5 and IS shuffle seed 3, CUB test
+//                           (smoke protocol with WORDS_NUM 12 and IS shuffle seed 3, CUB test
 //                           captions, seed 7, 12 images, blocks of 4): word subsets (stream
 //                           WORDS), caption choice (CAPTION) and the 99 mismatch draws
 //                           (MISMATCH) of every sample.
@@ -61,20 +61,20 @@ static const GoldenRng golden_rng[] = {
     {0u, 0u, GS(0), {0xce327a159e15c135u, 0x2b141c505f7cf6cau, 0x589d6d8ff5cbc845u}, 0x1.c717852ae6a34p-1, 9u},
     {18446744073709551615u, 18446744073709551615u, GS(RNG_STREAM_Z), {0xf3ad6651cd4f167bu, 0xe058f0e067ba36e0u, 0x99ced3706e2c2e05u}, 0x1.c1ad5c842055ap+0, 7u},
 };
-#define GOLDEN_SUITE_SHA256 "4941fe0295d84c23178d5c68d116baaf4993d95e7fd36910f4ce5868a8a181dc"
-// batch 4, 2 threads
+#define GOLDEN_SUITE_SHA256 "6d5dad04454acce039a15a87a2e6e4f89d5e4d21de5928385449907a8914af5c"
+// batch 4, 2 thread(s)
 static const char *const golden_image_sha256[8] = {
-    "f15f0e8f44a168a0e9ddb7b7636e797ba0d5ccfa40be501fc14425abde751a20",
-    "d71e49dd0f74d8c5385b757f9408073d6f3a408c15cfe30e131d79e9b2a4f9a9",
-    "07a9c32d2e1e83b14a036b5bb314ba7cc4c548cda805ad06f2079a88c065f910",
-    "22cf86a1cb25e5574231f80eed0f606790a6f4eedca1905474b92aac60d93dbc",
-    "820fe8601d3b128e2755aef59b8159723e38f6b44ac1a6168da061e2c85e74cf",
-    "180fcd5b3973f0f95eed72e9123bfdf0965028bf3acc9bd1bad7d588a2f3ba3c",
-    "45bb308d66277649a994bab3e3e58d25d3f53a0e545ee883d827e6c9588065b8",
-    "a25998ba59884db0ddda47e57e4865b27c7d54574f021b467f059dc762210517",
+    "80c8985e8d92f02ed24c0abb317c009ac3b181399fff883bea82e9a086911af1",
+    "3d2cda518de28b8994cd7a5c6226e484091cf9862dbd8a780c4dc64571159166",
+    "c4688c0f4db03d3cd338c8f1424a1b61e3cf1c76da8ab19d9b3990f3330f8ea0",
+    "fe26432f47f068d01ef78e1a7fac301cd5e99fa648827a7524ca0f55af2c3432",
+    "c1aa61db831537f7e961c7e9c72cabeb9dea875a518e9e777c00808668116af7",
+    "dc8486f5e9bab5feaf0fcc0ae23c9b4562a7b9c4818ce68fde2d3ca552ee6c2e",
+    "709fba3a1da310c5c05aa03c90a263f34c79dca4a677c122531cc40f9654ab1f",
+    "733fec734e87007e34c4d06dde0250bed7dfcba84a160adcad322f9c91e03439",
 };
-#define GOLDEN_RP_SCORES_SHA256 "a44916acaae0e8e43c893274bedb7a3cdb1891a03e699cfe93e5ecebe1c7e312"
-#define GOLDEN_IS_LOGITS_SHA256 "b8fb37f50fa8e7da736b390d7d3fe6fa8355f1b19fe375c61a14b70faedab92d"
-#define GOLDEN_IS_SHUFFLED "1.000272430391523 0.0001946754750253632"
+#define GOLDEN_RP_SCORES_SHA256 "1f0512dcf52a543abaf0cea91f7295a6beceba30bf47d9fd3105d9520c384f0c"
+#define GOLDEN_IS_LOGITS_SHA256 "01725f6e7a4d8adc2f88ef31711dbbe1419b03108e82584d3dd05f9be92e31fe"
+#define GOLDEN_IS_SHUFFLED "1.00028401366492 0.0001396499519351431"
 
 #endif

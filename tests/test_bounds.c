@@ -17,29 +17,9 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "bytes_test.h"
+
 // ---- helpers ----------------------------------------------------------------------------------
-
-typedef struct {
-    uint8_t *p;
-    size_t   n, cap;
-} Bytes;
-
-static void put(Bytes *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    if (n) memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void put_le(Bytes *b, uint64_t v, int n) {
-    for (int i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)(v >> (8 * i));
-        put(b, &c, 1);
-    }
-}
-static void put_s(Bytes *b, const char *s) { put(b, s, strlen(s)); }
 
 // An exactly-sized heap copy of the first n bytes (malloc(0) avoided: n = 0 gets 1 byte that is
 // never part of the input).
@@ -64,14 +44,14 @@ static int npy_try(const uint8_t *img, size_t n) {
 }
 
 // A v1 image with header text `h` (length field = hlen_field) followed by `data` bytes.
-static Bytes npy_img(int major, const char *h, size_t hlen_field, size_t data) {
-    Bytes b = {0};
-    put(&b, "\x93NUMPY", 6);
+static Buf npy_img(int major, const char *h, size_t hlen_field, size_t data) {
+    Buf b = {0};
+    b_put(&b, "\x93NUMPY", 6);
     uint8_t v[2] = {(uint8_t)major, 0};
-    put(&b, v, 2);
-    put_le(&b, hlen_field, major == 1 ? 2 : 4);
-    put_s(&b, h);
-    for (size_t i = 0; i < data; i++) put(&b, "\x01", 1);
+    b_put(&b, v, 2);
+    b_le(&b, hlen_field, major == 1 ? 2 : 4);
+    b_s(&b, h);
+    for (size_t i = 0; i < data; i++) b_put(&b, "\x01", 1);
     return b;
 }
 
@@ -80,7 +60,7 @@ TEST(npy_header_boundaries) {
     size_t hl = strlen(h);
     // Header length exactly the rest of the file, shape (0,): no data, accepted.
     const char *h0 = "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }";
-    Bytes b = npy_img(1, h0, strlen(h0), 0);
+    Buf b = npy_img(1, h0, strlen(h0), 0);
     CHECKF(npy_try(b.p, b.n) == T2I_OK, "%s", t2i_errmsg());
     // One byte longer than the file holds: refused before the parser reads it.
     b.p[8] = (uint8_t)(strlen(h0) + 1);
@@ -130,7 +110,7 @@ TEST(npy_dims_and_strings) {
         o = snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': (");
         for (int d = 0; d < nd; d++) o += snprintf(h + o, sizeof h - (size_t)o, "1, ");
         snprintf(h + o, sizeof h - (size_t)o, "), }");
-        Bytes b = npy_img(1, h, strlen(h), 1);
+        Buf b = npy_img(1, h, strlen(h), 1);
         int rc = npy_try(b.p, b.n);
         CHECKF(extra ? rc == T2I_EFORMAT && msg_has("more than") : rc == T2I_OK, "%d dims: %s",
                nd, t2i_errmsg());
@@ -143,7 +123,7 @@ TEST(npy_dims_and_strings) {
         memset(v, 'a', (size_t)len);
         v[len] = 0;
         snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (1,), }", v);
-        Bytes b = npy_img(1, h, strlen(h), 1);
+        Buf b = npy_img(1, h, strlen(h), 1);
         int rc = npy_try(b.p, b.n);
         CHECKF(rc == T2I_EFORMAT && msg_has(len == 32 ? "too long" : "is not supported"),
                "len %d: %s", len, t2i_errmsg());
@@ -153,7 +133,7 @@ TEST(npy_dims_and_strings) {
     const char *cut[] = {"{'descr': '<f4", "{'descr'", "{'descr': '<f4', 'fortran_order': Fals",
                          "{'descr': '<f4', 'fortran_order': False, 'shape': (1,"};
     for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
-        Bytes b = npy_img(1, cut[i], strlen(cut[i]), 0);
+        Buf b = npy_img(1, cut[i], strlen(cut[i]), 0);
         CHECKF(npy_try(b.p, b.n) == T2I_EFORMAT && msg_has("b.npy"), "cut %zu: %s", i,
                t2i_errmsg());
         free(b.p);
@@ -214,6 +194,10 @@ TEST(pickle_tuple_underflow) {
     // Items below a MARK do not count.
     CHECK(PK("\x80\x02N(N\x86.") == T2I_EFORMAT && msg_has("stack underflow"));
     CHECK(PK("\x80\x02NN(\x85.") == T2I_EFORMAT && msg_has("stack underflow"));
+    // Ops that pop: nothing on the stack, or nothing above the innermost MARK.
+    CHECK(PK("\x80\x02R.") == T2I_EFORMAT && msg_has("stack underflow"));
+    CHECK(PK("\x80\x02N(R.") == T2I_EFORMAT && msg_has("stack underflow"));
+    CHECK(PK("\x80\x02}(s.") == T2I_EFORMAT && msg_has("stack underflow"));
     // POP / STOP on an empty stack.
     CHECK(PK("\x80\x02" "0.") == T2I_EFORMAT);
     CHECK(PK("\x80\x02.") == T2I_EFORMAT && msg_has("empty stack"));
@@ -251,36 +235,36 @@ typedef struct {
 
 // Stored zip; member `which` gets size_delta added to its central csize/usize, and the end
 // record a comment of comment_len bytes, so that a test can move one field by one.
-static Bytes zip_build(const Member *m, int n, int which, long size_delta, int comment_len) {
-    Bytes b = {0};
+static Buf zip_build(const Member *m, int n, int which, long size_delta, int comment_len) {
+    Buf b = {0};
     size_t offs[8];
     for (int i = 0; i < n; i++) {
         offs[i] = b.n;
         uint32_t crc = (uint32_t)crc32(0, m[i].data, (uInt)m[i].len);
-        put_le(&b, 0x04034b50u, 4);
-        put_le(&b, 20, 2), put_le(&b, 0, 2), put_le(&b, 0, 2), put_le(&b, 0, 2), put_le(&b, 0, 2);
-        put_le(&b, crc, 4), put_le(&b, m[i].len, 4), put_le(&b, m[i].len, 4);
-        put_le(&b, strlen(m[i].name), 2), put_le(&b, 0, 2);
-        put_s(&b, m[i].name);
-        put(&b, m[i].data, m[i].len);
+        b_le(&b, 0x04034b50u, 4);
+        b_le(&b, 20, 2), b_le(&b, 0, 2), b_le(&b, 0, 2), b_le(&b, 0, 2), b_le(&b, 0, 2);
+        b_le(&b, crc, 4), b_le(&b, m[i].len, 4), b_le(&b, m[i].len, 4);
+        b_le(&b, strlen(m[i].name), 2), b_le(&b, 0, 2);
+        b_s(&b, m[i].name);
+        b_put(&b, m[i].data, m[i].len);
     }
     size_t cd = b.n;
     for (int i = 0; i < n; i++) {
         uint32_t crc = (uint32_t)crc32(0, m[i].data, (uInt)m[i].len);
         size_t sz = m[i].len + (size_t)(i == which ? size_delta : 0);
-        put_le(&b, 0x02014b50u, 4);
-        put_le(&b, 20, 2), put_le(&b, 20, 2), put_le(&b, 0, 2), put_le(&b, 0, 2);
-        put_le(&b, 0, 2), put_le(&b, 0, 2);
-        put_le(&b, crc, 4), put_le(&b, sz, 4), put_le(&b, sz, 4);
-        put_le(&b, strlen(m[i].name), 2), put_le(&b, 0, 2), put_le(&b, 0, 2), put_le(&b, 0, 2);
-        put_le(&b, 0, 2), put_le(&b, 0, 4), put_le(&b, offs[i], 4);
-        put_s(&b, m[i].name);
+        b_le(&b, 0x02014b50u, 4);
+        b_le(&b, 20, 2), b_le(&b, 20, 2), b_le(&b, 0, 2), b_le(&b, 0, 2);
+        b_le(&b, 0, 2), b_le(&b, 0, 2);
+        b_le(&b, crc, 4), b_le(&b, sz, 4), b_le(&b, sz, 4);
+        b_le(&b, strlen(m[i].name), 2), b_le(&b, 0, 2), b_le(&b, 0, 2), b_le(&b, 0, 2);
+        b_le(&b, 0, 2), b_le(&b, 0, 4), b_le(&b, offs[i], 4);
+        b_s(&b, m[i].name);
     }
     size_t cdlen = b.n - cd;
-    put_le(&b, 0x06054b50u, 4);
-    put_le(&b, 0, 2), put_le(&b, 0, 2), put_le(&b, (uint64_t)n, 2), put_le(&b, (uint64_t)n, 2);
-    put_le(&b, cdlen, 4), put_le(&b, cd, 4), put_le(&b, (uint64_t)comment_len, 2);
-    for (int i = 0; i < comment_len; i++) put(&b, "c", 1);
+    b_le(&b, 0x06054b50u, 4);
+    b_le(&b, 0, 2), b_le(&b, 0, 2), b_le(&b, (uint64_t)n, 2), b_le(&b, (uint64_t)n, 2);
+    b_le(&b, cdlen, 4), b_le(&b, cd, 4), b_le(&b, (uint64_t)comment_len, 2);
+    for (int i = 0; i < comment_len; i++) b_put(&b, "c", 1);
     return b;
 }
 
@@ -306,7 +290,7 @@ static const Member two[2] = {{"a.bin", (const uint8_t *)"hello", 5},
                               {"b/c.bin", (const uint8_t *)"world!!", 7}};
 
 TEST(zip_member_sizes_at_the_directory) {
-    Bytes b = zip_build(two, 2, -1, 0, 0);
+    Buf b = zip_build(two, 2, -1, 0, 0);
     CHECKF(zip_try(b.p, b.n) == T2I_OK, "%s", t2i_errmsg());
     free(b.p);
     // The last member claims one byte more than the file holds before the central directory.
@@ -327,10 +311,10 @@ TEST(zip_member_sizes_at_the_directory) {
 TEST(zip_end_record_boundaries) {
     // The comment ends exactly at the end of the file; one byte more or less and there is no
     // end record.
-    Bytes b = zip_build(two, 2, -1, 0, 3);
+    Buf b = zip_build(two, 2, -1, 0, 3);
     CHECKF(zip_try(b.p, b.n) == T2I_OK, "%s", t2i_errmsg());
     CHECK(zip_try(b.p, b.n - 1) == T2I_EFORMAT && msg_has("no end-of-central-directory"));
-    put(&b, "x", 1);
+    b_put(&b, "x", 1);
     CHECK(zip_try(b.p, b.n) == T2I_EFORMAT && msg_has("no end-of-central-directory"));
     free(b.p);
     // An empty archive is 22 bytes; 21 are too short.
@@ -365,7 +349,7 @@ TEST(zip_end_record_boundaries) {
 }
 
 // A one-member zip whose member is deflated; usize_claim replaces the real size in both headers.
-static Bytes zip_deflated(const uint8_t *d, size_t n, uint64_t usize_claim) {
+static Buf zip_deflated(const uint8_t *d, size_t n, uint64_t usize_claim) {
     uint8_t comp[4096];
     z_stream s;
     memset(&s, 0, sizeof s);
@@ -378,33 +362,33 @@ static Bytes zip_deflated(const uint8_t *d, size_t n, uint64_t usize_claim) {
     size_t cn = sizeof comp - s.avail_out;
     deflateEnd(&s);
     uint32_t crc = (uint32_t)crc32(0, d, (uInt)n);
-    Bytes b = {0};
+    Buf b = {0};
     const char *name = "m.npy";
     for (int central = 0; central <= 1; central++) {
-        put_le(&b, central ? 0x02014b50u : 0x04034b50u, 4);
-        if (central) put_le(&b, 20, 2);
-        put_le(&b, 20, 2), put_le(&b, 0, 2), put_le(&b, 8, 2), put_le(&b, 0, 2), put_le(&b, 0, 2);
-        put_le(&b, crc, 4), put_le(&b, cn, 4), put_le(&b, usize_claim, 4);
-        put_le(&b, strlen(name), 2), put_le(&b, 0, 2);
+        b_le(&b, central ? 0x02014b50u : 0x04034b50u, 4);
+        if (central) b_le(&b, 20, 2);
+        b_le(&b, 20, 2), b_le(&b, 0, 2), b_le(&b, 8, 2), b_le(&b, 0, 2), b_le(&b, 0, 2);
+        b_le(&b, crc, 4), b_le(&b, cn, 4), b_le(&b, usize_claim, 4);
+        b_le(&b, strlen(name), 2), b_le(&b, 0, 2);
         if (central) {
-            put_le(&b, 0, 2), put_le(&b, 0, 2), put_le(&b, 0, 2), put_le(&b, 0, 4), put_le(&b, 0, 4);
-            put_s(&b, name);
+            b_le(&b, 0, 2), b_le(&b, 0, 2), b_le(&b, 0, 2), b_le(&b, 0, 4), b_le(&b, 0, 4);
+            b_s(&b, name);
         } else {
-            put_s(&b, name);
-            put(&b, comp, cn);
+            b_s(&b, name);
+            b_put(&b, comp, cn);
         }
     }
     size_t cd = 30 + strlen(name) + cn, cdlen = b.n - cd;
-    put_le(&b, 0x06054b50u, 4);
-    put_le(&b, 0, 4), put_le(&b, 1, 2), put_le(&b, 1, 2);
-    put_le(&b, cdlen, 4), put_le(&b, cd, 4), put_le(&b, 0, 2);
+    b_le(&b, 0x06054b50u, 4);
+    b_le(&b, 0, 4), b_le(&b, 1, 2), b_le(&b, 1, 2);
+    b_le(&b, cdlen, 4), b_le(&b, cd, 4), b_le(&b, 0, 2);
     return b;
 }
 
 TEST(zip_deflate_claims) {
     uint8_t d[3000];
     for (size_t i = 0; i < sizeof d; i++) d[i] = (uint8_t)(i % 7);
-    Bytes b = zip_deflated(d, sizeof d, sizeof d);
+    Buf b = zip_deflated(d, sizeof d, sizeof d);
     CHECKF(zip_try(b.p, b.n) == T2I_OK, "%s", t2i_errmsg());
     size_t cn = (size_t)b.p[18] | (size_t)b.p[19] << 8;
     free(b.p);
@@ -436,10 +420,10 @@ TEST(zip_deflate_claims) {
 // ---- safetensors -------------------------------------------------------------------------------
 
 static int st_try(const char *hdr, size_t hdr_len_field, size_t data) {
-    Bytes b = {0};
-    put_le(&b, hdr_len_field, 8);
-    put_s(&b, hdr);
-    for (size_t i = 0; i < data; i++) put(&b, "\x02", 1);
+    Buf b = {0};
+    b_le(&b, hdr_len_field, 8);
+    b_s(&b, hdr);
+    for (size_t i = 0; i < data; i++) b_put(&b, "\x02", 1);
     uint8_t *c = bytes_dup(b.p, b.n);
     StateDict sd;
     int rc = safetensors_parse(c, b.n, "b.safetensors", &sd);

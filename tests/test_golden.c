@@ -79,7 +79,7 @@ static char SUITE[300], PROTO5[300];
 #define EVAL "suites/evaluators/demo_cub.json"
 
 TEST(suite_freeze_golden) {
-    // Word subsets (WORDS_NUM 5: every caption is truncated) and the 99 other-class mismatch
+    // Word subsets (WORDS_NUM 12: long captions are truncated) and the 99 other-class mismatch
     // draws per sample are all in the suite text.
     char *s = read_all(SUITE);
     CHECK(s != NULL);
@@ -148,25 +148,53 @@ static void check_run_golden(const char *db, long long run, const char *label) {
     golden_str("GOLDEN_IS_SHUFFLED", got, GOLDEN_IS_SHUFFLED);
 }
 
-TEST(run_golden_batch4) {
-    char db[300];
-    snprintf(db, sizeof db, "%s/g4.db", T);
+// The same golden values at any batch size and thread count.
+static void run_golden(int batch, int threads) {
+    char db[300], label[64];
+    snprintf(db, sizeof db, "%s/g%d_%d.db", T, batch, threads);
+    snprintf(label, sizeof label, "batch %d, %d thread(s)", batch, threads);
     int rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 "
-                "--batch 4 --threads 2 -q",
-                BIN, SUITE, MODEL, PROTO5, EVAL, db);
+                "--batch %d --threads %d -q",
+                BIN, SUITE, MODEL, PROTO5, EVAL, db, batch, threads);
     CHECKF(rc == 0, "%s", OUT);
-    if (!rc) check_run_golden(db, 1, "batch 4, 2 threads");
+    if (!rc) check_run_golden(db, 1, label);
 }
 
+TEST(run_golden_batch4) { run_golden(4, 2); }
+
 TEST(run_golden_batch3_one_thread) {
-    if (PRINT) return;
-    char db[300];
-    snprintf(db, sizeof db, "%s/g3.db", T);
-    int rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 "
-                "--batch 3 --threads 1 -q",
-                BIN, SUITE, MODEL, PROTO5, EVAL, db);
+    if (!PRINT) run_golden(3, 1);
+}
+
+// Every caption of the table has the same text, so every mismatch scores exactly as the true
+// caption: ties go to the true caption (rank 0, a hit), R-precision is 100 -- the case hash
+// weights never reach with real captions, where every rank is a miss.
+TEST(run_identical_captions_rank_first) {
+    char tsv[300], suite[300], db[300];
+    snprintf(tsv, sizeof tsv, "%s/same.tsv", T);
+    snprintf(suite, sizeof suite, "%s/same.suite", T);
+    snprintf(db, sizeof db, "%s/same.db", T);
+    FILE *f = fopen(tsv, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "attngan_test_idx\tmmvae_sorted_idx\timage_key\tclass_id\tcap_idx\tcaption\n");
+    for (int i = 0; i < 8; i++)
+        for (int c = 0; c < 2; c++)
+            fprintf(f, "%d\t%d\t%03d.Bird/Bird_%d\t%d\t%d\tthis bird has red wings and a short "
+                       "black beak.\n", i, i, 1 + i % 2, i, 1 + i % 2, c);
+    fclose(f);
+    int rc = sh("%s suite freeze --captions %s --protocol suites/protocols/smoke.json --vocab "
+                "suites/vocab/cub_test.vocab.txt --dataset cub --seed 7 --images 8 --block-size 4 "
+                "--name same --out %s", BIN, tsv, suite);
     CHECKF(rc == 0, "%s", OUT);
-    if (!rc) check_run_golden(db, 1, "batch 3, 1 thread");
+    if (rc) return;
+    rc = sh("%s run --suite %s --model %s --protocol suites/protocols/smoke.json --evaluators %s "
+            "--db %s --limit 4 --batch 4 -q", BIN, suite, MODEL, EVAL, db);
+    CHECKF(rc == 0, "%s", OUT);
+    CHECK(q_int(db, "SELECT count(*) FROM samples WHERE run = 1 AND rp_rank = 0") == 4);
+    char v[64];
+    q_text(db, "SELECT value FROM metrics WHERE run = 1 AND name = 'rp'", v, sizeof v);
+    CHECKF(atof(v) == 100.0, "R-precision '%s'", v);
 }
 
 int main(void) {
@@ -176,11 +204,12 @@ int main(void) {
     mkdir(T, 0700);
     snprintf(SUITE, sizeof SUITE, "%s/g.suite", T);
     snprintf(PROTO5, sizeof PROTO5, "%s/smoke5.json", T);
-    // The golden protocol: smoke with WORDS_NUM 5 for CUB (every caption truncated, also the
-    // mismatch captions) and an IS sample shuffle (seed 3).
+    // The golden protocol: smoke with WORDS_NUM 12 for CUB (long captions truncated, also the
+    // mismatch captions; short ones padded, so the attention mask matters) and an IS sample
+    // shuffle (seed 3).
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s/smoke_a.json", T);
-    int ok = patch_file("suites/protocols/smoke.json", tmp, "\"cub\": 25", "\"cub\": 5") &&
+    int ok = patch_file("suites/protocols/smoke.json", tmp, "\"cub\": 25", "\"cub\": 12") &&
              patch_file(tmp, PROTO5, "\"shuffle_seed\": 0,\n    \"temperature\"",
                         "\"shuffle_seed\": 3,\n    \"temperature\"");
     int rc = ok ? sh("%s suite freeze --captions suites/data/cub/test_captions.tsv --protocol %s "
@@ -197,6 +226,7 @@ int main(void) {
     RUN(suite_freeze_golden);
     RUN(run_golden_batch4);
     RUN(run_golden_batch3_one_thread);
+    if (!PRINT) RUN(run_identical_captions_rank_first);
     if (!test_failed) sh("rm -rf %s", T);
     return test_report("test_golden");
 }

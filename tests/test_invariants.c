@@ -75,6 +75,13 @@ static void inception_batch(InceptionVariant v, const char *what) {
     float *pb = t2i_malloc_aligned(NB * 2048 * 4), *lb = t2i_malloc_aligned((size_t)NB * C * 4);
     float *p1 = t2i_malloc_aligned(NB * 2048 * 4), *l1 = t2i_malloc_aligned((size_t)NB * C * 4);
     int saved = blas_get_threads();
+    // The first call of the fresh network: a batch split over 2 threads (its arenas are sized
+    // by the largest slice, ceil(NB / 2) images).
+    float *p2 = t2i_malloc_aligned(NB * 2048 * 4);
+    blas_set_threads(2);
+    test_poison(p2, NB * 2048);
+    InceptionOut o2 = {.pool3 = p2};
+    CHECK(inception_forward(net, x, NB, &o2) == T2I_OK);
     blas_set_threads(1);
     for (int b = 0; b < NB; b++) {
         test_poison(p1 + b * 2048, 2048);
@@ -93,8 +100,9 @@ static void inception_batch(InceptionVariant v, const char *what) {
             same_rows(what, threads, lb, l1 + (size_t)b * C, b, (size_t)C);
         }
     }
+    for (int b = 0; b < NB; b++) same_rows(what, 2, p2, p1 + b * 2048, b, 2048);
     blas_set_threads(saved);
-    t2i_free(x), t2i_free(pb), t2i_free(lb), t2i_free(p1), t2i_free(l1);
+    t2i_free(x), t2i_free(pb), t2i_free(lb), t2i_free(p1), t2i_free(l1), t2i_free(p2);
     inception_free(net);
 }
 
@@ -160,6 +168,14 @@ TEST(fid_retry_formula_two_sided) {
     CHECK_CLOSE(tr, sqrt((1 + e) * (9 + e)) + sqrt((4 + e) * e), 1e-12, 1e-12);
     CHECK(fid_trace_sqrt_product(s1, s2, 2, 0.0, &tr, &nc, &mn) == T2I_OK);
     CHECK_CLOSE(tr, 3.0, 1e-12, 1e-12);
+    // A negative eigenvalue of the product (an indefinite S2) is clipped to 0, counted and
+    // reported: S1 = I, S2 = diag(1, -4) gives tr = 1.
+    double eye[4] = {1, 0, 0, 1}, ind[4] = {1, 0, 0, -4};
+    nc = 0, mn = 0;
+    CHECK(fid_trace_sqrt_product(eye, ind, 2, 0.0, &tr, &nc, &mn) == T2I_OK);
+    CHECK_CLOSE(tr, 1.0, 1e-12, 1e-12);
+    CHECK(nc == 1);
+    CHECK_CLOSE(mn, -4.0, 1e-12, 1e-12);
     // A singular but finite pair needs no retry: FID = |mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr.
     double mu1[2] = {1, 2}, mu2[2] = {0, 0};
     FidResult r;
@@ -226,6 +242,10 @@ TEST(rp_fold_remainders) {
     CHECK_CLOSE(fm[1], 0.5, 0, 1e-15);
     CHECK_CLOSE(fm[2], 1.0, 0, 1e-15);
     CHECK(r.n_used == 6);
+    // n = 11, 3 folds: exact boundaries f*n/F are 0, 3, 7, 11 (not multiples of n/F).
+    const uint8_t h11[11] = {0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1};
+    CHECK(rp_folds(h11, 11, 3, RP_FOLD_EXACT, fm, &r) == T2I_OK);
+    CHECK(fm[0] == 0 && fm[1] == 0.75 && fm[2] == 1 && r.n_used == 11);
     // N equal to the fold count (exact): one element per fold.
     CHECK(rp_folds(hits, 3, 3, RP_FOLD_EXACT, fm, &r) == T2I_OK);
     CHECK(fm[0] == 1 && fm[1] == 1 && fm[2] == 0 && r.n_used == 3);

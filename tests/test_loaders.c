@@ -14,6 +14,8 @@
 #include "weights.h"
 #include "zip.h"
 
+#include "bytes_test.h"
+
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,25 +35,6 @@ static const char *tmp_path(char *buf, size_t n, const char *name) {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-typedef struct {
-    uint8_t *p;
-    size_t   n, cap;
-} Buf;
-
-static void b_put(Buf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    if (n) memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void b_u8(Buf *b, uint8_t v) { b_put(b, &v, 1); }
-static void b_le(Buf *b, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; i++) b_u8(b, (uint8_t)(v >> (8 * i)));
-}
-static void b_s(Buf *b, const char *s) { b_put(b, s, strlen(s)); }
 // pickle BINUNICODE
 static void pk_str(Buf *b, const char *s) {
     b_u8(b, 'X');
@@ -822,6 +805,37 @@ TEST(pth_refuses_huge_and_inconsistent) {
                    layout, rc, t2i_errmsg());
             if (layout == 0 && i != 7)
                 CHECKF(msg_has(bad[i].msg), "case %zu: '%s' lacks '%s'", i, t2i_errmsg(), bad[i].msg);
+            free(b.p);
+        }
+    }
+    // Both sides of the element bounds: a view ending on the storage's last element, and a
+    // stride-0 tensor of exactly the storage's element count, load; one element more does not.
+    struct {
+        TSpec t;
+        int   ok;
+        const char *msg;
+    } edge[] = {
+        {{"w", "0", "FloatStorage", 4, 1, 1, {3}, {1}}, 1, NULL},
+        {{"w", "0", "FloatStorage", 4, 2, 1, {3}, {1}}, 0, "reads element"},
+        {{"w", "0", "FloatStorage", 4, 0, 1, {4}, {0}}, 1, NULL},
+        {{"w", "0", "FloatStorage", 4, 0, 1, {5}, {0}}, 0, "claims"},
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+        for (int layout = 0; layout < 2; layout++) {
+            Buf b = {0};
+            if (layout == 0)
+                build_legacy(&b, &edge[i].t, 1, st, 1);
+            else
+                build_zip_pth(&b, &edge[i].t, 1, st, 1);
+            StateDict sd;
+            int rc = pth_parse(b.p, b.n, "edge.pth", &sd);
+            if (edge[i].ok) {
+                CHECKF(rc == T2I_OK, "edge %zu layout %d: %s", i, layout, t2i_errmsg());
+                if (!rc) sd_free(&sd);
+            } else {
+                CHECKF(rc == T2I_EFORMAT && msg_has("edge.pth") && msg_has(edge[i].msg),
+                       "edge %zu layout %d: rc %d %s", i, layout, rc, t2i_errmsg());
+            }
             free(b.p);
         }
     }
