@@ -1,7 +1,7 @@
 # t2ibench -- build, test, demo, bench, fuzz, deps.
 #   make              build build/t2ibench and build/libt2i.a
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
-#   make demo         CUB smoke suite with the demo model card, metrics table
+#   make demo         CUB smoke suite on AttnGAN, DM-GAN and DF-GAN (hash weights), one table
 #   make bench        speed of each network next to the PyTorch baseline
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
