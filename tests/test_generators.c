@@ -15,6 +15,8 @@
 #include "dfgan.h"
 #include "dmgan.h"
 #include "generator.h"
+#include "model_card.h"
+#include "protocol.h"
 #include "npy.h"
 #include "resize.h"
 #include "sha256.h"
@@ -657,6 +659,51 @@ TEST(model_card_arch) {
     }
 }
 
+// The shipped cards and protocols of the new architectures load.
+TEST(shipped_cards_and_protocols) {
+    static const char *const cards[] = {"dmgan_bird", "dmgan_coco", "dfgan_bird", "dfgan_coco",
+                                        "demo_dmgan_bird", "demo_dfgan_bird", "attngan_bird",
+                                        "demo_bird"};
+    static const int archs[] = {GEN_DMGAN, GEN_DMGAN, GEN_DFGAN, GEN_DFGAN,
+                                GEN_DMGAN, GEN_DFGAN, GEN_ATTNGAN, GEN_ATTNGAN};
+    for (size_t i = 0; i < sizeof cards / sizeof cards[0]; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "suites/models/%s.json", cards[i]);
+        ModelCard mc;
+        CHECKF(model_card_load(p, &mc) == T2I_OK, "%s: %s", p, t2i_errmsg());
+        CHECK(mc.gen_cfg.arch == (GenArch)archs[i] && gen_io(&mc.gen_cfg).img_size == 256);
+        model_card_free(&mc);
+    }
+    static const char *const protos[] = {"dmgan-2020", "dfgan-2022"};
+    for (int i = 0; i < 2; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "suites/protocols/%s.json", protos[i]);
+        Protocol P;
+        CHECKF(protocol_load(p, &P) == T2I_OK, "%s: %s", p, t2i_errmsg());
+        CHECK(strcmp(P.name, protos[i]) == 0 && strcmp(P.differences_from, "attngan-2018") == 0);
+        if (i == 1)
+            CHECK(P.noise == NOISE_TRUNCATED && P.noise_bound == 2 && P.noise_scale == 0.88 &&
+                  P.quantization == PQUANT_FLOAT && P.fid_enabled && !P.is_enabled);
+        protocol_free(&P);
+    }
+    // a malformed differences block is refused with its path
+    char *text = read_all("suites/protocols/dfgan-2022.json");
+    Protocol P;
+    if (text) {
+        char *d = strstr(text, "\"differences\"");
+        CHECK(d != NULL);
+        if (d) {
+            char buf[16384];
+            snprintf(buf, sizeof buf, "%.*s\"differences\": {\"from\": \"x\", \"items\": []}\n}\n",
+                     (int)(d - text), text);
+            CHECK(protocol_parse("p.json", buf, strlen(buf), &P) == T2I_EARG);
+            CHECKF(strstr(t2i_errmsg(), "$.differences.items"), "%s", t2i_errmsg());
+            protocol_free(&P);
+        }
+    }
+    t2i_free(text);
+}
+
 // ---- per-sample determinism through the runner ---------------------------------------------
 
 static char SUITE[300], PROTO[300];
@@ -761,6 +808,7 @@ int main(void) {
     RUN(full_size_hash_forward);
     RUN(wrong_architecture_is_named);
     RUN(model_card_arch);
+    RUN(shipped_cards_and_protocols);
     RUN(runner_per_sample_determinism);
     sh("rm -rf %s", T);
     return test_report("test_generators");
