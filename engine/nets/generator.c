@@ -192,7 +192,7 @@ int generator_load(Generator *g, const GenConfig *cfg, const char *spec) {
     sd_init(&sd);
     rc = declare_keys(g, cfg, &bl);
     if (!rc) rc = weights_load(spec, &bl, &sd);
-    if (rc) rc = t2i_error_prefix(rc, "generator weights %s", spec);
+    if (rc) rc = t2i_error_prefix(rc, "generator weights");   // the message names the file
     bindlist_free(&bl);
     if (!rc) rc = accept_layout(g, &sd, spec);
     if (!rc) rc = check_arch(&sd, cfg, spec);
@@ -201,12 +201,10 @@ int generator_load(Generator *g, const GenConfig *cfg, const char *spec) {
         generator_free(g);
         return rc;
     }
-    char what[600];
-    snprintf(what, sizeof what, "%s (%s)", spec, gen_arch_name(cfg->arch));
     switch (cfg->arch) {   // each takes the StateDict, also on failure
     case GEN_ATTNGAN: rc = gnet_load_sd(g->net.attngan, &cfg->u.attngan, &sd); break;
-    case GEN_DMGAN: rc = dmgan_load_sd(g->net.dmgan, &cfg->u.dmgan, &sd, what); break;
-    default: rc = dfgan_load_sd(g->net.dfgan, &cfg->u.dfgan, &sd, what); break;
+    case GEN_DMGAN: rc = dmgan_load_sd(g->net.dmgan, &cfg->u.dmgan, &sd, NULL); break;
+    default: rc = dfgan_load_sd(g->net.dfgan, &cfg->u.dfgan, &sd, NULL); break;
     }
     if (rc) {
         rc = t2i_error_prefix(rc, "generator weights %s", spec);
