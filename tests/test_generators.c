@@ -527,6 +527,26 @@ TEST(reference_listings_bind) {
     dfgan_free(&df);
 }
 
+// DF-GAN's checkpoint layout in miniature (tools/make_dfgan_ckpt_fixture.py): the loader takes
+// ['model']['netG'] (netD and netC are state_dicts too) and says where it found it.
+TEST(dfgan_checkpoint_dict) {
+    StateDict sd;
+    CHECKF(weights_load_file("tests/fixtures/loaders/dfgan_ckpt.pth", &sd) == T2I_OK, "%s",
+           t2i_errmsg());
+    CHECK(strcmp(sd.container, "['model']['netG']") == 0);
+    CHECK(sd.n == 2 && sd_find(&sd, "module.fc.weight") && sd_find(&sd, "module.fc.bias"));
+    CHECK(sd_strip_prefix(&sd, "module.") == 2);
+    const SDEntry *w = sd_find(&sd, "fc.weight");
+    CHECK(w && w->ndim == 2 && w->shape[0] == 4 && w->shape[1] == 3);
+    sd_free(&sd);
+    // a plain state_dict has no container
+    char path[1024];
+    CHECK(weights_load_file(test_fixture_path(path, sizeof path, "generator_dfgan/model.pth"),
+                            &sd) == T2I_OK);
+    CHECK(sd.container[0] == '\0' && sd_strip_prefix(&sd, "module.") == 0);
+    sd_free(&sd);
+}
+
 TEST(macs_match_reference_summary) {
     DmGanConfig bird = dmgan_config_bird(), coco = dmgan_config_coco();
     DfGanConfig df = dfgan_config_bird();
@@ -804,6 +824,7 @@ int main(void) {
     RUN(uint8_conversion_matches_originals);
     RUN(per_sample_batch_independence);
     RUN(reference_listings_bind);
+    RUN(dfgan_checkpoint_dict);
     RUN(macs_match_reference_summary);
     RUN(full_size_hash_forward);
     RUN(wrong_architecture_is_named);
