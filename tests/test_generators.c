@@ -95,6 +95,62 @@ static int run_verify(const char *fixture) {
 }
 
 TEST(verify_dmgan_every_weight_file) { CHECK(run_verify("generator_dmgan") == 0); }
+
+// Holdout-style fixtures of this repository, made by running the original code with other
+// sizes (tools/make_generator_holdouts.py): DM-GAN at batch 3 (queryL % B != 0, another
+// coupling pattern) with BRANCH_NUM 2, DF-GAN at imsize 64.
+TEST(verify_own_holdouts) {
+    char *argv[3] = {"verify", "tests/fixtures/generators/dmgan_b3",
+                     "tests/fixtures/generators/dfgan_64"};
+    CHECK(cmd_verify(3, argv) == 0);
+    // the batch-3 maps really depend on the coupling: per-sample masks miss them
+    const char *dir = "tests/fixtures/generators/dmgan_b3";
+    DmGanConfig cfg = {.gf_dim = 4, .z_dim = 7, .condition_dim = 5, .embedding_dim = 6,
+                       .r_num = 1, .branch_num = 2};
+    StateDict sd;
+    DmGan g;
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.pth", dir);
+    CHECK(weights_load_file(path, &sd) == T2I_OK);
+    CHECKF(dmgan_load_sd(&g, &cfg, &sd, "holdout") == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) return;
+    NpyArray in[5], att;
+    static const char *const names[5] = {"z", "sent_emb", "words_embs", "mask", "eps"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/%s.npy", dir, names[i]);
+        CHECK(npy_load_f32(path, &in[i]) == T2I_OK);
+    }
+    snprintf(path, sizeof path, "%s/att_1.npy", dir);
+    CHECK(npy_load_f32(path, &att) == T2I_OK);
+    if (test_cur_failed) return;
+    uint8_t mask[15];
+    for (int i = 0; i < 15; i++) mask[i] = ((float *)in[3].data)[i] != 0.0f;
+    size_t n = (size_t)3 * 5 * 64 * 64;
+    float *a = t2i_malloc(sizeof(float) * n);
+    Arena ar;
+    CHECK(arena_init(&ar, dmgan_arena_bytes(&g, 3, 5)) == T2I_OK);
+    for (int mode = 0; mode < 2; mode++) {
+        DmGanInputs di = {.z = in[0].data, .sent_emb = in[1].data, .words_emb = in[2].data,
+                          .mask = mask, .eps = in[4].data,
+                          .mask_mode = mode ? ATT_MASK_BATCH_COUPLED : ATT_MASK_PER_SAMPLE};
+        DmGanOutputs o;
+        memset(&o, 0, sizeof o);
+        o.att[0] = a;
+        CHECK(dmgan_forward(&g, &di, &o, 3, 5, &ar) == T2I_OK);
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)a[i] - ((float *)att.data)[i]);
+            if (d > worst) worst = d;
+        }
+        if (mode) CHECKF(worst <= 1e-6, "coupled: %g", worst);
+        else CHECKF(worst > 0.05, "per-sample masks reproduce the coupled holdout (%g)", worst);
+    }
+    arena_free(&ar);
+    t2i_free(a);
+    for (int i = 0; i < 5; i++) npy_free(&in[i]);
+    npy_free(&att);
+    dmgan_free(&g);
+}
 TEST(verify_dfgan_every_weight_file) { CHECK(run_verify("generator_dfgan") == 0); }
 
 // ---- DM-GAN intermediates ------------------------------------------------------------------
@@ -818,6 +874,7 @@ int main(void) {
     if (rc) fprintf(stderr, "suite freeze failed: %s\n", OUT);
     RUN(verify_dmgan_every_weight_file);
     RUN(verify_dfgan_every_weight_file);
+    RUN(verify_own_holdouts);
     RUN(dmgan_memory_intermediates);
     RUN(dmgan_mask_coupling);
     RUN(dfgan_block_intermediates);
