@@ -79,10 +79,11 @@ int cmd_demo(int argc, char **argv) {
     for (int i = 0; i < N_DEMO_MODELS; i++)
         printf("      %-38s %s\n", demo_models[i].card, demo_models[i].what);
     printf("    The images are noise-like and the scores are NOT those of any trained model.\n"
-           "  * Their vocabulary is suites/vocab/cub_test.vocab.txt, BUILT FROM THE CUB TEST CAPTIONS\n"
-           "    by `t2ibench vocab build` (step 1 below) -- not the released captions.pickle.\n"
-           "  * The evaluators are suites/evaluators/demo_cub.json: torchvision-layout Inception and\n"
-           "    DAMSM encoders, also on hash weights. No FID (no reference statistics).\n"
+           "  * Their vocabulary is suites/vocab/cub_test.vocab.txt, BUILT FROM THE CUB TEST\n"
+           "    CAPTIONS by `t2ibench vocab build` (step 1 below) -- not the released\n"
+           "    captions.pickle.\n"
+           "  * The evaluators are suites/evaluators/demo_cub.json: torchvision-layout Inception\n"
+           "    and DAMSM encoders, also on hash weights. No FID (no reference statistics).\n"
            "  * The runs are stored in %s; rerunning resumes or adds runs.\n",
            db);
     char *v[] = {"vocab", "build", "--captions",

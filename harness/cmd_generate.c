@@ -83,9 +83,10 @@ int cmd_generate(int argc, char **argv) {
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage("generate", usage);
     if (args_flag(&a, "--help")) {
-        printf("usage: %s\nWrites the 64/128/256 px images of one caption as PNG (default "
-               "--out results/generate, --seed 0);\n--attention adds one map per word and "
-               "attention stage.\n", usage);
+        printf("usage: %s\nWrites the images of one caption as PNG (default --out "
+               "results/generate, --seed 0):\nAttnGAN and DM-GAN cards give 64/128/256 px "
+               "stages, DF-GAN cards one 256 px image;\n--attention adds one map per word and "
+               "attention (memory) stage.\n", usage);
         return EXIT_OK;
     }
     const char *card_path = args_str(&a, "--model", NULL);

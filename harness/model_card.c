@@ -88,7 +88,8 @@ static int parse(const cJSON *root, const char *file, const char *base, ModelCar
     const char *keys[9];
     int nk = 0;
     for (int i = 0; top[i]; i++)
-        if ((strcmp(top[i], "notes") != 0 || has_notes) && (strcmp(top[i], "arch") != 0 || has_arch))
+        if ((strcmp(top[i], "notes") != 0 || has_notes) &&
+            (strcmp(top[i], "arch") != 0 || has_arch))
             keys[nk++] = top[i];
     keys[nk] = NULL;
     int rc = jx_keys(root, file, "$", keys);

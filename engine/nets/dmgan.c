@@ -326,7 +326,8 @@ static void memory_stage(Ctx *x, const DmGanNextStage *m, float *h, float *att, 
         sigmoid_forward(r, r, (size_t)Q);
         if (tr->h_code_avg) memcpy(tr->h_code_avg + (size_t)b * gf, havg, sizeof(float) * gf);
         if (tr->writing_gate) memcpy(tr->writing_gate + (size_t)b * T, gate, sizeof(float) * T);
-        if (tr->memory) memcpy(tr->memory + (size_t)b * 2 * gf * T, mem, sizeof(float) * 2 * gf * T);
+        if (tr->memory)
+            memcpy(tr->memory + (size_t)b * 2 * gf * T, mem, sizeof(float) * 2 * gf * T);
         if (tr->key) memcpy(tr->key + (size_t)b * gf * T, key, sizeof(float) * gf * T);
         if (tr->value) memcpy(tr->value + (size_t)b * gf * T, val, sizeof(float) * gf * T);
         if (tr->response) memcpy(tr->response + (size_t)b * gf * Q, o, sizeof(float) * gf * Q);

@@ -125,7 +125,8 @@ static int check_arch(const StateDict *sd, const GenConfig *cfg, const char *spe
     if (i < 0) return T2I_OK;   // unknown keys: the strict binding lists them
     int a = signatures[i].arch;
     if (a == (int)cfg->arch || (a == -2 && cfg->arch != GEN_DFGAN)) return T2I_OK;
-    const char *hint = a >= 0 ? "" : " This file is not a generator: give the generator checkpoint.";
+    const char *hint =
+        a >= 0 ? "" : " This file is not a generator: give the generator checkpoint.";
     char fix[160] = "";
     if (a >= 0)
         snprintf(fix, sizeof fix,

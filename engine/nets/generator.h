@@ -106,6 +106,7 @@ int generator_forward(const Generator *g, const GenInputs *in, GenOutputs *out, 
 double generator_macs_per_image(const GenConfig *cfg, int T);
 
 // Names the network a state_dict holds, from telltale keys ("a DF-GAN NetG", ...), or NULL.
-const char *generator_identify(const StateDict *sd, GenArch *arch /* OUT, -1 when not a generator */);
+// *arch is -1 for a network that is not a generator.
+const char *generator_identify(const StateDict *sd, GenArch *arch /* OUT */);
 
 #endif
