@@ -10,7 +10,8 @@
 CC      ?= cc
 PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
+            protobuf-compiler python3-protobuf libleveldb-dev
 
 BUILD   := build
 CFLAGS  ?= -O2 -g

@@ -10,6 +10,7 @@
 #include "fid.h"
 #include "image_io.h"
 #include "inception.h"
+#include "inception_tf.h"
 #include "inception_score.h"
 #include "model_card.h"
 #include "protocol.h"
@@ -134,7 +135,7 @@ static int load_inception(const char *variant, const char *spec, int num_classes
     if (rc) return rc;
     StateDict sd;
     memset(&sd, 0, sizeof sd);
-    rc = weights_load(spec, inception_keys(*out), &sd);
+    rc = inception_weights_load(&cfg, inception_keys(*out), spec, &sd);   // torch or TF names
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     rc = inception_bind(*out, &sd, what);
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
