@@ -94,7 +94,8 @@ bench: $(BUILD)/t2ibench
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS)
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS) \
+               -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/buildinfo.o
 build/fuzz/obj/gen/buildinfo.o:
 	@mkdir -p $(dir $@)
