@@ -51,7 +51,12 @@ int cmd_tensors(int argc, char **argv) {
     const char *usage = "t2ibench tensors FILE [--json]";
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage(argv[0], usage);
-    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    if (args_flag(&a, "--help"))
+        return printf("usage: %s\nLists every tensor (name, dtype, shape) of a weight file: torch "
+                      ".pth, .safetensors, .npz,\nTensorFlow V1 checkpoint, V2 checkpoint (the "
+                      "prefix model.ckpt or model.ckpt.index) or GraphDef .pb.\n",
+                      usage),
+               EXIT_OK;
     int json = args_flag(&a, "--json");
     char *pos[2];
     int np = args_rest(&a, pos, 2);

@@ -47,10 +47,14 @@ int weights_load_file(const char *path, StateDict *out) {
     int rc = t2i_read_file(path, &buf, &len);
     if (rc) return rc;
     int tf = TF_NONE;
+    size_t n = strlen(path);
     if (sstable_sniff(buf, len)) {   // a TensorFlow checkpoint table (V1 file or V2 index)
         if (!(rc = tf_table_kind(buf, len, path, &tf)))
             rc = tf == TF_CKPT_V1 ? tf_ckpt_v1_parse(buf, len, path, out)
-                                  : tf_bundle_load(path, out);
+                 : n > 6 && strcmp(path + n - 6, ".index") == 0
+                     ? tf_bundle_load(path, out)
+                     : t2i_error(T2I_EFORMAT, "%s: a TensorFlow V2 checkpoint index; its data "
+                                 "files are found as PREFIX.data-*: name it PREFIX.index", path);
     } else if (zip_sniff(buf, len) && is_npz(buf, len, path))
         rc = npz_to_state_dict(buf, len, path, out);
     else if (pth_sniff(buf, len))

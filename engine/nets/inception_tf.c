@@ -9,86 +9,92 @@
 
 // ---- name tables ----------------------------------------------------------------------------
 
-typedef struct {
-    const char *torch;   // branch module in torchvision's inception.py
-    const char *tf;      // its TF scope inside the block
-} Pair;
-
-#define END {NULL, NULL}
-// slim: branch scopes with Conv, Conv_1, ... in call order (inception_model.py)
-static const Pair slim_a[] = {{"branch1x1", "branch1x1/Conv"},       {"branch5x5_1", "branch5x5/Conv"},
-                              {"branch5x5_2", "branch5x5/Conv_1"},   {"branch3x3dbl_1", "branch3x3dbl/Conv"},
-                              {"branch3x3dbl_2", "branch3x3dbl/Conv_1"},
-                              {"branch3x3dbl_3", "branch3x3dbl/Conv_2"}, {"branch_pool", "branch_pool/Conv"},
-                              END};
-static const Pair slim_b[] = {{"branch3x3", "branch3x3/Conv"},         {"branch3x3dbl_1", "branch3x3dbl/Conv"},
-                              {"branch3x3dbl_2", "branch3x3dbl/Conv_1"}, {"branch3x3dbl_3", "branch3x3dbl/Conv_2"},
-                              END};
-static const Pair slim_c[] = {{"branch1x1", "branch1x1/Conv"},         {"branch7x7_1", "branch7x7/Conv"},
-                              {"branch7x7_2", "branch7x7/Conv_1"},     {"branch7x7_3", "branch7x7/Conv_2"},
-                              {"branch7x7dbl_1", "branch7x7dbl/Conv"}, {"branch7x7dbl_2", "branch7x7dbl/Conv_1"},
-                              {"branch7x7dbl_3", "branch7x7dbl/Conv_2"}, {"branch7x7dbl_4", "branch7x7dbl/Conv_3"},
-                              {"branch7x7dbl_5", "branch7x7dbl/Conv_4"}, {"branch_pool", "branch_pool/Conv"},
-                              END};
-static const Pair slim_d[] = {{"branch3x3_1", "branch3x3/Conv"},       {"branch3x3_2", "branch3x3/Conv_1"},
-                              {"branch7x7x3_1", "branch7x7x3/Conv"},   {"branch7x7x3_2", "branch7x7x3/Conv_1"},
-                              {"branch7x7x3_3", "branch7x7x3/Conv_2"}, {"branch7x7x3_4", "branch7x7x3/Conv_3"},
-                              END};
-// 2048 blocks: Conv_1 is the 1x3 and Conv_2 the 3x1 (torchvision's _2a / _2b), concat in that order
-static const Pair slim_e[] = {{"branch1x1", "branch1x1/Conv"},         {"branch3x3_1", "branch3x3/Conv"},
-                              {"branch3x3_2a", "branch3x3/Conv_1"},    {"branch3x3_2b", "branch3x3/Conv_2"},
-                              {"branch3x3dbl_1", "branch3x3dbl/Conv"}, {"branch3x3dbl_2", "branch3x3dbl/Conv_1"},
-                              {"branch3x3dbl_3a", "branch3x3dbl/Conv_2"}, {"branch3x3dbl_3b", "branch3x3dbl/Conv_3"},
-                              {"branch_pool", "branch_pool/Conv"},     END};
-// tf2015 graph: conv / tower/conv_k / tower_1/... / tower*/mixed/conv_k
-static const Pair g_a[] = {{"branch1x1", "conv"},          {"branch5x5_1", "tower/conv"},
-                           {"branch5x5_2", "tower/conv_1"}, {"branch3x3dbl_1", "tower_1/conv"},
-                           {"branch3x3dbl_2", "tower_1/conv_1"}, {"branch3x3dbl_3", "tower_1/conv_2"},
-                           {"branch_pool", "tower_2/conv"}, END};
-static const Pair g_b[] = {{"branch3x3", "conv"},               {"branch3x3dbl_1", "tower/conv"},
-                           {"branch3x3dbl_2", "tower/conv_1"},  {"branch3x3dbl_3", "tower/conv_2"},
-                           END};
-static const Pair g_c[] = {{"branch1x1", "conv"},               {"branch7x7_1", "tower/conv"},
-                           {"branch7x7_2", "tower/conv_1"},     {"branch7x7_3", "tower/conv_2"},
-                           {"branch7x7dbl_1", "tower_1/conv"},  {"branch7x7dbl_2", "tower_1/conv_1"},
-                           {"branch7x7dbl_3", "tower_1/conv_2"}, {"branch7x7dbl_4", "tower_1/conv_3"},
-                           {"branch7x7dbl_5", "tower_1/conv_4"}, {"branch_pool", "tower_2/conv"},
-                           END};
-static const Pair g_d[] = {{"branch3x3_1", "tower/conv"},       {"branch3x3_2", "tower/conv_1"},
-                           {"branch7x7x3_1", "tower_1/conv"},   {"branch7x7x3_2", "tower_1/conv_1"},
-                           {"branch7x7x3_3", "tower_1/conv_2"}, {"branch7x7x3_4", "tower_1/conv_3"},
-                           END};
-static const Pair g_e[] = {{"branch1x1", "conv"},               {"branch3x3_1", "tower/conv"},
-                           {"branch3x3_2a", "tower/mixed/conv"}, {"branch3x3_2b", "tower/mixed/conv_1"},
-                           {"branch3x3dbl_1", "tower_1/conv"},  {"branch3x3dbl_2", "tower_1/conv_1"},
-                           {"branch3x3dbl_3a", "tower_1/mixed/conv"},
-                           {"branch3x3dbl_3b", "tower_1/mixed/conv_1"}, {"branch_pool", "tower_2/conv"},
-                           END};
-
+// One conv module of a block: torchvision's name, the TF-slim scope (branch scope with Conv,
+// Conv_1, ... in call order, inception_model.py) and the tf2015 graph scope (conv, tower/conv_k,
+// tower*/mixed/conv_k).
 typedef struct {
     const char *torch, *slim, *graph;
-    const Pair *slim_t, *graph_t;   // NULL: a single conv (stem)
+} Conv3;
+
+#define END {NULL, NULL, NULL}
+static const Conv3 blk_a[] = {   // 35x35: Mixed_5b..5d
+    {"branch1x1", "branch1x1/Conv", "conv"},
+    {"branch5x5_1", "branch5x5/Conv", "tower/conv"},
+    {"branch5x5_2", "branch5x5/Conv_1", "tower/conv_1"},
+    {"branch3x3dbl_1", "branch3x3dbl/Conv", "tower_1/conv"},
+    {"branch3x3dbl_2", "branch3x3dbl/Conv_1", "tower_1/conv_1"},
+    {"branch3x3dbl_3", "branch3x3dbl/Conv_2", "tower_1/conv_2"},
+    {"branch_pool", "branch_pool/Conv", "tower_2/conv"},
+    END,
+};
+static const Conv3 blk_b[] = {   // Mixed_6a
+    {"branch3x3", "branch3x3/Conv", "conv"},
+    {"branch3x3dbl_1", "branch3x3dbl/Conv", "tower/conv"},
+    {"branch3x3dbl_2", "branch3x3dbl/Conv_1", "tower/conv_1"},
+    {"branch3x3dbl_3", "branch3x3dbl/Conv_2", "tower/conv_2"},
+    END,
+};
+static const Conv3 blk_c[] = {   // 17x17: Mixed_6b..6e
+    {"branch1x1", "branch1x1/Conv", "conv"},
+    {"branch7x7_1", "branch7x7/Conv", "tower/conv"},
+    {"branch7x7_2", "branch7x7/Conv_1", "tower/conv_1"},
+    {"branch7x7_3", "branch7x7/Conv_2", "tower/conv_2"},
+    {"branch7x7dbl_1", "branch7x7dbl/Conv", "tower_1/conv"},
+    {"branch7x7dbl_2", "branch7x7dbl/Conv_1", "tower_1/conv_1"},
+    {"branch7x7dbl_3", "branch7x7dbl/Conv_2", "tower_1/conv_2"},
+    {"branch7x7dbl_4", "branch7x7dbl/Conv_3", "tower_1/conv_3"},
+    {"branch7x7dbl_5", "branch7x7dbl/Conv_4", "tower_1/conv_4"},
+    {"branch_pool", "branch_pool/Conv", "tower_2/conv"},
+    END,
+};
+static const Conv3 blk_d[] = {   // Mixed_7a
+    {"branch3x3_1", "branch3x3/Conv", "tower/conv"},
+    {"branch3x3_2", "branch3x3/Conv_1", "tower/conv_1"},
+    {"branch7x7x3_1", "branch7x7x3/Conv", "tower_1/conv"},
+    {"branch7x7x3_2", "branch7x7x3/Conv_1", "tower_1/conv_1"},
+    {"branch7x7x3_3", "branch7x7x3/Conv_2", "tower_1/conv_2"},
+    {"branch7x7x3_4", "branch7x7x3/Conv_3", "tower_1/conv_3"},
+    END,
+};
+// 8x8: Mixed_7b, 7c. Slim's Conv_1 is the 1x3 and Conv_2 the 3x1 (torchvision's _2a / _2b),
+// concatenated in that order.
+static const Conv3 blk_e[] = {
+    {"branch1x1", "branch1x1/Conv", "conv"},
+    {"branch3x3_1", "branch3x3/Conv", "tower/conv"},
+    {"branch3x3_2a", "branch3x3/Conv_1", "tower/mixed/conv"},
+    {"branch3x3_2b", "branch3x3/Conv_2", "tower/mixed/conv_1"},
+    {"branch3x3dbl_1", "branch3x3dbl/Conv", "tower_1/conv"},
+    {"branch3x3dbl_2", "branch3x3dbl/Conv_1", "tower_1/conv_1"},
+    {"branch3x3dbl_3a", "branch3x3dbl/Conv_2", "tower_1/mixed/conv"},
+    {"branch3x3dbl_3b", "branch3x3dbl/Conv_3", "tower_1/mixed/conv_1"},
+    {"branch_pool", "branch_pool/Conv", "tower_2/conv"},
+    END,
+};
+
+typedef struct {
+    const char  *torch, *slim, *graph;   // graph NULL: not in the tf2015 graph
+    const Conv3 *convs;                  // NULL: a single conv (stem, aux head)
 } Block;
 
 static const Block blocks[] = {
-    {"Conv2d_1a_3x3", "conv0", "conv", NULL, NULL},
-    {"Conv2d_2a_3x3", "conv1", "conv_1", NULL, NULL},
-    {"Conv2d_2b_3x3", "conv2", "conv_2", NULL, NULL},
-    {"Conv2d_3b_1x1", "conv3", "conv_3", NULL, NULL},
-    {"Conv2d_4a_3x3", "conv4", "conv_4", NULL, NULL},
-    {"Mixed_5b", "mixed_35x35x256a", "mixed", slim_a, g_a},
-    {"Mixed_5c", "mixed_35x35x288a", "mixed_1", slim_a, g_a},
-    {"Mixed_5d", "mixed_35x35x288b", "mixed_2", slim_a, g_a},
-    {"Mixed_6a", "mixed_17x17x768a", "mixed_3", slim_b, g_b},
-    {"Mixed_6b", "mixed_17x17x768b", "mixed_4", slim_c, g_c},
-    {"Mixed_6c", "mixed_17x17x768c", "mixed_5", slim_c, g_c},
-    {"Mixed_6d", "mixed_17x17x768d", "mixed_6", slim_c, g_c},
-    {"Mixed_6e", "mixed_17x17x768e", "mixed_7", slim_c, g_c},
-    {"Mixed_7a", "mixed_17x17x1280a", "mixed_8", slim_d, g_d},
-    {"Mixed_7b", "mixed_8x8x2048a", "mixed_9", slim_e, g_e},
-    {"Mixed_7c", "mixed_8x8x2048b", "mixed_10", slim_e, g_e},
-    {"AuxLogits.conv0", "aux_logits/proj", NULL, NULL, NULL},
-    {"AuxLogits.conv1", "aux_logits/Conv", NULL, NULL, NULL},
+    {"Conv2d_1a_3x3", "conv0", "conv", NULL},
+    {"Conv2d_2a_3x3", "conv1", "conv_1", NULL},
+    {"Conv2d_2b_3x3", "conv2", "conv_2", NULL},
+    {"Conv2d_3b_1x1", "conv3", "conv_3", NULL},
+    {"Conv2d_4a_3x3", "conv4", "conv_4", NULL},
+    {"Mixed_5b", "mixed_35x35x256a", "mixed", blk_a},
+    {"Mixed_5c", "mixed_35x35x288a", "mixed_1", blk_a},
+    {"Mixed_5d", "mixed_35x35x288b", "mixed_2", blk_a},
+    {"Mixed_6a", "mixed_17x17x768a", "mixed_3", blk_b},
+    {"Mixed_6b", "mixed_17x17x768b", "mixed_4", blk_c},
+    {"Mixed_6c", "mixed_17x17x768c", "mixed_5", blk_c},
+    {"Mixed_6d", "mixed_17x17x768d", "mixed_6", blk_c},
+    {"Mixed_6e", "mixed_17x17x768e", "mixed_7", blk_c},
+    {"Mixed_7a", "mixed_17x17x1280a", "mixed_8", blk_d},
+    {"Mixed_7b", "mixed_8x8x2048a", "mixed_9", blk_e},
+    {"Mixed_7c", "mixed_8x8x2048b", "mixed_10", blk_e},
+    {"AuxLogits.conv0", "aux_logits/proj", NULL, NULL},
+    {"AuxLogits.conv1", "aux_logits/Conv", NULL, NULL},
 };
 
 static const char EMA[] = "/ExponentialMovingAverage";
@@ -100,16 +106,15 @@ static int conv_scope(int slim, const char *mod, char *out, size_t cap) {
         const char  *top = slim ? b->slim : b->graph;
         size_t       n = strlen(b->torch);
         if (!top || strncmp(mod, b->torch, n) != 0) continue;
-        const Pair *t = slim ? b->slim_t : b->graph_t;
-        if (!t) {
+        if (!b->convs) {
             if (mod[n] != 0) continue;
             snprintf(out, cap, "%s", top);
             return 1;
         }
         if (mod[n] != '.') continue;
-        for (; t->torch; t++)
-            if (strcmp(mod + n + 1, t->torch) == 0) {
-                snprintf(out, cap, "%s/%s", top, t->tf);
+        for (const Conv3 *c = b->convs; c->torch; c++)
+            if (strcmp(mod + n + 1, c->torch) == 0) {
+                snprintf(out, cap, "%s/%s", top, slim ? c->slim : c->graph);
                 return 1;
             }
     }
@@ -163,7 +168,9 @@ static int tf_name(const InceptionConfig *cfg, const char *key, char *out, size_
 // TF shape of a torchvision shape under a layout.
 static void tf_shape(Layout lay, const BindRow *r, int64_t *s) {
     memcpy(s, r->shape, sizeof(int64_t) * (size_t)r->ndim);
-    if (lay == L_CONV) s[0] = r->shape[2], s[1] = r->shape[3], s[2] = r->shape[1], s[3] = r->shape[0];
+    if (lay == L_CONV) {   // (OC,IC,KH,KW) -> [KH,KW,IC,OC]
+        s[0] = r->shape[2], s[1] = r->shape[3], s[2] = r->shape[1], s[3] = r->shape[0];
+    }
     if (lay == L_DENSE) s[0] = r->shape[1], s[1] = r->shape[0];
 }
 
@@ -237,7 +244,8 @@ static int convert(SDEntry *e, const BindRow *r, Layout lay, StateDict *out) {
 
 static void shape_str(int nd, const int64_t *s, char *buf, size_t n) {
     size_t o = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < nd && o < n; d++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", d ? "," : "", (long long)s[d]);
+    for (int d = 0; d < nd && o < n; d++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%lld", d ? "," : "", (long long)s[d]);
     if (o < n) snprintf(buf + o, n - o, "]");
 }
 
@@ -290,7 +298,8 @@ int inception_from_tf(const InceptionConfig *cfg, const BindList *keys, StateDic
     if (!rc && (missing || bad)) {
         rc = t2i_error(T2I_ESHAPE, "%s: %d TensorFlow tensor(s) missing, %d of another shape "
                        "for the %s Inception:%s%s%s", what, missing, bad,
-                       inception_variant_name(cfg->variant), msg, missing > 4 || bad > 4 ? "; ..." : "",
+                       inception_variant_name(cfg->variant), msg,
+                       missing > 4 || bad > 4 ? "; ..." : "",
                        raw_only ? " (the file holds the raw variables but not their "
                                   "ExponentialMovingAverage shadows, which the IS script restores)"
                                 : "");
