@@ -39,7 +39,7 @@ fuzz_safetensors)
     seed "$loc"/*.safetensors
     ;;
 fuzz_tf_ckpt)
-    seed tests/fixtures/tf/*.ckpt
+    seed tests/fixtures/tf/*.ckpt tests/fixtures/tf/hostile/*.ckpt
     ;;
 fuzz_tf_graphdef)
     seed tests/fixtures/tf/*.pb

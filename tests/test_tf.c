@@ -212,6 +212,29 @@ TEST(v2_index_truncated_and_flipped) {
     unlink(d0), unlink(d1);
 }
 
+// Well-formed tables (LevelDB's writer) whose contents must be refused, each with its reason.
+TEST(hostile_contents_refused) {
+    static const struct {
+        const char *file, *msg;
+    } h[] = {
+        {"claim.ckpt", "more than the file's"},
+        {"extent.ckpt", "outside the dimension"},
+        {"overlap.ckpt", "overlap"},
+        {"partial.ckpt", "slices cover 6 of its 12"},
+        {"short.ckpt", "holds 5 of its 12"},
+        {"unlisted.ckpt", "does not list"},
+        {"bigendian.ckpt", "big-endian"},
+        {"partitioned.ckpt", "partitioned"},
+        {"size.ckpt", "12 bytes stored"},
+        {"shard.ckpt", "shard 3 of 1"},
+    };
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+        char p[256];
+        snprintf(p, sizeof p, TFIX "hostile/%s", h[i].file);
+        expect_error(p, h[i].file, h[i].msg);
+    }
+}
+
 TEST(snappy_table_refused) { expect_error(TFIX "snappy.ckpt", "snappy.ckpt", "snappy"); }
 
 // Crafted footers and protobuf: block handles out of range, bad varints, oversized lengths.
@@ -438,6 +461,7 @@ int main(void) {
     RUN(graphdef_truncated_and_flipped);
     RUN(v2_data_crc_and_missing_shard);
     RUN(v2_index_truncated_and_flipped);
+    RUN(hostile_contents_refused);
     RUN(snappy_table_refused);
     RUN(crafted_structures);
     RUN(pb_reader_bounds);

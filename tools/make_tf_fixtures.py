@@ -14,6 +14,8 @@ TensorSliceWriter writes them), V2 bundles (BundleHeaderProto under "", BundleEn
 tensor with the masked CRC-32C of its bytes, raw little-endian data shards), GraphDef (Const
 nodes with the tensor in attr "value"). Tables are uncompressed (kNoCompression) as TensorFlow
 writes them, except snappy.ckpt, which LevelDB compresses on purpose (a reader must refuse it).
+hostile/ holds well-formed tables whose contents a reader must refuse (size claims, extents,
+overlapping or missing slices, big-endian or partitioned bundles, entries outside the shards).
 """
 import os
 import struct
@@ -237,7 +239,7 @@ def graphdef(pb, out):
     n.attr["padding"].s = b"VALID"
     n.attr["strides"].list.i.extend([1, 2, 2, 1])
     n.attr["T"].type = 1
-    data = bytearray(g.SerializeToString())
+    data = bytearray(g.SerializeToString(deterministic=True))   # map entries in key order
     # a Const whose float_val is written unpacked (one key per value)
     up = pb.TensorProtoUnpacked()
     up.dtype = 1
@@ -247,12 +249,80 @@ def graphdef(pb, out):
     raw.name = "unpacked"
     raw.op = "Const"
     raw.attr["value"].tensor = up.SerializeToString()
-    rb = raw.SerializeToString()
+    rb = raw.SerializeToString(deterministic=True)
     data += b"\x0a" + encode_varint(len(rb)) + rb   # GraphDef.node (field 1)
     expected["unpacked"] = np.array([0.5, -1.25, 8.0], dtype=np.float32)
     with open(out, "wb") as f:
         f.write(bytes(data))
     return expected
+
+
+def hostile(pb, exe, out):
+    """Well-formed tables with contents a reader must refuse (name -> expected message part)."""
+    def v1(path, metas, slices):
+        meta = pb.SavedTensorSlices()
+        for name, shape in metas:
+            m = meta.meta.tensor.add()
+            m.name = name
+            m.shape.CopyFrom(shape_proto(pb, shape))
+            m.type = 1
+        items = [(b"", meta.SerializeToString())]
+        for i, (name, extents, values) in enumerate(slices):
+            ss = pb.SavedTensorSlices()
+            ss.data.name = name
+            for start, length in extents:
+                e = ss.data.slice.extent.add()
+                e.start = start
+                if length is not None:
+                    e.length = length
+            ss.data.data.float_val.extend(values)
+            items.append((b"\x00" + name.encode() + bytes([0, i]), ss.SerializeToString()))
+        write_table(exe, os.path.join(out, path), items)
+
+    # a tiny file claiming a 2^40-element tensor
+    v1("claim.ckpt", [("w", [1 << 20, 1 << 20])], [("w", [(0, 1), (0, 1)], [1.0])])
+    # an extent outside its dimension
+    v1("extent.ckpt", [("w", [4, 3])], [("w", [(3, 2), (0, None)], [0.0] * 6)])
+    # two slices covering the same rows
+    v1("overlap.ckpt", [("w", [4, 3])], [("w", [(0, 3), (0, None)], [0.0] * 9),
+                                         ("w", [(2, 2), (0, None)], [0.0] * 6)])
+    # rows 2..3 never stored
+    v1("partial.ckpt", [("w", [4, 3])], [("w", [(0, 2), (0, None)], [1.0] * 6)])
+    # fewer values than the slice holds
+    v1("short.ckpt", [("w", [4, 3])], [("w", [], [1.0] * 5)])
+    # a slice of a tensor the table of contents does not list
+    v1("unlisted.ckpt", [("w", [2])], [("v", [], [1.0, 2.0])])
+
+    def v2(path, header, entries, data=b""):
+        items = [(b"", header.SerializeToString())]
+        items += [(k.encode(), e.SerializeToString()) for k, e in entries]
+        write_table(exe, os.path.join(out, path + ".index"), items)
+        with open(os.path.join(out, path + ".data-00000-of-00001"), "wb") as f:
+            f.write(data)
+
+    h = pb.BundleHeaderProto()
+    h.num_shards = 1
+    e = pb.BundleEntryProto()
+    e.dtype = 1
+    e.shape.CopyFrom(shape_proto(pb, [2]))
+    e.size = 8
+    e.crc32c = mask(crc32c(bytes(8)))
+    big = pb.BundleHeaderProto()
+    big.CopyFrom(h)
+    big.endianness = 1
+    v2("bigendian.ckpt", big, [("w", e)], bytes(8))
+    part = pb.BundleEntryProto()
+    part.CopyFrom(e)
+    part.slices.add().extent.add().length = 1
+    v2("partitioned.ckpt", h, [("w", part)], bytes(8))
+    wrong = pb.BundleEntryProto()
+    wrong.CopyFrom(e)
+    wrong.size = 12   # shape [2] float needs 8 bytes
+    v2("size.ckpt", h, [("w", wrong)], bytes(12))
+    far = pb.BundleEntryProto()
+    far.CopyFrom(e)
+    far.shard_id = 3
+    v2("shard.ckpt", h, [("w", far)], bytes(8))
 
 
 def encode_varint(n):
@@ -277,6 +347,9 @@ def main():
         np.savez(os.path.join(out, "v2_small.expected.npz"), **exp)
         exp = graphdef(pb, os.path.join(out, "graph_small.pb"))
         np.savez(os.path.join(out, "graph_small.expected.npz"), **exp)
+        hdir = os.path.join(out, "hostile")
+        os.makedirs(hdir, exist_ok=True)
+        hostile(pb, exe, hdir)
     print("wrote", sorted(os.listdir(out)))
 
 
