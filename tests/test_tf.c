@@ -286,6 +286,30 @@ TEST(crafted_structures) {
     unlink(p);
 }
 
+// Every allocation of each TF loader fails in turn: T2I_ENOMEM (or success once the budget is
+// large enough), no leak (LeakSanitizer under SANITIZE=1), no crash.
+TEST(alloc_failures_are_clean) {
+    const char *files[] = {TFIX "v1_small.ckpt", TFIX "v2_small.ckpt", TFIX "graph_small.pb"};
+    const int   counts[] = {6, 49, 7};
+    for (int f = 0; f < 3; f++) {
+        int ok = 0;
+        for (long n = 0; n < 5000 && !ok; n++) {
+            t2i_alloc_fail_after(n);
+            StateDict sd;
+            int rc = weights_load_file(files[f], &sd);
+            t2i_alloc_fail_after(-1);
+            if (rc == T2I_OK) {
+                ok = 1;
+                CHECK(sd.n == counts[f]);
+                sd_free(&sd);
+            } else {
+                CHECKF(rc == T2I_ENOMEM, "%s budget %ld: rc %d %s", files[f], n, rc, t2i_errmsg());
+            }
+        }
+        CHECKF(ok, "%s never loaded", files[f]);
+    }
+}
+
 TEST(pb_reader_bounds) {
     Rd       r;
     uint64_t v;
@@ -464,6 +488,7 @@ int main(void) {
     RUN(hostile_contents_refused);
     RUN(snappy_table_refused);
     RUN(crafted_structures);
+    RUN(alloc_failures_are_clean);
     RUN(pb_reader_bounds);
     RUN(slim_names_equal_fixture_manifest);
     RUN(tf2015_mapping_transposes_exactly);
