@@ -64,6 +64,17 @@ TEST(protocols_run_on_slim_cub_card) {
     }
 }
 
+// Without --evaluators, a protocol that wants slim-cub on CUB gets the slim-cub card.
+TEST(default_card_follows_classifier) {
+    char db[512];
+    snprintf(db, sizeof db, "%s/default.db", T);
+    int rc = sh("%s run --suite suites/cub_smoke.suite --model suites/models/demo_bird.json "
+                "--protocol suites/protocols/attngan-2018.json --db %s --limit 1",
+                BIN, db);
+    CHECKF(rc == 0 && strstr(OUT, "using suites/evaluators/demo_cub_slim.json"), "rc %d: %s", rc,
+           OUT);
+}
+
 TEST(slim_card_with_wrong_tf_file) {
     char card[512], cwd[2048];
     snprintf(card, sizeof card, "%s/bad_slim.json", T);
@@ -105,6 +116,7 @@ int main(void) {
     RUN(tensors_refuses_damaged_file);
     RUN(verify_slim_fixture);
     RUN(protocols_run_on_slim_cub_card);
+    RUN(default_card_follows_classifier);
     RUN(slim_card_with_wrong_tf_file);
     sh("rm -rf %s", T);
     return test_report("test_tf_cli");
