@@ -614,6 +614,9 @@ static int v2_entry(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
     if (!v->have_header)
         return t2i_error(T2I_EFORMAT, "%s: the first entry (byte %zu) is not the bundle header",
                          v->file, off);
+    // Keys starting with a 0 byte are the slices of partitioned variables (TF's
+    // EncodeTensorNameSlice); their full entry, which lists the slices, is refused below.
+    if (key[0] == 0) return T2I_OK;
     char name[4097];
     Rd   k;
     rd_init(&k, key, klen, v->file, off);
