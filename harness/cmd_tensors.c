@@ -54,7 +54,9 @@ int cmd_tensors(int argc, char **argv) {
     if (args_flag(&a, "--help"))
         return printf("usage: %s\nLists every tensor (name, dtype, shape) of a weight file: torch "
                       ".pth, .safetensors, .npz,\nTensorFlow V1 checkpoint, V2 checkpoint (the "
-                      "prefix model.ckpt or model.ckpt.index) or GraphDef .pb.\n",
+                      "prefix model.ckpt or model.ckpt.index) or GraphDef .pb.\nsha256 is the file's (for a V2 "
+                      "checkpoint: of the SHA-256s of its index and data files, as run\n"
+                      "fingerprints record it).\n",
                       usage),
                EXIT_OK;
     int json = args_flag(&a, "--json");
