@@ -10,7 +10,8 @@
 CC      ?= cc
 PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
+            protobuf-compiler python3-protobuf libleveldb-dev
 
 BUILD   := build
 CFLAGS  ?= -O2 -g
@@ -93,7 +94,8 @@ bench: $(BUILD)/t2ibench
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS)
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS) \
+               -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/buildinfo.o
 build/fuzz/obj/gen/buildinfo.o:
 	@mkdir -p $(dir $@)

@@ -481,7 +481,7 @@ static int verify_dir(const char *dir, const char *out_root, int *failures) {
         cJSON_GetObjectItemCaseSensitive(root, "config"), "class_");
     Fixture f = {.dir = dir, .root = root, .failures = failures,
                  .case_name = cJSON_IsString(cs) ? cs->valuestring : "?"};
-    int inception = verify_inception_handles(dir);
+    int inception = verify_inception_kind(root) != IK_NONE;
     if (!inception) printf("%s (%s)\n", dir, f.case_name);   // the Inception cases print their own
     if (out_root) {
         snprintf(outd, sizeof outd, "%s/%s", out_root, f.case_name);
@@ -499,10 +499,11 @@ static int verify_dir(const char *dir, const char *out_root, int *failures) {
         rc = run_generator(&f, GEN_DMGAN);
     } else if (strcmp(cname, "models.GAN.NetG (DF-GAN)") == 0) {
         rc = run_generator(&f, GEN_DFGAN);
-    } else if (strcmp(f.case_name, "vocab_pickle") == 0) {
-        rc = run_vocab(&f);
+    } else if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
+                   cJSON_GetObjectItemCaseSensitive(root, "config"), "pickle"))) {
+        rc = run_vocab(&f);   // a captions.pickle tokenisation case (config.pickle says how)
     } else if (inception) {
-        rc = verify_inception_case(dir, f.case_name, out_root ? outd : NULL, failures);
+        rc = verify_inception_case(dir, out_root ? outd : NULL, failures);
     } else {
         rc = t2i_error(T2I_EFORMAT, "%s: unknown fixture case '%s'", dir, f.case_name);
     }

@@ -10,6 +10,7 @@
 #include "fid.h"
 #include "image_io.h"
 #include "inception.h"
+#include "inception_tf.h"
 #include "inception_score.h"
 #include "model_card.h"
 #include "protocol.h"
@@ -134,7 +135,7 @@ static int load_inception(const char *variant, const char *spec, int num_classes
     if (rc) return rc;
     StateDict sd;
     memset(&sd, 0, sizeof sd);
-    rc = weights_load(spec, inception_keys(*out), &sd);
+    rc = inception_weights_load(&cfg, inception_keys(*out), spec, &sd);   // torch or TF names
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     rc = inception_bind(*out, &sd, what);
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
@@ -229,12 +230,19 @@ static int load_all(Run *r) {
     const char *ev = o->evaluators;
     char evbuf[256];
     if (!ev) {
-        // Default instruments of the suite's data set: the demo (hash-weight) card for a model
-        // on hash weights, else the real card (whose weights the user supplies). Said aloud.
+        // Default instruments of the suite's data set with the protocol's IS classifier: the
+        // demo (hash-weight) card for a model on hash weights, else the real card (whose
+        // weights the user supplies). Said aloud.
         int demo = r->have_model && weights_spec_is_hash(r->M.gen_weights);
-        snprintf(evbuf, sizeof evbuf, "suites/evaluators/%s%s.json", demo ? "demo_" : "",
-                 demo ? dataset_names[r->S.dataset] : r->S.dataset == DATASET_CUB ? "cub_tf2015"
-                                                                                 : "coco_tf2015");
+        const char *ds = dataset_names[r->S.dataset];
+        const char *cls = r->P.is_enabled ? r->P.is_classifier[r->S.dataset] : "";
+        if (strcmp(cls, "slim-cub") == 0 && r->S.dataset == DATASET_CUB)
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/%scub_slim.json", demo ? "demo_" : "");
+        else if (demo && strcmp(cls, "tf2015") == 0)
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/demo_%s_tf2015.json", ds);
+        else
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/%s%s%s.json", demo ? "demo_" : "", ds,
+                     demo ? "" : "_tf2015");
         ev = evbuf;
         fprintf(stderr, "t2ibench: no --evaluators given: using %s%s\n", ev,
                 demo ? " (hash-weight demo instruments)" : "");
