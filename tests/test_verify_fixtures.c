@@ -10,16 +10,21 @@
 
 #include "cli_test.h"
 
-// Fixture folders no verifier handles yet (DM-GAN and DF-GAN generators: developer "gen";
-// TF-slim Inception: developer "tf"). Remove a line when `verify` supports the folder.
+// Fixture folders no verifier handles yet, one line each, NULL last. (DM-GAN, DF-GAN and
+// TF-slim Inception were listed here until their verifiers landed.) Remove a line when `verify`
+// supports the folder; add one when a fixture arrives before its verifier.
 static const char *const EXPECTED_UNSUPPORTED[] = {
-    "generator_dmgan",
-    "generator_dfgan",
-    "inception_slim",
+    NULL,
 };
 
+static int n_expected_unsupported(void) {
+    int n = 0;
+    while (EXPECTED_UNSUPPORTED[n]) n++;
+    return n;
+}
+
 static int expected_unsupported(const char *name) {
-    for (size_t i = 0; i < sizeof EXPECTED_UNSUPPORTED / sizeof EXPECTED_UNSUPPORTED[0]; i++)
+    for (int i = 0; EXPECTED_UNSUPPORTED[i]; i++)
         if (!strcmp(EXPECTED_UNSUPPORTED[i], name)) return 1;
     return 0;
 }
@@ -51,7 +56,7 @@ TEST(verify_every_fixture_folder) {
     }
     closedir(d);
     CHECKF(folders >= 7, "only %d fixture folders under %s", folders, root);
-    CHECKF(listed_seen == (int)(sizeof EXPECTED_UNSUPPORTED / sizeof EXPECTED_UNSUPPORTED[0]),
+    CHECKF(listed_seen == n_expected_unsupported(),
            "%d of the expected-unsupported folders exist", listed_seen);
 }
 
