@@ -380,6 +380,30 @@ TEST(rp_mismatch_never_the_query) {
     CHECK(rp_draw_mismatches(&s2, 0, 3, &g, out) != T2I_OK);
 }
 
+// A hand-made caption table of 3 images (classes 5, 5, 6) with 2 caption rows each: the
+// other-image rule never returns the query's rows, the other-class rule never its class.
+TEST(suite_mismatch_small_table) {
+    int32_t image_slot[6] = {0, 0, 1, 1, 2, 2}, class_id[3] = {5, 5, 6}, first[4] = {0, 2, 4, 6};
+    int32_t rows_of[6] = {0, 1, 2, 3, 4, 5};
+    CaptionTable t;
+    memset(&t, 0, sizeof t);
+    t.image_slot = image_slot, t.n_rows = 6, t.n_images = 3, t.class_id = class_id;
+    t.first = first, t.rows_of = rows_of;
+    int32_t out[200];
+    int own = 0, same_class = 0, seen[6] = {0};
+    for (int32_t q = 0; q < 3; q++) {
+        suite_draw_mismatch(&t, 3, q, q, MISMATCH_OTHER_IMAGE, 200, out);
+        for (int k = 0; k < 200; k++) {
+            own += image_slot[out[k]] == q;
+            seen[out[k]]++;
+        }
+        suite_draw_mismatch(&t, 3, q, q, MISMATCH_OTHER_CLASS, 200, out);
+        for (int k = 0; k < 200; k++) same_class += class_id[image_slot[out[k]]] == class_id[q];
+    }
+    CHECKF(own == 0 && same_class == 0, "%d own-image and %d same-class draws", own, same_class);
+    for (int r = 0; r < 6; r++) CHECKF(seen[r] > 0, "caption row %d never drawn", r);
+}
+
 TEST(suite_mismatch_never_the_query) {
     Suite s;
     int rc = suite_load("suites/cub_smoke.suite", &s);
@@ -488,6 +512,10 @@ TEST(resume_lookup_by_status) {
     // Shard membership: block b of shard i/n when b % n == i.
     CHECK(scoring_block_in_shard(4, 1, 3) && !scoring_block_in_shard(4, 0, 3) &&
           scoring_block_in_shard(4, 0, 1) && scoring_block_in_shard(4, 0, 0));
+    for (int blk = 0; blk < 12; blk++)
+        for (int i = 0; i < 3; i++)
+            CHECKF(scoring_block_in_shard(blk, i, 3) == (blk % 3 == i), "block %d shard %d/3",
+                   blk, i);
 }
 
 int main(void) {
@@ -504,6 +532,7 @@ int main(void) {
     RUN(is_split_remainders);
     RUN(kid_subset_size_two);
     RUN(rp_mismatch_never_the_query);
+    RUN(suite_mismatch_small_table);
     RUN(suite_mismatch_never_the_query);
     RUN(scoring_rp_from_stored_ranks);
     RUN(resume_lookup_by_status);
