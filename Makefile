@@ -10,7 +10,8 @@
 CC      ?= cc
 PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
+            libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
 
 BUILD   := build
 CFLAGS  ?= -O2 -g
@@ -35,7 +36,9 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENG
              -Iharness $(PKG_CFLAGS) -MMD -MP
 ENGINE_DIRS := core formats ops nets text
 ENGINE_INC := $(addprefix -Iengine/,$(ENGINE_DIRS))
-LDLIBS  := $(PKG_LIBS) -lpthread -lm
+# XNNPACK (NHWC convolutions) and its thread pool / CPU detection ship no pkg-config file.
+XNN_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo
+LDLIBS  := $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
 
 LIB_SRCS  := $(wildcard engine/*/*.c metrics/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/buildinfo.o

@@ -143,6 +143,7 @@ static int load_inception(const char *variant, const char *spec, int num_classes
 
 // Frees what a worker owns (all of it for worker 0 via run_free).
 static void worker_free(Run *r) {
+    gnet_free(&r->g);   // worker k > 0: its own packed operators only (gnet_share)
     inception_free(r->is_net);
     inception_free(r->fid_net);
     damsm_image_free(&r->dim);
@@ -163,7 +164,6 @@ static void run_free(Run *r) {
     vocab_free(&r->evocab);
     text_encoder_free(&r->te);
     text_encoder_free(&r->dte);
-    gnet_free(&r->g);
     worker_free(r);
 }
 
@@ -840,8 +840,9 @@ static void *job_main(void *arg) {
     return NULL;
 }
 
-// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET of w0 and
-// owns its Inception / DAMSM image networks, arena and buffers.
+// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET weights of
+// w0 and owns its G_NET operators (gnet_share), Inception / DAMSM image networks, arena and
+// buffers.
 static int worker_clone(const Run *w0, Run *w, int k) {
     *w = *w0;
     w->widx = k;
@@ -855,7 +856,9 @@ static int worker_clone(const Run *w0, Run *w, int k) {
     w->rp_scores = NULL, w->rp_rank = NULL, w->img_sha = NULL;
     memset(w->t, 0, sizeof w->t);
     memset(w->t_images, 0, sizeof w->t_images);
-    int rc = load_worker_nets(w);
+    memset(&w->g, 0, sizeof w->g);
+    int rc = w0->have_model ? gnet_share(&w->g, &w0->g) : T2I_OK;
+    if (!rc) rc = load_worker_nets(w);
     if (!rc) rc = alloc_buffers(w);
     return rc;
 }
