@@ -54,7 +54,7 @@ else
 RUN_BINS := $(TEST_BINS)
 endif
 
-.PHONY: all test demo bench fuzz fuzz-run deps clean check-deps
+.PHONY: all test demo bench ab fuzz fuzz-run deps clean check-deps
 all: $(BUILD)/t2ibench $(BUILD)/libt2i.a
 ifneq ($(BUILD),build)
 	@mkdir -p build && ln -sf $(patsubst build/%,%,$(BUILD))/t2ibench build/t2ibench-$(notdir $(BUILD))
@@ -93,6 +93,13 @@ demo: $(BUILD)/t2ibench
 
 bench: $(BUILD)/t2ibench
 	$(BUILD)/t2ibench bench all
+
+# Developer tool: previous NCHW path vs NHWC XNNPACK path, interleaved (tools/xnn_ab.c).
+$(BUILD)/tools/xnn_ab: tools/xnn_ab.c $(BUILD)/libt2i.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+ab: $(BUILD)/tools/xnn_ab
+	$(BUILD)/tools/xnn_ab
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \

@@ -5,6 +5,8 @@
 // kernel and for whole networks (G_NET). Tolerance of the twins: atol 1e-5 / rtol 1e-4.
 #include "attention.h"
 #include "attngan.h"
+#include "damsm_image.h"
+#include "inception.h"
 #include "ops.h"
 #include "t2i.h"
 #include "test.h"
@@ -154,6 +156,38 @@ TEST(nhwc_helpers_match_refs) {
     t2i_free(acc), t2i_free(acc2), t2i_free(rt), t2i_free(t), t2i_free(t2);
 }
 
+// NHWC pools equal the NCHW ops bit for bit (same summation order), strided, with the
+// bias + ReLU epilogue, every kind, stride 1 and 2, channel counts above the row buffer.
+static void pool_case(int B, int H, int W, int C, int s, int p, XPoolKind kind, int with_bias,
+                      int pad_in, int pad_out) {
+    int OH = pool_out(H, 3, s, p), OW = pool_out(W, 3, s, p);
+    size_t si = (size_t)C + pad_in, so = (size_t)C + pad_out, Po = (size_t)B * OH * OW;
+    float *in = rand_buf((size_t)B * H * W * si, 2), *bias = with_bias ? rand_buf((size_t)C, 1) : NULL;
+    float *fast = nan_buf(Po * so), *ref = nan_buf(Po * so);
+    float *tmp = nan_buf((size_t)2 * B * C * H * W);
+    pthreadpool_t tp = xpool_create(2);
+    nhwc_pool3(fast, so, in, si, B, H, W, C, s, p, kind, bias, tp);
+    pthreadpool_destroy(tp);
+    nhwc_pool3_ref(ref, so, in, si, B, H, W, C, s, p, kind, bias, tmp);
+    char what[64];
+    snprintf(what, sizeof what, "nhwc_pool3 kind %d s%d p%d C %d", kind, s, p, C);
+    // bit-equal where avgpool2d_forward sums in the same order (max, and the 3x3/s1/p1 average)
+    double tol = kind != XPOOL_MAX && (s != 1 || p != 1) ? 1e-6 : 0;
+    for (size_t q = 0; q < Po; q++)
+        if (!check_tensor(what, fast + q * so, ref + q * so, (size_t)C, tol, tol)) break;
+    t2i_free(in), t2i_free(bias), t2i_free(fast), t2i_free(ref), t2i_free(tmp);
+}
+
+TEST(nhwc_pool3_matches_nchw_pools) {
+    for (int k = 0; k < 3; k++) {
+        pool_case(3, 7, 6, 5, 1, 1, (XPoolKind)k, 0, 2, 3);
+        pool_case(1, 9, 8, 7, 2, 0, (XPoolKind)k, 0, 0, 1);
+        pool_case(2, 5, 5, 3, 1, 1, (XPoolKind)k, 1, 1, 0);
+    }
+    pool_case(1, 4, 6, 6000, 1, 1, XPOOL_AVG_NOPAD, 1, 0, 0);   // sliced channels
+    pool_case(1, 5, 150, 130, 2, 0, XPOOL_MAX, 0, 0, 0);        // wide rows
+}
+
 TEST(word_attention_nhwc_matches_nchw) {
     const int B = 3, Q = 11, T = 5, idf = 7, cdf = 9;
     const size_t s2 = 2 * idf;
@@ -265,12 +299,95 @@ TEST(generator_sample_bytes_independent_of_batch_and_threads) {
     t2i_free(z), t2i_free(sent), t2i_free(words), t2i_free(eps);
 }
 
+// Inception of `variant` with hash weights: batch B on 1 thread, on 2 threads, and sample k alone
+// give the same pool3 and logits bytes.
+static void inception_case(InceptionVariant v, int B, int k) {
+    InceptionConfig cfg;
+    inception_config(&cfg, v);
+    Inception *n = NULL;
+    CHECK(inception_create(&cfg, &n) == T2I_OK);
+    StateDict sd;
+    memset(&sd, 0, sizeof sd);
+    CHECKF(weights_load(T2I_HASH_WEIGHTS, inception_keys(n), &sd) == T2I_OK, "%s", t2i_errmsg());
+    CHECKF(inception_bind(n, &sd, "test Inception") == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) {
+        inception_free(n);
+        return;
+    }
+    const size_t per = (size_t)3 * 299 * 299, K = (size_t)cfg.num_classes;
+    float *x = rand_buf(B * per, 1);
+    float *p1 = nan_buf(B * 2048), *p2 = nan_buf(B * 2048), *p3 = nan_buf(2048);
+    float *l1 = nan_buf(B * K), *l2 = nan_buf(B * K), *l3 = nan_buf(K);
+    InceptionOut o1 = {.pool3 = p1, .logits = l1}, o2 = {.pool3 = p2, .logits = l2};
+    InceptionOut o3 = {.pool3 = p3, .logits = l3};
+    CHECK(inception_forward(n, x, B, &o1) == T2I_OK);
+    CHECK(inception_set_threads(n, 2) == T2I_OK);
+    CHECK(inception_forward(n, x, B, &o2) == T2I_OK);
+    CHECK(inception_forward(n, x + k * per, 1, &o3) == T2I_OK);
+    CHECKF(!memcmp(p1, p2, B * 2048 * sizeof(float)), "%s pool3: 2 threads differ from 1",
+           inception_variant_name(v));
+    CHECKF(!memcmp(l1, l2, B * K * sizeof(float)), "%s logits: 2 threads differ from 1",
+           inception_variant_name(v));
+    CHECKF(!memcmp(p3, p1 + k * 2048, 2048 * sizeof(float)),
+           "%s pool3: batch 1 differs from sample %d of a batch of %d", inception_variant_name(v),
+           k, B);
+    CHECK(!memcmp(l3, l1 + k * K, K * sizeof(float)));
+    // the channel-major path agrees to float rounding
+    float *p4 = nan_buf(B * 2048);
+    InceptionOut o4 = {.pool3 = p4};
+    CHECK(inception_set_nhwc(n, 0) == T2I_OK);
+    CHECK(inception_forward(n, x, B, &o4) == T2I_OK);
+    CHECK(check_tensor("pool3 NHWC vs channel-major", p1, p4, B * 2048, ATOL, RTOL));
+    inception_free(n);
+    t2i_free(x), t2i_free(p1), t2i_free(p2), t2i_free(p3), t2i_free(p4);
+    t2i_free(l1), t2i_free(l2), t2i_free(l3);
+}
+
+TEST(inception_sample_bytes_independent_of_batch_and_threads) {
+    inception_case(INCEPTION_TF2015, 8, 6);
+    inception_case(INCEPTION_SLIM, 3, 1);
+}
+
+TEST(damsm_image_sample_bytes_independent_of_batch_and_threads) {
+    DamsmImage m;
+    CHECK(damsm_image_init(&m, 256) == T2I_OK);
+    StateDict sd;
+    memset(&sd, 0, sizeof sd);
+    CHECKF(weights_load(T2I_HASH_WEIGHTS, damsm_image_keys(&m), &sd) == T2I_OK, "%s",
+           t2i_errmsg());
+    CHECKF(damsm_image_bind(&m, &sd, "test CNN_ENCODER") == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) {
+        damsm_image_free(&m);
+        return;
+    }
+    const int B = 8, k = 3;
+    const size_t per = (size_t)3 * 256 * 256, nf = (size_t)256 * 289;
+    float *x = rand_buf(B * per, 1);
+    float *f1 = nan_buf(B * nf), *f2 = nan_buf(B * nf), *f3 = nan_buf(nf);
+    float *c1 = nan_buf(B * 256), *c2 = nan_buf(B * 256), *c3 = nan_buf(256);
+    DamsmImageOut o1 = {.features = f1, .cnn_code = c1}, o2 = {.features = f2, .cnn_code = c2};
+    DamsmImageOut o3 = {.features = f3, .cnn_code = c3};
+    CHECK(damsm_image_forward(&m, x, B, 256, 256, &o1) == T2I_OK);
+    CHECK(inception_set_threads(m.trunk, 2) == T2I_OK);
+    CHECK(damsm_image_forward(&m, x, B, 256, 256, &o2) == T2I_OK);
+    CHECK(damsm_image_forward(&m, x + k * per, 1, 256, 256, &o3) == T2I_OK);
+    CHECK(!memcmp(f1, f2, B * nf * sizeof(float)) && !memcmp(c1, c2, B * 256 * sizeof(float)));
+    CHECKF(!memcmp(f3, f1 + k * nf, nf * sizeof(float)), "features: batch 1 differs from batch 8");
+    CHECK(!memcmp(c3, c1 + k * 256, 256 * sizeof(float)));
+    damsm_image_free(&m);
+    t2i_free(x), t2i_free(f1), t2i_free(f2), t2i_free(f3), t2i_free(c1), t2i_free(c2);
+    t2i_free(c3);
+}
+
 int main(void) {
     RUN(xconv_matches_ref_on_odd_shapes);
     RUN(xconv_up2_matches_upsample_then_conv);
     RUN(xconv_up2_rejects_other_convs);
     RUN(nhwc_helpers_match_refs);
+    RUN(nhwc_pool3_matches_nchw_pools);
     RUN(word_attention_nhwc_matches_nchw);
     RUN(generator_sample_bytes_independent_of_batch_and_threads);
+    RUN(inception_sample_bytes_independent_of_batch_and_threads);
+    RUN(damsm_image_sample_bytes_independent_of_batch_and_threads);
     return test_report("test_xconv");
 }

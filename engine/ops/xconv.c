@@ -3,6 +3,7 @@
 
 #include "t2i.h"
 
+#include <assert.h>
 #include <cpuinfo.h>
 #include <math.h>
 #include <pthread.h>
@@ -134,7 +135,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int xconv_run(XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp) {
+int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp) {
     double t0 = xconv_stats.enabled ? now_s() : 0;
     enum xnn_status st;
     if (x->kind == XCONV_UP2)
@@ -285,4 +286,120 @@ void nhwc_tanh_to_nchw(float *out, const float *in, int B, int C, int HW, size_t
                        pthreadpool_t tp) {
     TanhJob j = {.out = out, .in = in, .stride = stride, .C = C, .HW = HW};
     pthreadpool_parallelize_1d(tp, tanh_image, &j, (size_t)B, 0);
+}
+
+// ---- pooling -------------------------------------------------------------------------------
+
+typedef struct {
+    float       *out;
+    const float *in;
+    size_t       so, si;
+    int          H, W, C, OH, OW, s, p, kind;
+    const float *bias;
+} PoolJob;
+
+// Row buffers of pool_row: W*C floats of vertical reductions; wider rows go in channel slices.
+#define POOL_ROW_FLOATS 16384
+
+static inline float max_nan1(float a, float b) { return (b > a || b != b) ? b : a; }
+
+// Elementwise over channels, so every ISA clone computes the same bits.
+#define POOL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+POOL_CLONES static void vmax(float *restrict y, const float *restrict x, int n) {
+    for (int c = 0; c < n; c++) y[c] = max_nan1(y[c], x[c]);
+}
+POOL_CLONES static void vadd(float *restrict y, const float *restrict x, int n) {
+    for (int c = 0; c < n; c++) y[c] += x[c];
+}
+POOL_CLONES static void vdiv_bias_relu(float *restrict y, const float *restrict acc, float div,
+                                       const float *restrict bias, int n) {
+    if (!bias) {
+        for (int c = 0; c < n; c++) y[c] = acc[c] / div;
+        return;
+    }
+    for (int c = 0; c < n; c++) {
+        float v = acc[c] / div + bias[c];
+        y[c] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+// One output row (b, oh) of every channel: the window's rows reduced per input column (in
+// ascending row order), then each output's columns (ascending) -- the order of ops.h's
+// avgpool2d_forward 3x3 path.
+static void pool_row(void *ctx, size_t row) {
+    const PoolJob *j = ctx;
+    const int b = (int)(row / (size_t)j->OH), oh = (int)(row % (size_t)j->OH), C = j->C;
+    const int mx = j->kind == XPOOL_MAX;
+    float col[POOL_ROW_FLOATS], acc[POOL_ROW_FLOATS / 4];
+    int h0 = oh * j->s - j->p, h1 = h0 + 3;
+    int hp = (h1 > j->H + j->p ? j->H + j->p : h1) - h0;   // window within the padded extent
+    if (h0 < 0) h0 = 0;
+    if (h1 > j->H) h1 = j->H;
+    for (int w = 0; w < j->W; w++) {
+        float *cw = col + (size_t)w * C;
+        const float *x = j->in + (((size_t)b * j->H + h0) * j->W + w) * j->si;
+        memcpy(cw, x, sizeof(float) * (size_t)C);
+        for (int h = h0 + 1; h < h1; h++) {
+            x = j->in + (((size_t)b * j->H + h) * j->W + w) * j->si;
+            if (mx) vmax(cw, x, C);
+            else vadd(cw, x, C);
+        }
+    }
+    for (int ow = 0; ow < j->OW; ow++) {
+        int w0 = ow * j->s - j->p, w1 = w0 + 3;
+        int wp = (w1 > j->W + j->p ? j->W + j->p : w1) - w0;
+        if (w0 < 0) w0 = 0;
+        if (w1 > j->W) w1 = j->W;
+        float *y = j->out + (((size_t)b * j->OH + oh) * j->OW + ow) * j->so;
+        memcpy(acc, col + (size_t)w0 * C, sizeof(float) * (size_t)C);
+        for (int w = w0 + 1; w < w1; w++) {
+            if (mx) vmax(acc, col + (size_t)w * C, C);
+            else vadd(acc, col + (size_t)w * C, C);
+        }
+        if (mx) {
+            memcpy(y, acc, sizeof(float) * (size_t)C);
+            if (j->bias) vdiv_bias_relu(y, acc, 1.0f, j->bias, C);   // x / 1 == x
+        } else {
+            float div = (float)(j->kind == XPOOL_AVG_PAD ? hp * wp : (h1 - h0) * (w1 - w0));
+            vdiv_bias_relu(y, acc, div, j->bias, C);
+        }
+    }
+}
+
+void nhwc_pool3(float *out, size_t so, const float *in, size_t si, int B, int H, int W, int C,
+                int s, int p, XPoolKind kind, const float *bias, pthreadpool_t tp) {
+    PoolJob j = {.out = out, .in = in, .so = so, .si = si, .H = H, .W = W, .C = C,
+                 .OH = pool_out(H, 3, s, p), .OW = pool_out(W, 3, s, p), .s = s, .p = p,
+                 .kind = kind, .bias = bias};
+    assert(W <= POOL_ROW_FLOATS);
+    int cmax = POOL_ROW_FLOATS / W < POOL_ROW_FLOATS / 4 ? POOL_ROW_FLOATS / W : POOL_ROW_FLOATS / 4;
+    if (C > cmax) {   // wider than the row buffers: in slices of channels
+        for (int c0 = 0; c0 < C; c0 += cmax) {
+            int n = C - c0 < cmax ? C - c0 : cmax;
+            nhwc_pool3(out + c0, so, in + c0, si, B, H, W, n, s, p, kind, bias ? bias + c0 : NULL,
+                       tp);
+        }
+        return;
+    }
+    pthreadpool_parallelize_1d(tp, pool_row, &j, (size_t)B * j.OH, 0);
+}
+
+void nhwc_pool3_ref(float *out, size_t so, const float *in, size_t si, int B, int H, int W,
+                    int C, int s, int p, XPoolKind kind, const float *bias, float *tmp) {
+    int OH = pool_out(H, 3, s, p), OW = pool_out(W, 3, s, p);
+    float *a = tmp, *o = tmp + (size_t)B * C * H * W;
+    nhwc_to_nchw(a, in, B, C, H * W, si);
+    if (kind == XPOOL_MAX) maxpool2d_forward(o, a, B, C, H, W, 3, s, p);
+    else avgpool2d_forward(o, a, B, C, H, W, 3, s, p, kind == XPOOL_AVG_PAD);
+    if (bias)
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) {
+                float *pl = o + ((size_t)b * C + c) * OH * OW;
+                for (int i = 0; i < OH * OW; i++) {
+                    float v = pl[i] + bias[c];
+                    pl[i] = v > 0.0f ? v : 0.0f;
+                }
+            }
+    nchw_to_nhwc(out, o, B, C, OH * OW, so);
 }

@@ -56,7 +56,7 @@ void xconv_free(XConv *x);   // accepts a zeroed XConv
 // Output size for an H x W input.
 void xconv_out_hw(const XConv *x, int H, int W, int *OH /* OUT */, int *OW /* OUT */);
 // in (B,H,W,in_stride) -> out (B,OH,OW,out_stride) (channels beyond in_c/out_c untouched).
-int  xconv_run(XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp);
+int  xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp);
 // Plain twin in NHWC (double accumulation), same contract, same scale/bias/clamp, no pool.
 void xconv_run_ref(float *out, const float *in, const Conv2d *m, XConvKind kind,
                    const float *scale, const float *bias, float lo, float hi, size_t in_stride,
@@ -90,5 +90,20 @@ void nhwc_add_ref(float *acc, size_t sa, const float *in, size_t si, size_t P, i
 // out (B,C,HW) NCHW = tanh(in (B,HW,stride)): GET_IMAGE_G's tail and the layout change at once.
 void nhwc_tanh_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stride,
                        pthreadpool_t tp);
+
+
+// ---- pooling -------------------------------------------------------------------------------
+typedef enum { XPOOL_MAX = 0, XPOOL_AVG_PAD = 1, XPOOL_AVG_NOPAD = 2 } XPoolKind;
+// 3x3 pooling with stride s and padding p (floor mode) over C channels: in (B,H,W,si) ->
+// out (B,OH,OW,so), OH = pool_out(H, 3, s, p). Max pads with -inf and propagates NaN; average
+// divides by the window clipped to the padded extent (XPOOL_AVG_PAD, count_include_pad=True) or
+// to the input (XPOOL_AVG_NOPAD), summing in the order of ops.h's avgpool2d_forward 3x3/s1/p1
+// path (bit-equal to it there; other strides sum columns first, equal to float rounding). With bias != NULL each output then becomes max(y + bias[c], 0): a BatchNorm shift
+// and ReLU after a pool that was moved behind the bias-free conv it commutes with.
+void nhwc_pool3(float *out, size_t so, const float *in, size_t si, int B, int H, int W, int C,
+                int s, int p, XPoolKind kind, const float *bias, pthreadpool_t tp);
+// Through the NCHW ops (maxpool2d_forward / avgpool2d_forward); tmp holds 2*B*C*H*W floats.
+void nhwc_pool3_ref(float *out, size_t so, const float *in, size_t si, int B, int H, int W,
+                    int C, int s, int p, XPoolKind kind, const float *bias, float *tmp);
 
 #endif
