@@ -137,6 +137,7 @@ static int load_inception(const char *variant, const char *spec, int num_classes
     rc = weights_load(spec, inception_keys(*out), &sd);
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     rc = inception_bind(*out, &sd, what);
+    if (!rc) rc = inception_release_unpacked(*out);   // XNNPACK keeps the packed copy
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     return T2I_OK;
 }
@@ -144,8 +145,8 @@ static int load_inception(const char *variant, const char *spec, int num_classes
 // Frees what a worker owns (all of it for worker 0 via run_free).
 static void worker_free(Run *r) {
     gnet_free(&r->g);   // worker k > 0: its own packed operators only (gnet_share)
+    if (r->fid_net != r->is_net) inception_free(r->fid_net);   // one net may serve both
     inception_free(r->is_net);
-    inception_free(r->fid_net);
     damsm_image_free(&r->dim);
     arena_free(&r->arena);
     void *bufs[] = {r->cap,   r->lens,     r->words_emb, r->words_tmp, r->sent_emb, r->mask,
@@ -333,9 +334,13 @@ static int load_worker_nets(Run *r) {
         r->is_unbiased = strcmp(E->is_variant, "tf2015") == 0;
         r->is_map = r->P.is_resize == RESIZE_BILINEAR_TF1 && r->is_unbiased ? U8_TF_128 : U8_PM1_127;
     }
-    if (r->use_fid) {
-        if ((rc = load_inception(E->fid_variant, E->fid_weights,
-                                 strcmp(E->fid_variant, "tf2015") == 0 ? 1008 : 1000, &r->fid_net,
+    int fid_classes = r->use_fid && strcmp(E->fid_variant, "tf2015") == 0 ? 1008 : 1000;
+    if (r->use_fid && r->use_is && !strcmp(E->fid_variant, E->is_variant) &&
+        !strcmp(E->fid_weights, E->is_weights) && fid_classes == E->is_num_classes) {
+        r->fid_net = r->is_net;   // the same network and weights: one copy serves both
+        r->fid_map = r->P.fid_resize == RESIZE_BILINEAR_TF1 ? U8_TF_128 : U8_PM1_127;
+    } else if (r->use_fid) {
+        if ((rc = load_inception(E->fid_variant, E->fid_weights, fid_classes, &r->fid_net,
                                  "FID Inception")))
             return rc;
         r->fid_map = r->P.fid_resize == RESIZE_BILINEAR_TF1 ? U8_TF_128 : U8_PM1_127;
@@ -347,7 +352,8 @@ static int load_worker_nets(Run *r) {
         memset(&sd, 0, sizeof sd);
         if ((rc = weights_load(E->damsm_image, damsm_image_keys(&r->dim), &sd)))
             return t2i_error_prefix(rc, "evaluator DAMSM image encoder %s", E->damsm_image);
-        if ((rc = damsm_image_bind(&r->dim, &sd, "DAMSM image encoder")))
+        if ((rc = damsm_image_bind(&r->dim, &sd, "DAMSM image encoder")) ||
+            (rc = inception_release_unpacked(r->dim.trunk)))
             return t2i_error_prefix(rc, "evaluator DAMSM image encoder %s", E->damsm_image);
     }
     return T2I_OK;
@@ -389,18 +395,17 @@ static int alloc_buffers(Run *r) {
         return fail_oom();
     size_t need = 0;
     if (r->have_model) {
-        int gb = r->P.attention_mask ? B : 1;
-        size_t a = gnet_arena_bytes(&r->g, gb, W), b = text_encoder_arena_bytes(&r->te, 1, W);
+        size_t a = gnet_arena_bytes(&r->g, B, W), b = text_encoder_arena_bytes(&r->te, 1, W);
         need = a > b ? a : b;
     }
     if (r->use_rp) {
         size_t c = text_encoder_arena_bytes(&r->dte, 1 + M, W);
         if (c > need) need = c;
-        int rc = damsm_image_reserve(&r->dim, 1);
+        int rc = damsm_image_reserve(&r->dim, B);
         if (rc) return rc;
     }
-    if (r->use_is && inception_reserve(r->is_net, 1)) return T2I_ENOMEM;
-    if (r->use_fid && inception_reserve(r->fid_net, 1)) return T2I_ENOMEM;
+    if (r->use_is && inception_reserve(r->is_net, B)) return T2I_ENOMEM;
+    if (r->use_fid && inception_reserve(r->fid_net, B)) return T2I_ENOMEM;
     return arena_init(&r->arena, need + 4096);
 }
 
@@ -553,23 +558,14 @@ static int run_batch(Run *r, int64_t first, int nb) {
                          .mask = r->mask, .eps = r->eps,
                          .mask_mode = r->P.attention_mask ? ATT_MASK_BATCH_COUPLED
                                                           : ATT_MASK_PER_SAMPLE};
-        // Per-sample mask mode: one sample per call (batch independence by construction);
+        // One call for the whole work unit. Per-sample mask mode: a sample's bytes do not
+        // depend on the batch (G_NET's NHWC path is batch-invariant, tests/test_xconv.c);
         // batch-coupled mode needs the real batch, so its results depend on --batch (as in
         // the original code).
-        int coupled = in.mask_mode == ATT_MASK_BATCH_COUPLED;
-        for (int b0 = 0; b0 < nb; b0 += coupled ? nb : 1) {
-            int ub = coupled ? nb : 1;
-            GNetInputs in1 = in;
-            in1.z = r->z + (size_t)b0 * zd;
-            in1.sent_emb = r->sent_emb + (size_t)b0 * E;
-            in1.words_emb = r->words_emb + (size_t)b0 * E * W;
-            in1.mask = r->mask + (size_t)b0 * W;
-            in1.eps = r->eps + (size_t)b0 * cd;
-            GNetOutputs out;
-            memset(&out, 0, sizeof out);
-            out.img[2] = r->img + (size_t)b0 * 3 * IMG * IMG;
-            if ((rc = gnet_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
-        }
+        GNetOutputs out;
+        memset(&out, 0, sizeof out);
+        out.img[2] = r->img;
+        if ((rc = gnet_forward(&r->g, &in, &out, nb, W, &r->arena))) return rc;
         size_t per = (size_t)3 * IMG * IMG;
         Quantize q = proto_quant(r->P.quantization);
         for (int b = 0; b < nb; b++) {
@@ -624,14 +620,11 @@ static int run_batch(Run *r, int64_t first, int nb) {
         for (int b = 0; b < nb; b++)
             to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.is_resize, r->is_map,
                    r->x299 + per299 * b);
-        for (int b = 0; b < nb; b++) {
-            InceptionOut io;
-            memset(&io, 0, sizeof io);
-            float *dst = r->is_out + (size_t)b * r->is_cols;
-            if (r->is_unbiased) io.logits_unbiased = dst;
-            else io.logits = dst;
-            if ((rc = inception_forward(r->is_net, r->x299 + per299 * b, 1, &io))) return rc;
-        }
+        InceptionOut io;   // the work unit at once: per-image bytes do not depend on it
+        memset(&io, 0, sizeof io);
+        if (r->is_unbiased) io.logits_unbiased = r->is_out;
+        else io.logits = r->is_out;
+        if ((rc = inception_forward(r->is_net, r->x299, nb, &io))) return rc;
         r->t[ST_IS] += prov_now() - t0;
         r->t_images[ST_IS] += nb;
     }
@@ -641,12 +634,10 @@ static int run_batch(Run *r, int64_t first, int nb) {
         for (int b = 0; b < nb; b++)
             to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.fid_resize, r->fid_map,
                    r->x299 + per299 * b);
-        for (int b = 0; b < nb; b++) {
-            InceptionOut io;
-            memset(&io, 0, sizeof io);
-            io.pool3 = r->pool3 + (size_t)b * 2048;
-            if ((rc = inception_forward(r->fid_net, r->x299 + per299 * b, 1, &io))) return rc;
-        }
+        InceptionOut io;
+        memset(&io, 0, sizeof io);
+        io.pool3 = r->pool3;
+        if ((rc = inception_forward(r->fid_net, r->x299, nb, &io))) return rc;
         r->t[ST_FID] += prov_now() - t0;
         r->t_images[ST_FID] += nb;
     }
@@ -655,12 +646,10 @@ static int run_batch(Run *r, int64_t first, int nb) {
         t0 = prov_now();
         int M = r->S.mismatches, E = r->dte.cfg.nhidden;
         // DM-GAN scores the generator's float output (not the saved uint8 image).
-        for (int b = 0; b < nb; b++) {
-            DamsmImageOut dout;
-            memset(&dout, 0, sizeof dout);
-            dout.cnn_code = r->cnn_code + (size_t)b * E;
-            if ((rc = damsm_image_forward(&r->dim, r->img + per * b, 1, IMG, IMG, &dout))) return rc;
-        }
+        DamsmImageOut dout;
+        memset(&dout, 0, sizeof dout);
+        dout.cnn_code = r->cnn_code;
+        if ((rc = damsm_image_forward(&r->dim, r->img, nb, IMG, IMG, &dout))) return rc;
         for (int b = 0; b < nb; b++) {
             memset(r->rp_cap, 0, sizeof(int64_t) * (size_t)(1 + M) * W);
             if ((rc = sample_ids(r, &r->evocab, &ss[b], r->rp_cap, &r->rp_lens[0], "DAMSM")))

@@ -5,6 +5,7 @@
 // reached inside the XNNPACK convolutions, and whether the two paths' outputs agree.
 //
 //   build/tools/xnn_ab [--batch 8] [--threads 2] [--reps 3] [--nets gbird,gcoco,fid,damsm]
+//   build/tools/xnn_ab --layout 1 ...   new path only: W workers x threads/W threads, W = 1..
 //
 // Hash weights (no files needed). Not a test: it asserts nothing about speed.
 #include "attngan.h"
@@ -162,20 +163,67 @@ static int net_run(Net *n, int B) {
     return damsm_image_forward(&n->dim, n->in, B, 256, 256, &o);
 }
 
+typedef struct {
+    Net *n;
+    int  B, reps;
+} LayoutJob;
+
+static void *layout_main(void *p) {
+    LayoutJob *j = p;
+    for (int r = 0; r < j->reps; r++) net_run(j->n, j->B);
+    return NULL;
+}
+
+// --layout W: the new path as W workers x (threads / W) threads, each worker its own instance
+// running batches of B; prints the total images/s of each layout with W = 1..threads.
+static int layout(const char *nets, int B, int nth, int reps) {
+    char list[256];
+    snprintf(list, sizeof list, "%s", nets);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        printf("%-6s", tok);
+        for (int w = 1; w <= nth; w++) {
+            if (nth % w) continue;
+            Net n[16];
+            for (int k = 0; k < w; k++)
+                if (net_open(&n[k], tok, 0, B, nth / w) || net_run(&n[k], B)) {
+                    fprintf(stderr, "xnn_ab: %s: %s\n", tok, t2i_errmsg());
+                    return 1;
+                }
+            pthread_t t[16];
+            LayoutJob j[16];
+            double t0 = now_s();
+            for (int k = 0; k < w; k++) {
+                j[k] = (LayoutJob){.n = &n[k], .B = B, .reps = reps};
+                if (k) pthread_create(&t[k], NULL, layout_main, &j[k]);
+            }
+            layout_main(&j[0]);
+            for (int k = 1; k < w; k++) pthread_join(t[k], NULL);
+            double secs = now_s() - t0;
+            printf("  %d workers x %d threads: %6.2f img/s", w, nth / w, w * B * reps / secs);
+            for (int k = 0; k < w; k++) net_close(&n[k]);
+        }
+        printf("\n");
+        fflush(stdout);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int B = 8, nth = 2, reps = 3;
+    int B = 8, nth = 2, reps = 3, lay = 0;
     const char *nets = "gbird,gcoco,fid,damsm";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) nth = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--nets")) nets = argv[i + 1];
+        else if (!strcmp(argv[i], "--layout")) lay = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "usage: xnn_ab [--batch 8] [--threads 2] [--reps 3] [--nets LIST]\n");
             return 2;
         }
     }
-    blas_set_threads(nth);
+    blas_set_threads(lay ? 1 : nth);
+    if (lay) return layout(nets, B, nth, reps);
     double peak = fma_peak(nth);
     printf("%s; FMA peak %.1f GFLOP/s on %d threads; batch %d\n", xnn_kernel_desc(), peak, nth,
            B);

@@ -74,6 +74,7 @@ struct Inception {
     int             reserved_B, reserved_slices;
     pthreadpool_t   tp;                     // NHWC path threads (inception_set_threads)
     int             nth;
+    int             raw_released;           // inception_release_unpacked was called
 };
 
 void inception_config(InceptionConfig *cfg, InceptionVariant v) {
@@ -410,13 +411,25 @@ int inception_set_threads(Inception *n, int nth) {
 
 struct pthreadpool *inception_threadpool(const Inception *n) { return n->tp; }
 
+// The channel-major path's stacked 1x1 groups (copies of their parts' weights).
+static int prep_all_fused(Inception *n) {
+    for (int i = 0; i < n->nfused; i++) {
+        if (n->fused[i]->own) continue;
+        int rc = prep_fused(&n->cfg, n->fused[i]);
+        if (rc) return rc;
+    }
+    return T2I_OK;
+}
+
 int inception_set_nhwc(Inception *n, int on) {
+    if (!on && n->raw_released)
+        return t2i_error(T2I_EARG, "inception: the channel-major path needs the raw weights, "
+                                   "which were released after packing");
     n->cfg.nhwc = on != 0;
     n->reserved_B = n->reserved_slices = 0;   // the arenas are re-measured for the new path
-    if (on && n->bound && !n->c1a.x.op) {
-        int rc = pack_all(n);
-        if (rc) return t2i_error_prefix(rc, "inception: packing the convolutions for XNNPACK");
-    }
+    int rc = T2I_OK;
+    if (n->bound) rc = on ? (n->c1a.x.op ? T2I_OK : pack_all(n)) : prep_all_fused(n);
+    if (rc) return t2i_error_prefix(rc, "inception: preparing the convolutions");
     return T2I_OK;
 }
 
@@ -436,11 +449,29 @@ int inception_bind(Inception *n, StateDict *sd, const char *what) {
     for (int i = 0; i < n->nfused; i++) {
         t2i_free(n->fused[i]->own);
         n->fused[i]->own = NULL;
-        if ((rc = prep_fused(&n->cfg, n->fused[i]))) return rc;
     }
-    if (n->cfg.nhwc && (rc = pack_all(n)))
-        return t2i_error_prefix(rc, "%s: packing the convolutions for XNNPACK", what);
+    n->raw_released = 0;
+    rc = n->cfg.nhwc ? pack_all(n) : prep_all_fused(n);
+    if (rc) return t2i_error_prefix(rc, "%s: preparing the convolutions", what);
     n->bound = 1;
+    return T2I_OK;
+}
+
+int inception_release_unpacked(Inception *n) {
+    if (!n->bound || !n->cfg.nhwc)
+        return t2i_error(T2I_EARG, "inception: only a bound NHWC network can drop its raw weights");
+    for (int i = 0; i < n->sd.n; i++) {
+        SDEntry *e = &n->sd.e[i];
+        int conv = 0;
+        for (int k = 0; k < n->nconvs && !conv; k++) conv = e->f32 && e->f32 == n->convs[k]->w;
+        if (!conv) continue;
+        if (e->f32 != e->data) t2i_free(e->f32);
+        t2i_free(e->data);
+        e->data = NULL;
+        e->f32 = NULL;
+    }
+    for (int k = 0; k < n->nconvs; k++) n->convs[k]->w = NULL, n->convs[k]->c.w = NULL;
+    n->raw_released = 1;
     return T2I_OK;
 }
 

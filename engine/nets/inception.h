@@ -85,6 +85,9 @@ struct pthreadpool *inception_threadpool(const Inception *net);
 // Switches between the NHWC (on) and channel-major (off) paths after binding (packs the
 // XNNPACK weights when needed). T2I_OK, or an error from packing.
 int inception_set_nhwc(Inception *net, int on);
+// Frees the raw (OIHW) conv weights of a bound NHWC network: XNNPACK holds its packed copy, so
+// this halves the network's memory; the channel-major path is unavailable afterwards.
+int inception_release_unpacked(Inception *net);
 
 // Switches torchvision's transform_input on or off after creation (same weights).
 void inception_set_transform_input(Inception *net, int on);
