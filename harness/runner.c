@@ -395,7 +395,8 @@ static int alloc_buffers(Run *r) {
         return fail_oom();
     size_t need = 0;
     if (r->have_model) {
-        size_t a = gnet_arena_bytes(&r->g, B, W), b = text_encoder_arena_bytes(&r->te, 1, W);
+        int gb = r->P.attention_mask ? B : 1;
+        size_t a = gnet_arena_bytes(&r->g, gb, W), b = text_encoder_arena_bytes(&r->te, 1, W);
         need = a > b ? a : b;
     }
     if (r->use_rp) {
@@ -558,14 +559,24 @@ static int run_batch(Run *r, int64_t first, int nb) {
                          .mask = r->mask, .eps = r->eps,
                          .mask_mode = r->P.attention_mask ? ATT_MASK_BATCH_COUPLED
                                                           : ATT_MASK_PER_SAMPLE};
-        // One call for the whole work unit. Per-sample mask mode: a sample's bytes do not
-        // depend on the batch (G_NET's NHWC path is batch-invariant, tests/test_xconv.c);
-        // batch-coupled mode needs the real batch, so its results depend on --batch (as in
-        // the original code).
-        GNetOutputs out;
-        memset(&out, 0, sizeof out);
-        out.img[2] = r->img;
-        if ((rc = gnet_forward(&r->g, &in, &out, nb, W, &r->arena))) return rc;
+        // Per-sample mask mode: one sample per call (its bytes would be the same inside a
+        // batch, tests/test_xconv.c, but a 256 px image already fills the convolutions and a
+        // batch of 8 would need ~8x the activation memory); batch-coupled mode needs the real
+        // batch, so its results depend on --batch (as in the original code).
+        int coupled = in.mask_mode == ATT_MASK_BATCH_COUPLED;
+        for (int b0 = 0; b0 < nb; b0 += coupled ? nb : 1) {
+            int ub = coupled ? nb : 1;
+            GNetInputs in1 = in;
+            in1.z = r->z + (size_t)b0 * zd;
+            in1.sent_emb = r->sent_emb + (size_t)b0 * E;
+            in1.words_emb = r->words_emb + (size_t)b0 * E * W;
+            in1.mask = r->mask + (size_t)b0 * W;
+            in1.eps = r->eps + (size_t)b0 * cd;
+            GNetOutputs out;
+            memset(&out, 0, sizeof out);
+            out.img[2] = r->img + (size_t)b0 * 3 * IMG * IMG;
+            if ((rc = gnet_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
+        }
         size_t per = (size_t)3 * IMG * IMG;
         Quantize q = proto_quant(r->P.quantization);
         for (int b = 0; b < nb; b++) {
