@@ -1,10 +1,10 @@
 // provenance.c -- run fingerprints (see provenance.h).
 #include "provenance.h"
-#include "weights.h"
 
 #include "blas.h"
 #include "sha256.h"
 #include "t2i.h"
+#include "weights.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
