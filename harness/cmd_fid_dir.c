@@ -13,6 +13,7 @@
 #include "fid.h"
 #include "image_io.h"
 #include "image_set.h"
+#include "npy.h"
 #include "protocol.h"
 #include "runner_images.h"
 #include "stats.h"
@@ -88,16 +89,18 @@ static void *fid_worker(void *arg) {
 
 const char fid_dir_usage[] =
         "t2ibench fid-stats DIR --protocol P --evaluators CARD --out FILE.npz\n"
-        "                   [--threads T] [--max-pixels N] [--flip] [-q]\n"
+        "                   [--features FILE.npy] [--threads T] [--max-pixels N] [--flip] [-q]\n"
         "  mu and sigma of the FID Inception's pool3 features over every image under DIR\n"
         "  (sub-folders too, sorted by path; any size, PNG/JPEG/BMP/PPM/PGM/TIFF/WebP), each\n"
         "  resized straight to 299x299 with the protocol's FID kernel, as eval-images does.\n"
+        "  --features FILE.npy  also write the (N, 2048) features (the --kid-ref of run and\n"
+        "          eval-images)\n"
         "  --flip  also the horizontal mirror of each image (flip-augmented statistics)";
 
 int cmd_fid_stats_dir(const char *dir, Args *a) {
     const char *usage = fid_dir_usage;
     const char *proto = args_str(a, "--protocol", NULL), *ev = args_str(a, "--evaluators", NULL);
-    const char *out = args_str(a, "--out", NULL);
+    const char *out = args_str(a, "--out", NULL), *feat_out = args_str(a, "--features", NULL);
     long threads = args_long(a, "--threads", 2), max_pixels = args_long(a, "--max-pixels", 0);
     int flip = args_flag(a, "--flip"), quiet = args_flag(a, "-q") | args_flag(a, "--quiet");
     char *pos[2];
@@ -171,6 +174,9 @@ int cmd_fid_stats_dir(const char *dir, Args *a) {
         !(rc = fid_stats_from_meancov(&mc, &fs)))
         rc = fid_stats_save(out, &fs);
     fid_stats_free(&fs);
+    int64_t shape[2] = {rows, FID_DIM};
+    if (!rc && feat_out && !(rc = npy_save(feat_out, DT_F32, 2, shape, feat)))
+        printf("wrote %s: features (%lld, 2048)\n", feat_out, (long long)rows);
     if (!rc)
         printf("wrote %s: mu (2048), sigma (2048, 2048) from %lld images%s of %s (protocol %s, "
                "FID resize %s, evaluators %s)%s\n",

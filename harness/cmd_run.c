@@ -41,15 +41,18 @@ static int common(int argc, char **argv, int images_mode) {
         "              hash weights, else suites/evaluators/<dataset>_tf2015.json)\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
         "             [--images-out DIR] [--fid-stats FILE.npz] [--resume RUN] [--shard I/N]\n"
-        "             [-q] [-v]\n"
+        "             [--kid-ref FILE.npy] [-q] [-v]\n"
         "  --fid-stats FILE.npz  FID reference statistics (mu, sigma) to use instead of the\n"
         "               evaluator card's (make them with `t2ibench fid-stats DIR`)\n"
+        "  --kid-ref FILE.npy    reference pool3 features (N, 2048) for KID (`t2ibench\n"
+        "               fid-stats DIR --features FILE.npy` writes them)\n"
         "  --shard I/N  run only the blocks b with b % N == I (into this --db; combine the shard\n"
         "               databases with `t2ibench merge`). Without --shard, a Slurm array task\n"
         "               (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT)\n"
         "               selects its shard; --shard 0/1 runs every block.";
     static const char *usage_img =
         "t2ibench eval-images DIR --protocol P --evaluators CARD [--fid-stats FILE.npz]\n"
+        "                     [--kid-ref FILE.npy]\n"
         "t2ibench eval-images DIR --suite S --protocol P [--evaluators CARD] [--mapping FILE.tsv]\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
         "             [--max-pixels N] [--resume RUN] [--shard I/N] [-q] [-v]\n"
@@ -61,6 +64,7 @@ static int common(int argc, char **argv, int images_mode) {
         "  evaluator's 299x299 input with the protocol's resize kernel.\n"
         "  --images DIR     the same as the DIR argument\n"
         "  --fid-stats FILE FID reference statistics instead of the evaluator card's\n"
+        "  --kid-ref FILE   reference pool3 features (N, 2048) for KID (fid-stats --features)\n"
         "  --max-pixels N   refuse larger images (checked from the file header; default\n"
         "                   100000000)";
     const char *cmd = images_mode ? "eval-images" : "run";
@@ -83,6 +87,7 @@ static int common(int argc, char **argv, int images_mode) {
     o.verbose = args_flag(&a, "-v") | args_flag(&a, "--verbose");
     const char *shard = args_str(&a, "--shard", NULL);
     o.fid_stats = args_str(&a, "--fid-stats", NULL);
+    o.kid_ref = args_str(&a, "--kid-ref", NULL);
     long long max_pixels = 0;
     if (images_mode) {
         o.images_dir = args_str(&a, "--images", NULL);

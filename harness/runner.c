@@ -299,6 +299,8 @@ static int add_provenance(Run *r, Provenance *pv) {
         if (r->E.fid_stats &&
             (rc = prov_add_file(pv, "evaluators.fid_statistics", r->E.fid_stats)))
             return rc;
+        if (r->o->kid_ref && (rc = prov_add_file(pv, "evaluators.kid_reference", r->o->kid_ref)))
+            return rc;
     }
     if (r->have_model) {
         if ((rc = prov_add_file(pv, "model.card", r->o->model))) return rc;
@@ -765,6 +767,7 @@ static void score_spec(const Run *r, const Provenance *pv, ScoreSpec *sp) {
                          pv->files[i].sha256);
     }
     snprintf(sp->evaluators, sizeof sp->evaluators, "%s", r->E.path ? r->E.path : "");
+    images_score_spec_kid(r->o, r->use_fid, pv, sp->kid_ref, sizeof sp->kid_ref, sp->kid_ref_sha256);
 }
 
 static int score(const ScoreSpec *sp, Db *d, int64_t run) {

@@ -25,6 +25,7 @@ typedef struct {
     const char *mapping;      // eval-images with a suite: PATH<TAB>SAMPLE_ID file, or NULL
     long long   max_pixels;   // eval-images: largest image accepted (0 = 100 megapixels)
     const char *fid_stats;    // FID statistics (.npz) replacing the evaluator card's, or NULL
+    const char *kid_ref;      // reference features (.npy (N, 2048)) for KID, or NULL
     const char *protocol;
     const char *evaluators;
     const char *db;

@@ -12,8 +12,15 @@
 #include <sys/stat.h>
 
 int images_override_stats(const RunOpts *o, EvalCard *E) {
-    if (!o->fid_stats) return T2I_OK;
     struct stat sb;
+    if (o->kid_ref && (stat(o->kid_ref, &sb) != 0 || !S_ISREG(sb.st_mode)))
+        return t2i_error(T2I_EIO, "--kid-ref %s: %s", o->kid_ref,
+                         stat(o->kid_ref, &sb) != 0 ? strerror(errno) : "not a regular file");
+    if (o->kid_ref && !E->has_fid)
+        return t2i_error(T2I_EARG, "--kid-ref %s: evaluator card %s has no fid section (KID "
+                                   "compares its pool3 features)",
+                         o->kid_ref, E->path);
+    if (!o->fid_stats) return T2I_OK;
     if (stat(o->fid_stats, &sb) != 0 || !S_ISREG(sb.st_mode))
         return t2i_error(T2I_EIO, "--fid-stats %s: %s", o->fid_stats,
                          stat(o->fid_stats, &sb) != 0 ? strerror(errno) : "not a regular file");
@@ -73,4 +80,14 @@ int images_damsm(DamsmImage *dim, const uint8_t *hwc, int H, int W, DamsmImageOu
     int rc = damsm_image_forward(dim, f, 1, H, W, out);
     t2i_free(f);
     return rc;
+}
+
+void images_score_spec_kid(const RunOpts *o, int use_fid, const Provenance *pv, char *path,
+                           size_t npath, char sha[65]) {
+    path[0] = sha[0] = 0;
+    if (!o->kid_ref || !use_fid) return;
+    snprintf(path, npath, "%s", o->kid_ref);
+    for (int i = 0; pv && i < pv->n; i++)
+        if (!strcmp(pv->files[i].role, "evaluators.kid_reference"))
+            snprintf(sha, 65, "%s", pv->files[i].sha256);
 }

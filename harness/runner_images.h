@@ -5,6 +5,7 @@
 #ifndef T2I_RUNNER_IMAGES_H
 #define T2I_RUNNER_IMAGES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "damsm_image.h"
@@ -12,10 +13,16 @@
 #include "image_set.h"
 #include "inception.h"
 #include "protocol.h"
+#include "provenance.h"
 #include "runner.h"
 #include "suite.h"
 
-// --fid-stats FILE replaces the card's statistics (checked to exist here; loaded when scoring).
+// --kid-ref FILE (with FID features stored): its path and the SHA-256 the provenance recorded.
+
+void images_score_spec_kid(const RunOpts *o, int use_fid, const Provenance *pv, char *path,
+                           size_t npath, char sha[65]);
+// --fid-stats FILE replaces the card's statistics (checked to exist here; loaded when scoring);
+// --kid-ref FILE is checked to exist and to have an FID Inception to compare with.
 int images_override_stats(const RunOpts *o, EvalCard *E);
 // eval-images without --suite: every image under o->images_dir (image_set_scan) becomes sample
 // i of a caption-free suite named "folder" (no R-precision), with the protocol's block size and

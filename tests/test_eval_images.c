@@ -138,16 +138,22 @@ TEST(holdout_through_the_command_line) {
     CHECK(sh("mkdir -p %s %s", a, b) == 0);
     for (int i = 0; i < n_files; i++)   // flattened names keep the order within each half
         sh("cp " HDIR "%s %s/%02d_%s", ref_file(i), i < h ? a : b, i, strrchr(ref_file(i), '/') ? strrchr(ref_file(i), '/') + 1 : ref_file(i));
-    rc = sh("%s fid-stats %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF " --out %s -q", BIN,
-            b, npz);
+    rc = sh("%s fid-stats %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF
+            " --out %s --features %s/b.npy -q",
+            BIN, b, npz, T);
     CHECKF(rc == 0 && strstr(OUT, "from 5 images"), "%s", OUT);
     rc = sh("%s eval-images %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF
-            " --fid-stats %s --db %s -q",
-            BIN, a, npz, db);
+            " --fid-stats %s --kid-ref %s/b.npy --db %s -q",
+            BIN, a, npz, T, db);
     CHECKF(rc == 0, "%s", OUT);
     double fid = q_double(db, "SELECT value FROM metrics WHERE run = 2 AND name = 'fid'");
     double want = cJSON_GetObjectItem(ref_json, "fid_first_half_vs_second_half")->valuedouble;
     CHECK_CLOSE(fid, want, 0, 1e-4);
+    // KID with subsets as large as the halves: every subset is the whole half, no draw matters.
+    double kid = q_double(db, "SELECT value FROM metrics WHERE run = 2 AND name = 'kid'");
+    double kwant = cJSON_GetObjectItem(ref_json, "kid_first_half_vs_second_half")->valuedouble;
+    CHECK_CLOSE(kid, kwant, 1e-9, 1e-4);
+    printf("  holdout KID %.9g vs torch-fidelity's estimator in numpy %.9g\n", kid, kwant);
     char prov[8192];
     q_text(db, "SELECT provenance FROM runs WHERE id = 2", prov, sizeof prov);
     CHECKF(strstr(prov, "b.npz") != NULL, "the statistics file is in the provenance");
@@ -222,6 +228,18 @@ TEST(pixel_limit_from_the_command_line) {
     CHECKF(rc != 0 && strstr(OUT, "coffee_500x375.jpg"), "%s", OUT);
 }
 
+// eval-images with mapping `text` must fail with both strings in its message.
+static int map_refused(const char *lay, const char *suite, const char *map, const char *db,
+                       int limit, const char *text, const char *s1, const char *s2) {
+    write_file(map, text);
+    int rc = sh("%s eval-images %s --suite %s --mapping %s --protocol suites/protocols/smoke.json "
+                "--evaluators suites/evaluators/demo_cub.json --db %s -q --limit %d",
+                BIN, lay, suite, map, db, limit);
+    if (rc != 0 && strstr(OUT, s1) && strstr(OUT, s2)) return 1;
+    fprintf(stderr, "    mapping \"%s\": exit %d: %s", text, rc, OUT);
+    return 0;
+}
+
 TEST(mapping_file_matches_any_layout) {
     // A suite run with --images-out writes <id>.png; moving them into AttnGAN's class/xxx_s0.png
     // layout and giving a mapping must reproduce the by-id results exactly.
@@ -269,26 +287,15 @@ TEST(mapping_file_matches_any_layout) {
                     " y.rp_scores AND x.rp_rank = y.rp_rank AND x.image_sha256 = y.image_sha256")
           == 6);
     // Errors name the mapping file and the line.
-    write_file(map, "000.Class/bird_0_s0.png\t0\n000.Class/bird_0_s0.png\t0\n");
-    rc = sh("%s eval-images %s --suite %s --mapping %s --protocol suites/protocols/smoke.json "
-            "--evaluators suites/evaluators/demo_cub.json --db %s -q --limit 2",
-            BIN, lay, suite, map, db);
-    CHECKF(rc != 0 && strstr(OUT, "map.tsv:2") && strstr(OUT, "already has an image"), "%s", OUT);
-    write_file(map, "000.Class/bird_0_s0.png\t0\n");
-    rc = sh("%s eval-images %s --suite %s --mapping %s --protocol suites/protocols/smoke.json "
-            "--evaluators suites/evaluators/demo_cub.json --db %s -q --limit 2",
-            BIN, lay, suite, map, db);
-    CHECKF(rc != 0 && strstr(OUT, "no line for sample 1"), "%s", OUT);
-    write_file(map, "000.Class/bird_0_s0.png 0\n");
-    rc = sh("%s eval-images %s --suite %s --mapping %s --protocol suites/protocols/smoke.json "
-            "--evaluators suites/evaluators/demo_cub.json --db %s -q --limit 1",
-            BIN, lay, suite, map, db);
-    CHECKF(rc != 0 && strstr(OUT, "map.tsv:1") && strstr(OUT, "PATH<TAB>SAMPLE_ID"), "%s", OUT);
-    write_file(map, "nope.png\t0\n");
-    rc = sh("%s eval-images %s --suite %s --mapping %s --protocol suites/protocols/smoke.json "
-            "--evaluators suites/evaluators/demo_cub.json --db %s -q --limit 1",
-            BIN, lay, suite, map, db);
-    CHECKF(rc != 0 && strstr(OUT, "map.tsv:1") && strstr(OUT, "nope.png"), "%s", OUT);
+    CHECK(map_refused(lay, suite, map, db, 2, "000.Class/bird_0_s0.png\t0\n000.Class/bird_0_s0.png\t0\n",
+                      "map.tsv:2", "already has an image"));
+    CHECK(map_refused(lay, suite, map, db, 2, "000.Class/bird_0_s0.png\t0\n", "map.tsv",
+                      "no line for sample 1"));
+    CHECK(map_refused(lay, suite, map, db, 1, "000.Class/bird_0_s0.png 0\n", "map.tsv:1",
+                      "PATH<TAB>SAMPLE_ID"));
+    CHECK(map_refused(lay, suite, map, db, 1, "nope.png\t0\n", "map.tsv:1", "nope.png"));
+    CHECK(map_refused(lay, suite, map, db, 1, "000.Class/bird_0_s0.png\t99999\n", "map.tsv:1",
+                      "not in the suite"));
 }
 
 int main(void) {

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include <jpeglib.h>   // after stdio.h
+
 #define IDIR "tests/fixtures/images/"
 
 static int read_all(const char *path, uint8_t **buf, size_t *n) {
@@ -245,10 +247,74 @@ TEST(non_images_and_devices) {
     }
 }
 
+// A 4-component JPEG written by libjpeg as CMYK or as YCCK (Adobe transform 2), quality 100,
+// no subsampling. PIL cannot write YCCK, so the YCCK file is checked against the CMYK one.
+static size_t write_cmyk_jpeg(uint8_t **buf, const uint8_t *cmyk, int H, int W, int ycck) {
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    unsigned long len = 0;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    *buf = NULL;
+    jpeg_mem_dest(&c, buf, &len);
+    c.image_width = (JDIMENSION)W;
+    c.image_height = (JDIMENSION)H;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, ycck ? JCS_YCCK : JCS_CMYK);
+    for (int k = 0; k < 4; k++) c.comp_info[k].h_samp_factor = c.comp_info[k].v_samp_factor = 1;
+    jpeg_set_quality(&c, 100, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(cmyk + (size_t)c.next_scanline * W * 4);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    return (size_t)len;
+}
+
+TEST(ycck_jpeg_reads_like_cmyk) {
+    enum { H = 16, W = 24 };
+    uint8_t cmyk[H * W * 4];
+    for (int i = 0; i < H * W; i++) {
+        cmyk[4 * i] = (uint8_t)(i * 3), cmyk[4 * i + 1] = (uint8_t)(255 - i % 200);
+        cmyk[4 * i + 2] = (uint8_t)(i % W * 10), cmyk[4 * i + 3] = (uint8_t)(60 + i % H * 8);
+    }
+    uint8_t *a = NULL, *b = NULL, *ra = NULL, *rb = NULL;
+    size_t na = write_cmyk_jpeg(&a, cmyk, H, W, 0), nb = write_cmyk_jpeg(&b, cmyk, H, W, 1);
+    int h1, w1, h2, w2;
+    CHECK(image_decode_rgb(a, na, "cmyk.jpg", NULL, &ra, &h1, &w1, NULL) == T2I_OK);
+    CHECK(image_decode_rgb(b, nb, "ycck.jpg", NULL, &rb, &h2, &w2, NULL) == T2I_OK);
+    int maxd = 0;
+    for (int i = 0; ra && rb && i < H * W * 3; i++) {
+        int d = abs((int)ra[i] - (int)rb[i]);
+        if (d > maxd) maxd = d;
+    }
+    CHECKF(ra && rb && maxd <= 6, "YCCK vs CMYK: max difference %d", maxd);
+    // and the CMYK reading follows PIL's rule on the stored (Adobe-inverted) samples
+    int maxe = 0;
+    for (int i = 0; ra && i < H * W; i++) {
+        int nk = cmyk[4 * i + 3];
+        for (int c = 0; c < 3; c++) {
+            int t = (255 - cmyk[4 * i + c]) * nk + 128, v = nk - (((t >> 8) + t) >> 8);
+            int d = abs(v - (int)ra[3 * i + c]);
+            if (d > maxe) maxe = d;
+        }
+    }
+    CHECKF(maxe <= 6, "CMYK vs PIL's formula on the written samples: %d", maxe);
+    free(a);
+    free(b);
+    t2i_free(ra);
+    t2i_free(rb);
+}
+
 int main(void) {
     RUN(every_format_matches_pil);
     RUN(bombs_refused_from_the_header);
     RUN(limit_is_configurable);
     RUN(non_images_and_devices);
+    RUN(ycck_jpeg_reads_like_cmyk);
     return test_report("test_image_formats");
 }

@@ -17,7 +17,9 @@ reference: for every image of the holdout folder (sorted by path), pytorch-fid's
     -> pool3 (2048).
     Writes features.npy (n, 2048) float32 and reference.json: the file order, and FID between
     the two halves of the set (first half vs second half, in path order) computed as pytorch-fid
-    does (np.cov, scipy.linalg.sqrtm, real part, 1e-6 offset retry when not finite).
+    does (np.cov, scipy.linalg.sqrtm, real part, 1e-6 offset retry when not finite), and KID
+    (torch-fidelity's unbiased cubic-kernel MMD^2) with subsets as large as the halves, where
+    every subset is the whole half and no random draw matters.
     Before anything, the network is checked against the inception_fid fixture (pool3 within 1e-5).
 The network is written here from the architecture description (torchvision Inception3 with
 pytorch-fid's FID blocks), not imported: pytorch-fid and torchvision are not Debian packages.
@@ -272,6 +274,18 @@ def frechet(mu1, s1, mu2, s2, eps=1e-6):
     return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
+def kid_full_sets(a, b, degree=3, coef0=1.0):
+    """torch-fidelity's unbiased polynomial MMD^2 with one subset holding every row of both
+    sets (equal sizes): then no random draw is involved."""
+    gamma = 1.0 / a.shape[1]
+    kxx = (gamma * a.dot(a.T) + coef0) ** degree
+    kyy = (gamma * b.dot(b.T) + coef0) ** degree
+    kxy = (gamma * a.dot(b.T) + coef0) ** degree
+    m = a.shape[0]
+    return float((kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+                 - 2 * kxy.sum() / (m * m))
+
+
 def list_images(d):
     out = []
     for root, _, files in os.walk(d):
@@ -302,7 +316,8 @@ def reference(d):
                            + torch.__version__ + ", PIL " + Image.__version__ + ")",
            "files": [os.path.relpath(p, d) for p in paths],
            "sizes": [list(Image.open(p).size) for p in paths],
-           "fid_first_half_vs_second_half": fid, "split": h}
+           "fid_first_half_vs_second_half": fid, "split": h,
+           "kid_first_half_vs_second_half": kid_full_sets(a, b)}
     with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
     print(f"FID(first {h} vs last {len(paths) - h}) = {fid:.10g}")
