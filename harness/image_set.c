@@ -185,7 +185,8 @@ static int by_id_one(const char *dir, int64_t id, char *buf, size_t n) {
     int found = 0;
     for (int i = 0; fmts[i]; i++) {
         snprintf(cand, sizeof cand, fmts[i], dir, (long long)id);
-        if (access(cand, F_OK) != 0 || (found && strcmp(cand, buf) == 0)) continue;
+        struct stat lsb;   // lstat: a symlink loop or a broken link is still "there" (and named)
+        if (lstat(cand, &lsb) != 0 || (found && strcmp(cand, buf) == 0)) continue;
         if (found)   // two files for one sample (0.png and 000000.png, or .png and .jpg)
             return t2i_error(T2I_EARG, "%s and %s are both images of sample %lld: keep one", buf,
                              cand, (long long)id);

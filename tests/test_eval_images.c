@@ -162,6 +162,16 @@ TEST(holdout_through_the_command_line) {
             " --fid-stats %s/nope.npz --db %s -q",
             BIN, a, T, db);
     CHECKF(rc != 0 && strstr(OUT, "nope.npz"), "%s", OUT);
+    rc = sh("%s run --suite suites/cub_smoke.suite --model suites/models/demo_bird.json "
+            "--protocol " PROTO_PTFID " --evaluators " EVAL_TF " --fid-stats %s/nope.npz --db %s -q",
+            BIN, T, db);
+    CHECKF(rc != 0 && strstr(OUT, "--fid-stats") && strstr(OUT, "nope.npz"), "%s", OUT);
+    // --flip: each image and its mirror
+    rc = sh("%s fid-stats %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF
+            " --out %s/f.npz --features %s/f.npy --flip -q",
+            BIN, b, T, T);
+    CHECKF(rc == 0 && strstr(OUT, "flip-augmented") && strstr(OUT, "features (10, 2048)"), "%s",
+           OUT);
 }
 
 TEST(folder_mode_lists_sorts_and_reports) {
@@ -197,6 +207,13 @@ TEST(folder_mode_lists_sorts_and_reports) {
     q_text(db, "SELECT suite FROM runs WHERE id = 1", suite, sizeof suite);
     CHECK(!strcmp(kind, "eval-images") && !strcmp(suite, "folder"));
     // The same command again resumes/finds the complete run rather than scoring other files.
+    // A sample image that is a symlink loop is named as such (suite mode).
+    rc = sh("mkdir -p %s/loop && ln -s 0.png %s/loop/0.png.tmp && mv %s/loop/0.png.tmp "
+            "%s/loop/0.png && %s eval-images %s/loop --suite suites/cub_smoke.suite --protocol "
+            "suites/protocols/smoke.json --evaluators suites/evaluators/demo_cub.json --db %s -q "
+            "--limit 1",
+            T, T, T, T, BIN, T, db);
+    CHECKF(rc != 0 && strstr(OUT, "0.png") && strstr(OUT, "symbolic links"), "%s", OUT);
     // A folder without images, and no --evaluators without a suite, are clear errors.
     rc = sh("mkdir -p %s/empty && %s eval-images %s/empty --protocol " PROTO_PTFID
             " --evaluators " EVAL_TF " --db %s -q",
