@@ -166,11 +166,13 @@ int image_set_scan(const char *dir, int quiet, ImageSet *out) {
     sc.ino[0] = sb.st_ino;
     int rc = scan_dir(&sc, dir, 0);
     if (!rc) qsort(out->path, (size_t)out->n, sizeof(char *), cmp_str);
-    if (!rc && out->n_skipped && !quiet)
-        fprintf(stderr, "t2ibench: %s: %lld image%s, %lld entr%s skipped (%s listed above)\n", dir,
+    if (!rc && out->n_skipped)   // said even with -q: a skipped file is never silent
+        fprintf(stderr, "t2ibench: %s: %lld image%s, %lld entr%s skipped (%s)\n", dir,
                 (long long)out->n, out->n == 1 ? "" : "s", (long long)out->n_skipped,
                 out->n_skipped == 1 ? "y" : "ies",
-                out->n_skipped > SCAN_REPORT_MAX ? "the first " "20" : "all");
+                quiet ? "run without -q to list them"
+                      : out->n_skipped > SCAN_REPORT_MAX ? "the first 20 listed above"
+                                                         : "all listed above");
     if (!rc && out->n == 0) rc = t2i_error(T2I_EARG, "%s: no image found (PNG, JPEG, BMP, PPM/PGM, "
                                                       "TIFF or WebP, in any sub-folder)",
                                            dir);

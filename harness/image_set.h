@@ -5,7 +5,8 @@
 //   image_set_scan     every image under DIR, recursively, sorted by path (bytewise, relative to
 //                      DIR), symlinks followed; symlink loops, unreadable entries and files that
 //                      are not images (by their first bytes) are reported on stderr and counted,
-//                      never silently skipped. Sample i is the i-th file.
+//                      never silently skipped (`quiet` keeps only the count). Sample i is the
+//                      i-th file.
 //   image_set_by_id    suite mode: sample id k is DIR/k.png, DIR/%06d.png, .jpg or .jpeg.
 //   image_set_mapping  suite mode with a TSV file of "PATH<TAB>SAMPLE_ID" lines (PATH relative
 //                      to DIR unless absolute; '#' comments and blank lines ignored; an optional
