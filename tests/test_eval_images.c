@@ -166,6 +166,14 @@ TEST(holdout_through_the_command_line) {
             "--protocol " PROTO_PTFID " --evaluators " EVAL_TF " --fid-stats %s/nope.npz --db %s -q",
             BIN, T, db);
     CHECKF(rc != 0 && strstr(OUT, "--fid-stats") && strstr(OUT, "nope.npz"), "%s", OUT);
+    // Another batch size and thread count give the same bytes (run 3 vs run 1).
+    rc = sh("%s eval-images " HDIR " --protocol " PROTO_PTFID " --evaluators " EVAL_TF
+            " --db %s -q --threads 1 --batch 3",
+            BIN, db);
+    CHECKF(rc == 0, "%s", OUT);
+    CHECK(q_int(db, "SELECT count(*) FROM samples x JOIN samples y ON x.sample = y.sample WHERE"
+                    " x.run = 1 AND y.run = 3 AND x.fid_feat = y.fid_feat AND"
+                    " x.image_sha256 = y.image_sha256") == n_files);
     // --flip: each image and its mirror
     rc = sh("%s fid-stats %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF
             " --out %s/f.npz --features %s/f.npy --flip -q",
