@@ -130,7 +130,8 @@ int cmd_fid_stats_dir(const char *dir, Args *a) {
         rc = t2i_error(T2I_EARG, "evaluator card %s has no fid section (no FID Inception)", E.path);
         goto done;
     }
-    if ((rc = image_set_scan(dir, quiet, &imgs))) goto done;
+    if ((rc = image_set_scan(dir, quiet, &imgs)) || (rc = image_set_check(&imgs, max_pixels)))
+        goto done;
     int64_t rows = imgs.n * (1 + flip);
     feat = t2i_malloc(sizeof(float) * (size_t)rows * FID_DIM);
     if (!feat) {

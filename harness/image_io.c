@@ -403,3 +403,108 @@ int image_read_rgb(const char *path, uint8_t **rgb, int *H, int *W) {
     if (!rc && warn) fprintf(stderr, "t2ibench: warning: %s: %s\n", path, image_warn_text(warn));
     return rc;
 }
+
+// ---- header probe --------------------------------------------------------------------------
+
+static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t be32(const uint8_t *p) { return be16(p) << 16 | be16(p + 2); }
+static uint32_t rd_le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t rd_le32(const uint8_t *p) { return rd_le16(p) | rd_le16(p + 2) << 16; }
+
+// JPEG: markers from SOI to the first SOFn (C0..CF without C4 DHT, C8 JPG, CC DAC).
+static int jpeg_probe(const uint8_t *b, size_t n, long long *w, long long *h) {
+    size_t p = 2;
+    while (p + 4 <= n) {
+        if (b[p] != 0xFF) return -1;
+        uint8_t m = b[p + 1];
+        if (m == 0xFF) {   // fill byte
+            p++;
+            continue;
+        }
+        if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+            p += 2;
+            continue;
+        }
+        uint32_t len = be16(b + p + 2);
+        if (len < 2) return -1;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (p + 9 > n) return 1;
+            *h = be16(b + p + 5);
+            *w = be16(b + p + 7);
+            return 0;
+        }
+        if (m == 0xD9 || m == 0xDA) return -1;   // no frame header before the scan
+        p += 2 + (size_t)len;
+    }
+    return 1;   // need more bytes
+}
+
+int image_probe(const uint8_t *b, size_t n, const char *name, ImageFormat *fmt, long long *w,
+                long long *h) {
+    *fmt = image_sniff(b, n);
+    *w = *h = -1;
+    int r = -1;
+    switch (*fmt) {
+    case IMG_PNG:
+        if (n >= 24 && !memcmp(b + 12, "IHDR", 4)) *w = be32(b + 16), *h = be32(b + 20), r = 0;
+        break;
+    case IMG_JPEG: r = jpeg_probe(b, n, w, h); break;
+    case IMG_BMP: {
+        uint32_t hs = n >= 18 ? rd_le32(b + 14) : 0;
+        if (hs == 12 && n >= 26) *w = rd_le16(b + 18), *h = rd_le16(b + 20), r = 0;
+        else if (hs >= 40 && n >= 26) {
+            *w = (int32_t)rd_le32(b + 18);
+            *h = (int32_t)rd_le32(b + 22);
+            if (*h < 0) *h = -*h;
+            r = 0;
+        }
+        break;
+    }
+    case IMG_PNM:
+    case IMG_TIFF:
+    case IMG_WEBP: {
+        // The decoders stop at the limit check: a limit of 0 pixels refuses every image right
+        // after its header, and the message carries the size.
+        uint8_t *px = NULL;
+        int H = 0, W = 0;
+        unsigned warn = 0;
+        int rc = *fmt == IMG_PNM    ? pnm_decode_rgb(b, n, name, 1, &px, &H, &W, &warn)
+                 : *fmt == IMG_TIFF ? tiff_decode_rgb(b, n, name, 1, &px, &H, &W, &warn)
+                                    : webp_decode_rgb(b, n, name, 1, &px, &H, &W);
+        t2i_free(px);
+        const char *m = t2i_errmsg();
+        const char *of = strlen(m) > strlen(name) ? strstr(m + strlen(name), " of ") : NULL;
+        if (rc == T2I_ENOMEM && of && sscanf(of, " of %lldx%lld", w, h) == 2) r = 0;
+        else if (rc == T2I_OK) *w = W, *h = H, r = 0;   // a 1-pixel image
+        break;
+    }
+    default: break;
+    }
+    if (r == 0) return T2I_OK;
+    return t2i_error(T2I_EFORMAT, "%s: %s: cannot read the image size from the header", name,
+                     image_format_name(*fmt));
+}
+
+int image_check_file(const char *path, const ImageReadOpts *opt) {
+    long long mp = opt && opt->max_pixels > 0 ? opt->max_pixels : IMAGE_DEFAULT_MAX_PIXELS;
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return t2i_error(T2I_EIO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t head[65536];
+    ssize_t k = read(fd, head, sizeof head);
+    close(fd);
+    if (k < 0) return t2i_error(T2I_EIO, "%s: read failed: %s", path, strerror(errno));
+    ImageFormat f;
+    long long w, h;
+    int rc;
+    rc = image_probe(head, (size_t)k, path, &f, &w, &h);
+    if (rc && (f == IMG_TIFF || (size_t)k == sizeof head)) {
+        // TIFF directories may sit at the end; a JPEG's frame header may follow large metadata
+        uint8_t *all = NULL;
+        size_t n = 0;
+        if ((rc = read_file_bounded(path, mp, &all, &n))) return rc;
+        rc = image_probe(all, n, path, &f, &w, &h);
+        t2i_free(all);
+    }
+    if (rc) return rc;
+    return image_limit_check(path, image_format_name(f), w, h, mp);
+}

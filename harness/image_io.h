@@ -77,6 +77,16 @@ int image_read_rgb_opts(const char *path, const ImageReadOpts *opt, uint8_t **rg
 // The same with the default limits; warnings are printed to stderr.
 int image_read_rgb(const char *path, uint8_t **rgb /* OUT */, int *H /* OUT */, int *W /* OUT */);
 
+// Width and height from the header only (no pixel decoding), for checking a whole folder before
+// any work: PNG IHDR, JPEG SOFn, BMP, PNM and WebP headers from the first bytes, TIFF through
+// libtiff's directory reading. buf/n may be a prefix of the file except for TIFF (whole file);
+// T2I_EFORMAT when the header is not there or is malformed.
+int image_probe(const uint8_t *buf, size_t n, const char *name, ImageFormat *fmt /* OUT */,
+                long long *w /* OUT */, long long *h /* OUT */);
+// Reads as much of the file as the header needs and checks the size against the pixel limit
+// (the same message as decoding gives).
+int image_check_file(const char *path, const ImageReadOpts *opt);
+
 // One line describing the warning bits (for messages), "" when none.
 const char *image_warn_text(unsigned warn);
 

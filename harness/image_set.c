@@ -314,6 +314,15 @@ int image_set_digest(const ImageSet *s, char hex[65]) {
     return T2I_OK;
 }
 
+int image_set_check(const ImageSet *s, long long max_pixels) {
+    ImageReadOpts o = {.max_pixels = max_pixels};
+    for (int64_t i = 0; i < s->n; i++) {
+        int rc = image_check_file(s->path[i], &o);
+        if (rc) return rc;
+    }
+    return T2I_OK;
+}
+
 int image_to_input(const uint8_t *hwc, int H, int W, int kind, U8Map map, int OH, int OW,
                    float *out) {
     if (kind == RESIZE_BILINEAR_PIL) {

@@ -34,6 +34,8 @@ int  image_set_by_id(const char *dir, int64_t n, ImageSet *out /* OUT */);
 int  image_set_mapping(const char *tsv, const char *dir, int64_t n_suite, int64_t n,
                        ImageSet *out /* OUT */);
 int  image_set_digest(const ImageSet *s, char hex[65]);
+// Every file's size from its header against the pixel limit (image_check_file), before any work.
+int  image_set_check(const ImageSet *s, long long max_pixels);
 void image_set_free(ImageSet *s);   // accepts a zeroed set
 
 // Protocol resize kinds (protocol.h RESIZE_*) for image_to_input.

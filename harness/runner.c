@@ -274,6 +274,7 @@ static int load_all(Run *r) {
     if (o->images_dir && o->suite)
         rc = o->mapping ? image_set_mapping(o->mapping, o->images_dir, r->S.n, r->n, &r->imgs)
                         : image_set_by_id(o->images_dir, r->n, &r->imgs);
+    if (!rc && o->images_dir) rc = image_set_check(&r->imgs, o->max_pixels);   // before any run row
     return rc;
 }
 

@@ -243,6 +243,8 @@ TEST(pixel_limit_from_the_command_line) {
     CHECKF(rc != 0 && strstr(OUT, "coffee_500x375.jpg") && strstr(OUT, "megapixels") &&
                strstr(OUT, "--max-pixels"),
            "%s", OUT);
+    // refused from the headers before the run is even created
+    CHECK(q_int(db, "SELECT count(*) FROM runs") <= 0);
     rc = sh("%s eval-images %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF
             " --db %s -q --max-pixels 187500",
             BIN, dir, db);

@@ -50,6 +50,9 @@ TEST(every_format_matches_pil) {
             CHECKF(nw == (size_t)w * h * 3 && memcmp(px, want, nw) == 0, "%s: pixels differ from "
                    "PIL's .convert('RGB')", name);
             CHECKF(((wb & IMAGE_WARN_GRAY16) != 0) == (warn == 1), "%s: warn bits %u", name, wb);
+            ImageReadOpts exact = {.max_pixels = (long long)w * h}, less = {.max_pixels = (long long)w * h - 1};
+            CHECKF(image_check_file(path, &exact) == T2I_OK, "%s: header probe: %s", name, t2i_errmsg());
+            CHECKF(image_check_file(path, &less) == T2I_ENOMEM, "%s: header probe vs limit", name);
             size_t nb = 0;
             uint8_t *raw = NULL;
             if (!read_all(path, &raw, &nb)) {
@@ -310,11 +313,34 @@ TEST(ycck_jpeg_reads_like_cmyk) {
     t2i_free(rb);
 }
 
+TEST(short_headers_are_refused) {
+    // Each format's magic with too few bytes after it (the fuzzer's first find was a 14-byte BMP):
+    // the probe and the decoder both refuse, naming the input, never reading past the end.
+    static const char *const heads[] = {"BM\xe8\0\0\0\0\0\0\0v\0\xff\xd8", "\x89PNG\r\n\x1a\n\0\0",
+                                        "\xff\xd8\xff\xe0\0\x10JFIF", "P6\n12", "II*\0\x08\0\0\0",
+                                        "RIFF\x10\0\0\0WEBPVP8 "};
+    static const size_t lens[] = {14, 10, 10, 5, 8, 16};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        uint8_t *b = t2i_malloc(lens[i]);   // exact size: ASan sees any read past it
+        memcpy(b, heads[i], lens[i]);
+        ImageFormat f;
+        long long w, h;
+        uint8_t *px = NULL;
+        int H, W;
+        CHECKF(image_probe(b, lens[i], "short-head", &f, &w, &h) == T2I_EFORMAT, "head %zu", i);
+        CHECKF(image_decode_rgb(b, lens[i], "short-head", NULL, &px, &H, &W, NULL) != T2I_OK &&
+                   strstr(t2i_errmsg(), "short-head"),
+               "head %zu: %s", i, t2i_errmsg());
+        t2i_free(b);
+    }
+}
+
 int main(void) {
     RUN(every_format_matches_pil);
     RUN(bombs_refused_from_the_header);
     RUN(limit_is_configurable);
     RUN(non_images_and_devices);
     RUN(ycck_jpeg_reads_like_cmyk);
+    RUN(short_headers_are_refused);
     return test_report("test_image_formats");
 }
