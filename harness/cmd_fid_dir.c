@@ -153,7 +153,8 @@ int cmd_fid_stats_dir(const char *dir, Args *a) {
     if (rc) goto done;
     pthread_t tid[FID_MAX_WORKERS];
     int started[FID_MAX_WORKERS] = {0};
-    for (int k = 1; k < nw; k++) started[k] = pthread_create(&tid[k], NULL, fid_worker, &jobs[k]) == 0;
+    for (int k = 1; k < nw; k++)
+        started[k] = pthread_create(&tid[k], NULL, fid_worker, &jobs[k]) == 0;
     fid_worker(&jobs[0]);
     for (int k = 1; k < nw; k++)
         if (started[k]) pthread_join(tid[k], NULL);
@@ -166,7 +167,8 @@ int cmd_fid_stats_dir(const char *dir, Args *a) {
     }
     if (rc) goto done;
     if (rows < 2) {
-        rc = t2i_error(T2I_EARG, "%s: %lld image; statistics need at least 2", dir, (long long)rows);
+        rc =
+            t2i_error(T2I_EARG, "%s: %lld image; statistics need at least 2", dir, (long long)rows);
         goto done;
     }
     FidStats fs;

@@ -77,7 +77,8 @@ static int bmp_rle(const uint8_t *buf, size_t n, size_t pos, int rle4, uint8_t *
 
 int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max_pixels,
                    uint8_t **rgb, int *H, int *W) {
-    if (n < 26) return t2i_error(T2I_EFORMAT, "%s: bad BMP: file of %zu bytes is too short", name, n);
+    if (n < 26)
+        return t2i_error(T2I_EFORMAT, "%s: bad BMP: file of %zu bytes is too short", name, n);
     uint32_t off = le32(buf + 10), hs = le32(buf + 14);
     long long w, h;
     int bits, comp = BMP_RGB, pal_entry = 4;
@@ -136,7 +137,8 @@ int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max
     if (comp == BMP_BITFIELDS) {
         if (bits == 32 || bits == 24) {
             for (int c = 0; c < 3; c++) cb[c] = mask_byte(masks[c]);
-            if (cb[0] < 0 || cb[1] < 0 || cb[2] < 0 || (bits == 24 && (cb[0] > 2 || cb[1] > 2 || cb[2] > 2)))
+            if (cb[0] < 0 || cb[1] < 0 || cb[2] < 0 ||
+                (bits == 24 && (cb[0] > 2 || cb[1] > 2 || cb[2] > 2)))
                 return t2i_error(T2I_EFORMAT, "%s: unsupported BMP bitfield masks %08x %08x %08x",
                                  name, masks[0], masks[1], masks[2]);
         } else if (bits == 16) {
@@ -148,7 +150,9 @@ int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max
             return t2i_error(T2I_EFORMAT, "%s: bad BMP: bitfields with %d bits", name, bits);
         }
     }
-    if (off >= n) return t2i_error(T2I_EFORMAT, "%s: bad BMP: pixel data offset %u beyond the file", name, off);
+    if (off >= n)
+        return t2i_error(T2I_EFORMAT, "%s: bad BMP: pixel data offset %u beyond the file", name,
+                         off);
     size_t Wz = (size_t)w, Hz = (size_t)h;
     uint8_t *out = t2i_malloc(Wz * Hz * 3);
     if (!out) return t2i_error(T2I_ENOMEM, "%s: out of memory for %lldx%lld", name, w, h);
@@ -212,7 +216,9 @@ int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max
 
 // ---- PNM (PBM/PGM/PPM) ---------------------------------------------------------------------
 
-static int pnm_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int pnm_space(uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 // Next header integer; skips whitespace and # comments. -1 on a malformed header.
 static long long pnm_int(const uint8_t *b, size_t n, size_t *pos) {
@@ -255,7 +261,8 @@ int pnm_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max
         return t2i_error(T2I_EFORMAT, "%s: bad P%d header (width, height%s expected)", name, kind,
                          bilevel ? "" : ", maxval");
     if (maxval < 1 || maxval > 65535)
-        return t2i_error(T2I_EFORMAT, "%s: bad P%d: maxval %lld outside 1..65535", name, kind, maxval);
+        return t2i_error(T2I_EFORMAT, "%s: bad P%d: maxval %lld outside 1..65535", name, kind,
+                         maxval);
     int rc = image_limit_check(name, kind == 1 || kind == 4 ? "PBM" : ch == 1 ? "PGM" : "PPM", w, h,
                                max_pixels);
     if (rc) return rc;
@@ -334,7 +341,10 @@ static tmsize_t tm_read(thandle_t h, void *out, tmsize_t len) {
     m->pos += k;
     return (tmsize_t)k;
 }
-static tmsize_t tm_write(thandle_t h, void *p, tmsize_t len) { (void)h, (void)p, (void)len; return -1; }
+static tmsize_t tm_write(thandle_t h, void *p, tmsize_t len) {
+    (void)h, (void)p, (void)len;
+    return -1;
+}
 static toff_t tm_seek(thandle_t h, toff_t off, int whence) {
     TiffMem *m = (TiffMem *)h;
     uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->n;
@@ -344,7 +354,10 @@ static toff_t tm_seek(thandle_t h, toff_t off, int whence) {
 }
 static int tm_close(thandle_t h) { (void)h; return 0; }
 static toff_t tm_size(thandle_t h) { return ((TiffMem *)h)->n; }
-static int tm_map(thandle_t h, void **base, toff_t *size) { (void)h, (void)base, (void)size; return 0; }
+static int tm_map(thandle_t h, void **base, toff_t *size) {
+    (void)h, (void)base, (void)size;
+    return 0;
+}
 static void tm_unmap(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
 
 static int tm_error(TIFF *t, void *ud, const char *module, const char *fmt, va_list ap) {
@@ -352,7 +365,8 @@ static int tm_error(TIFF *t, void *ud, const char *module, const char *fmt, va_l
     TiffMem *m = ud;
     if (!m->msg[0]) {
         int k = snprintf(m->msg, sizeof m->msg, "%s: ", module ? module : "libtiff");
-        if (k > 0 && (size_t)k < sizeof m->msg) vsnprintf(m->msg + k, sizeof m->msg - (size_t)k, fmt, ap);
+        if (k > 0 && (size_t)k < sizeof m->msg)
+            vsnprintf(m->msg + k, sizeof m->msg - (size_t)k, fmt, ap);
     }
     return 1;
 }

@@ -143,11 +143,13 @@ typedef struct {
 
 static int png_read_body(PngRead *st, MemSrc *src, PngErr *err, const char *name,
                          long long max_pixels) {
-    if (setjmp(png_jmpbuf(st->png))) return t2i_error(T2I_EFORMAT, "%s: bad PNG: %s", name, err->msg);
+    if (setjmp(png_jmpbuf(st->png)))
+        return t2i_error(T2I_EFORMAT, "%s: bad PNG: %s", name, err->msg);
     png_set_read_fn(st->png, src, png_mem_read);
     png_set_user_limits(st->png, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE);
     png_read_info(st->png, st->info);
-    png_uint_32 w = png_get_image_width(st->png, st->info), h = png_get_image_height(st->png, st->info);
+    png_uint_32 w = png_get_image_width(st->png, st->info),
+                h = png_get_image_height(st->png, st->info);
     int rc = image_limit_check(name, "PNG", w, h, max_pixels);
     if (rc) return rc;
     int ct = png_get_color_type(st->png, st->info), bd = png_get_bit_depth(st->png, st->info);
@@ -167,7 +169,8 @@ static int png_read_body(PngRead *st, MemSrc *src, PngErr *err, const char *name
     st->W = (int)w;
     st->pix = t2i_malloc((size_t)w * h * 3);
     st->rows = t2i_malloc(sizeof(png_bytep) * h);
-    if (!st->pix || !st->rows) return t2i_error(T2I_ENOMEM, "%s: out of memory for %ux%u", name, w, h);
+    if (!st->pix || !st->rows)
+        return t2i_error(T2I_ENOMEM, "%s: out of memory for %ux%u", name, w, h);
     for (png_uint_32 y = 0; y < h; y++) st->rows[y] = st->pix + (size_t)y * w * 3;
     png_read_image(st->png, st->rows);
     png_read_end(st->png, NULL);
@@ -318,7 +321,8 @@ ImageFormat image_sniff(const uint8_t *b, size_t n) {
 }
 
 const char *image_format_name(ImageFormat f) {
-    static const char *const names[] = {"unknown", "PNG", "JPEG", "BMP", "PNM", "TIFF", "WebP", "GIF"};
+    static const char *const names[] = {"unknown", "PNG",  "JPEG", "BMP",
+                                        "PNM",     "TIFF", "WebP", "GIF"};
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 

@@ -32,7 +32,8 @@ static int set_push(ImageSet *s, int64_t *cap, const char *p) {
         s->path = np;
         *cap = nc;
     }
-    if (!(s->path[s->n] = t2i_strdup(p))) return t2i_error(T2I_ENOMEM, "out of memory listing images");
+    if (!(s->path[s->n] = t2i_strdup(p)))
+        return t2i_error(T2I_ENOMEM, "out of memory listing images");
     s->n++;
     return T2I_OK;
 }
@@ -74,7 +75,8 @@ static int looks_like_image(const char *path, ImageFormat *fmt) {
 static int scan_dir(Scan *sc, const char *dir, int depth) {
     DIR *d = opendir(dir);
     if (!d) {
-        if (depth == 0) return t2i_error(T2I_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
+        if (depth == 0)
+            return t2i_error(T2I_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
         skip(sc, dir, strerror(errno));
         return T2I_OK;
     }
@@ -270,8 +272,8 @@ int image_set_mapping(const char *tsv, const char *dir, int64_t n_suite, int64_t
         }
         if (id >= n) continue;   // beyond --limit
         if (out->path[id]) {
-            rc = t2i_error(T2I_EARG, "%s:%lld: sample %lld already has an image (line %lld: %s)", tsv,
-                           (long long)lineno, id, (long long)line_of[id], out->path[id]);
+            rc = t2i_error(T2I_EARG, "%s:%lld: sample %lld already has an image (line %lld: %s)",
+                           tsv, (long long)lineno, id, (long long)line_of[id], out->path[id]);
             break;
         }
         size_t pl = strlen(dir) + strlen(line) + 2;

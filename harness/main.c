@@ -18,7 +18,7 @@ static const Command commands[] = {
     {"tensors", cmd_tensors, "list the keys, dtypes and shapes of a weight file (+ SHA-256)"},
     {"vocab", cmd_vocab, "vocabulary size and a sample of a captions.pickle or vocab file"},
     {"run", cmd_run, "generate and score a suite with a model card; stores the run in SQLite"},
-    {"eval-images", cmd_eval_images, "score a folder of images (any size and format), with or without a suite"},
+    {"eval-images", cmd_eval_images, "score a folder of images (any size, any format)"},
     {"demo", cmd_demo, "the CUB smoke suite with the demo model (hash weights): make demo"},
     {"suite", cmd_suite, "suite freeze (materialize a frozen caption suite) | suite check"},
     {"list", cmd_list, "list the runs stored in the results database"},

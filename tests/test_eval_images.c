@@ -83,7 +83,8 @@ TEST(holdout_features_and_fid_match_pytorch_fid) {
     FidResult fr;
     memset(&fr, 0, sizeof fr);
     CHECK(fid_stats_from_features(feat, DT_F32, h, 2048, &a) == T2I_OK);
-    CHECK(fid_stats_from_features(feat + (size_t)h * 2048, DT_F32, n_files - h, 2048, &b) == T2I_OK);
+    CHECK(fid_stats_from_features(feat + (size_t)h * 2048, DT_F32, n_files - h, 2048, &b) ==
+          T2I_OK);
     CHECK(fid_from_stats(&a, &b, &fr) == T2I_OK);
     CHECK_CLOSE(fr.fid, want, 0, 1e-4);
     printf("  holdout: %d photographs, pool3 max |diff| %.3g (tol 1e-4), FID %.8g vs pytorch-fid "
@@ -137,7 +138,8 @@ TEST(holdout_through_the_command_line) {
     int h = cJSON_GetObjectItem(ref_json, "split")->valueint;
     CHECK(sh("mkdir -p %s %s", a, b) == 0);
     for (int i = 0; i < n_files; i++)   // flattened names keep the order within each half
-        sh("cp " HDIR "%s %s/%02d_%s", ref_file(i), i < h ? a : b, i, strrchr(ref_file(i), '/') ? strrchr(ref_file(i), '/') + 1 : ref_file(i));
+        sh("cp " HDIR "%s %s/%02d_%s", ref_file(i), i < h ? a : b, i,
+           strrchr(ref_file(i), '/') ? strrchr(ref_file(i), '/') + 1 : ref_file(i));
     rc = sh("%s fid-stats %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF
             " --out %s --features %s/b.npy -q",
             BIN, b, npz, T);
@@ -162,9 +164,10 @@ TEST(holdout_through_the_command_line) {
             " --fid-stats %s/nope.npz --db %s -q",
             BIN, a, T, db);
     CHECKF(rc != 0 && strstr(OUT, "nope.npz"), "%s", OUT);
-    rc = sh("%s run --suite suites/cub_smoke.suite --model suites/models/demo_bird.json "
-            "--protocol " PROTO_PTFID " --evaluators " EVAL_TF " --fid-stats %s/nope.npz --db %s -q",
-            BIN, T, db);
+    rc =
+        sh("%s run --suite suites/cub_smoke.suite --model suites/models/demo_bird.json "
+           "--protocol " PROTO_PTFID " --evaluators " EVAL_TF " --fid-stats %s/nope.npz --db %s -q",
+           BIN, T, db);
     CHECKF(rc != 0 && strstr(OUT, "--fid-stats") && strstr(OUT, "nope.npz"), "%s", OUT);
     // Another batch size and thread count give the same bytes (run 3 vs run 1).
     rc = sh("%s eval-images " HDIR " --protocol " PROTO_PTFID " --evaluators " EVAL_TF
@@ -314,8 +317,9 @@ TEST(mapping_file_matches_any_layout) {
                     " y.rp_scores AND x.rp_rank = y.rp_rank AND x.image_sha256 = y.image_sha256")
           == 6);
     // Errors name the mapping file and the line.
-    CHECK(map_refused(lay, suite, map, db, 2, "000.Class/bird_0_s0.png\t0\n000.Class/bird_0_s0.png\t0\n",
-                      "map.tsv:2", "already has an image"));
+    CHECK(map_refused(lay, suite, map, db, 2,
+                      "000.Class/bird_0_s0.png\t0\n000.Class/bird_0_s0.png\t0\n", "map.tsv:2",
+                      "already has an image"));
     CHECK(map_refused(lay, suite, map, db, 2, "000.Class/bird_0_s0.png\t0\n", "map.tsv",
                       "no line for sample 1"));
     CHECK(map_refused(lay, suite, map, db, 1, "000.Class/bird_0_s0.png 0\n", "map.tsv:1",

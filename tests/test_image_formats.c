@@ -50,8 +50,10 @@ TEST(every_format_matches_pil) {
             CHECKF(nw == (size_t)w * h * 3 && memcmp(px, want, nw) == 0, "%s: pixels differ from "
                    "PIL's .convert('RGB')", name);
             CHECKF(((wb & IMAGE_WARN_GRAY16) != 0) == (warn == 1), "%s: warn bits %u", name, wb);
-            ImageReadOpts exact = {.max_pixels = (long long)w * h}, less = {.max_pixels = (long long)w * h - 1};
-            CHECKF(image_check_file(path, &exact) == T2I_OK, "%s: header probe: %s", name, t2i_errmsg());
+            ImageReadOpts exact = {.max_pixels = (long long)w * h},
+                          less = {.max_pixels = (long long)w * h - 1};
+            CHECKF(image_check_file(path, &exact) == T2I_OK, "%s: header probe: %s", name,
+                   t2i_errmsg());
             CHECKF(image_check_file(path, &less) == T2I_ENOMEM, "%s: header probe vs limit", name);
             size_t nb = 0;
             uint8_t *raw = NULL;
@@ -85,10 +87,12 @@ TEST(every_format_matches_pil) {
 // ---- bombs ---------------------------------------------------------------------------------
 
 static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
 }
 static void put_le32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
 }
 
 static size_t png_bomb(uint8_t *b, uint32_t w, uint32_t h) {
@@ -114,7 +118,8 @@ static size_t jpeg_bomb(uint8_t *b, uint16_t w, uint16_t h) {
     b[n++] = 0xFF, b[n++] = 0xDB, b[n++] = 0, b[n++] = 67, b[n++] = 0;
     for (int i = 0; i < 64; i++) b[n++] = 1;
     b[n++] = 0xFF, b[n++] = 0xC2, b[n++] = 0, b[n++] = 17, b[n++] = 8;
-    b[n++] = (uint8_t)(h >> 8), b[n++] = (uint8_t)h, b[n++] = (uint8_t)(w >> 8), b[n++] = (uint8_t)w;
+    b[n++] = (uint8_t)(h >> 8), b[n++] = (uint8_t)h, b[n++] = (uint8_t)(w >> 8),
+    b[n++] = (uint8_t)w;
     b[n++] = 3;
     for (int c = 1; c <= 3; c++) b[n++] = (uint8_t)c, b[n++] = 0x11, b[n++] = 0;
     // DHT + SOS so that jpeg_read_header returns
@@ -230,9 +235,9 @@ TEST(non_images_and_devices) {
     CHECK(strstr(t2i_errmsg(), "not a regular file") != NULL);
     CHECK(image_read_rgb_opts(IDIR, NULL, &px, &H, &W, NULL) == T2I_EIO);
     // every fixture cut short is refused with an error naming it (never a crash)
-    static const char *const names[] = {"png_rgb8_adam7.png", "jpeg_progressive.jpg", "bmp_rle8.bmp",
-                                        "ppm_p6_16.ppm", "tiff_rgb_tiff_lzw.tif", "webp_lossy.webp",
-                                        "pgm_p2_max15.pgm", "bmp_rgb24.bmp"};
+    static const char *const names[] = {
+        "png_rgb8_adam7.png",    "jpeg_progressive.jpg", "bmp_rle8.bmp",     "ppm_p6_16.ppm",
+        "tiff_rgb_tiff_lzw.tif", "webp_lossy.webp",      "pgm_p2_max15.pgm", "bmp_rgb24.bmp"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[256];
         snprintf(p, sizeof p, IDIR "%s", names[i]);
