@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include <jpeglib.h>   // after stdio.h
+#include <tiffio.h>
 
 #define IDIR "tests/fixtures/images/"
 
@@ -340,6 +341,79 @@ TEST(short_headers_are_refused) {
     }
 }
 
+// TIFF layouts PIL cannot write, made with libtiff: tiled, planar-separate and 16-bit RGB.
+// Expected pixels are the written samples (16 bit: the high byte, as PIL's RGB;16 unpackers).
+static int write_tiff(const char *path, int W, int H, int bps, int tiled, int planar,
+                      uint8_t *expect) {
+    TIFF *t = TIFFOpen(path, "w");
+    if (!t) return -1;
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, W);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, H);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, bps);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+    TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, planar ? PLANARCONFIG_SEPARATE : PLANARCONFIG_CONTIG);
+    uint16_t s16[64 * 64 * 3];
+    uint8_t s8[64 * 64 * 3];
+    for (int i = 0; i < W * H * 3; i++) {
+        unsigned v = (unsigned)(i * 2654435761u) >> 16;
+        s16[i] = (uint16_t)v;
+        s8[i] = (uint8_t)v;
+        expect[i] = bps == 16 ? (uint8_t)(v >> 8) : (uint8_t)v;
+    }
+    int ok = 1;
+    if (tiled) {   // 16x16 tiles, contiguous 8-bit
+        TIFFSetField(t, TIFFTAG_TILEWIDTH, 16);
+        TIFFSetField(t, TIFFTAG_TILELENGTH, 16);
+        uint8_t tile[16 * 16 * 3];
+        for (int ty = 0; ty < H; ty += 16)
+            for (int tx = 0; tx < W; tx += 16) {
+                memset(tile, 0, sizeof tile);
+                for (int y = 0; y < 16 && ty + y < H; y++)
+                    for (int x = 0; x < 16 && tx + x < W; x++)
+                        memcpy(tile + (y * 16 + x) * 3, s8 + ((ty + y) * W + tx + x) * 3, 3);
+                ok &= TIFFWriteTile(t, tile, (uint32_t)tx, (uint32_t)ty, 0, 0) >= 0;
+            }
+    } else if (planar) {   // one plane per sample, 8-bit
+        uint8_t row[64];
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < H; y++) {
+                for (int x = 0; x < W; x++) row[x] = s8[(y * W + x) * 3 + c];
+                ok &= TIFFWriteScanline(t, row, (uint32_t)y, (uint16_t)c) >= 0;
+            }
+    } else {
+        for (int y = 0; y < H; y++)
+            ok &= TIFFWriteScanline(
+                      t, bps == 16 ? (void *)(s16 + y * W * 3) : (void *)(s8 + y * W * 3),
+                      (uint32_t)y, 0) >= 0;
+    }
+    TIFFClose(t);
+    return ok ? 0 : -1;
+}
+
+TEST(tiff_layouts_pil_cannot_write) {
+    char dir[] = "/tmp/t2i_tiff_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    static const struct { const char *name; int bps, tiled, planar; } cases[] = {
+        {"tiled.tif", 8, 1, 0}, {"planar.tif", 8, 0, 1}, {"rgb16.tif", 16, 0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", dir, cases[i].name);
+        uint8_t want[40 * 37 * 3];
+        CHECK(write_tiff(p, 40, 37, cases[i].bps, cases[i].tiled, cases[i].planar, want) == 0);
+        uint8_t *px = NULL;
+        int H = 0, W = 0;
+        CHECKF(image_read_rgb_opts(p, NULL, &px, &H, &W, NULL) == T2I_OK, "%s", t2i_errmsg());
+        CHECKF(px && H == 37 && W == 40 && memcmp(px, want, sizeof want) == 0, "%s differs",
+               cases[i].name);
+        CHECK(image_check_file(p, NULL) == T2I_OK);
+        t2i_free(px);
+        remove(p);
+    }
+    rmdir(dir);
+}
+
 int main(void) {
     RUN(every_format_matches_pil);
     RUN(bombs_refused_from_the_header);
@@ -347,5 +421,6 @@ int main(void) {
     RUN(non_images_and_devices);
     RUN(ycck_jpeg_reads_like_cmyk);
     RUN(short_headers_are_refused);
+    RUN(tiff_layouts_pil_cannot_write);
     return test_report("test_image_formats");
 }
