@@ -8,9 +8,9 @@
 # Switches: SANITIZE=1 (ASan+UBSan, no recovery), DEBUG=1 (-O0), WERROR=1.
 
 CC      ?= cc
-PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
+PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas libtiff-4 libwebp
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev libtiff-dev libwebp-dev \
             protobuf-compiler python3-protobuf libleveldb-dev
 
 BUILD   := build

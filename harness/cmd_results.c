@@ -716,9 +716,16 @@ int cmd_export(int argc, char **argv) {
 
 #include "fid.h"
 
+#include <sys/stat.h>
+
+// harness/cmd_fid_dir.c: the folder form.
+extern const char fid_dir_usage[];
+int cmd_fid_stats_dir(const char *dir, Args *a);
+
 int cmd_fid_stats(int argc, char **argv) {
     static const char *usage =
         "t2ibench fid-stats RUN|latest --out FILE.npz [--db FILE]\n"
+        "t2ibench fid-stats DIR --protocol P --evaluators CARD --out FILE.npz (see below)\n"
         "  Writes pytorch-fid statistics (mu, sigma of the stored pool3 features) of a run, e.g.\n"
         "  of `t2ibench eval-images` over real test images, for an evaluator card's\n"
         "  fid.statistics. The run's evaluator card must have an fid section.";
@@ -727,7 +734,10 @@ int cmd_fid_stats(int argc, char **argv) {
     char *pos[4];
     int64_t id;
     if (args_init(&a, argc, argv)) return cli_usage("fid-stats", usage);
-    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    if (args_flag(&a, "--help")) return printf("usage: %s\n%s\n", usage, fid_dir_usage), EXIT_OK;
+    struct stat dsb;   // a folder of images: statistics straight from the files
+    if (argc > 1 && argv[1][0] != '-' && stat(argv[1], &dsb) == 0 && S_ISDIR(dsb.st_mode))
+        return cmd_fid_stats_dir(argv[1], &a);
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     if (args_rest(&a, pos, 4) != 1 || !out || res_run_arg(pos[0], &id))

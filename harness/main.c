@@ -18,7 +18,7 @@ static const Command commands[] = {
     {"tensors", cmd_tensors, "list the keys, dtypes and shapes of a weight file (+ SHA-256)"},
     {"vocab", cmd_vocab, "vocabulary size and a sample of a captions.pickle or vocab file"},
     {"run", cmd_run, "generate and score a suite with a model card; stores the run in SQLite"},
-    {"eval-images", cmd_eval_images, "score a folder of PNG/JPEG images named by sample id"},
+    {"eval-images", cmd_eval_images, "score a folder of images (any size, any format)"},
     {"demo", cmd_demo, "the CUB smoke suite with the demo model (hash weights): make demo"},
     {"suite", cmd_suite, "suite freeze (materialize a frozen caption suite) | suite check"},
     {"list", cmd_list, "list the runs stored in the results database"},
@@ -27,7 +27,7 @@ static const Command commands[] = {
     {"check", cmd_check, "CI gate against a baseline run or exported file (exit 0/1/2)"},
     {"export", cmd_export, "a run as json, csv or markdown"},
     {"merge", cmd_merge, "combine shard databases (run --shard I/N) into one run with its metrics"},
-    {"fid-stats", cmd_fid_stats, "FID reference statistics (.npz) from a run's stored features"},
+    {"fid-stats", cmd_fid_stats, "FID reference statistics (.npz) from a folder of images or a run"},
     {"bench", cmd_bench, "speed of each network: images/s, GFLOP/s, fraction of sgemm peak"},
 };
 

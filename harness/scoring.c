@@ -128,6 +128,11 @@ cJSON *scoring_spec_json(const ScoreSpec *sp) {
     } else {
         cJSON_AddNullToObject(j, "fid");
     }
+    if (sp->kid_ref[0]) {
+        cJSON *o = cJSON_AddObjectToObject(j, "kid");
+        cJSON_AddStringToObject(o, "reference", sp->kid_ref);
+        cJSON_AddStringToObject(o, "reference_sha256", sp->kid_ref_sha256);
+    }
     cJSON_AddStringToObject(j, "evaluators", sp->evaluators);
     return j;
 }
@@ -221,6 +226,15 @@ int scoring_spec_parse(const cJSON *j, const char *what, ScoreSpec *sp) {
             snprintf(sp->fid_stats, sizeof sp->fid_stats, "%s", st->valuestring);
             snprintf(sp->fid_stats_sha256, sizeof sp->fid_stats_sha256, "%s", s);
         }
+    }
+    o = cJSON_GetObjectItemCaseSensitive(j, "kid");
+    if (cJSON_IsObject(o)) {
+        const cJSON *kr = cJSON_GetObjectItemCaseSensitive(o, "reference");
+        if ((rc = get_str(o, what, "run.scoring.kid", "reference_sha256", &s))) return rc;
+        if (!cJSON_IsString(kr))
+            return t2i_error(T2I_EFORMAT, "%s: run.scoring.kid.reference: not a string", what);
+        snprintf(sp->kid_ref, sizeof sp->kid_ref, "%s", kr->valuestring);
+        snprintf(sp->kid_ref_sha256, sizeof sp->kid_ref_sha256, "%s", s);
     }
     if (get_str(j, what, P, "evaluators", &s) == T2I_OK)
         snprintf(sp->evaluators, sizeof sp->evaluators, "%s", s);
@@ -445,6 +459,7 @@ static int scoring_write_1(Db *d, int64_t run, const ScoreSpec *sp) {
         fid_stats_free(&b);
         if (rc) goto done;
     }
+    if (sp->use_fid && sp->kid_ref[0] && (rc = scoring_kid(d, run, sp, feat, n))) goto done;
     rc = db_run_set_status(d, run, shard ? "shard-complete" : "complete");
 done:
     t2i_free(ids);

@@ -39,7 +39,14 @@ typedef struct {
     char     fid_stats[1024];   // statistics file ("" = features only, no FID)
     char     fid_stats_sha256[65];   // checked before use when not empty
     char     evaluators[512];   // evaluator card (for messages)
+    char     kid_ref[1024];     // reference features .npy (N, 2048) for KID ("" = no KID)
+    char     kid_ref_sha256[65];
 } ScoreSpec;
+
+// KID of the run's FID features (n, 2048) against sp->kid_ref (harness/scoring_kid.c): the
+// torch-fidelity estimator (metrics/kid.h), 100 subsets of min(1000, n, N_ref) rows drawn with
+// the RNG_STREAM_KID stream of seed 0; stored as metric "kid" (mean, std over subsets).
+int scoring_kid(Db *d, int64_t run, const ScoreSpec *sp, const float *feat, int64_t n);
 
 // "i/n" -> index, count (0 <= i < n, 1 <= n <= 1000000). T2I_EARG with a message otherwise.
 int scoring_parse_shard(const char *s, int *index, int *count);
