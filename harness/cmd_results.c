@@ -181,6 +181,7 @@ int cmd_show(int argc, char **argv) {
     }
     printf("metrics:\n");
     results_print_metrics(&r, stdout);
+    metric_sets_print(&d, r.id, stdout);
     res_free(&r);
     db_close(&d);
     return EXIT_OK;
@@ -635,7 +636,10 @@ static void csv_field(FILE *f, const char *s) {
 
 int cmd_export(int argc, char **argv) {
     static const char *usage = "t2ibench export RUN|latest [--format json|csv|md] [--db FILE] [--out FILE]\n"
-        "  --format defaults to json";
+        "       t2ibench export RUN|latest --samples --format csv|jsonl|npz [--db FILE] [--out FILE]\n"
+        "  --format defaults to json. --samples writes one row per sample (sample id, caption id,\n"
+        "  class id, caption, R-precision rank and hit, IS terms, image SHA-256); npz (needs --out)\n"
+        "  holds the stored arrays (IS logits, R-precision scores, FID features) by sample id.";
     Args a;
     Db d;
     char *pos[4];
@@ -646,7 +650,20 @@ int cmd_export(int argc, char **argv) {
     const char *fmt = args_str(&a, "--format", "json");
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
+    int samples = args_flag(&a, "--samples");
     if (args_rest(&a, pos, 4) != 1 || res_run_arg(pos[0], &id)) return cli_usage("export", usage);
+    if (samples) {
+        if (strcmp(fmt, "csv") && strcmp(fmt, "jsonl") && strcmp(fmt, "npz")) {
+            t2i_error(T2I_EARG, "--samples --format %s: expected csv, jsonl or npz", fmt);
+            return cli_usage("export", usage);
+        }
+        if (!strcmp(fmt, "npz") && !out) {
+            t2i_error(T2I_EARG, "--format npz needs --out FILE.npz");
+            return cli_usage("export", usage);
+        }
+        int rc = export_samples(dbp, pos[0], fmt, out);
+        return rc ? cli_fail("export", rc) : EXIT_OK;
+    }
     if (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "md")) {
         t2i_error(T2I_EARG, "--format %s: expected json, csv or md", fmt);
         return cli_usage("export", usage);

@@ -26,6 +26,7 @@ static const Command commands[] = {
     {"compare", cmd_compare, "metric-by-metric table of runs (only the model may differ)"},
     {"check", cmd_check, "CI gate against a baseline run or exported file (exit 0/1/2)"},
     {"export", cmd_export, "a run as json, csv or markdown"},
+    {"rescore", cmd_rescore, "recompute a run's metrics from its stored rows under another protocol"},
     {"merge", cmd_merge, "combine shard databases (run --shard I/N) into one run with its metrics"},
     {"fid-stats", cmd_fid_stats, "FID reference statistics (.npz) from a run's stored features"},
     {"bench", cmd_bench, "speed of each network: images/s, GFLOP/s, fraction of sgemm peak"},
