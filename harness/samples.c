@@ -106,6 +106,23 @@ done:
     return rc;
 }
 
+int run_sample_sha(Db *d, int64_t run, int64_t sample, char hex[65]) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_handle(d), "SELECT image_sha256 FROM samples WHERE run = ? AND sample = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "read sample");
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, sample);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    const unsigned char *h = found ? sqlite3_column_text(st, 0) : NULL;
+    snprintf(hex, 65, "%s", h ? (const char *)h : "");
+    sqlite3_finalize(st);
+    if (!found)
+        return t2i_error(T2I_EARG, "database %s: run %lld has no stored sample %lld", d->path,
+                         (long long)run, (long long)sample);
+    return T2I_OK;
+}
+
 int samples_same_set(const RunSamples *a, int64_t run_a, const RunSamples *b, int64_t run_b,
                      char *why, size_t n) {
     if (a->n != b->n) {

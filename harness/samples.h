@@ -38,6 +38,10 @@ int  run_open(const char *db_path, int readonly, const char *arg, Db *d /* OUT *
 int  run_samples_load(Db *d, int64_t run, RunSamples *out /* OUT */);
 void run_samples_free(RunSamples *s);   // accepts a zeroed RunSamples
 
+// The stored image SHA-256 of one sample ("" when the row has none); T2I_EARG when the run has
+// no row for the sample.
+int  run_sample_sha(Db *d, int64_t run, int64_t sample, char hex[65] /* OUT */);
+
 // The sample-set rule of compare/check: two runs are compared sample by sample only when they
 // hold the same number of rows with the same sample ids. Returns 1 when they do; otherwise 0
 // with a sentence in `why` ("run 3 has 16 samples, run 5 has 32" / "... differ at sample 7").
