@@ -219,12 +219,8 @@ int export_samples(const char *db_path, const char *run_arg, const char *fmt, co
     rc = run_samples_load(&d, r.id, &s);
     db_close(&d);
     if (!rc) rc = run_suite_load(r.provenance, &S);
-    cJSON *pv = rc ? NULL : cJSON_Parse(r.provenance);
-    const cJSON *run = pv ? cJSON_GetObjectItemCaseSensitive(pv, "run") : NULL;
-    if (!rc && scoring_spec_parse(run ? cJSON_GetObjectItemCaseSensitive(run, "scoring") : NULL,
-                                  "provenance", &sp))
-        memset(&sp, 0, sizeof sp);   // eval-images runs of old builds: defaults below
-    cJSON_Delete(pv);
+    if (!rc && run_score_spec(r.provenance, &sp))
+        memset(&sp, 0, sizeof sp);   // runs of older builds: defaults below
     int k = sp.rp_k > 0 ? sp.rp_k : 1;
     double T = sp.is_temperature > 0 ? sp.is_temperature : 1.0;
     int cb = sp.is_class_end > sp.is_class_begin ? sp.is_class_begin : 0;
@@ -405,7 +401,6 @@ int cmd_rescore(int argc, char **argv) {
     memset(&d, 0, sizeof d);
     RunSamples s;
     memset(&s, 0, sizeof s);
-    cJSON *pv = NULL;
     char *spec_text = NULL;
     int rc = protocol_load(proto, &P);
     if (rc) return cli_fail("rescore", rc);
@@ -427,12 +422,8 @@ int cmd_rescore(int argc, char **argv) {
                        proto, p0path, why);
         goto out;
     }
-    pv = cJSON_Parse(r.provenance);
-    const cJSON *rj = pv ? cJSON_GetObjectItemCaseSensitive(pv, "run") : NULL;
     ScoreSpec sp;
-    if ((rc = scoring_spec_parse(rj ? cJSON_GetObjectItemCaseSensitive(rj, "scoring") : NULL,
-                                 "run provenance", &sp)))
-        goto out;
+    if ((rc = run_score_spec(r.provenance, &sp))) goto out;
     if (sp.use_is && P.is_enabled) {
         sp.is_splits = P.is_splits;
         sp.is_temperature = P.is_temperature;
@@ -507,7 +498,6 @@ int cmd_rescore(int argc, char **argv) {
     }
 out:
     cJSON_free(spec_text);
-    cJSON_Delete(pv);
     run_samples_free(&s);
     protocol_free(&P);
     protocol_free(&P0);

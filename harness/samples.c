@@ -185,6 +185,15 @@ int run_suite_load(const char *provenance, Suite *S) {
     return rc;
 }
 
+int run_score_spec(const char *provenance, ScoreSpec *sp) {
+    cJSON *pv = cJSON_Parse(provenance ? provenance : "");
+    const cJSON *run = pv ? cJSON_GetObjectItemCaseSensitive(pv, "run") : NULL;
+    int rc = scoring_spec_parse(run ? cJSON_GetObjectItemCaseSensitive(run, "scoring") : NULL,
+                                "run provenance", sp);
+    cJSON_Delete(pv);
+    return rc;
+}
+
 // ---- IS terms ------------------------------------------------------------------------------
 
 void is_row_terms(const float *l, int begin, int end, double T, double *neg_entropy, int *top,

@@ -58,6 +58,10 @@ int  prov_role_check(const char *provenance, const char *role, char *path, size_
 // Loads the run's suite (checked against its recorded hash).
 int  run_suite_load(const char *provenance, Suite *S /* OUT */);
 
+// The scoring rules a run was scored with (provenance "run"."scoring", scoring.h).
+#include "scoring.h"
+int  run_score_spec(const char *provenance, ScoreSpec *sp /* OUT */);
+
 // Per-sample Inception Score terms of one row of logits: softmax(l[b:e] / T) in double,
 // neg_entropy = sum p log p, top = argmax class (absolute column), p_top its probability.
 void is_row_terms(const float *logits, int begin, int end, double temperature,
