@@ -21,25 +21,8 @@
 #include "tokenizer.h"
 #include "vocab.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-    return T2I_OK;
-}
 
 static int write_image(const char *dir, const char *name, const float *chw, int px,
                        uint8_t *rgb) {
@@ -85,7 +68,7 @@ static int write_attention(const char *dir, int stage, int t, const char *word, 
 static int write_sample(const char *dir, const RegenSample *x, int want_att) {
     uint8_t *rgb = t2i_malloc(256 * 256 * 3);
     if (!rgb) return T2I_ENOMEM;
-    int rc = mkdir_p(dir);
+    int rc = dir_make(dir);
     for (int s = 0; !rc && s < 2; s++) {
         char name[64];
         snprintf(name, sizeof name, "g%d_%d.png", s, 64 << s);
@@ -238,7 +221,7 @@ int cmd_generate(int argc, char **argv) {
         for (int i = 0; i < c->condition_dim; i++) eps[i] = (float)rng_normal(&re);
         GNetInputs in = {z, sent, words, NULL, eps, ATT_MASK_PER_SAMPLE};   // no padding at B=1
         if (!rc) rc = gnet_forward(g, &in, &o, 1, T, &arena);
-        if (!rc) rc = mkdir_p(out);
+        if (!rc) rc = dir_make(out);
         for (int s = 0; !rc && s < nb; s++) {
             char name[64];
             snprintf(name, sizeof name, "g%d_%d.png", s, 64 << s);

@@ -431,7 +431,7 @@ static int base_is_run(const char *arg) {
     return (*arg && !*end && v > 0) || !strcmp(arg, "latest");
 }
 
-static void xml_escape(FILE *f, const char *s) {
+void xml_escape(FILE *f, const char *s) {
     for (; *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;

@@ -8,6 +8,7 @@
 // of the run stay as they are. The scoring code is the runner's (scoring_compute), so rescoring
 // with the run's own protocol reproduces its stored metrics bit for bit.
 #include "args.h"
+#include "breakdown.h"
 #include "cli.h"
 #include "kid.h"
 #include "npz.h"
@@ -504,4 +505,86 @@ out:
     if (r.provenance) res_free(&r);
     db_close(&d);
     return rc ? cli_fail("rescore", rc) : EXIT_OK;
+}
+
+// ---- breakdown -----------------------------------------------------------------------------
+
+static void print_breakdown(const BreakRow *r, int n, const char *title) {
+    printf("%s\n  %-12s %6s %8s %10s %10s %10s\n", title, "group", "n", "R-prec%", "true-cos",
+           "top1-cos", "IS");
+    for (int i = 0; i < n; i++) {
+        char is[32];
+        if (r[i].is_state == 0) snprintf(is, sizeof is, "%.4f", r[i].is);
+        else snprintf(is, sizeof is, "%s", r[i].is_state == 1 ? "(n<" BREAKDOWN_IS_MIN_S ")" : "-");
+        printf("  %-12s %6lld %8.2f %10.4f %10.4f %10s\n", r[i].label, (long long)r[i].n, r[i].rp,
+               r[i].true_score, r[i].top_score, is);
+    }
+}
+
+int cmd_breakdown(int argc, char **argv) {
+    static const char *usage =
+        "t2ibench breakdown RUN|latest [--by class|length] [--vs RUN] [--top N] [--db FILE]\n"
+        "  Per class (default) or per caption-length bucket: samples, R-precision, mean DAMSM\n"
+        "  score of the true caption and of the top-1 candidate, IS (only for groups of at least\n"
+        "  " BREAKDOWN_IS_MIN_S " samples). With --vs BASE: the N (default 10) samples whose R-precision rank\n"
+        "  grew most from BASE to RUN (paired by sample id; both runs over the same samples).";
+    Args a;
+    char *pos[4];
+    if (args_init(&a, argc, argv)) return cli_usage("breakdown", usage);
+    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    const char *by = args_str(&a, "--by", "class");
+    const char *vs = args_str(&a, "--vs", NULL);
+    long top = args_long(&a, "--top", 10);
+    const char *dbp = args_str(&a, "--db", "results/t2ibench.db");
+    int64_t id;
+    if (args_rest(&a, pos, 4) != 1 || res_run_arg(pos[0], &id) || top < 1 || top > 100000 ||
+        (strcmp(by, "class") && strcmp(by, "length")))
+        return cli_usage("breakdown", usage);
+    Db d;
+    ResRun r;
+    RunSamples s, b;
+    Suite S;
+    ScoreSpec sp;
+    BreakRow *rows = NULL;
+    WorstRow *w = NULL;
+    int nr = 0, nw = 0;
+    memset(&s, 0, sizeof s);
+    memset(&b, 0, sizeof b);
+    memset(&S, 0, sizeof S);
+    int rc = run_open(dbp, 1, pos[0], &d, &r);
+    if (rc) return cli_fail("breakdown", rc);
+    int64_t vid = 0;
+    rc = run_samples_load(&d, r.id, &s);
+    if (!rc && vs && !(rc = res_parse_run(&d, vs, &vid))) rc = run_samples_load(&d, vid, &b);
+    db_close(&d);
+    if (!rc) rc = run_suite_load(r.provenance, &S);
+    if (!rc && run_score_spec(r.provenance, &sp)) memset(&sp, 0, sizeof sp);
+    if (!rc) rc = breakdown(&s, &S, &sp, !strcmp(by, "class") ? BREAK_CLASS : BREAK_LENGTH, &rows, &nr);
+    if (!rc) {
+        char title[160];
+        snprintf(title, sizeof title, "run %lld (%s), %lld samples, by %s:", (long long)r.id,
+                 r.model, (long long)s.n, by);
+        print_breakdown(rows, nr, title);
+    }
+    if (!rc && vs) {
+        char why[256];
+        if (!samples_same_set(&b, vid, &s, r.id, why, sizeof why))
+            rc = t2i_error(T2I_EARG, "--vs: %s", why);
+        if (!rc) rc = breakdown_worst(&b, &s, (int)top, &w, &nw);
+        if (!rc) printf("\nworst captions: R-precision rank of the true caption, run %lld -> run %lld\n",
+                        (long long)vid, (long long)r.id);
+        for (int i = 0; !rc && i < nw; i++) {
+            const SuiteSample *x = suite_row(&S, w[i].sample);
+            printf("  sample %-6lld rank %3d -> %3d (%+d)  class %-4d %s\n", (long long)w[i].sample,
+                   w[i].rank_a, w[i].rank_b, w[i].rank_b - w[i].rank_a, x ? x->class_id : -1,
+                   x ? x->caption : "?");
+        }
+    }
+    t2i_free(rows);
+    t2i_free(w);
+    suite_free(&S);
+    run_samples_free(&s);
+    run_samples_free(&b);
+    res_free(&r);
+    return rc ? cli_fail("breakdown", rc) : EXIT_OK;
 }

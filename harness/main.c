@@ -27,6 +27,8 @@ static const Command commands[] = {
     {"check", cmd_check, "CI gate against a baseline run or exported file (exit 0/1/2)"},
     {"export", cmd_export, "a run as json, csv or markdown"},
     {"rescore", cmd_rescore, "recompute a run's metrics from its stored rows under another protocol"},
+    {"breakdown", cmd_breakdown, "per-class / per-caption-length metrics; worst captions vs a run"},
+    {"report", cmd_report, "self-contained HTML report of one or more runs (images, charts)"},
     {"merge", cmd_merge, "combine shard databases (run --shard I/N) into one run with its metrics"},
     {"fid-stats", cmd_fid_stats, "FID reference statistics (.npz) from a run's stored features"},
     {"bench", cmd_bench, "speed of each network: images/s, GFLOP/s, fraction of sgemm peak"},

@@ -5,6 +5,8 @@
 #include "t2i.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -192,6 +194,21 @@ int run_score_spec(const char *provenance, ScoreSpec *sp) {
                                 "run provenance", sp);
     cJSON_Delete(pv);
     return rc;
+}
+
+int dir_make(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+    return T2I_OK;
 }
 
 // ---- IS terms ------------------------------------------------------------------------------

@@ -62,6 +62,9 @@ int  run_suite_load(const char *provenance, Suite *S /* OUT */);
 #include "scoring.h"
 int  run_score_spec(const char *provenance, ScoreSpec *sp /* OUT */);
 
+// mkdir -p: creates `path` and its missing parents (T2I_EIO naming the directory on failure).
+int  dir_make(const char *path);
+
 // Per-sample Inception Score terms of one row of logits: softmax(l[b:e] / T) in double,
 // neg_entropy = sum p log p, top = argmax class (absolute column), p_top its probability.
 void is_row_terms(const float *logits, int begin, int end, double temperature,
