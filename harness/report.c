@@ -68,7 +68,6 @@ typedef struct {
 
 // ---- small helpers -------------------------------------------------------------------------
 
-#define esc xml_escape
 
 static void fmt_num(char *b, size_t n, double v) {
     if (!isfinite(v)) snprintf(b, n, "-");
@@ -198,7 +197,7 @@ static void sec_metrics(Report *R) {
                                  (long long)r->n_samples);
             if (k == 6) snprintf(b, sizeof b, "%.16s", r->fingerprint);
             fprintf(f, "<td%s>", k == 6 ? " class=\"mono\"" : "");
-            esc(f, v);
+            xml_escape(f, v);
             fprintf(f, "</td>");
         }
         fprintf(f, "</tr>\n");
@@ -248,7 +247,7 @@ static void sec_comparison(Report *R) {
         if (x->pr.refused || fp || x->r.shard_count > 1) {
             fprintf(f, "<tr class=\"nc\"><td>run %lld</td><td colspan=\"7\">NOT COMPARABLE: ",
                     (long long)x->r.id);
-            if (x->pr.refused) esc(f, x->pr.why);
+            if (x->pr.refused) xml_escape(f, x->pr.why);
             else if (x->r.shard_count > 1) fprintf(f, "a shard run (partial metrics)");
             else fprintf(f, "fingerprints differ (suite, protocol, evaluators or build: %.12s vs "
                             "%.12s)", x->r.fingerprint, R->runs[0].r.fingerprint);
@@ -288,7 +287,7 @@ static int sec_samples(Report *R) {
     for (int i = 0; i < R->n; i++) {
         fprintf(f, "%s<b style=\"color:%s\">run %lld</b> (", i ? ", " : "", palette[i % 8],
                 (long long)R->runs[i].r.id);
-        esc(f, R->runs[i].r.model);
+        xml_escape(f, R->runs[i].r.model);
         fprintf(f, ")");
     }
     fprintf(f, ". Images are regenerated from the stored runs and shown only when their SHA-256 "
@@ -309,14 +308,14 @@ static int sec_samples(Report *R) {
                         (long long)id, (long long)R->runs[i].r.id, (long long)id, palette[i % 8]);
             else {
                 fprintf(f, "<div class=\"nc missing\">run %lld: ", (long long)R->runs[i].r.id);
-                esc(f, msg);
+                xml_escape(f, msg);
                 fprintf(f, "</div>");
             }
         }
         fprintf(f, "</div><figcaption><b>sample %lld</b>", (long long)id);
         if (x) {
             fprintf(f, " <span class=\"dim\">class %d</span><br>", x->class_id);
-            esc(f, x->caption);
+            xml_escape(f, x->caption);
         }
         fprintf(f, "</figcaption></figure>\n");
     }
@@ -353,7 +352,7 @@ static void sec_figures(Report *R) {
                 fprintf(f, "<figure><img src=\"img/%s\" alt=\"%s\" class=\"fig\"><figcaption>run "
                            "%lld (",
                         name, name, (long long)R->runs[i].r.id);
-                esc(f, R->runs[i].r.model);
+                xml_escape(f, R->runs[i].r.model);
                 fprintf(f, "), <a href=\"#s%lld\">sample %lld</a></figcaption></figure>\n",
                         (long long)R->grid[k], (long long)R->grid[k]);
             }
@@ -448,7 +447,7 @@ static int sec_worst(Report *R) {
         const SuiteSample *x = sample_of(R, w->sample);
         fprintf(f, "<tr><td>%lld</td><td>%d &rarr; %d</td><td class=\"cap\">", (long long)w->sample,
                 w->rank_a, w->rank_b);
-        if (x) esc(f, x->caption);
+        if (x) xml_escape(f, x->caption);
         fprintf(f, "</td>");
         for (int i = 0; i < 2 && !rc; i++) {
             char name[128], msg[600];
@@ -463,7 +462,7 @@ static int sec_worst(Report *R) {
                         name, name, name);
             else {
                 fprintf(f, "<td class=\"nc\">");
-                esc(f, msg);
+                xml_escape(f, msg);
                 fprintf(f, "</td>");
             }
         }
@@ -530,9 +529,9 @@ static void sec_history(Report *R) {
     static const char *const nm[3] = {"IS", "R-precision (%)", "FID"};
     fprintf(f, "<section id=\"history\"><h2>Metric history</h2>\n<p>Every complete run of suite "
                "<b>");
-    esc(f, R->runs[0].r.suite);
+    xml_escape(f, R->runs[0].r.suite);
     fprintf(f, "</b> with protocol <b>");
-    esc(f, R->runs[0].r.protocol);
+    xml_escape(f, R->runs[0].r.protocol);
     fprintf(f, "</b> in the database, in run order; one line per model.</p>\n");
     // Models in order of first appearance.
     const char *models[16];
@@ -584,7 +583,7 @@ static void sec_history(Report *R) {
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>run %lld (",
                     px, T + H - H * (R->hist[h].v[k] - lo) / (hi - lo), palette[q % 8],
                     (long long)R->hist[h].id);
-            esc(f, R->hist[h].model);
+            xml_escape(f, R->hist[h].model);
             fprintf(f, "): %.6g</title></circle><text x=\"%.1f\" y=\"%d\" font-size=\"9\" "
                        "text-anchor=\"middle\">%lld</text>\n",
                     R->hist[h].v[k], px, T + H + 12, (long long)R->hist[h].id);
@@ -593,7 +592,7 @@ static void sec_history(Report *R) {
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
                        "<text x=\"%d\" y=\"%d\" font-size=\"10\">",
                     L + q * 170, T + H + 20, palette[q % 8], L + q * 170 + 14, T + H + 29);
-            esc(f, models[q]);
+            xml_escape(f, models[q]);
             fprintf(f, "</text>\n");
         }
         fprintf(f, "</svg>\n");
@@ -609,13 +608,13 @@ static void sec_provenance(Report *R) {
         const ResRun *r = &R->runs[i].r;
         cJSON *pv = cJSON_Parse(r->provenance);
         fprintf(f, "<h3>run %lld (", (long long)r->id);
-        esc(f, r->model);
+        xml_escape(f, r->model);
         fprintf(f, "), started %s, finished %s</h3>\n<table>", r->started, r->finished);
         const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "blas_threads", "cpu"};
         for (int k = 0; pv && k < 6; k++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(pv, keys[k]);
             fprintf(f, "<tr><td>%s</td><td class=\"mono\">", keys[k]);
-            if (cJSON_IsString(v)) esc(f, v->valuestring);
+            if (cJSON_IsString(v)) xml_escape(f, v->valuestring);
             else if (cJSON_IsNumber(v)) fprintf(f, "%d", v->valueint);
             fprintf(f, "</td></tr>\n");
         }
@@ -626,9 +625,9 @@ static void sec_provenance(Report *R) {
             const cJSON *sh = cJSON_GetObjectItemCaseSensitive(x, "sha256");
             if (!cJSON_IsString(ro) || !cJSON_IsString(pa) || !cJSON_IsString(sh)) continue;
             fprintf(f, "<tr><td>");
-            esc(f, ro->valuestring);
+            xml_escape(f, ro->valuestring);
             fprintf(f, "</td><td class=\"mono\">%.16s&hellip; ", sh->valuestring);
-            esc(f, pa->valuestring);
+            xml_escape(f, pa->valuestring);
             fprintf(f, "</td></tr>\n");
         }
         fprintf(f, "<tr><td>fingerprint</td><td class=\"mono\">%s</td></tr></table>\n", r->fingerprint);
@@ -784,7 +783,7 @@ int cmd_report(int argc, char **argv) {
                    "<h1>t2ibench report: ", css);
         for (int i = 0; i < R.n; i++) {
             fprintf(f, "%srun %lld (", i ? ", " : "", (long long)runs[i].r.id);
-            esc(f, runs[i].r.model);
+            xml_escape(f, runs[i].r.model);
             fprintf(f, ")");
         }
         fprintf(f, "</h1>\n<nav><a href=\"#metrics\">metrics</a><a href=\"#comparison\">comparison"
