@@ -3,6 +3,7 @@
 // metrics table. Every step is an ordinary t2ibench command, echoed before it runs.
 #include "args.h"
 #include "cli.h"
+#include "db.h"
 #include "t2i.h"
 
 #include <stdio.h>
@@ -51,7 +52,9 @@ int cmd_demo(int argc, char **argv) {
            "    by `t2ibench vocab build` (step 1 below) -- not the released captions.pickle.\n"
            "  * The evaluators are suites/evaluators/demo_cub.json: torchvision-layout Inception and\n"
            "    DAMSM encoders, also on hash weights. No FID (no reference statistics).\n"
-           "  * The run is stored in %s; rerunning resumes or adds a run.\n",
+           "  * A second run with suites/models/demo_bird_r1.json (R_NUM 1, also hash weights) is\n"
+           "    compared with it; both go into HTML reports under results/report/.\n"
+           "  * The runs are stored in %s; rerunning resumes or adds runs.\n",
            db);
     char *v[] = {"vocab", "build", "--captions",
                  "suites/data/cub/test_captions.tsv,suites/data/cub/example_captions.tsv", "--out",
@@ -65,9 +68,37 @@ int cmd_demo(int argc, char **argv) {
                  "--batch", (char *)batch, "--limit", (char *)limit};
     rc = step(cmd_run, 15, r, 0);
     if (rc) return rc;
+    // A second model for the two-run comparison: the same architecture with one residual block
+    // per attention stage, also on hash weights.
+    char *r2[] = {"run", "--suite", "suites/cub_smoke.suite", "--model",
+                  "suites/models/demo_bird_r1.json", "--protocol", "suites/protocols/smoke.json",
+                  "--evaluators", "suites/evaluators/demo_cub.json", "--db", (char *)db,
+                  "--batch", (char *)batch, "--limit", (char *)limit};
+    rc = step(cmd_run, 15, r2, 0);
+    if (rc) return rc;
     char *l[] = {"list", "--db", (char *)db};
     rc = step(cmd_list, 3, l, 0);
     if (rc) return rc;
+    // The two newest runs: the demo model (first) against the second card.
+    int64_t last = 0;
+    Db d;
+    if ((rc = db_open(&d, db, 1)) == T2I_OK) {
+        rc = db_run_latest(&d, &last);
+        db_close(&d);
+    }
+    if (rc || last < 2) return cli_fail("demo", rc ? rc : t2i_error(T2I_EDB, "no runs in %s", db));
+    char a_id[32], b_id[32];
+    snprintf(a_id, sizeof a_id, "%lld", (long long)last - 1);
+    snprintf(b_id, sizeof b_id, "%lld", (long long)last);
+    char *rp1[] = {"report", a_id, "--db", (char *)db, "--out", "results/report/demo"};
+    rc = step(cmd_report, 6, rp1, 0);
+    if (rc) return rc;
+    char *rp2[] = {"report", a_id, b_id, "--db", (char *)db, "--out", "results/report/compare"};
+    rc = step(cmd_report, 7, rp2, 0);
+    if (rc) return rc;
+    printf("\nreports: results/report/demo/index.html (the demo run) and "
+           "results/report/compare/index.html\n(run %s against run %s); open them in a browser.\n",
+           a_id, b_id);
     printf("\ndemo finished in %.0f s. Next: `t2ibench show latest`, `t2ibench compare A B`,\n"
            "`t2ibench check --baseline A --fail-on is:-0.05,rp:-1%%`, `t2ibench export latest "
            "--format md`\n(all with --db %s); README.md explains how to use the released AttnGAN "
