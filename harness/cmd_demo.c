@@ -62,20 +62,17 @@ int cmd_demo(int argc, char **argv) {
     int rc = step(cmd_vocab_build, 6, v, 1);
     if (rc) return rc;
     mkdir("results", 0777);
-    char *r[] = {"run", "--suite", "suites/cub_smoke.suite", "--model",
-                 "suites/models/demo_bird.json", "--protocol", "suites/protocols/smoke.json",
-                 "--evaluators", "suites/evaluators/demo_cub.json", "--db", (char *)db,
-                 "--batch", (char *)batch, "--limit", (char *)limit};
-    rc = step(cmd_run, 15, r, 0);
-    if (rc) return rc;
-    // A second model for the two-run comparison: the same architecture with one residual block
-    // per attention stage, also on hash weights.
-    char *r2[] = {"run", "--suite", "suites/cub_smoke.suite", "--model",
-                  "suites/models/demo_bird_r1.json", "--protocol", "suites/protocols/smoke.json",
-                  "--evaluators", "suites/evaluators/demo_cub.json", "--db", (char *)db,
-                  "--batch", (char *)batch, "--limit", (char *)limit};
-    rc = step(cmd_run, 15, r2, 0);
-    if (rc) return rc;
+    // The demo model, then a second model for the two-run comparison: the same architecture
+    // with one residual block per attention stage, also on hash weights.
+    static const char *const models[] = {"suites/models/demo_bird.json",
+                                         "suites/models/demo_bird_r1.json"};
+    for (int m = 0; m < 2; m++) {
+        char *r[] = {"run", "--suite", "suites/cub_smoke.suite", "--model", (char *)models[m],
+                     "--protocol", "suites/protocols/smoke.json", "--evaluators",
+                     "suites/evaluators/demo_cub.json", "--db", (char *)db, "--batch",
+                     (char *)batch, "--limit", (char *)limit};
+        if ((rc = step(cmd_run, 15, r, 0))) return rc;
+    }
     char *l[] = {"list", "--db", (char *)db};
     rc = step(cmd_list, 3, l, 0);
     if (rc) return rc;
