@@ -92,20 +92,18 @@ void canvas_blit(Canvas *c, int x, int y, int w, int h, const uint8_t *src, int 
         }
 }
 
-void canvas_attention(Canvas *c, int x, int y, int w, int h, const float *a, int R) {
-    float mn = a[0], mx = a[0];
-    for (int i = 1; i < R * R; i++) {
-        mn = a[i] < mn ? a[i] : mn;
-        mx = a[i] > mx ? a[i] : mx;
-    }
-    float range = mx > mn ? mx - mn : 1.0f;
+void canvas_attention(Canvas *c, int x, int y, int w, int h, const float *a, int R, float mn,
+                      float mx) {
+    float range = mx > mn ? mx - mn : 1.0f, alpha = 210.0f / 255.0f;
     for (int j = 0; j < h; j++)
         for (int i = 0; i < w; i++) {
             int X = x + i, Y = y + j;
             if (X < 0 || Y < 0 || X >= c->W || Y >= c->H) continue;
-            float v = 0.75f * (a[(j * R / h) * R + i * R / w] - mn) / range;
+            float v = (a[(j * R / h) * R + i * R / w] - mn) / range;
+            v = v < 0 ? 0 : v > 1 ? 1 : v;
             uint8_t *d = c->px + ((size_t)Y * c->W + X) * 3;
-            for (int ch = 0; ch < 3; ch++) d[ch] = (uint8_t)(d[ch] * (1 - v) + 255.0f * v + 0.5f);
+            for (int ch = 0; ch < 3; ch++)
+                d[ch] = (uint8_t)(d[ch] * (1 - alpha) + 255.0f * v * alpha + 0.5f);
         }
 }
 

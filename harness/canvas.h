@@ -20,10 +20,12 @@ void canvas_free(Canvas *c);   // accepts a zeroed Canvas
 // when shrinking by an integer factor (w = sw / f), nearest otherwise. Clipped to the canvas.
 void canvas_blit(Canvas *c, int x, int y, int w, int h, const uint8_t *src, int sw, int sh);
 
-// Overlays an attention map a (R, R) (min-max normalised here) on the box (x, y, w, h) already
-// drawn: each pixel moves toward white by 0.75 * a (nearest upsampling of the map), as the
-// AttnGAN figures whiten the regions a word attends to.
-void canvas_attention(Canvas *c, int x, int y, int w, int h, const float *a, int R);
+// Overlays an attention map a (R, R) on the box (x, y, w, h) already drawn, as the AttnGAN
+// figures do (build_super_images): the map, normalised by (mn, mx) (the min and max over all
+// words of the row) and nearest-upsampled, is pasted as a grey image at opacity 210/255 over
+// the image, so attended regions are bright and the rest dark.
+void canvas_attention(Canvas *c, int x, int y, int w, int h, const float *a, int R, float mn,
+                      float mx);
 
 // Text with the top-left corner at (x, y); glyphs are 5x7 dots scaled by `scale`, 1 dot
 // between letters. Returns the width drawn. canvas_text_width gives it without drawing.

@@ -424,6 +424,43 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
     return T2I_OK;
 }
 
+// Timings of the repeated runs of the baseline's command (same fingerprints and sample count,
+// complete): their mean and std (ddof 1) of `metric`.
+typedef struct {
+    int    n;
+    double mean, sd;
+} Spread;
+
+static int baseline_spread(Db *d, const ResRun *base, const char *metric, Spread *out) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    if (strncmp(metric, "time.", 5) != 0) return T2I_OK;
+    if (sqlite3_prepare_v2(db_handle(d),
+                           "SELECT t.seconds / t.images FROM runs r JOIN timings t ON t.run = r.id"
+                           " WHERE t.stage = ? AND t.images > 0 AND r.fingerprint = ? AND"
+                           " r.model_fingerprint = ? AND r.n_samples = ? AND r.status = 'complete'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "read repeated runs");
+    sqlite3_bind_text(st, 1, metric + 5, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, base->fingerprint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, base->model_fingerprint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, base->n_samples);
+    double s = 0, s2 = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        double v = sqlite3_column_double(st, 0);
+        s += v;
+        s2 += v * v;
+        out->n++;
+    }
+    sqlite3_finalize(st);
+    if (out->n >= 2) {
+        out->mean = s / out->n;
+        double var = (s2 - s * s / out->n) / (out->n - 1);
+        out->sd = var > 0 ? sqrt(var) : 0;
+    }
+    return T2I_OK;
+}
+
 // 1 when --baseline names a run of the database ("latest" or an id), not an exported file.
 static int base_is_run(const char *arg) {
     char *end;
@@ -532,6 +569,8 @@ int cmd_check(int argc, char **argv) {
     if (rc) return cli_fail("check", rc), EXIT_USAGE;
 
     CheckResult res[32];
+    Spread spread[32];
+    memset(spread, 0, sizeof spread);
     memset(res, 0, sizeof res);
     char global_err[512] = "";
     ResRun cur, base;
@@ -557,6 +596,9 @@ int cmd_check(int argc, char **argv) {
                                    significant ? (int)resamples : 0, &pr)))
                 have_pr = 1;
         }
+        for (int i = 0; !rc && have_base && base_is_run(base_arg) && i < nr; i++)
+            if (!strncmp(rules[i].name, "time.", 5))
+                rc = baseline_spread(&d, &base, rules[i].name, &spread[i]);
         db_close(&d);
     }
     if (rc) snprintf(global_err, sizeof global_err, "%s", t2i_errmsg());
@@ -625,6 +667,15 @@ int cmd_check(int argc, char **argv) {
         double worse = c->delta * bad_dir;   // > 0 means it moved the bad way
         c->outcome = worse > c->allowed ? 1 : 0;
         char sig[160] = "";
+        const Spread *sd = &spread[i];
+        if (sd->n >= 2) {
+            // Repeated baseline runs: a timing regression must also leave their spread.
+            int outside = (c->cur - sd->mean) * bad_dir > 3 * sd->sd;
+            snprintf(sig, sizeof sig, "; %d repeated baseline runs: %.4g +- %.2g%s", sd->n,
+                     sd->mean, sd->sd,
+                     c->outcome && !outside ? ": beyond the limit but within 3 std of them" : "");
+            if (!outside) c->outcome = 0;
+        }
         const PairedDiff *pd = significant && have_pr && !pr.refused
                                    ? paired_find(&pr, rules[i].name) : NULL;
         if (pd) {

@@ -149,10 +149,17 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
         snprintf(lab, sizeof lab, "%d px", px);
         canvas_text(&c, 4, y - band + 4, lab, 2, 40, 40, 40);
         canvas_blit(&c, 4, y, TILE, TILE, im, px, px);
+        // One normalisation over the words of the row, as the AttnGAN figures.
+        const float *am = rs.att[s - 1];
+        float mn = am[0], mx = am[0];
+        for (size_t q = 0; q < (size_t)rs.len * Rm * Rm; q++) {
+            mn = am[q] < mn ? am[q] : mn;
+            mx = am[q] > mx ? am[q] : mx;
+        }
         for (int t = 0; t < rs.len; t++) {
             int xt = 4 + (t + 1) * (TILE + 4);
             canvas_blit(&c, xt, y, TILE, TILE, im, px, px);
-            canvas_attention(&c, xt, y, TILE, TILE, rs.att[s - 1] + (size_t)t * Rm * Rm, Rm);
+            canvas_attention(&c, xt, y, TILE, TILE, am + (size_t)t * Rm * Rm, Rm, mn, mx);
             int sc = canvas_text_width(rs.words[t], 2) <= TILE + 4 ? 2 : 1;
             canvas_text(&c, xt, y - band + (sc == 2 ? 4 : 8), rs.words[t], sc, 20, 20, 20);
         }
@@ -256,7 +263,7 @@ static void sec_comparison(Report *R) {
         }
         for (int k = 0; k < x->pr.nd; k++) {
             const PairedDiff *d = &x->pr.d[k];
-            fprintf(f, "<tr%s><td>run %lld</td><td>%s</td><td>%.4g</td><td>%.4g</td><td>%+.4g</td>"
+            fprintf(f, "<tr%s><td>run %lld</td><td>%s</td><td>%.6g</td><td>%.6g</td><td>%+.4g</td>"
                        "<td>[%+.4g, %+.4g]</td><td>%d%s</td><td>%s</td></tr>\n",
                     d->significant ? " class=\"sig\"" : "", (long long)x->r.id,
                     metric_title(d->metric), d->a, d->b, d->diff, d->lo, d->hi, d->resamples,
@@ -337,7 +344,8 @@ static void sec_figures(Report *R) {
         fprintf(f, pass ? "<section id=\"attention\"><h2>Attention maps</h2>\n<p>As in the AttnGAN "
                           "paper's figures: one row per attention stage (maps of 64&times;64 over "
                           "the 128 px image, 128&times;128 over the 256 px image), each word's map "
-                          "overlaid on the image (brighter = more attention), the word above it."
+                          "over the image (bright = attended; one normalisation per row), the word "
+                          "above it."
                           "</p>\n"
                         : "<section id=\"stages\"><h2>Stages</h2>\n<p>The 64 &rarr; 128 &rarr; 256 "
                           "px refinement of the generator's three stages.</p>\n");

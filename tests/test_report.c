@@ -215,6 +215,41 @@ TEST(test_check_significant) {
     CHECKF(rc == 1 && strstr(OUT, "interval"), "exit %d: %s", rc, OUT);
 }
 
+TEST(test_check_timing_spread) {
+    // Run 10 repeats run 1's command (a copy of its rows) but took twice as long: one baseline
+    // run makes that a timing regression; with run 10 itself as a repeated run of the same
+    // command the spread of the repeats decides, and a repeat never leaves its own spread.
+    char db2[300];
+    snprintf(db2, sizeof db2, "%s/spread.db", T);
+    CHECK(sh("cp %s %s", DB, db2) == 0);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(db2, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "INSERT INTO runs SELECT 10, status, kind, run_key || 'x', fingerprint,"
+                           " inputs_fingerprint, model_fingerprint, suite, suite_sha256, protocol,"
+                           " model, evaluators, n_samples, n_blocks, block_size, started, finished,"
+                           " provenance FROM runs WHERE id = 1;"
+                           "INSERT INTO samples SELECT 10, sample, block, is_logits, rp_rank,"
+                           " rp_scores, fid_feat, image_sha256 FROM samples WHERE run = 1;"
+                           "INSERT INTO blocks SELECT 10, block, state, samples, seconds, committed"
+                           " FROM blocks WHERE run = 1;"
+                           "INSERT INTO metrics SELECT 10, name, value, std, n, direction FROM"
+                           " metrics WHERE run = 1;"
+                           "INSERT INTO timings SELECT 10, stage, 2 * seconds, images FROM timings"
+                           " WHERE run = 1",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    int rc = sh("%s check --run 10 --baseline 1 --fail-on time.total:+10%% --db %s", BIN, db2);
+    CHECKF(rc == 0 && strstr(OUT, "2 repeated baseline runs") &&
+               strstr(OUT, "within 3 std"), "exit %d: %s", rc, OUT);
+    // Against run 1 exported to a file (no repeats known) the limit alone decides.
+    char js[300];
+    snprintf(js, sizeof js, "%s/run1.json", T);
+    rc = sh("%s export 1 --format json --db %s --out %s && %s check --run 10 --baseline %s "
+            "--fail-on time.total:+10%% --db %s",
+            BIN, DB, js, BIN, js, db2);
+    CHECKF(rc == 1 && !strstr(OUT, "repeated"), "exit %d: %s", rc, OUT);
+}
+
 // ---- report --------------------------------------------------------------------------------
 
 static char REP[300];
@@ -330,6 +365,7 @@ int main(void) {
     RUN(test_rescore);
     RUN(test_compare_check_sample_sets);
     RUN(test_check_significant);
+    RUN(test_check_timing_spread);
     RUN(test_report_structure);
     RUN(test_report_in_browser);
     if (!test_failed) sh("rm -rf %s", T);
