@@ -42,6 +42,16 @@ static int run_model(const char *model, int limit) {
               BIN, SUITE, model, PROTO, EVAL, DB, limit);
 }
 
+// A copy of the test database at T/name with `sql` applied; 1 on success.
+static int tampered_copy(const char *name, const char *sql, char *path, size_t n) {
+    snprintf(path, n, "%s/%s", T, name);
+    sqlite3 *db = NULL;
+    int ok = sh("cp %s %s", DB, path) == 0 && sqlite3_open(path, &db) == SQLITE_OK &&
+             sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db);
+    return ok;
+}
+
 // ---- regenerate ----------------------------------------------------------------------------
 
 TEST(test_regenerate_by_sample) {
@@ -68,12 +78,8 @@ TEST(test_regenerate_by_sample) {
     CHECK(sh("ls %s*.png", png) == 0);
     // A stored hash the build does not reproduce: an error naming both hashes, no images.
     char bad[300];
-    snprintf(bad, sizeof bad, "%s/bad.db", T);
-    sqlite3 *db = NULL;
-    CHECK(sh("cp %s %s", DB, bad) == 0 && sqlite3_open(bad, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "UPDATE samples SET image_sha256 = 'deadbeef' WHERE run = 2 AND "
-                           "sample = 5", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    CHECK(tampered_copy("bad.db", "UPDATE samples SET image_sha256 = 'deadbeef' WHERE run = 2 AND "
+                                  "sample = 5", bad, sizeof bad));
     rc = sh("%s generate --run 2 --sample 5 --db %s --out %s/gen5bad", BIN, bad, T);
     CHECKF(rc == 2 && strstr(OUT, "deadbeef") && strstr(OUT, stored), "exit %d: %s", rc, OUT);
     // A sample the run does not hold.
@@ -195,17 +201,13 @@ TEST(test_check_significant) {
     // Run 2 made equal to run 1 except sample 0, its stored IS moved past a tight limit: the
     // limit alone calls it a regression, the bootstrap cannot tell it from zero.
     char db2[300];
-    snprintf(db2, sizeof db2, "%s/sig.db", T);
-    CHECK(sh("cp %s %s", DB, db2) == 0);
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open(db2, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "UPDATE samples SET is_logits = (SELECT s.is_logits FROM samples s"
-                           " WHERE s.run = 1 AND s.sample = samples.sample) WHERE run = 2 AND"
-                           " sample > 0;"
-                           "UPDATE metrics SET value = (SELECT value FROM metrics WHERE run = 1"
-                           " AND name = 'is') - 0.01 WHERE run = 2 AND name = 'is'",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    CHECK(tampered_copy("sig.db",
+                        "UPDATE samples SET is_logits = (SELECT s.is_logits FROM samples s"
+                        " WHERE s.run = 1 AND s.sample = samples.sample) WHERE run = 2 AND"
+                        " sample > 0;"
+                        "UPDATE metrics SET value = (SELECT value FROM metrics WHERE run = 1"
+                        " AND name = 'is') - 0.01 WHERE run = 2 AND name = 'is'",
+                        db2, sizeof db2));
     int rc = sh("%s check --run 2 --baseline 1 --fail-on is:-0.001 --db %s", BIN, db2);
     CHECKF(rc == 1, "exit %d: %s", rc, OUT);
     rc = sh("%s check --run 2 --baseline 1 --fail-on is:-0.001 --significant --db %s", BIN, db2);
@@ -220,24 +222,21 @@ TEST(test_check_timing_spread) {
     // run makes that a timing regression; with run 10 itself as a repeated run of the same
     // command the spread of the repeats decides, and a repeat never leaves its own spread.
     char db2[300];
-    snprintf(db2, sizeof db2, "%s/spread.db", T);
-    CHECK(sh("cp %s %s", DB, db2) == 0);
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open(db2, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "INSERT INTO runs SELECT 10, status, kind, run_key || 'x', fingerprint,"
-                           " inputs_fingerprint, model_fingerprint, suite, suite_sha256, protocol,"
-                           " model, evaluators, n_samples, n_blocks, block_size, started, finished,"
-                           " provenance FROM runs WHERE id = 1;"
-                           "INSERT INTO samples SELECT 10, sample, block, is_logits, rp_rank,"
-                           " rp_scores, fid_feat, image_sha256 FROM samples WHERE run = 1;"
-                           "INSERT INTO blocks SELECT 10, block, state, samples, seconds, committed"
-                           " FROM blocks WHERE run = 1;"
-                           "INSERT INTO metrics SELECT 10, name, value, std, n, direction FROM"
-                           " metrics WHERE run = 1;"
-                           "INSERT INTO timings SELECT 10, stage, 2 * seconds, images FROM timings"
-                           " WHERE run = 1",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    CHECK(tampered_copy("spread.db",
+                        // Through temporary copies, so added columns do not matter.
+                        "CREATE TEMP TABLE r AS SELECT * FROM runs WHERE id = 1;"
+                        "UPDATE r SET id = 10, run_key = run_key || 'x';"
+                        "INSERT INTO runs SELECT * FROM r;"
+                        "CREATE TEMP TABLE s AS SELECT * FROM samples WHERE run = 1;"
+                        "UPDATE s SET run = 10; INSERT INTO samples SELECT * FROM s;"
+                        "CREATE TEMP TABLE b AS SELECT * FROM blocks WHERE run = 1;"
+                        "UPDATE b SET run = 10; INSERT INTO blocks SELECT * FROM b;"
+                        "CREATE TEMP TABLE m AS SELECT * FROM metrics WHERE run = 1;"
+                        "UPDATE m SET run = 10; INSERT INTO metrics SELECT * FROM m;"
+                        "CREATE TEMP TABLE t AS SELECT * FROM timings WHERE run = 1;"
+                        "UPDATE t SET run = 10, seconds = 2 * seconds;"
+                        "INSERT INTO timings SELECT * FROM t",
+                        db2, sizeof db2));
     int rc = sh("%s check --run 10 --baseline 1 --fail-on time.total:+10%% --db %s", BIN, db2);
     CHECKF(rc == 0 && strstr(OUT, "2 repeated baseline runs") &&
                strstr(OUT, "within 3 std"), "exit %d: %s", rc, OUT);
