@@ -81,6 +81,7 @@ int breakdown(const RunSamples *s, const Suite *S, const ScoreSpec *sp, BreakBy 
         x->true_score = s->n_rp ? x->true_score / (double)x->n : NAN;
         x->top_score = s->n_rp ? x->top_score / (double)x->n : NAN;
         x->is = NAN;
+        x->fid = NAN;
         x->is_state = !s->n_is ? 2 : x->n < BREAKDOWN_IS_MIN ? 1 : 0;
         if (x->is_state) continue;
         int64_t m = 0;
@@ -105,6 +106,34 @@ int breakdown(const RunSamples *s, const Suite *S, const ScoreSpec *sp, BreakBy 
     }
     *rows = r;
     return T2I_OK;
+}
+
+int breakdown_fid(const RunSamples *s, const Suite *S, BreakBy by, const FidStats *ref,
+                  BreakRow *rows, int n) {
+    if (!s->n_fid || s->n_fid != ref->D)
+        return t2i_error(T2I_EARG, "FID per group: the run stores %d features per sample, the "
+                                   "statistics have dimension %d", s->n_fid, ref->D);
+    float *x = t2i_malloc(sizeof(float) * (size_t)(s->n + 1) * s->n_fid);
+    if (!x) return T2I_ENOMEM;
+    int rc = T2I_OK;
+    for (int g = 0; g < n && !rc; g++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < s->n; i++)
+            if (s->id[i] >= 0 && s->id[i] < S->n && group_key(&S->s[s->id[i]], by) == rows[g].key)
+                memcpy(x + (size_t)(m++) * s->n_fid, s->fid + (size_t)i * s->n_fid,
+                       sizeof(float) * (size_t)s->n_fid);
+        rows[g].fid = NAN;
+        if (m < 2) continue;
+        FidStats a;
+        FidResult r;
+        memset(&a, 0, sizeof a);
+        rc = fid_stats_from_features(x, DT_F32, m, s->n_fid, &a);
+        if (!rc) rc = fid_from_stats(&a, ref, &r);
+        if (!rc) rows[g].fid = r.fid;
+        fid_stats_free(&a);
+    }
+    t2i_free(x);
+    return rc;
 }
 
 static int cmp_worst(const void *a, const void *b) {

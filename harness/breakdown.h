@@ -32,6 +32,7 @@ typedef struct {
     double  top_score;      // mean, NaN without scores
     double  is;             // NaN when not computed
     int     is_state;       // 0 computed, 1 too few samples, 2 no IS rows
+    double  fid;            // breakdown_fid only (NaN otherwise, or with fewer than 2 samples)
 } BreakRow;
 
 typedef enum { BREAK_CLASS = 0, BREAK_LENGTH = 1 } BreakBy;
@@ -39,6 +40,12 @@ typedef enum { BREAK_CLASS = 0, BREAK_LENGTH = 1 } BreakBy;
 // Rows of run s (suite S, scoring sp), grouped; *rows is t2i_malloc'd.
 int breakdown(const RunSamples *s, const Suite *S, const ScoreSpec *sp, BreakBy by,
               BreakRow **rows /* OUT */, int *n /* OUT */);
+
+// FID of each group's samples against the reference statistics (on request: one D x D
+// covariance and matrix square root per group). Groups of fewer than 2 samples get NaN.
+#include "fid.h"
+int breakdown_fid(const RunSamples *s, const Suite *S, BreakBy by, const FidStats *ref,
+                  BreakRow *rows, int n);
 
 typedef struct {
     int64_t sample;

@@ -509,24 +509,27 @@ out:
 
 // ---- breakdown -----------------------------------------------------------------------------
 
-static void print_breakdown(const BreakRow *r, int n, const char *title) {
-    printf("%s\n  %-12s %6s %8s %10s %10s %10s\n", title, "group", "n", "R-prec%", "true-cos",
-           "top1-cos", "IS");
+static void print_breakdown(const BreakRow *r, int n, const char *title, int fid) {
+    printf("%s\n  %-12s %6s %8s %10s %10s %10s%s\n", title, "group", "n", "R-prec%", "true-cos",
+           "top1-cos", "IS", fid ? "        FID" : "");
     for (int i = 0; i < n; i++) {
         char is[32];
         if (r[i].is_state == 0) snprintf(is, sizeof is, "%.4f", r[i].is);
         else snprintf(is, sizeof is, "%s", r[i].is_state == 1 ? "(n<" BREAKDOWN_IS_MIN_S ")" : "-");
-        printf("  %-12s %6lld %8.2f %10.4f %10.4f %10s\n", r[i].label, (long long)r[i].n, r[i].rp,
+        printf("  %-12s %6lld %8.2f %10.4f %10.4f %10s", r[i].label, (long long)r[i].n, r[i].rp,
                r[i].true_score, r[i].top_score, is);
+        if (fid) printf(" %10.4f", r[i].fid);
+        printf("\n");
     }
 }
 
 int cmd_breakdown(int argc, char **argv) {
     static const char *usage =
-        "t2ibench breakdown RUN|latest [--by class|length] [--vs RUN] [--top N] [--db FILE]\n"
+        "t2ibench breakdown RUN|latest [--by class|length] [--fid] [--vs RUN] [--top N] [--db FILE]\n"
         "  Per class (default) or per caption-length bucket: samples, R-precision, mean DAMSM\n"
         "  score of the true caption and of the top-1 candidate, IS (only for groups of at least\n"
-        "  " BREAKDOWN_IS_MIN_S " samples). With --vs BASE: the N (default 10) samples whose R-precision rank\n"
+        "  " BREAKDOWN_IS_MIN_S " samples); --fid adds FID per group against the run's statistics\n"
+        "  (slow: one 2048 x 2048 matrix square root per group). With --vs BASE: the N (default 10) samples whose R-precision rank\n"
         "  grew most from BASE to RUN (paired by sample id; both runs over the same samples).";
     Args a;
     char *pos[4];
@@ -534,6 +537,7 @@ int cmd_breakdown(int argc, char **argv) {
     if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     const char *by = args_str(&a, "--by", "class");
     const char *vs = args_str(&a, "--vs", NULL);
+    int want_fid = args_flag(&a, "--fid");
     long top = args_long(&a, "--top", 10);
     const char *dbp = args_str(&a, "--db", "results/t2ibench.db");
     int64_t id;
@@ -559,12 +563,24 @@ int cmd_breakdown(int argc, char **argv) {
     db_close(&d);
     if (!rc) rc = run_suite_load(r.provenance, &S);
     if (!rc && run_score_spec(r.provenance, &sp)) memset(&sp, 0, sizeof sp);
-    if (!rc) rc = breakdown(&s, &S, &sp, !strcmp(by, "class") ? BREAK_CLASS : BREAK_LENGTH, &rows, &nr);
+    BreakBy bb = !strcmp(by, "class") ? BREAK_CLASS : BREAK_LENGTH;
+    if (!rc) rc = breakdown(&s, &S, &sp, bb, &rows, &nr);
+    if (!rc && want_fid) {
+        FidStats ref;
+        memset(&ref, 0, sizeof ref);
+        if (!sp.use_fid || !sp.fid_stats[0])
+            rc = t2i_error(T2I_EARG, "--fid: run %lld has no FID statistics (its evaluator card has "
+                                     "none, or FID is disabled)",
+                           (long long)r.id);
+        else rc = spec_fid_stats_load(&sp, &ref);
+        if (!rc) rc = breakdown_fid(&s, &S, bb, &ref, rows, nr);
+        fid_stats_free(&ref);
+    }
     if (!rc) {
         char title[160];
         snprintf(title, sizeof title, "run %lld (%s), %lld samples, by %s:", (long long)r.id,
                  r.model, (long long)s.n, by);
-        print_breakdown(rows, nr, title);
+        print_breakdown(rows, nr, title, want_fid);
     }
     if (!rc && vs) {
         char why[256];

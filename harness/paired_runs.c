@@ -3,7 +3,6 @@
 
 #include "samples.h"
 #include "scoring.h"
-#include "sha256.h"
 #include "t2i.h"
 
 #include <cjson/cJSON.h>
@@ -31,9 +30,10 @@ int paired_runs(Db *d, const ResRun *a, const ResRun *b, uint64_t seed, int R, P
         goto done;
     }
     out->n = sa.n;
-    if (R <= 0) goto done;   // the sample-set rule only
+    // The sample-set rule only; or nothing to resample (no rows, or a run of an older build
+    // without a scoring record: no paired statistics, not an error).
     ScoreSpec sp;
-    if ((rc = run_score_spec(a->provenance, &sp))) goto done;
+    if (R <= 0 || sa.n < 2 || run_score_spec(a->provenance, &sp) != T2I_OK) goto done;
     PairedData pd = {.n = sa.n, .D = sa.n_fid};
     if (sp.use_is && sa.n_is && sa.n_is == sb.n_is) {
         pd.is_a = sa.is;
@@ -53,16 +53,7 @@ int paired_runs(Db *d, const ResRun *a, const ResRun *b, uint64_t seed, int R, P
         pd.rp_k = out->rp_k = sp.rp_k;
     }
     if (sp.use_fid && sp.fid_stats[0] && sa.n_fid && sa.n_fid == sb.n_fid) {
-        char hex[65];
-        if ((rc = sha256_file(sp.fid_stats, hex)))
-            goto done;
-        if (sp.fid_stats_sha256[0] && strcmp(hex, sp.fid_stats_sha256)) {
-            rc = t2i_error(T2I_EARG, "FID statistics %s changed since run %lld (sha256 %.16s, "
-                                     "recorded %.16s)",
-                           sp.fid_stats, (long long)a->id, hex, sp.fid_stats_sha256);
-            goto done;
-        }
-        if ((rc = fid_stats_load(sp.fid_stats, &ref))) goto done;
+        if ((rc = spec_fid_stats_load(&sp, &ref))) goto done;
         pd.fid_a = sa.fid;
         pd.fid_b = sb.fid;
         pd.fid_ref = &ref;

@@ -196,6 +196,19 @@ int run_score_spec(const char *provenance, ScoreSpec *sp) {
     return rc;
 }
 
+int spec_fid_stats_load(const ScoreSpec *sp, FidStats *out) {
+    char hex[65];
+    memset(out, 0, sizeof *out);
+    if (!sp->fid_stats[0]) return t2i_error(T2I_EARG, "the run has no FID statistics");
+    int rc = sha256_file(sp->fid_stats, hex);
+    if (rc) return t2i_error_prefix(rc, "FID statistics %s", sp->fid_stats);
+    if (sp->fid_stats_sha256[0] && strcmp(hex, sp->fid_stats_sha256))
+        return t2i_error(T2I_EARG, "FID statistics %s changed since the run (sha256 %.16s, "
+                                   "recorded %.16s)",
+                         sp->fid_stats, hex, sp->fid_stats_sha256);
+    return fid_stats_load(sp->fid_stats, out);
+}
+
 int dir_make(const char *path) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);

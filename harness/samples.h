@@ -62,6 +62,11 @@ int  run_suite_load(const char *provenance, Suite *S /* OUT */);
 #include "scoring.h"
 int  run_score_spec(const char *provenance, ScoreSpec *sp /* OUT */);
 
+// Loads the FID statistics a run was scored with (sp->fid_stats), after checking the file still
+// hashes to the recorded SHA-256.
+#include "fid.h"
+int  spec_fid_stats_load(const ScoreSpec *sp, FidStats *out /* OUT */);
+
 // mkdir -p: creates `path` and its missing parents (T2I_EIO naming the directory on failure).
 int  dir_make(const char *path);
 

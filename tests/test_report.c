@@ -249,6 +249,45 @@ TEST(test_check_timing_spread) {
     CHECKF(rc == 1 && !strstr(OUT, "repeated"), "exit %d: %s", rc, OUT);
 }
 
+// FID and KID through the CLI: two runs of 4 samples with an evaluator card that has FID
+// statistics (separate database).
+TEST(test_fid_paths) {
+    char eval[300], fdb[300];
+    snprintf(fdb, sizeof fdb, "%s/fid.db", T);
+    CHECK(make_fid_eval_card(eval, sizeof eval));
+    for (int m = 0; m < 2; m++) {
+        int rc = sh("%s run --suite %s --model suites/models/%s.json --protocol %s --evaluators %s "
+                    "--db %s --limit 4 --batch 4 -q",
+                    BIN, SUITE, m ? "demo_bird_r1" : "demo_bird", PROTO, eval, fdb);
+        CHECKF(rc == 0, "run %d: %s", m, OUT);
+    }
+    int rc = sh("%s compare 1 2 --db %s --resamples 50", BIN, fdb);
+    CHECKF(rc == 0 && strstr(OUT, "  fid ") && strstr(OUT, "50 resamples"), "exit %d: %s", rc, OUT);
+    rc = sh("%s breakdown 1 --by length --fid --db %s", BIN, fdb);
+    CHECKF(rc == 0 && strstr(OUT, "FID"), "exit %d: %s", rc, OUT);
+    // The recorded statistics file again: the same FID, bit for bit; KID against run 2.
+    char stats[300];
+    snprintf(stats, sizeof stats, "%s/stats.npz", T);
+    rc = sh("%s rescore 1 --protocol %s --fid-stats %s --kid-reference 2 --kid-subsets 5 "
+            "--kid-subset-size 3 --name fk --db %s",
+            BIN, PROTO, stats, fdb);
+    CHECKF(rc == 0, "exit %d: %s", rc, OUT);
+    CHECK(q_int(fdb, "SELECT count(*) FROM metric_set_values v JOIN metrics m ON m.run = v.run AND"
+                     " m.name = v.name WHERE v.run = 1 AND v.set_name = 'fk' AND v.name = 'fid' AND"
+                     " m.value IS v.value") == 1);
+    CHECK(q_int(fdb, "SELECT n FROM metric_set_values WHERE run = 1 AND set_name = 'fk' AND"
+                     " name = 'kid'") == 5);
+    char npz[300];
+    snprintf(npz, sizeof npz, "%s/f.npz", T);
+    rc = sh("%s export 1 --samples --format npz --out %s --db %s", BIN, npz, fdb);
+    Npz z;
+    memset(&z, 0, sizeof z);
+    CHECK(rc == 0 && npz_load(npz, &z) == T2I_OK);
+    const NpyArray *f = npz_get(&z, "fid_features");
+    CHECK(f && f->ndim == 2 && f->shape[0] == 4 && f->shape[1] == 2048);
+    npz_free(&z);
+}
+
 // ---- report --------------------------------------------------------------------------------
 
 static char REP[300];
@@ -365,6 +404,7 @@ int main(void) {
     RUN(test_compare_check_sample_sets);
     RUN(test_check_significant);
     RUN(test_check_timing_spread);
+    RUN(test_fid_paths);
     RUN(test_report_structure);
     RUN(test_report_in_browser);
     if (!test_failed) sh("rm -rf %s", T);
