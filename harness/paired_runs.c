@@ -22,8 +22,10 @@ int paired_runs(Db *d, const ResRun *a, const ResRun *b, uint64_t seed, int R, P
     memset(&sa, 0, sizeof sa);
     memset(&sb, 0, sizeof sb);
     memset(&ref, 0, sizeof ref);
-    int rc = run_samples_load(d, a->id, &sa);
-    if (!rc) rc = run_samples_load(d, b->id, &sb);
+    // resamples 0: the sample-set rule needs the ids only (cheap on large runs).
+    int (*load)(Db *, int64_t, RunSamples *) = R > 0 ? run_samples_load : run_samples_load_ids;
+    int rc = load(d, a->id, &sa);
+    if (!rc) rc = load(d, b->id, &sb);
     if (rc) goto done;
     if (!samples_same_set(&sa, a->id, &sb, b->id, out->why, sizeof out->why)) {
         out->refused = 1;

@@ -31,6 +31,36 @@ int run_open(const char *db_path, int readonly, const char *arg, Db *d, ResRun *
     return rc;
 }
 
+int run_samples_load_ids(Db *d, int64_t run, RunSamples *s) {
+    memset(s, 0, sizeof *s);
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    if (sqlite3_prepare_v2(db_handle(d), "SELECT sample FROM samples WHERE run = ? ORDER BY sample",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "read sample ids");
+    sqlite3_bind_int64(st, 1, run);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((size_t)s->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int64_t *p = t2i_realloc(s->id, sizeof(int64_t) * cap);
+            if (!p) {
+                sqlite3_finalize(st);
+                run_samples_free(s);
+                return T2I_ENOMEM;
+            }
+            s->id = p;
+        }
+        s->id[s->n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        run_samples_free(s);
+        return db_err(d, "read sample ids");
+    }
+    return T2I_OK;
+}
+
 // Column width (floats) of a BLOB; -1 when it is not a whole number of floats.
 static int blob_floats(sqlite3_stmt *st, int col) {
     if (sqlite3_column_type(st, col) == SQLITE_NULL) return 0;

@@ -33,6 +33,9 @@ typedef struct {
 int  run_open(const char *db_path, int readonly, const char *arg, Db *d /* OUT */,
               ResRun *r /* OUT */);
 
+// Only the sample ids (id and n; enough for the sample-set rule).
+int  run_samples_load_ids(Db *d, int64_t run, RunSamples *out /* OUT */);
+
 // Reads every stored row of `run` (rows with a different column width than the first row are
 // an error naming the sample).
 int  run_samples_load(Db *d, int64_t run, RunSamples *out /* OUT */);
