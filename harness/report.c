@@ -140,7 +140,7 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
     // Attention: row s-1 = attention stage s (maps R = 32<<s over the 64<<s px image), tiles
     // of TILE px; column 0 the image itself, then one column per word with the word above.
     int cols = 1 + rs.len, band = 22;
-    if (!rc && canvas_init(&c, cols * (TILE + 4) + 4, 2 * (TILE + band + 4) + 4, 255)) rc = T2I_ENOMEM;
+    if (!rc && canvas_init(&c, cols * (TILE + 8) + 4, 2 * (TILE + band + 4) + 4, 255)) rc = T2I_ENOMEM;
     for (int s = 1; !rc && s < 3; s++) {
         int px = 64 << s, Rm = 32 << s, y = 4 + (s - 1) * (TILE + band + 4) + band;
         if (s < 2) image_quantize(rgb, rs.img[s], px, px, QUANT_TRUNCATE);
@@ -157,7 +157,7 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
             mx = am[q] > mx ? am[q] : mx;
         }
         for (int t = 0; t < rs.len; t++) {
-            int xt = 4 + (t + 1) * (TILE + 4);
+            int xt = 4 + (t + 1) * (TILE + 8);
             canvas_blit(&c, xt, y, TILE, TILE, im, px, px);
             canvas_attention(&c, xt, y, TILE, TILE, am + (size_t)t * Rm * Rm, Rm, mn, mx);
             int sc = canvas_text_width(rs.words[t], 2) <= TILE + 4 ? 2 : 1;
@@ -570,8 +570,8 @@ static void sec_history(Report *R) {
                    "<text x=\"%d\" y=\"13\" font-size=\"12\" font-weight=\"bold\">%s</text>\n"
                    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>"
                    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n"
-                   "<text x=\"2\" y=\"%d\" font-size=\"10\">%.4g</text>"
-                   "<text x=\"2\" y=\"%d\" font-size=\"10\">%.4g</text>\n",
+                   "<text x=\"2\" y=\"%d\" font-size=\"10\">%.6g</text>"
+                   "<text x=\"2\" y=\"%d\" font-size=\"10\">%.6g</text>\n",
                 W + L + 20, H + T + 36, W + L + 20, H + T + 36, nm[k], L, nm[k], L, T, L, T + H,
                 L, T + H, L + W, T + H, T + 8, hi, T + H, lo);
         for (int q = 0; q < nm_; q++) {
