@@ -1,7 +1,8 @@
 # t2ibench -- build, test, demo, bench, fuzz, deps.
 #   make              build build/t2ibench and build/libt2i.a
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
-#   make demo         CUB smoke suite with two demo model cards, metrics, HTML reports
+#   make demo         CUB smoke suite on AttnGAN, DM-GAN, DF-GAN and a second AttnGAN card
+#                     (hash weights): one table, HTML reports
 #   make bench        speed of each network next to the PyTorch baseline
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
@@ -10,7 +11,8 @@
 CC      ?= cc
 PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev chromium
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
+            protobuf-compiler python3-protobuf libleveldb-dev chromium
 
 BUILD   := build
 CFLAGS  ?= -O2 -g
@@ -93,7 +95,8 @@ bench: $(BUILD)/t2ibench
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS)
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS) \
+               -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/buildinfo.o
 build/fuzz/obj/gen/buildinfo.o:
 	@mkdir -p $(dir $@)

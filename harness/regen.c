@@ -2,7 +2,7 @@
 #include "regen.h"
 
 #include "arena.h"
-#include "attngan.h"
+#include "generator.h"
 #include "model_card.h"
 #include "protocol.h"
 #include "sample_inputs.h"
@@ -21,7 +21,8 @@ struct Regen {
     ModelCard   M;
     Vocab       v;
     TextEncoder te;
-    GNet        g;
+    Generator   g;
+    GenIO       io;
     Arena       arena;
     int         W, E;
     int64_t    *ids;                     // (W)
@@ -39,7 +40,7 @@ void regen_close(Regen *g) {
     model_card_free(&g->M);
     vocab_free(&g->v);
     text_encoder_free(&g->te);
-    gnet_free(&g->g);
+    generator_free(&g->g);
     arena_free(&g->arena);
     void *b[] = {g->ids, g->words_tmp, g->words_emb, g->sent, g->z, g->eps, g->mask,
                  g->img[0], g->img[1], g->img[2], g->att[0], g->att[1], g->u8};
@@ -73,29 +74,31 @@ int regen_open(Regen **out, const char *prov) {
     if (!rc && (rc = vocab_load(g->M.vocab_path, &g->v))) rc = t2i_error_prefix(rc, "model vocabulary");
     if (!rc && (rc = text_encoder_load(&g->te, &g->M.te_cfg, g->M.te_weights)))
         rc = t2i_error_prefix(rc, "model text encoder %s", g->M.te_weights);
-    if (!rc && (rc = gnet_load(&g->g, &g->M.gen_cfg, g->M.gen_weights)))
-        rc = t2i_error_prefix(rc, "model generator %s", g->M.gen_weights);
-    if (!rc && g->g.cfg.branch_num != 3)
-        rc = t2i_error(T2I_EARG, "model card %s: BRANCH_NUM %d (256 px needs 3)", path,
-                       g->g.cfg.branch_num);
+    // The generator as the runner loads it (generator.h).
+    if (!rc && (rc = generator_load(&g->g, &g->M.gen_cfg, g->M.gen_weights)))
+        rc = t2i_error_prefix(rc, "model card %s", path);
+    if (!rc) g->io = gen_io(&g->g.cfg);
+    if (!rc && g->io.img_size != 256)
+        rc = t2i_error(T2I_EARG, "model card %s: the generator makes %d px images, runs use 256",
+                       path, g->io.img_size);
     if (rc) {
         regen_close(g);
         return rc;
     }
     int W = g->W = g->S.words_num, E = g->E = g->te.cfg.nhidden;
-    const GNetConfig *c = &g->g.cfg;
+    const GenIO *c = &g->io;
     g->ids = t2i_calloc((size_t)W, sizeof(int64_t));
     g->words_tmp = t2i_calloc((size_t)E * W, sizeof(float));
     g->words_emb = t2i_calloc((size_t)E * W, sizeof(float));
     g->sent = t2i_calloc((size_t)E, sizeof(float));
     g->z = t2i_calloc((size_t)c->z_dim, sizeof(float));
-    g->eps = t2i_calloc((size_t)c->condition_dim, sizeof(float));
+    g->eps = t2i_calloc((size_t)(c->eps_dim > 0 ? c->eps_dim : 1), sizeof(float));
     g->mask = t2i_calloc((size_t)W, 1);
     g->u8 = t2i_calloc((size_t)256 * 256 * 3, 1);
     int ok = g->ids && g->words_tmp && g->words_emb && g->sent && g->z && g->eps && g->mask && g->u8;
     for (int s = 0; s < 3; s++) ok = ok && (g->img[s] = t2i_calloc((size_t)3 * (64 << s) * (64 << s), sizeof(float)));
     for (int s = 1; s < 3; s++) ok = ok && (g->att[s - 1] = t2i_calloc((size_t)W * (32 << s) * (32 << s), sizeof(float)));
-    size_t a = gnet_arena_bytes(&g->g, 1, W), b = text_encoder_arena_bytes(&g->te, 1, W);
+    size_t a = generator_arena_bytes(&g->g, 1, W), b = text_encoder_arena_bytes(&g->te, 1, W);
     if (!ok || arena_init(&g->arena, (a > b ? a : b) + 4096)) {
         regen_close(g);
         return t2i_error(T2I_ENOMEM, "out of memory");
@@ -116,14 +119,15 @@ int regen_sample(Regen *g, int64_t id, const char *stored_sha, RegenSample *s) {
     if (!rc) rc = sample_encode(&g->te, g->ids, len, W, g->words_tmp, g->words_emb, g->sent,
                                 g->mask, &g->arena);
     if (rc) return rc;
-    sample_noise(&g->P, x, g->g.cfg.z_dim, g->g.cfg.condition_dim, g->z, g->eps);
-    GNetInputs in = {.z = g->z, .sent_emb = g->sent, .words_emb = g->words_emb, .mask = g->mask,
-                     .eps = g->eps, .mask_mode = ATT_MASK_PER_SAMPLE};
-    GNetOutputs o;
+    sample_noise(&g->P, x, g->io.z_dim, g->io.eps_dim, g->z, g->eps);
+    GenInputs in = {.z = g->z, .sent_emb = g->sent, .words_emb = g->words_emb, .mask = g->mask,
+                    .eps = g->eps, .mask_mode = ATT_MASK_PER_SAMPLE};
+    GenOutputs o;
     memset(&o, 0, sizeof o);
-    for (int k = 0; k < 3; k++) o.img[k] = g->img[k];
-    for (int k = 0; k < 2; k++) o.att[k] = g->att[k];
-    if ((rc = gnet_forward(&g->g, &in, &o, 1, W, &g->arena))) return rc;
+    o.img = g->img[2];
+    for (int k = 0; k + 1 < g->io.n_stages && k < 2; k++) o.stage_img[k] = g->img[k];
+    for (int k = 0; k < g->io.n_att && k < 2; k++) o.att[k] = g->att[k];
+    if ((rc = generator_forward(&g->g, &in, &o, 1, W, &g->arena))) return rc;
     sample_image_bytes(&g->P, g->img[2], 256, g->u8, NULL, s->sha256);
     s->sample = id;
     s->W = W;
@@ -135,8 +139,10 @@ int regen_sample(Regen *g, int64_t id, const char *stored_sha, RegenSample *s) {
         snprintf(s->words[t], sizeof s->words[t], "%s",
                  w >= 0 && w < g->v.n_words ? g->v.ixtoword[w] : "?");
     }
-    for (int k = 0; k < 3; k++) s->img[k] = g->img[k];
-    for (int k = 0; k < 2; k++) s->att[k] = g->att[k];
+    // Stage images and attention maps only where the architecture has them (DF-GAN: none).
+    s->img[2] = g->img[2];
+    for (int k = 0; k + 1 < g->io.n_stages && k < 2; k++) s->img[k] = g->img[k];
+    for (int k = 0; k < g->io.n_att && k < 2; k++) s->att[k] = g->att[k];
     s->u8 = g->u8;
     if (stored_sha && stored_sha[0] && strcmp(stored_sha, s->sha256) != 0)
         return t2i_error(T2I_EFORMAT, "sample %lld regenerated with hash %s but the run stored %s: "

@@ -1,7 +1,7 @@
 // regen.h -- draw a stored sample of a run again, exactly (issue: "any stored sample can be
 // drawn again"): the run's suite, protocol and model card are reopened from the paths in its
 // provenance (each must still hash to its recorded SHA-256), the sample's inputs are prepared by
-// the runner's own functions (sample_inputs.h), G_NET runs at batch 1 with the run's WORDS_NUM
+// the runner's own functions (sample_inputs.h), the generator (generator.h) runs at batch 1 with the run's WORDS_NUM
 // width, and the result is quantized as the protocol says. The image hash is then compared with
 // the one stored for the sample: a different build or BLAS core can change the bytes, and a
 // mismatch is reported with both hashes instead of showing a silently different picture.
@@ -24,8 +24,10 @@ typedef struct {
     char     words[REGEN_MAX_WORDS][32]; // vocabulary words of the used ids
     char     caption[1024];
     int      class_id;
-    float   *img[3];                     // (3, 64<<s, 64<<s) in [-1, 1]
-    float   *att[2];                     // att[s-1] (W, 32<<s, 32<<s), s = 1, 2
+    float   *img[3];                     // (3, 64<<s, 64<<s) in [-1, 1]; img[0], img[1] NULL
+                                         // when the generator has no stages (DF-GAN)
+    float   *att[2];                     // att[s-1] (W, 32<<s, 32<<s), s = 1, 2; NULL when the
+                                         // generator has no attention (DF-GAN)
     uint8_t *u8;                         // (256, 256, 3) the stored bytes (or rounded floats)
     char     sha256[65];                 // of the regenerated image as the run hashes it
 } RegenSample;

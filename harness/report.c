@@ -112,7 +112,8 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
     char name[128];
     snprintf(name, sizeof name, "r%lld_s%lld.png", (long long)x->r.id, (long long)id);
     int rc = write_png(R, name, rs.u8, 256, 256);
-    if (rc || !figures) {
+    // Stage strips and attention figures need the stage images and maps (not DF-GAN).
+    if (rc || !figures || !rs.img[0] || !rs.img[1] || !rs.att[0] || !rs.att[1]) {
         *shown = !rc;
         return rc;
     }
@@ -364,7 +365,9 @@ static void sec_figures(Report *R) {
                 fprintf(f, "), <a href=\"#s%lld\">sample %lld</a></figcaption></figure>\n",
                         (long long)R->grid[k], (long long)R->grid[k]);
             }
-        if (!any) fprintf(f, "<p>No regenerated samples (see the sample grid for the reason).</p>\n");
+        if (!any) fprintf(f, "<p>None: no sample was regenerated (see the sample grid for the "
+                             "reason), or the generators have no stages and attention maps "
+                             "(DF-GAN).</p>\n");
         fprintf(f, "</section>\n");
     }
 }
