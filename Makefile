@@ -1,7 +1,8 @@
 # t2ibench -- build, test, demo, bench, fuzz, deps.
 #   make              build build/t2ibench and build/libt2i.a
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
-#   make demo         CUB smoke suite on AttnGAN, DM-GAN and DF-GAN (hash weights), one table
+#   make demo         CUB smoke suite on AttnGAN, DM-GAN, DF-GAN and a second AttnGAN card
+#                     (hash weights): one table, HTML reports
 #   make bench        speed of each network next to the PyTorch baseline
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
@@ -11,7 +12,7 @@ CC      ?= cc
 PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas libtiff-4 libwebp
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
             libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev libtiff-dev libwebp-dev \
-            protobuf-compiler python3-protobuf libleveldb-dev
+            protobuf-compiler python3-protobuf libleveldb-dev chromium
 
 BUILD   := build
 CFLAGS  ?= -O2 -g

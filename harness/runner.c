@@ -20,6 +20,7 @@
 #include "r_precision.h"
 #include "resize.h"
 #include "rng.h"
+#include "sample_inputs.h"
 #include "scoring.h"
 #include "sha256.h"
 #include "suite.h"
@@ -452,27 +453,7 @@ static int alloc_buffers(Run *r) {
 // Word ids of suite sample s under vocabulary v, with the suite's word subset applied.
 static int sample_ids(Run *r, const Vocab *v, const SuiteSample *x, int64_t *out, int *len,
                       const char *which) {
-    int64_t *ids = NULL;
-    int n = 0;
-    int rc = tokenize_caption(v, x->caption, &ids, &n);
-    if (rc) return rc;
-    if (n != x->ntok) {
-        t2i_free(ids);
-        return t2i_error(T2I_EARG,
-                         "suite %s sample %lld: the %s vocabulary finds %d words in \"%s\", the "
-                         "suite was frozen with a vocabulary finding %d (freeze the suite with "
-                         "this vocabulary)",
-                         r->S.path, (long long)x->id, which, n, x->caption, x->ntok);
-    }
-    if (x->n_words > 0) {
-        for (int i = 0; i < x->n_words; i++) out[i] = ids[x->words[i]];
-        *len = x->n_words;
-    } else {
-        memcpy(out, ids, sizeof(int64_t) * (size_t)n);
-        *len = n;
-    }
-    t2i_free(ids);
-    return T2I_OK;
+    return sample_word_ids(&r->S, v, x, out, len, which);
 }
 
 // Ids of mismatch k of sample `sample` (caption row `row`), truncated by its own stream.
@@ -509,10 +490,6 @@ static double cosine(const float *a, const float *b, int E) {
 }
 
 // ---- image helpers -------------------------------------------------------------------------
-
-static Quantize proto_quant(int q) {
-    return q == PQUANT_ROUND ? QUANTIZE_ROUND : q == PQUANT_FLOAT ? QUANTIZE_NONE : QUANTIZE_TRUNCATE;
-}
 
 // One image (3,256,256) [-1,1] float `f` and its bytes `u8` (HWC) -> (3,299,299) for an
 // Inception, with the protocol's kernel and the network's input map.
@@ -557,23 +534,11 @@ static int run_batch(Run *r, int64_t first, int nb) {
         memset(r->cap, 0, sizeof(int64_t) * (size_t)nb * W);
         for (int b = 0; b < nb; b++)
             if ((rc = sample_ids(r, &r->mvocab, &ss[b], r->cap + (size_t)b * W, &r->lens[b],
-                                 "model")))
+                                 "model")) ||
+                (rc = sample_encode(&r->te, r->cap + (size_t)b * W, r->lens[b], W, r->words_tmp,
+                                    r->words_emb + (size_t)b * E * W, r->sent_emb + (size_t)b * E,
+                                    r->mask + (size_t)b * W, &r->arena)))
                 return rc;
-        // One caption per call, re-padded to the fixed width W: a sample's numbers never depend
-        // on its batch neighbours (OpenBLAS results depend on matrix shapes at the bit level).
-        memset(r->words_emb, 0, sizeof(float) * (size_t)nb * E * W);
-        for (int b = 0; b < nb; b++) {
-            int Tw = 0;
-            if ((rc = text_encoder_forward(&r->te, r->cap + (size_t)b * W, &r->lens[b], 1, W,
-                                           r->words_tmp, r->sent_emb + (size_t)b * E, &Tw,
-                                           &r->arena)))
-                return rc;
-            for (int e = 0; e < E; e++)
-                memcpy(r->words_emb + ((size_t)b * E + e) * W, r->words_tmp + (size_t)e * Tw,
-                       sizeof(float) * (size_t)Tw);
-        }
-        for (int b = 0; b < nb; b++)
-            for (int t = 0; t < W; t++) r->mask[(size_t)b * W + t] = t >= r->lens[b];
         r->t[ST_TEXT] += prov_now() - t0;
         r->t_images[ST_TEXT] += nb;
 
@@ -581,18 +546,8 @@ static int run_batch(Run *r, int64_t first, int nb) {
         t0 = prov_now();
         GenIO io = gen_io(&r->g.cfg);
         int zd = io.z_dim, cd = io.eps_dim;
-        for (int b = 0; b < nb; b++) {
-            Rng g;
-            rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_Z);
-            for (int i = 0; i < zd; i++) {
-                double v = rng_normal(&g);
-                if (r->P.noise == NOISE_TRUNCATED)
-                    while (fabs(v) > r->P.noise_bound) v = rng_normal(&g);
-                r->z[(size_t)b * zd + i] = (float)(v * r->P.noise_scale);
-            }
-            rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_EPS);
-            for (int i = 0; i < cd; i++) r->eps[(size_t)b * cd + i] = (float)rng_normal(&g);
-        }
+        for (int b = 0; b < nb; b++)
+            sample_noise(&r->P, &ss[b], zd, cd, r->z + (size_t)b * zd, r->eps + (size_t)b * cd);
         GenInputs in = {.z = r->z, .sent_emb = r->sent_emb, .words_emb = r->words_emb,
                          .mask = r->mask, .eps = r->eps,
                          .mask_mode = r->P.attention_mask ? ATT_MASK_BATCH_COUPLED
@@ -615,22 +570,12 @@ static int run_batch(Run *r, int64_t first, int nb) {
             if ((rc = generator_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
         }
         size_t per = (size_t)3 * IMG * IMG;
-        Quantize q = proto_quant(r->P.quantization);
         for (int b = 0; b < nb; b++) {
-            const float *im = r->img + per * b;
             uint8_t *u = r->u8 + per * b;
-            if (q != QUANTIZE_NONE) {
-                chw_pm1_to_hwc_u8(u, im, IMG, IMG, q);
-                quantize_pm1(r->img_q + per * b, im, per, q);
-                sha256_hex(u, per, r->img_sha[b]);
-            } else {
-                memcpy(r->img_q + per * b, im, per * sizeof(float));
-                sha256_hex(im, per * sizeof(float), r->img_sha[b]);
-            }
+            sample_image_bytes(&r->P, r->img + per * b, IMG, u, r->img_q + per * b, r->img_sha[b]);
             if (r->o->images_out) {
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%lld.png", r->o->images_out, (long long)ss[b].id);
-                if (q == QUANTIZE_NONE) chw_pm1_to_hwc_u8(u, im, IMG, IMG, QUANTIZE_ROUND);
                 if ((rc = png_write_rgb(path, u, IMG, IMG))) return rc;
             }
         }

@@ -14,7 +14,8 @@
 #define KID_SUBSETS 100
 #define KID_SUBSET_MAX 1000
 
-int scoring_kid(Db *d, int64_t run, const ScoreSpec *sp, const float *feat, int64_t n) {
+int scoring_kid(const ScoreSpec *sp, const float *feat, int64_t n, ScoreValue *out, int *have) {
+    *have = 0;
     if (sp->kid_ref_sha256[0]) {
         char hex[65];
         int rc = sha256_file(sp->kid_ref, hex);
@@ -59,7 +60,15 @@ int scoring_kid(Db *d, int64_t run, const ScoreSpec *sp, const float *feat, int6
         rc = kid_compute(A, n, B, nr, 2048, &opt, NULL, NULL, &g, NULL, &kr);
         if (!rc && !isfinite(kr.mean))
             rc = t2i_error(T2I_EFORMAT, "KID against %s is not finite", sp->kid_ref);
-        if (!rc) rc = db_metric_put(d, run, "kid", kr.mean, kr.std, kr.subsets, -1);
+        if (!rc) {
+            memset(out, 0, sizeof *out);
+            snprintf(out->name, sizeof out->name, "kid");
+            out->value = kr.mean;
+            out->std = kr.std;
+            out->n = kr.subsets;
+            out->direction = -1;
+            *have = 1;
+        }
         if (!rc && m < KID_SUBSET_MAX)
             fprintf(stderr, "t2ibench: KID subsets of %lld rows (fewer than torch-fidelity's "
                             "1000: %lld samples, %lld reference rows)\n",
