@@ -300,8 +300,9 @@ TEST(generator_sample_bytes_independent_of_batch_and_threads) {
     t2i_free(z), t2i_free(sent), t2i_free(words), t2i_free(eps);
 }
 
-// Inception of `variant` with hash weights: batch B on 1 thread, on 2 threads, and sample k alone
-// give the same pool3 and logits bytes.
+// Inception of `variant` with hash weights: batch B on 1 thread, on 2 threads (two batch slices
+// with their own operator sets), and sample k alone (on the 2-thread pool) give the same pool3
+// and logits bytes.
 static void inception_case(InceptionVariant v, int B, int k) {
     InceptionConfig cfg;
     inception_config(&cfg, v);
@@ -321,6 +322,7 @@ static void inception_case(InceptionVariant v, int B, int k) {
     float *l1 = nan_buf(B * K), *l2 = nan_buf(B * K), *l3 = nan_buf(K);
     InceptionOut o1 = {.pool3 = p1, .logits = l1}, o2 = {.pool3 = p2, .logits = l2};
     InceptionOut o3 = {.pool3 = p3, .logits = l3};
+    CHECK(inception_set_threads(n, 1) == T2I_OK);
     CHECK(inception_forward(n, x, B, &o1) == T2I_OK);
     CHECK(inception_set_threads(n, 2) == T2I_OK);
     CHECK(inception_forward(n, x, B, &o2) == T2I_OK);
@@ -368,6 +370,7 @@ TEST(damsm_image_sample_bytes_independent_of_batch_and_threads) {
     float *c1 = nan_buf(B * 256), *c2 = nan_buf(B * 256), *c3 = nan_buf(256);
     DamsmImageOut o1 = {.features = f1, .cnn_code = c1}, o2 = {.features = f2, .cnn_code = c2};
     DamsmImageOut o3 = {.features = f3, .cnn_code = c3};
+    CHECK(inception_set_threads(m.trunk, 1) == T2I_OK);
     CHECK(damsm_image_forward(&m, x, B, 256, 256, &o1) == T2I_OK);
     CHECK(inception_set_threads(m.trunk, 2) == T2I_OK);
     CHECK(damsm_image_forward(&m, x, B, 256, 256, &o2) == T2I_OK);

@@ -263,15 +263,16 @@ int main(int argc, char **argv) {
             t0 = now_s();
             net_run(&nw, B);
             t_new += now_s() - t0;
-            conv_s += xconv_stats.seconds, conv_macs += xconv_stats.macs;
+            conv_s += xconv_stats.core_seconds, conv_macs += xconv_stats.macs;
             conv_nom += xconv_stats.macs_nominal;
             xconv_stats.enabled = 0;
         }
         double ips_old = B * reps / t_old, ips_new = B * reps / t_new;
-        double gf = 2 * conv_macs / conv_s / 1e9, gf_nom = 2 * conv_nom / conv_s / 1e9;
+        // per core: the convs' FLOP rate per core-second against the peak per core
+        double gf = 2 * conv_macs / conv_s / 1e9 * nth, gf_nom = 2 * conv_nom / conv_s / 1e9 * nth;
         printf("%-6s old %7.2f img/s  new %7.2f img/s  x%.2f | convs %4.1f%% of time, %6.1f "
                "GFLOP/s = %3.0f%% of FMA peak (nominal %6.1f = %3.0f%%) | max|old-new| %.2e\n",
-               tok, ips_old, ips_new, ips_new / ips_old, 100 * conv_s / t_new, gf,
+               tok, ips_old, ips_new, ips_new / ips_old, 100 * conv_s / (t_new * nth), gf,
                100 * gf / pk, gf_nom, 100 * gf_nom / pk, maxd);
         fflush(stdout);
         net_close(&old);

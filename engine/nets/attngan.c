@@ -40,6 +40,13 @@ int gnet_config_check(const GNetConfig *c) {
 static int  gnet_pack(GNet *g);
 static void gnet_unpack(GNet *g);
 
+static void free_peers(GNet *g) {
+    for (int k = 0; k < g->npeers; k++) gnet_free(&g->peers[k]);
+    t2i_free(g->peers);
+    g->peers = NULL;
+    g->npeers = 0;
+}
+
 // ---- keys ---------------------------------------------------------------------------------
 
 static void bind_conv(BindList *bl, Conv2d *cv, int in, int out, int k, const char *name) {
@@ -158,26 +165,34 @@ int gnet_load(GNet *g, const GNetConfig *cfg, const char *spec) {
 void gnet_free(GNet *g) {
     if (!g) return;
     gnet_unpack(g);
+    free_peers(g);
     pthreadpool_destroy(g->tp);
     sd_free(&g->sd);
     memset(g, 0, sizeof *g);
 }
 
-int gnet_share(GNet *dst, const GNet *src) {
+// An instance over src's weights with nth threads.
+static int share_n(GNet *dst, const GNet *src, int nth) {
     *dst = *src;
     memset(&dst->sd, 0, sizeof dst->sd);   // the weights stay src's
     memset(&dst->x, 0, sizeof dst->x);
     dst->packed = 0;
     dst->tp = NULL;
-    int rc = gnet_set_threads(dst, src->nth);
-    if (!rc && src->packed) rc = gnet_pack(dst);
+    dst->peers = NULL;
+    dst->npeers = 0;
+    dst->nth = 1;
+    int rc = src->packed ? gnet_pack(dst) : T2I_OK;
+    if (!rc) rc = gnet_set_threads(dst, nth);
     if (rc) gnet_free(dst);
     return rc;
 }
 
+int gnet_share(GNet *dst, const GNet *src) { return share_n(dst, src, src->nth); }
+
 int gnet_set_path(GNet *g, GNetPath path) {
     g->path = path;
-    return path == GNET_NHWC_XNNPACK && !g->packed ? gnet_pack(g) : T2I_OK;
+    int rc = path == GNET_NHWC_XNNPACK && !g->packed ? gnet_pack(g) : T2I_OK;
+    return rc ? rc : gnet_set_threads(g, g->nth);   // peers for the NHWC path
 }
 
 // ---- packing (NHWC path) -------------------------------------------------------------------
@@ -681,12 +696,25 @@ static int forward_nhwc(const GNet *g, const GNetInputs *in, GNetOutputs *out, i
 }
 
 int gnet_set_threads(GNet *g, int nth) {
+    free_peers(g);
     g->nth = nth > 1 ? nth : 1;
     pthreadpool_destroy(g->tp);
     g->tp = xpool_create(g->nth);
     if (g->nth > 1 && !g->tp) {
         g->nth = 1;
         return t2i_error(T2I_ENOMEM, "G_NET: cannot start %d threads", nth);
+    }
+    if (g->nth > 1 && g->packed) {   // single-threaded peers for batch slices
+        g->peers = t2i_calloc((size_t)g->nth - 1, sizeof *g->peers);
+        if (!g->peers) return T2I_ENOMEM;
+        for (int k = 0; k < g->nth - 1; k++) {
+            int rc = share_n(&g->peers[k], g, 1);
+            if (rc) {
+                free_peers(g);
+                return rc;
+            }
+            g->npeers = k + 1;
+        }
     }
     return T2I_OK;
 }
@@ -697,6 +725,7 @@ static int n_slices(const GNet *g, int B) {
 }
 
 static size_t slice_bytes(const GNet *g, int B, int Btot, int T) {
+    if (g->path == GNET_NHWC_XNNPACK) return nhwc_bytes(g, B, T);
     Arena a;
     arena_init_measure(&a);
     Ctx x = {.g = g, .a = &a, .live = 0, .B = B, .b0 = 0, .Btot = Btot};
@@ -709,18 +738,22 @@ static size_t slice_bytes(const GNet *g, int B, int Btot, int T) {
 }
 
 size_t gnet_arena_bytes(const GNet *g, int B, int T) {
-    if (g->path == GNET_NHWC_XNNPACK) return nhwc_bytes(g, B, T) + 64;
     int n = n_slices(g, B);
     size_t total = 0;
     for (int k = 0; k < n; k++) {
         int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
         total += slice_bytes(g, b1 - b0, B, T) + 64;
     }
+    if (g->path == GNET_NHWC_XNNPACK) {   // or the whole batch on the pool (coupled masks)
+        size_t one = nhwc_bytes(g, B, T) + 64;
+        if (one > total) total = one;
+    }
     return total;
 }
 
 typedef struct {
-    Ctx          x;
+    NCtx         n;       // n.c for the NCHW path
+    int          nhwc;
     GNetInputs   in;
     GNetOutputs  out;
     Arena        arena;
@@ -729,7 +762,8 @@ typedef struct {
 
 static void *slice_main(void *p) {
     Slice *s = p;
-    run(&s->x, &s->in, &s->out, s->T);
+    if (s->nhwc) run_nhwc(&s->n, &s->in, &s->out, s->T);
+    else run(&s->n.c, &s->in, &s->out, s->T);
     return NULL;
 }
 
@@ -739,9 +773,13 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
     if (!in->z && g->cfg.z_dim > 0) return t2i_error(T2I_EARG, "G_NET: no noise z");
     if (!in->sent_emb || !in->eps || (g->cfg.branch_num > 1 && !in->words_emb))
         return t2i_error(T2I_EARG, "G_NET: missing input (sent_emb, eps or words_emb)");
-    if (g->path == GNET_NHWC_XNNPACK) return forward_nhwc(g, in, out, B, T, arena);
+    const int nhwc = g->path == GNET_NHWC_XNNPACK;
+    // NHWC: slices on the peers for a per-sample batch, else every layer on the pool
+    if (nhwc && (g->npeers == 0 || B < 2 || in->mask_mode == ATT_MASK_BATCH_COUPLED))
+        return forward_nhwc(g, in, out, B, T, arena);
     size_t mark = arena_mark(arena);
     int n = n_slices(g, B);
+    if (nhwc && n > g->npeers + 1) n = g->npeers + 1;
     if (n <= 1) {
         Ctx x = {.g = g, .a = arena, .live = 1, .B = B, .b0 = 0, .Btot = B};
         run(&x, in, out, T);
@@ -760,9 +798,16 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
         size_t need = slice_bytes(g, Bs, B, T);
         s->arena.base = arena_alloc(arena, need);
         s->arena.cap = need;
-        s->x = (Ctx){.g = g, .a = &s->arena, .live = 1, .B = Bs, .b0 = b0, .Btot = B};
+        s->n.c = (Ctx){.g = g, .a = &s->arena, .live = 1, .B = Bs, .b0 = b0, .Btot = B};
+        s->nhwc = nhwc;
+        if (nhwc) {   // instance k: its own packed operators, one thread, local sample indices
+            const GNet *gk = k == 0 ? g : &g->peers[k - 1];
+            s->n.c.g = gk, s->n.c.b0 = 0, s->n.c.Btot = Bs;
+            s->n.x = (GNetPacked *)&gk->x;
+        }
         s->T = T;
         s->in = *in;
+        if (nhwc && in->mask) s->in.mask = in->mask + (size_t)b0 * T;   // per-sample rows
         s->in.z = in->z ? in->z + (size_t)b0 * c->z_dim : NULL;
         s->in.sent_emb = in->sent_emb + (size_t)b0 * E;
         s->in.words_emb = in->words_emb ? in->words_emb + (size_t)b0 * E * T : NULL;
@@ -793,6 +838,8 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
     }
     blas_set_threads(saved);
     arena_reset_to(arena, mark);
+    for (int k = 0; k < n; k++)
+        if (sl[k].n.rc) return sl[k].n.rc;
     return T2I_OK;
 }
 

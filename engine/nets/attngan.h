@@ -77,7 +77,7 @@ typedef struct {
     XConv next_up[2];
 } GNetPacked;
 
-typedef struct {
+typedef struct GNet {
     GNetConfig    cfg;
     GNetParams    p;
     StateDict     sd;       // owns the weights (empty in a gnet_share copy)
@@ -86,6 +86,8 @@ typedef struct {
     GNetPacked    x;        // packed at load (NHWC path)
     int           packed;
     pthreadpool_t tp;       // nth threads for the NHWC path, NULL for one
+    struct GNet  *peers;    // nth - 1 single-threaded instances for batch slices (NHWC path)
+    int           npeers;
 } GNet;
 
 // Declares every state_dict key of the configuration into `bl` (initialized by the caller),
@@ -126,9 +128,12 @@ typedef struct {
     float *c_code;    // (B, condition_dim)
 } GNetOutputs;
 
-// Threads. NHWC path: every layer runs on a pool of nth threads (XNNPACK tiles, epilogues split
-// by pixels), BLAS (attention, linears) single-threaded; results are bit-identical for any nth
-// and any batch size. NCHW path (STYLE.md §16): with nth > 1 the batch is cut into min(nth, B)
+// Threads. NHWC path: a batch of B >= 2 (per-sample mask mode) is cut into min(nth, B) slices
+// run side by side by nth single-threaded instances (this one and nth - 1 gnet_share peers:
+// each holds its own packed weights); a single image (or the batch-coupled mask mode) runs
+// every layer on a pool of nth threads (XNNPACK tiles, epilogues split by pixels). BLAS
+// (attention, linears) is single-threaded; results are bit-identical for any nth and any
+// batch size. NCHW path (STYLE.md §16): with nth > 1 the batch is cut into min(nth, B)
 // contiguous slices run on nth threads, results identical up to BLAS summation order. Both paths
 // set the BLAS thread count to 1 for the duration of the call and restore it afterwards, so no
 // other thread of the process should use BLAS meanwhile. Call before gnet_arena_bytes.

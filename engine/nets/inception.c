@@ -16,13 +16,16 @@
 
 // ---- modules -------------------------------------------------------------------------------
 
+#define MAX_SLICES 8
+
 // BasicConv2d: conv (no bias) -> BatchNorm -> ReLU.
 typedef struct {
     Conv2d       c;            // geometry; c.w = the weights used (raw or folded)
     ConvEpilogue ep;           // BatchNorm (unfolded: mean/scale/shift; folded: shift) + ReLU
     float       *w, *gamma, *beta, *mean, *var;   // bound state_dict tensors
     float       *own;          // folded weights + epilogue arrays (owned)
-    XConv        x;            // NHWC path: the packed conv (+ bias, + ReLU unless linear)
+    XConv        x[MAX_SLICES];   // NHWC path: the packed conv (+ bias, + ReLU unless linear),
+                                  // one per batch slice that runs side by side (x[0] always)
     float       *xbias;        // its per-channel bias; applied after the pool when linear (owned)
     size_t       xso;          // its output pixel stride: the block's width when it writes its
                                // slice of the block output in place, else 0 (dense)
@@ -50,7 +53,6 @@ typedef struct { BConv b1, a1, a2a, a2b, d1, d2, d3a, d3b, pool; Fused f; int po
 
 #define MAX_CONVS 128
 #define MAX_FUSED 16
-#define MAX_SLICES 8
 
 struct Inception {
     InceptionConfig cfg;
@@ -73,7 +75,9 @@ struct Inception {
                                             // arena and writes the other
     int             reserved_B, reserved_slices;
     pthreadpool_t   tp;                     // NHWC path threads (inception_set_threads)
-    int             nth;
+    int             nth;                    // set by inception_set_threads; 0: follow BLAS
+    int             auto_nth;               // pool size chosen while following BLAS
+    int             nsets;                  // packed operator sets (BConv.x)
     int             raw_released;           // inception_release_unpacked was called
 };
 
@@ -277,7 +281,7 @@ void inception_free(Inception *n) {
     for (int i = 0; i < n->nconvs; i++) {
         t2i_free(n->convs[i]->own);
         t2i_free(n->convs[i]->xbias);
-        xconv_free(&n->convs[i]->x);
+        for (int k = 0; k < MAX_SLICES; k++) xconv_free(&n->convs[i]->x[k]);
     }
     for (int i = 0; i < n->nfused; i++) t2i_free(n->fused[i]->own);
     pthreadpool_destroy(n->tp);
@@ -346,18 +350,36 @@ static int prep_fused(const InceptionConfig *cfg, Fused *f) {
 // NHWC path: the XNNPACK conv of b with the BatchNorm in its weights and bias (folded or not
 // by prep_conv), ReLU as its clamp. `linear`: no bias and no clamp in the conv; the bias and
 // ReLU come after the average pool that the conv was moved in front of (nhwc_pool3).
-static int pack_conv(const InceptionConfig *cfg, BConv *b) {
+static int pack_conv(const InceptionConfig *cfg, BConv *b, int set) {
     int OC = b->c.out_c;
-    t2i_free(b->xbias);
-    xconv_free(&b->x);
-    b->xbias = t2i_malloc_aligned((size_t)OC * sizeof(float));
-    if (!b->xbias) return T2I_ENOMEM;
+    xconv_free(&b->x[set]);
+    if (set == 0) {
+        t2i_free(b->xbias);
+        b->xbias = t2i_malloc_aligned((size_t)OC * sizeof(float));
+        if (!b->xbias) return T2I_ENOMEM;
+    }
     const float *scale = cfg->fold_bn ? NULL : b->ep.scale;
-    for (int oc = 0; oc < OC; oc++)
+    for (int oc = 0; oc < OC && set == 0; oc++)
         b->xbias[oc] = cfg->fold_bn ? b->ep.shift[oc] : b->ep.shift[oc] - b->ep.mean[oc] * scale[oc];
     if (b->xlin)
-        return xconv_create(&b->x, &b->c, XCONV_PLAIN, scale, NULL, -INFINITY, INFINITY, 0, 0);
-    return xconv_create(&b->x, &b->c, XCONV_PLAIN, scale, b->xbias, 0.0f, INFINITY, 0, b->xso);
+        return xconv_create(&b->x[set], &b->c, XCONV_PLAIN, scale, NULL, -INFINITY, INFINITY, 0,
+                            0);
+    return xconv_create(&b->x[set], &b->c, XCONV_PLAIN, scale, b->xbias, 0.0f, INFINITY, 0,
+                        b->xso);
+}
+
+// Operator sets 1..want-1 for batch slices side by side (needs the raw weights).
+static int pack_sets(Inception *n, int want) {
+    if (want > MAX_SLICES) want = MAX_SLICES;
+    for (int k = n->nsets; k < want; k++) {
+        if (n->raw_released) return T2I_OK;   // stays at nsets: the pool runs the rest
+        for (int i = 0; i < n->nconvs; i++) {
+            int rc = pack_conv(&n->cfg, n->convs[i], k);
+            if (rc) return rc;
+        }
+        n->nsets = k + 1;
+    }
+    return T2I_OK;
 }
 
 // The branch convs that write their slice of a block output of `width` channels in place.
@@ -391,15 +413,20 @@ static int pack_all(Inception *n) {
         if (!m->pool_fused) m->pool.xso = 2048;
         m->pool.xlin = m->pool_fused;
     }
+    for (int i = 0; i < n->nconvs; i++)
+        for (int k = 1; k < MAX_SLICES; k++) xconv_free(&n->convs[i]->x[k]);
+    n->nsets = 0;
     for (int i = 0; i < n->nconvs; i++) {
-        int rc = pack_conv(&n->cfg, n->convs[i]);
+        int rc = pack_conv(&n->cfg, n->convs[i], 0);
         if (rc) return rc;
     }
+    n->nsets = 1;
     return T2I_OK;
 }
 
 int inception_set_threads(Inception *n, int nth) {
     pthreadpool_destroy(n->tp);
+    n->auto_nth = 0;
     n->nth = nth > 1 ? nth : 1;
     n->tp = xpool_create(n->nth);
     if (n->nth > 1 && !n->tp) {
@@ -428,7 +455,7 @@ int inception_set_nhwc(Inception *n, int on) {
     n->cfg.nhwc = on != 0;
     n->reserved_B = n->reserved_slices = 0;   // the arenas are re-measured for the new path
     int rc = T2I_OK;
-    if (n->bound) rc = on ? (n->c1a.x.op ? T2I_OK : pack_all(n)) : prep_all_fused(n);
+    if (n->bound) rc = on ? (n->c1a.x[0].op ? T2I_OK : pack_all(n)) : prep_all_fused(n);
     if (rc) return t2i_error_prefix(rc, "inception: preparing the convolutions");
     return T2I_OK;
 }
@@ -484,6 +511,7 @@ typedef struct {
     int    B;
     pthreadpool_t tp;   // NHWC path
     int    rc;          // NHWC path: first XNNPACK failure
+    int    xs;          // NHWC path: the operator set of this slice
 } Fwd;
 
 // In the measuring pass the arena returns NULL; a dummy base keeps the (never dereferenced)
@@ -708,7 +736,7 @@ static XPoolKind xpool_kind(int ipool) {
 }
 
 static void xc(Fwd *f, const BConv *b, float *out, const float *in, int H, int W) {
-    if (f->run && !f->rc) f->rc = xconv_run(&b->x, out, in, f->B, H, W, f->tp);
+    if (f->run && !f->rc) f->rc = xconv_run(&b->x[f->xs], out, in, f->B, H, W, f->tp);
 }
 
 static float *nstem_conv(Fwd *f, const BConv *b, const float *in, int *H, int *W) {
@@ -920,7 +948,9 @@ static void forward_pass(Inception *n, Fwd *f, const float *x, InceptionOut *o) 
 
 // Slices a batch of B runs in: the BLAS thread count when splitting, else 1.
 static int slice_count(const Inception *n, int B) {
-    int nth = n->cfg.split_batch && !n->cfg.nhwc ? blas_get_threads() : 1;
+    int nth = n->cfg.nhwc ? (n->nth ? n->nth : blas_get_threads())
+                          : n->cfg.split_batch ? blas_get_threads() : 1;
+    if (n->cfg.nhwc && nth > n->nsets) nth = n->nsets;   // packed sets (pack_sets)
     if (nth > MAX_SLICES) nth = MAX_SLICES;
     if (nth > B) nth = B;
     return nth < 1 ? 1 : nth;
@@ -964,6 +994,7 @@ typedef struct {
     const float        *x;
     const InceptionOut *o;
     int                 B;
+    int                 rc[MAX_SLICES];
 } SliceJob;
 
 static float *slice_ptr(float *p, size_t per_image, int b0) {
@@ -971,7 +1002,7 @@ static float *slice_ptr(float *p, size_t per_image, int b0) {
 }
 
 static void slice_job(void *ctx, int ith, int nth) {
-    const SliceJob *j = ctx;
+    SliceJob *j = ctx;
     int b0 = j->B * ith / nth, b1 = j->B * (ith + 1) / nth;
     if (b1 <= b0) return;
     size_t K = (size_t)j->n->cfg.num_classes;
@@ -979,8 +1010,10 @@ static void slice_job(void *ctx, int ith, int nth) {
                       .pool3 = slice_ptr(j->o->pool3, 2048, b0),
                       .logits = slice_ptr(j->o->logits, K, b0),
                       .logits_unbiased = slice_ptr(j->o->logits_unbiased, K, b0)};
-    Fwd f = {.a = {&j->n->arena[ith][0], &j->n->arena[ith][1]}, .run = 1, .B = b1 - b0};
+    Fwd f = {.a = {&j->n->arena[ith][0], &j->n->arena[ith][1]}, .run = 1, .B = b1 - b0,
+             .xs = ith};
     forward_pass(j->n, &f, j->x + (size_t)b0 * 3 * 299 * 299, &o);
+    j->rc[ith] = f.rc;
 }
 
 int inception_forward(Inception *n, const float *x, int B, InceptionOut *o) {
@@ -988,10 +1021,21 @@ int inception_forward(Inception *n, const float *x, int B, InceptionOut *o) {
     if (B <= 0) return t2i_error(T2I_EARG, "inception: batch %d", B);
     if ((o->logits || o->logits_unbiased) && n->cfg.num_classes <= 0)
         return t2i_error(T2I_EARG, "inception: logits requested from a network without fc");
+    int want = n->nth ? n->nth : blas_get_threads();
+    if (n->cfg.nhwc && B > 1 && want > n->nsets) {   // operator sets for slices side by side
+        int rc = pack_sets(n, want < B ? want : B);
+        if (rc) return t2i_error_prefix(rc, "inception: packing operators for %d threads", want);
+    }
     int nth = slice_count(n, B);
     int rc = reserve_slices(n, B, nth);
     if (rc) return rc;
-    if (n->cfg.nhwc) {   // threads inside each layer; BLAS (the fc) single-threaded
+    if (n->cfg.nhwc && nth == 1) {   // threads inside each layer; BLAS (the fc) single-threaded
+        int pool = blas_get_threads() > 1 ? blas_get_threads() : 1;
+        if (n->nth == 0 && pool != n->auto_nth) {   // unset: follow the BLAS thread count
+            pthreadpool_destroy(n->tp);
+            n->tp = xpool_create(pool);
+            n->auto_nth = n->tp ? pool : 1;
+        }
         Fwd f = {.a = {&n->arena[0][0], &n->arena[0][1]}, .run = 1, .B = B, .tp = n->tp};
         int saved = blas_get_threads();
         if (saved != 1) blas_set_threads(1);
@@ -1002,13 +1046,16 @@ int inception_forward(Inception *n, const float *x, int B, InceptionOut *o) {
     SliceJob j = {.n = n, .x = x, .o = o, .B = B};
     if (nth == 1) {
         slice_job(&j, 0, 1);
-        return T2I_OK;
+        return j.rc[0];
     }
-    // Each slice runs its sgemms single-threaded; the slices run on the helper threads.
+    // Each slice runs single-threaded (its sgemms; NHWC: its own operator set); the slices
+    // run on the helper threads.
     int saved = blas_get_threads();
     blas_set_threads(1);
     t2i_parallel_n(slice_job, &j, nth);
     blas_set_threads(saved);
+    for (int k = 0; k < nth; k++)
+        if (j.rc[k]) return j.rc[k];
     return T2I_OK;
 }
 

@@ -77,7 +77,8 @@ BindList *inception_keys(Inception *net);
 int inception_bind(Inception *net, StateDict *sd, const char *what);
 
 // Threads of the NHWC path (a pool inside the net; 1 = the caller's thread only). T2I_OK or
-// T2I_ENOMEM. The channel-major path follows the BLAS thread count instead.
+// T2I_ENOMEM. Until it is called, the NHWC path follows the BLAS thread count at each forward
+// (as the channel-major path's batch slices do): runner workers (BLAS 1) run single-threaded.
 int inception_set_threads(Inception *net, int nth);
 // The NHWC path's thread pool (NULL = one thread), for wrappers that run layers of their own.
 struct pthreadpool;

@@ -129,6 +129,7 @@ void xconv_out_hw(const XConv *x, int H, int W, int *OH, int *OW) {
 }
 
 XConvStats xconv_stats;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static double now_s(void) {
     struct timespec ts;
@@ -154,9 +155,12 @@ int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, 
         int OH, OW;
         xconv_out_hw(x, H, W, &OH, &OW);
         double per = (double)B * OH * OW * x->out_c * x->in_c;
-        xconv_stats.seconds += now_s() - t0;
+        double cs = (now_s() - t0) * xpool_threads(tp);
+        pthread_mutex_lock(&stats_lock);
+        xconv_stats.core_seconds += cs;
         xconv_stats.macs += per * (x->kind == XCONV_UP2 ? 4 : x->kh * x->kw);
         xconv_stats.macs_nominal += per * x->kh * x->kw;
+        pthread_mutex_unlock(&stats_lock);
     }
     return T2I_OK;
 }

@@ -62,13 +62,13 @@ void xconv_run_ref(float *out, const float *in, const Conv2d *m, XConvKind kind,
                    const float *scale, const float *bias, float lo, float hi, size_t in_stride,
                    size_t out_stride, int B, int H, int W);
 
-// Optional accounting for benchmarks (off by default; not thread-safe, enable only when one
-// thread runs forwards): wall seconds inside xconv_run and the multiply-accumulates done
-// (`macs`, an UP2 conv counted at its 4 taps per output) and those of the plain layers it
-// replaces (`macs_nominal`, an UP2 conv counted as upsample + 3x3 conv: 9 taps).
+// Optional accounting for benchmarks (off by default; enable while no forward runs): core
+// seconds inside xconv_run (wall time x the pool's threads, summed over calling threads) and
+// the multiply-accumulates done (`macs`, an UP2 conv counted at its 4 taps per output) and those
+// of the plain layers it replaces (`macs_nominal`, an UP2 conv counted as upsample + 3x3: 9).
 typedef struct {
     int    enabled;
-    double seconds, macs, macs_nominal;
+    double core_seconds, macs, macs_nominal;
 } XConvStats;
 extern XConvStats xconv_stats;
 
