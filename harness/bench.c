@@ -207,8 +207,9 @@ static int run_t2i(const BenchItem *it, const BenchOpts *o) {
 static void print_header(const BenchSession *s, const char *isa, double wall) {
     if (s->o.json) {
         printf("{\"fma_peak_gflops\": %.2f, \"fma_wall_gflops\": %.2f, \"fma_isa\": \"%s\", "
-               "\"cpus\": %d, \"threads\": %d, \"rounds\": %d, \"pytorch\": ",
-               s->fma_peak, wall, isa, bench_online_cpus(), s->o.threads, s->rounds);
+               "\"cpus\": %d, \"threads\": %d, \"rounds\": %d, \"blas\": \"%s\", \"pytorch\": ",
+               s->fma_peak, wall, isa, bench_online_cpus(), s->o.threads, s->rounds,
+               blas_config());
         if (s->torch) printf("\"%s\"}\n", s->torch->version);
         else printf("null}\n");
         return;
@@ -217,6 +218,7 @@ static void print_header(const BenchSession *s, const char *isa, double wall) {
            "\n          %.1f GFLOP/s per wall second while measuring: the rest went to other "
            "processes)\n",
            s->fma_peak, isa, bench_online_cpus(), wall);
+    printf("BLAS: %s\n", blas_config());
     if (s->torch)
         printf("PyTorch %s (%s) measured in this run, alternating with t2ibench network by "
                "network; best of %d round%s each.\n",
@@ -308,8 +310,8 @@ static int bench_end_to_end(const BenchSession *s) {
         if (theirs > 0) printf("%.3f}\n", 30000 / theirs / 3600);
         else printf("null}\n");
     } else {
-        printf("  end to end: t2ibench `run` of the CUB smoke suite (%ld samples, %d workers: text, "
-               "generate, IS, R-precision)\n  vs the same networks in PyTorch (pipeline_bird, "
+        printf("  end to end: t2ibench `run` of the CUB smoke suite (%ld samples, %d workers: "
+               "text, generate, IS, R-precision)\n  vs the same networks in PyTorch (pipeline_bird, "
                "batch %d). A 30,000-image CUB protocol: t2ibench %.2f h",
                s->o.limit > 0 ? s->o.limit : 32, s->o.threads, s->o.batch, 30000 / ours / 3600);
         if (theirs > 0) printf(", PyTorch %.2f h", 30000 / theirs / 3600);

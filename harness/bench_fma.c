@@ -3,8 +3,9 @@
 // chains cover an FMA latency of 4 cycles on 2 pipes (and more) without spilling on AVX2's 16
 // registers. The peak is counted per CPU second of each thread, so that other processes on a
 // shared machine (which take wall time, not the cores' speed) do not lower it; the wall-time
-// figure is returned beside it. The kernel is picked at run time with __builtin_cpu_supports; the AVX kernels are
-// compiled with target attributes, so the rest of the binary needs no -m flags.
+// figure is returned beside it. The kernel is picked at run time with __builtin_cpu_supports;
+// the AVX kernels are compiled with target attributes, so the rest of the binary needs no -m
+// flags.
 #include "bench.h"
 #include "t2i.h"
 

@@ -28,7 +28,7 @@ static const Command commands[] = {
     {"export", cmd_export, "a run as json, csv or markdown"},
     {"merge", cmd_merge, "combine shard databases (run --shard I/N) into one run with its metrics"},
     {"fid-stats", cmd_fid_stats, "FID reference statistics (.npz) from a run's stored features"},
-    {"bench", cmd_bench, "speed of each network: images/s, GFLOP/s, fraction of sgemm peak"},
+    {"bench", cmd_bench, "images/s per network, FMA peak, PyTorch timed in the same run"},
 };
 
 int cmd_version(int argc, char **argv) {
