@@ -28,6 +28,7 @@ Modes:
   torch_baseline.py --list
   torch_baseline.py --check [--reference DIR]
   torch_baseline.py --network NAME [--batch 8] [--threads 2] [--iters 3] [--warmup 1]
+  torch_baseline.py --all [--batch 8] [--threads 2]    every network at --batch and at batch 1
   torch_baseline.py --serve      one JSON request per stdin line ({"network", "batch", "threads",
                                  "iters", "warmup"}), one JSON reply line each; what
                                  `t2ibench bench --pytorch` drives, so that both are measured
@@ -757,6 +758,8 @@ def main():
     p.add_argument("--check", action="store_true",
                    help="compare every network's structure with the reference listings")
     p.add_argument("--serve", action="store_true", help="answer JSON requests on stdin")
+    p.add_argument("--all", action="store_true",
+                   help="time every network at --batch (default 8) and at batch 1")
     p.add_argument("--network", choices=NETWORKS)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
@@ -774,8 +777,14 @@ def main():
     if a.serve:
         serve(bench)
         return 0
+    if a.all:
+        for name in NETWORKS:
+            for batch in dict.fromkeys((a.batch, 1)):
+                reply(bench.measure({"network": name, "batch": batch, "threads": a.threads,
+                                     "iters": a.iters, "warmup": a.warmup}))
+        return 0
     if not a.network:
-        p.error("give --network NAME, --serve, --check or --list")
+        p.error("give --network NAME, --all, --serve, --check or --list")
     reply(bench.measure({"network": a.network, "batch": a.batch, "threads": a.threads,
                          "iters": a.iters, "warmup": a.warmup}))
     return 0
