@@ -27,6 +27,7 @@ or {"network": ..., "error": "..."}.
 Modes:
   torch_baseline.py --list
   torch_baseline.py --check [--reference DIR]
+  torch_baseline.py --verify-fixtures ../shared/fixtures   outputs vs the oracle fixtures
   torch_baseline.py --network NAME [--batch 8] [--threads 2] [--iters 3] [--warmup 1]
   torch_baseline.py --all [--batch 8] [--threads 2]    every network at --batch and at batch 1
   torch_baseline.py --serve      one JSON request per stdin line ({"network", "batch", "threads",
@@ -693,6 +694,65 @@ def check(ref_dir):
     return bad
 
 
+# ---- numeric check against the oracle fixtures (hash weights) ----------------------------------
+
+def hash_state_dict(model):
+    """Every entry from its key name by the fixtures' rule attngan-oracle-hash-v1."""
+    import numpy as np
+    mask = (1 << 64) - 1
+    out = {}
+    for key, t in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.zeros_like(t)
+            continue
+        h = 0xcbf29ce484222325
+        for byte in key.encode():
+            h = ((h ^ byte) * 0x100000001b3) & mask
+        with np.errstate(over="ignore"):
+            i = np.arange(1, t.numel() + 1, dtype=np.uint64)
+            x = np.uint64(h) + i * np.uint64(0x9E3779B97F4A7C15)
+            z = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+        u = ((z >> np.uint64(40)).astype(np.int64) - (1 << 23)).astype(np.float32) * np.float32(2.0 ** -23)
+        if key.endswith("running_mean"):
+            v = u / np.float32(8)
+        elif key.endswith("running_var"):
+            v = np.float32(1) + u / np.float32(4)
+        elif t.dim() == 1 and key.endswith("weight"):
+            v = np.float32(1) + u / np.float32(8)
+        elif t.dim() == 1:
+            v = u / np.float32(8)
+        else:
+            v = u * np.float32(np.sqrt(6.0 / (t.numel() // t.shape[0])))
+        out[key] = torch.from_numpy(v.astype(np.float32).reshape(tuple(t.shape)))
+    return out
+
+
+def verify_fixtures(fixtures):
+    """Runs the Inception-based networks on the fixture inputs with the hash weights and prints
+    the max abs error of each output (the manifests' suggested tolerances are 1e-5 / 2e-5)."""
+    import numpy as np
+    cases = [("inception_fid", "fid", lambda m, x: m(2 * resize299(x) - 1), ("pool3", "logits")),
+             ("inception_torchvision", "torchvision", lambda m, x: m(x), ("pool3", "logits")),
+             ("damsm_image_encoder", "damsm", lambda m, x: m(resize299(x)),
+              ("features", "cnn_code"))]
+    worst = 0.0
+    for case, head, run, names in cases:
+        model = InceptionTrunk(head)
+        model.load_state_dict(hash_state_dict(model))
+        model.eval()
+        x = torch.from_numpy(np.load(os.path.join(fixtures, case, "input.npy")))
+        with torch.no_grad():
+            got = run(model, x)
+        for name, t in zip(names, got):
+            ref = np.load(os.path.join(fixtures, case, name + ".npy"))
+            err = float(np.abs(t.numpy() - ref).max())
+            worst = max(worst, err)
+            print(json.dumps({"fixture": case, "output": name, "max_abs_error": err}))
+    return worst
+
+
 # ---- timing --------------------------------------------------------------------------------------
 
 class Bench:
@@ -757,6 +817,9 @@ def main():
     p.add_argument("--list", action="store_true", help="print the network names")
     p.add_argument("--check", action="store_true",
                    help="compare every network's structure with the reference listings")
+    p.add_argument("--verify-fixtures", metavar="DIR",
+                   help="run the Inception-based networks on the oracle fixtures in DIR "
+                   "(../shared/fixtures) with their hash weights; exit 1 above 2e-5")
     p.add_argument("--serve", action="store_true", help="answer JSON requests on stdin")
     p.add_argument("--all", action="store_true",
                    help="time every network at --batch (default 8) and at batch 1")
@@ -773,6 +836,8 @@ def main():
         return 0
     if a.check:
         return 1 if check(a.reference) else 0
+    if a.verify_fixtures:
+        return 1 if verify_fixtures(a.verify_fixtures) > 2e-5 else 0
     bench = Bench(a.reference)
     if a.serve:
         serve(bench)
