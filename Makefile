@@ -1,7 +1,7 @@
 # t2ibench -- build, test, demo, bench, fuzz, deps.
 #   make              build build/t2ibench and build/libt2i.a
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
-#   make demo         CUB smoke suite with the demo model card, metrics table
+#   make demo         CUB smoke suite on AttnGAN, DM-GAN and DF-GAN (hash weights), one table
 #   make bench        speed of each network next to the PyTorch baseline measured in the same run
 #                     (when /usr/bin/python3 has torch; BENCH_ROUNDS=N, BENCH_ARGS=... pass through)
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
@@ -11,7 +11,8 @@
 CC      ?= cc
 PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
+            protobuf-compiler python3-protobuf libleveldb-dev
 
 BUILD   := build
 CFLAGS  ?= -O2 -g
@@ -104,7 +105,8 @@ bench: $(BUILD)/t2ibench
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS)
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS) \
+               -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/buildinfo.o
 build/fuzz/obj/gen/buildinfo.o:
 	@mkdir -p $(dir $@)

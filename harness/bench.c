@@ -4,6 +4,7 @@
 #include "args.h"
 #include "blas.h"
 #include "damsm_image.h"
+#include "generator.h"
 #include "inception.h"
 #include "t2i.h"
 #include "weights.h"
@@ -175,17 +176,30 @@ done:
 typedef struct {
     const char *what;      // generator | inception | damsm | run
     const char *config;    // generator config, NULL otherwise
+    const char *arch;      // generator architecture, NULL otherwise
     const char *variant;   // inception variant, NULL otherwise
     const char *torch;     // tools/torch_baseline.py network name
 } BenchItem;
 
+// `all`: DM-GAN coco (41.9 GMAC, the slowest) only on request: bench generator --arch dmgan
+// --config coco. DF-GAN's bird and coco networks are the same.
 static const BenchItem ITEMS[] = {
-    {"generator", "bird", NULL, "g_bird"},
-    {"generator", "coco", NULL, "g_coco"},
-    {"damsm", NULL, NULL, "damsm"},
-    {"inception", NULL, "tf2015", "fid_pool3"},
-    {"inception", NULL, "torchvision", "is_torchvision"},
+    {"generator", "bird", "attngan", NULL, "g_bird"},
+    {"generator", "coco", "attngan", NULL, "g_coco"},
+    {"generator", "bird", "dmgan", NULL, "dmgan_bird"},
+    {"generator", "bird", "dfgan", NULL, "dfgan"},
+    {"damsm", NULL, NULL, NULL, "damsm"},
+    {"inception", NULL, NULL, "tf2015", "fid_pool3"},
+    {"inception", NULL, NULL, "torchvision", "is_torchvision"},
 };
+
+// The torch_baseline.py name of a generator.
+static const char *torch_generator(GenArch a, const char *config) {
+    int coco = strcmp(config, "coco") == 0;
+    if (a == GEN_DMGAN) return coco ? "dmgan_coco" : "dmgan_bird";
+    if (a == GEN_DFGAN) return "dfgan";
+    return coco ? "g_coco" : "g_bird";
+}
 
 typedef struct {
     BenchOpts  o;            // batch, threads, iters, warmup, json as given
@@ -197,6 +211,7 @@ typedef struct {
 static int run_t2i(const BenchItem *it, const BenchOpts *o) {
     BenchOpts x = *o;
     if (it->config) x.config = it->config;
+    if (it->arch) x.arch = it->arch;
     if (it->variant) x.variant = it->variant;
     if (strcmp(it->what, "generator") == 0) return bench_generator(&x);
     if (strcmp(it->what, "inception") == 0) return bench_inception(&x);
@@ -300,7 +315,7 @@ static int bench_item(const BenchSession *s, const BenchItem *it, int B, double 
 
 // The end-to-end rows and the projected time of a 30,000-image CUB protocol.
 static int bench_end_to_end(const BenchSession *s) {
-    static const BenchItem run = {"run", NULL, NULL, "pipeline_bird"};
+    static const BenchItem run = {"run", NULL, NULL, NULL, "pipeline_bird"};
     double ours = 0, theirs = 0;
     int    rc = bench_item(s, &run, s->o.batch, &ours, &theirs);
     if (rc) return rc;
@@ -323,13 +338,14 @@ static int bench_end_to_end(const BenchSession *s) {
 
 static const char *const USAGE =
     "t2ibench bench generator|inception|damsm|run|all [--batch B] [--threads T]\n"
-    "       [--config bird|coco] [--variant tf2015|torchvision] [--iters N] [--warmup N]\n"
-    "       [--rounds N] [--limit N] [--pytorch TOOL [--python PATH]] [--json]\n"
+    "       [--config bird|coco] [--arch attngan|dmgan|dfgan] [--variant tf2015|torchvision]\n"
+    "       [--iters N] [--warmup N] [--rounds N] [--limit N] [--pytorch TOOL [--python PATH]]\n"
+    "       [--json]\n"
     "  Images/s of each network (hash weights, --iters timed batches after --warmup), its GFLOP/s\n"
     "  (MACs of ../shared/reference/summary.json) as a fraction of the FMA peak measured first.\n"
-    "  `run` times `t2ibench run` end to end on the CUB smoke suite (--limit samples, default 32)\n"
-    "  and projects a 30,000-image CUB protocol. `all`: every network at batch 8 and at batch 1,\n"
-    "  then `run`.\n"
+    "  `generator --arch` picks AttnGAN, DM-GAN or DF-GAN. `run` times `t2ibench run` end to end\n"
+    "  on the CUB smoke suite (--limit samples, default 32) and projects a 30,000-image CUB\n"
+    "  protocol. `all`: every network at batch 8 and at batch 1, then `run`.\n"
     "  --pytorch tools/torch_baseline.py also times the original PyTorch networks in this run\n"
     "  (started with --python, default /usr/bin/python3), alternating with t2ibench network by\n"
     "  network, best of --rounds (default 1), and prints the ratio. Without it no PyTorch figure\n"
@@ -347,6 +363,7 @@ int cmd_bench(int argc, char **argv) {
     // Read as long and range-checked before narrowing (--threads 4294967297 is not 1).
     long batch = args_long(&a, "--batch", 8), threads = args_long(&a, "--threads", 2);
     o->config = args_str(&a, "--config", "bird");
+    o->arch = args_str(&a, "--arch", "attngan");
     o->variant = args_str(&a, "--variant", "tf2015");
     long iters = args_long(&a, "--iters", 3), warmup = args_long(&a, "--warmup", 1);
     long rounds = args_long(&a, "--rounds", 1), limit = args_long(&a, "--limit", 32);
@@ -385,6 +402,8 @@ int cmd_bench(int argc, char **argv) {
     }
     InceptionVariant v;
     if (inception_variant_parse(o->variant, &v)) return cli_usage("bench", USAGE);
+    GenArch arch;
+    if (gen_arch_parse(o->arch, &arch)) return cli_usage("bench", USAGE);
     TorchTool torch;
     memset(&torch, 0, sizeof torch);
     int rc = T2I_OK;
@@ -406,10 +425,11 @@ int cmd_bench(int argc, char **argv) {
     } else if (strcmp(what, "run") == 0) {
         rc = bench_end_to_end(&s);
     } else {
-        BenchItem one = {what, NULL, NULL, what};
+        BenchItem one = {what, NULL, NULL, NULL, what};
         if (strcmp(what, "generator") == 0) {
             one.config = o->config;
-            one.torch = strcmp(o->config, "coco") == 0 ? "g_coco" : "g_bird";
+            one.arch = o->arch;
+            one.torch = torch_generator(arch, o->config);
         } else if (strcmp(what, "inception") == 0) {
             one.variant = o->variant;
             one.torch = v == INCEPTION_TF2015 ? "fid_pool3" : "is_torchvision";

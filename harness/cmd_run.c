@@ -37,8 +37,10 @@ static void print_run(const char *dbp, int64_t id) {
 static int common(int argc, char **argv, int images_mode) {
     static const char *usage_run =
         "t2ibench run --suite S --model CARD --protocol P [--evaluators CARD]\n"
-        "             (default evaluators: suites/evaluators/demo_<dataset>.json for a model on\n"
-        "              hash weights, else suites/evaluators/<dataset>_tf2015.json)\n"
+        "             (default evaluators: the card of the protocol's IS classifier, demo_*.json\n"
+        "              for a model on hash weights: CUB slim-cub -> [demo_]cub_slim.json,\n"
+        "              tf2015 -> [demo_]<dataset>_tf2015.json, else demo_<dataset>.json /\n"
+        "              <dataset>_tf2015.json)\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
         "             [--images-out DIR] [--resume RUN] [--shard I/N] [-q] [-v]\n"
         "  --shard I/N  run only the blocks b with b % N == I (into this --db; combine the shard\n"

@@ -2,7 +2,7 @@
 #include "runner.h"
 
 #include "arena.h"
-#include "attngan.h"
+#include "generator.h"
 #include "blas.h"
 #include "damsm_image.h"
 #include "db.h"
@@ -10,6 +10,7 @@
 #include "fid.h"
 #include "image_io.h"
 #include "inception.h"
+#include "inception_tf.h"
 #include "inception_score.h"
 #include "model_card.h"
 #include "protocol.h"
@@ -65,7 +66,7 @@ typedef struct {
     int            have_model;
     Vocab          mvocab, evocab;
     TextEncoder    te, dte;
-    GNet           g;
+    Generator      g;
     Inception     *is_net, *fid_net;
     DamsmImage     dim;
     int            use_is, use_rp, use_fid;
@@ -134,7 +135,7 @@ static int load_inception(const char *variant, const char *spec, int num_classes
     if (rc) return rc;
     StateDict sd;
     memset(&sd, 0, sizeof sd);
-    rc = weights_load(spec, inception_keys(*out), &sd);
+    rc = inception_weights_load(&cfg, inception_keys(*out), spec, &sd);   // torch or TF names
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     rc = inception_bind(*out, &sd, what);
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
@@ -163,7 +164,7 @@ static void run_free(Run *r) {
     vocab_free(&r->evocab);
     text_encoder_free(&r->te);
     text_encoder_free(&r->dte);
-    gnet_free(&r->g);
+    generator_free(&r->g);
     worker_free(r);
 }
 
@@ -229,12 +230,19 @@ static int load_all(Run *r) {
     const char *ev = o->evaluators;
     char evbuf[256];
     if (!ev) {
-        // Default instruments of the suite's data set: the demo (hash-weight) card for a model
-        // on hash weights, else the real card (whose weights the user supplies). Said aloud.
+        // Default instruments of the suite's data set with the protocol's IS classifier: the
+        // demo (hash-weight) card for a model on hash weights, else the real card (whose
+        // weights the user supplies). Said aloud.
         int demo = r->have_model && weights_spec_is_hash(r->M.gen_weights);
-        snprintf(evbuf, sizeof evbuf, "suites/evaluators/%s%s.json", demo ? "demo_" : "",
-                 demo ? dataset_names[r->S.dataset] : r->S.dataset == DATASET_CUB ? "cub_tf2015"
-                                                                                 : "coco_tf2015");
+        const char *ds = dataset_names[r->S.dataset];
+        const char *cls = r->P.is_enabled ? r->P.is_classifier[r->S.dataset] : "";
+        if (strcmp(cls, "slim-cub") == 0 && r->S.dataset == DATASET_CUB)
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/%scub_slim.json", demo ? "demo_" : "");
+        else if (demo && strcmp(cls, "tf2015") == 0)
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/demo_%s_tf2015.json", ds);
+        else
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/%s%s%s.json", demo ? "demo_" : "", ds,
+                     demo ? "" : "_tf2015");
         ev = evbuf;
         fprintf(stderr, "t2ibench: no --evaluators given: using %s%s\n", ev,
                 demo ? " (hash-weight demo instruments)" : "");
@@ -292,19 +300,23 @@ static int load_networks(Run *r) {
             return t2i_error_prefix(rc, "model vocabulary");
         if ((rc = text_encoder_load(&r->te, &r->M.te_cfg, r->M.te_weights)))
             return t2i_error_prefix(rc, "model text encoder %s", r->M.te_weights);
-        if ((rc = gnet_load(&r->g, &r->M.gen_cfg, r->M.gen_weights)))
-            return t2i_error_prefix(rc, "model generator %s", r->M.gen_weights);
-        if (r->g.cfg.embedding_dim != r->te.cfg.nhidden)
+        if ((rc = generator_load(&r->g, &r->M.gen_cfg, r->M.gen_weights)))
+            return t2i_error_prefix(rc, "model card %s", r->o->model);
+        if (r->g.note[0]) fprintf(stderr, "t2ibench: %s\n", r->g.note);
+        GenIO io = gen_io(&r->g.cfg);
+        if (io.emb_dim != r->te.cfg.nhidden)
             return t2i_error(T2I_ESHAPE, "model card %s: text encoder nhidden %d != generator "
-                                         "EMBEDDING_DIM %d",
-                             r->o->model, r->te.cfg.nhidden, r->g.cfg.embedding_dim);
+                                         "embedding width %d",
+                             r->o->model, r->te.cfg.nhidden, io.emb_dim);
         if (r->mvocab.n_words > r->te.cfg.ntoken)
             return t2i_error(T2I_ESHAPE, "model card %s: vocabulary has %d words, text encoder "
                                          "ntoken is %d",
                              r->o->model, r->mvocab.n_words, r->te.cfg.ntoken);
-        if (r->g.cfg.branch_num != 3)
-            return t2i_error(T2I_EARG, "model card %s: BRANCH_NUM %d (256 px needs 3)",
-                             r->o->model, r->g.cfg.branch_num);
+        if (io.img_size != IMG)
+            return t2i_error(T2I_EARG, "model card %s: the generator makes %d px images; the "
+                                       "evaluators take %d px (AttnGAN/DM-GAN BRANCH_NUM 3, "
+                                       "DF-GAN imsize 256)",
+                             r->o->model, io.img_size, IMG);
     }
     if (r->use_rp) {
         if ((rc = vocab_load(E->damsm_vocab, &r->evocab)))
@@ -357,7 +369,8 @@ static int alloc_buffers(Run *r) {
     int B = r->B, W = r->words_num, M = r->S.mismatches;
     size_t img = (size_t)B * 3 * IMG * IMG;
     int emb = r->have_model ? r->te.cfg.nhidden : 1;
-    int zd = r->have_model ? r->g.cfg.z_dim : 1, cd = r->have_model ? r->g.cfg.condition_dim : 1;
+    GenIO io = r->have_model ? gen_io(&r->g.cfg) : (GenIO){.z_dim = 1, .eps_dim = 1};
+    int zd = io.z_dim > 0 ? io.z_dim : 1, cd = io.eps_dim > 0 ? io.eps_dim : 1;
     r->cap = t2i_calloc((size_t)B * W, sizeof(int64_t));
     r->lens = t2i_calloc((size_t)B, sizeof(int));
     r->words_emb = t2i_calloc((size_t)B * emb * W, sizeof(float));
@@ -390,7 +403,7 @@ static int alloc_buffers(Run *r) {
     size_t need = 0;
     if (r->have_model) {
         int gb = r->P.attention_mask ? B : 1;
-        size_t a = gnet_arena_bytes(&r->g, gb, W), b = text_encoder_arena_bytes(&r->te, 1, W);
+        size_t a = generator_arena_bytes(&r->g, gb, W), b = text_encoder_arena_bytes(&r->te, 1, W);
         need = a > b ? a : b;
     }
     if (r->use_rp) {
@@ -536,7 +549,8 @@ static int run_batch(Run *r, int64_t first, int nb) {
 
         stage(r, "generate");
         t0 = prov_now();
-        int zd = r->g.cfg.z_dim, cd = r->g.cfg.condition_dim;
+        GenIO io = gen_io(&r->g.cfg);
+        int zd = io.z_dim, cd = io.eps_dim;
         for (int b = 0; b < nb; b++) {
             Rng g;
             rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_Z);
@@ -549,7 +563,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
             rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_EPS);
             for (int i = 0; i < cd; i++) r->eps[(size_t)b * cd + i] = (float)rng_normal(&g);
         }
-        GNetInputs in = {.z = r->z, .sent_emb = r->sent_emb, .words_emb = r->words_emb,
+        GenInputs in = {.z = r->z, .sent_emb = r->sent_emb, .words_emb = r->words_emb,
                          .mask = r->mask, .eps = r->eps,
                          .mask_mode = r->P.attention_mask ? ATT_MASK_BATCH_COUPLED
                                                           : ATT_MASK_PER_SAMPLE};
@@ -559,16 +573,16 @@ static int run_batch(Run *r, int64_t first, int nb) {
         int coupled = in.mask_mode == ATT_MASK_BATCH_COUPLED;
         for (int b0 = 0; b0 < nb; b0 += coupled ? nb : 1) {
             int ub = coupled ? nb : 1;
-            GNetInputs in1 = in;
+            GenInputs in1 = in;
             in1.z = r->z + (size_t)b0 * zd;
             in1.sent_emb = r->sent_emb + (size_t)b0 * E;
             in1.words_emb = r->words_emb + (size_t)b0 * E * W;
             in1.mask = r->mask + (size_t)b0 * W;
             in1.eps = r->eps + (size_t)b0 * cd;
-            GNetOutputs out;
+            GenOutputs out;
             memset(&out, 0, sizeof out);
-            out.img[2] = r->img + (size_t)b0 * 3 * IMG * IMG;
-            if ((rc = gnet_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
+            out.img = r->img + (size_t)b0 * 3 * IMG * IMG;
+            if ((rc = generator_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
         }
         size_t per = (size_t)3 * IMG * IMG;
         Quantize q = proto_quant(r->P.quantization);
