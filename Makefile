@@ -3,7 +3,8 @@
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
 #   make demo         CUB smoke suite on AttnGAN, DM-GAN, DF-GAN and a second AttnGAN card
 #                     (hash weights): one table, HTML reports
-#   make bench        speed of each network next to the PyTorch baseline
+#   make bench        speed of each network next to the PyTorch baseline measured in the same run
+#                     (when /usr/bin/python3 has torch; BENCH_ROUNDS=N, BENCH_ARGS=... pass through)
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
 # Switches: SANITIZE=1 (ASan+UBSan, no recovery), DEBUG=1 (-O0), WERROR=1.
@@ -93,8 +94,18 @@ test: $(BUILD)/t2ibench $(TEST_BINS)
 demo: $(BUILD)/t2ibench
 	$(BUILD)/t2ibench demo
 
+# The PyTorch baseline (tools/torch_baseline.py) runs only where its interpreter has torch; it is
+# measured in the same invocation, alternating with t2ibench network by network.
+BENCH_ROUNDS ?= 2
+BENCH_PYTHON ?= /usr/bin/python3
 bench: $(BUILD)/t2ibench
-	$(BUILD)/t2ibench bench all
+	@if $(BENCH_PYTHON) -c 'import torch' 2>/dev/null; then \
+	    echo "$(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) --pytorch tools/torch_baseline.py --python $(BENCH_PYTHON) $(BENCH_ARGS)"; \
+	    $(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) --pytorch tools/torch_baseline.py --python $(BENCH_PYTHON) $(BENCH_ARGS); \
+	else \
+	    echo "$(BENCH_PYTHON) has no torch (python3-torch): t2ibench figures only, no PyTorch baseline"; \
+	    $(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) $(BENCH_ARGS); \
+	fi
 
 # Developer tool: previous NCHW path vs NHWC XNNPACK path, interleaved (tools/xnn_ab.c).
 $(BUILD)/tools/xnn_ab: tools/xnn_ab.c $(BUILD)/libt2i.a
