@@ -1,8 +1,10 @@
 # t2ibench -- build, test, demo, bench, fuzz, deps.
 #   make              build build/t2ibench and build/libt2i.a
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
-#   make demo         CUB smoke suite on AttnGAN, DM-GAN and DF-GAN (hash weights), one table
-#   make bench        speed of each network next to the PyTorch baseline
+#   make demo         CUB smoke suite on AttnGAN, DM-GAN, DF-GAN and a second AttnGAN card
+#                     (hash weights): one table, HTML reports
+#   make bench        speed of each network next to the PyTorch baseline measured in the same run
+#                     (when /usr/bin/python3 has torch; BENCH_ROUNDS=N, BENCH_ARGS=... pass through)
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
 #   make mutate       mutation testing: tests/mutants.txt applied one at a time in a scratch copy
@@ -10,10 +12,11 @@
 # Switches: SANITIZE=1 (ASan+UBSan, no recovery), DEBUG=1 (-O0), WERROR=1.
 
 CC      ?= cc
-PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
+PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas libtiff-4 libwebp
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
-            protobuf-compiler python3-protobuf libleveldb-dev
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev libtiff-dev libwebp-dev \
+            protobuf-compiler python3-protobuf libleveldb-dev chromium \
+            libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
 
 BUILD   := build
 CFLAGS  ?= -O2 -g
@@ -38,7 +41,9 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENG
              -Iharness $(PKG_CFLAGS) -MMD -MP
 ENGINE_DIRS := core formats ops nets text
 ENGINE_INC := $(addprefix -Iengine/,$(ENGINE_DIRS))
-LDLIBS  := $(PKG_LIBS) -lpthread -lm
+# XNNPACK (NHWC convolutions) and its thread pool / CPU detection ship no pkg-config file.
+XNN_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo
+LDLIBS  := $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
 
 LIB_SRCS  := $(wildcard engine/*/*.c metrics/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/buildinfo.o
@@ -54,7 +59,7 @@ else
 RUN_BINS := $(TEST_BINS)
 endif
 
-.PHONY: all test demo bench fuzz fuzz-run deps clean check-deps mutate
+.PHONY: all test demo bench ab fuzz fuzz-run deps clean check-deps mutate
 all: $(BUILD)/t2ibench $(BUILD)/libt2i.a
 ifneq ($(BUILD),build)
 	@mkdir -p build && ln -sf $(patsubst build/%,%,$(BUILD))/t2ibench build/t2ibench-$(notdir $(BUILD))
@@ -91,8 +96,25 @@ test: $(BUILD)/t2ibench $(TEST_BINS)
 demo: $(BUILD)/t2ibench
 	$(BUILD)/t2ibench demo
 
+# The PyTorch baseline (tools/torch_baseline.py) runs only where its interpreter has torch; it is
+# measured in the same invocation, alternating with t2ibench network by network.
+BENCH_ROUNDS ?= 2
+BENCH_PYTHON ?= /usr/bin/python3
 bench: $(BUILD)/t2ibench
-	$(BUILD)/t2ibench bench all
+	@if $(BENCH_PYTHON) -c 'import torch' 2>/dev/null; then \
+	    echo "$(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) --pytorch tools/torch_baseline.py --python $(BENCH_PYTHON) $(BENCH_ARGS)"; \
+	    $(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) --pytorch tools/torch_baseline.py --python $(BENCH_PYTHON) $(BENCH_ARGS); \
+	else \
+	    echo "$(BENCH_PYTHON) has no torch (python3-torch): t2ibench figures only, no PyTorch baseline"; \
+	    $(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) $(BENCH_ARGS); \
+	fi
+
+# Developer tool: previous NCHW path vs NHWC XNNPACK path, interleaved (tools/xnn_ab.c).
+$(BUILD)/tools/xnn_ab: tools/xnn_ab.c $(BUILD)/libt2i.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+ab: $(BUILD)/tools/xnn_ab
+	$(BUILD)/tools/xnn_ab
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \

@@ -1,6 +1,7 @@
-// cmd_demo.c -- `t2ibench demo` (what `make demo` runs): the CUB smoke suite with the three demo
-// model cards (AttnGAN, DM-GAN, DF-GAN on hash weights) and the demo evaluators, stored in
-// results/t2ibench.db, then one comparison table of the three runs. Every step is an ordinary
+// cmd_demo.c -- `t2ibench demo` (what `make demo` runs): the CUB smoke suite with the demo model
+// cards (AttnGAN, DM-GAN, DF-GAN, and a second AttnGAN card, all on hash weights) and the demo
+// evaluators, stored in results/t2ibench.db, then one comparison table of the runs and two HTML
+// reports (the AttnGAN run; it against the second AttnGAN card). Every step is an ordinary
 // t2ibench command, echoed before it runs.
 #include "args.h"
 #include "cli.h"
@@ -27,13 +28,15 @@ static int step(int (*fn)(int, char **), int argc, char **argv, int skip) {
     return fn(argc - skip, argv + skip);
 }
 
-// The three demo model cards: one per generator architecture, hash weights, full size.
+// The demo model cards: one per generator architecture, plus a second AttnGAN card for the
+// two-run report; hash weights, full size.
 static const struct {
     const char *card, *what;
 } demo_models[] = {
     {"suites/models/demo_bird.json", "AttnGAN G_NET (GF_DIM 32, R_NUM 2)"},
     {"suites/models/demo_dmgan_bird.json", "DM-GAN G_NET (GF_DIM 64, R_NUM 2, dynamic memory)"},
     {"suites/models/demo_dfgan_bird.json", "DF-GAN NetG (nf 32, six deep-fusion blocks)"},
+    {"suites/models/demo_bird_r1.json", "AttnGAN G_NET with R_NUM 1 (a second AttnGAN)"},
 };
 enum { N_DEMO_MODELS = sizeof demo_models / sizeof demo_models[0] };
 
@@ -72,8 +75,9 @@ int cmd_demo(int argc, char **argv) {
     printf("t2ibench demo -- the CUB smoke suite (one test caption per image, images spread over\n"
            "the 50 test classes; the first %ld samples) through the whole pipeline, once per\n"
            "generator architecture: text encoder -> generator -> uint8 images -> Inception Score,\n"
-           "DAMSM R-precision (99 mismatches per caption), then one comparison table.\n\n"
-           "  * The models are three cards on HASH WEIGHTS (hash:attngan-oracle-hash-v1,\n"
+           "DAMSM R-precision (99 mismatches per caption), then one comparison table and HTML\n"
+           "reports.\n\n"
+           "  * The models are four cards on HASH WEIGHTS (hash:attngan-oracle-hash-v1,\n"
            "    deterministic synthetic weights) at the released bird sizes:\n",
            limit ? limit : 64L);
     for (int i = 0; i < N_DEMO_MODELS; i++)
@@ -109,9 +113,18 @@ int cmd_demo(int argc, char **argv) {
         if ((rc = demo_run(&o, &ids[i]))) return rc;
         snprintf(idbuf[i], sizeof idbuf[i], "%lld", (long long)ids[i]);
     }
-    char *c[] = {"compare", idbuf[0], idbuf[1], idbuf[2], "--db", (char *)db};
-    rc = step(cmd_compare, 6, c, 0);
+    char *c[] = {"compare", idbuf[0], idbuf[1], idbuf[2], idbuf[3], "--db", (char *)db};
+    rc = step(cmd_compare, 7, c, 0);
     if (rc) return rc;
+    // HTML reports: the AttnGAN demo run, and it against the second AttnGAN card.
+    char *rp1[] = {"report", idbuf[0], "--db", (char *)db, "--out", "results/report/demo"};
+    if ((rc = step(cmd_report, 6, rp1, 0))) return rc;
+    char *rp2[] = {"report", idbuf[0], idbuf[3], "--db", (char *)db, "--out",
+                   "results/report/compare"};
+    if ((rc = step(cmd_report, 7, rp2, 0))) return rc;
+    printf("\nreports: results/report/demo/index.html (run %s) and "
+           "results/report/compare/index.html\n(run %s against run %s); open them in a browser.\n",
+           idbuf[0], idbuf[0], idbuf[3]);
     printf("\ndemo finished in %.0f s. Next: `t2ibench list`, `t2ibench show latest`,\n"
            "`t2ibench check --baseline A --fail-on is:-0.05,rp:-1%%`, `t2ibench export latest "
            "--format md`\n(all with --db %s); README.md explains how to use the released AttnGAN, "

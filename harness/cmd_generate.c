@@ -6,36 +6,24 @@
 // (the repositories' uint8 conversion: ((x + 1) * 127.5).astype(uint8)). With --attention, one PNG per word and attention stage:
 // the stage's image darkened where the word gets little attention (map min-max normalised,
 // nearest-upsampled), a plain-C stand-in for the original's build_super_images2 overlays.
+//
+// `t2ibench generate --run RUN --sample ID [--out DIR] [--attention]` draws a stored sample of a
+// run again (harness/regen.h) and checks its SHA-256 against the stored image hash.
 #include "args.h"
 #include "generator.h"
 #include "cli.h"
 #include "image_io.h"
 #include "model_card.h"
+#include "regen.h"
+#include "samples.h"
 #include "rng.h"
 #include "t2i.h"
 #include "text_encoder.h"
 #include "tokenizer.h"
 #include "vocab.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-    return T2I_OK;
-}
 
 static int write_image(const char *dir, const char *name, const float *chw, int px,
                        uint8_t *rgb) {
@@ -77,17 +65,88 @@ static int write_attention(const char *dir, int stage, int t, const char *word, 
     return rc;
 }
 
+// The stage images and attention maps of one regenerated sample into dir.
+static int write_sample(const char *dir, const RegenSample *x, int want_att) {
+    uint8_t *rgb = t2i_malloc(256 * 256 * 3);
+    if (!rgb) return T2I_ENOMEM;
+    int rc = dir_make(dir);
+    for (int s = 0; !rc && s < 2 && x->img[s]; s++) {   // stages: AttnGAN, DM-GAN
+        char name[64];
+        snprintf(name, sizeof name, "g%d_%d.png", s, 64 << s);
+        rc = write_image(dir, name, x->img[s], 64 << s, rgb);
+    }
+    if (!rc) {   // the 256 px image: exactly the bytes the run hashed
+        char path[4096];
+        snprintf(path, sizeof path, "%s/g2_256.png", dir);
+        rc = png_write_rgb(path, x->u8, 256, 256);
+        if (!rc) printf("%s\n", path);
+    }
+    for (int s = 1; !rc && want_att && s < 3 && x->att[s - 1]; s++)
+        for (int t = 0; !rc && t < x->len; t++)
+            rc = write_attention(dir, s, t, x->words[t], x->img[s],
+                                 x->att[s - 1] + (size_t)t * (32 << s) * (32 << s), 32 << s,
+                                 64 << s, rgb);
+    t2i_free(rgb);
+    return rc;
+}
+
+static int generate_from_run(const char *db_path, const char *run_arg, long sample,
+                             const char *out, int want_att) {
+    Db d;
+    ResRun r;
+    char stored[65];
+    int rc = run_open(db_path, 1, run_arg, &d, &r);
+    if (rc) return rc;
+    rc = run_sample_sha(&d, r.id, sample, stored);
+    db_close(&d);
+    Regen *g = NULL;
+    RegenSample x;
+    if (!rc) rc = regen_open(&g, r.provenance);
+    if (!rc) rc = regen_sample(g, sample, stored, &x);
+    if (!rc) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out ? out : "");
+        if (!out) snprintf(dir, sizeof dir, "results/generate/run%lld_sample%ld", (long long)r.id, sample);
+        rc = write_sample(dir, &x, want_att);
+        if (!rc)
+            fprintf(stderr, "t2ibench generate: run %lld sample %ld \"%s\": sha256 %s matches the "
+                            "stored image hash\n",
+                    (long long)r.id, sample, x.caption, x.sha256);
+    }
+    regen_close(g);
+    res_free(&r);
+    return rc;
+}
+
 int cmd_generate(int argc, char **argv) {
     static const char usage[] =
-        "t2ibench generate --model CARD --caption TEXT [--seed N] [--out DIR] [--attention]";
+        "t2ibench generate --model CARD --caption TEXT [--seed N] [--out DIR] [--attention]\n"
+        "       t2ibench generate --run RUN --sample ID [--db FILE] [--out DIR] [--attention]";
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage("generate", usage);
     if (args_flag(&a, "--help")) {
         printf("usage: %s\nWrites the images of one caption as PNG (default --out "
                "results/generate, --seed 0):\nAttnGAN and DM-GAN cards give 64/128/256 px "
                "stages, DF-GAN cards one 256 px image;\n--attention adds one map per word and "
-               "attention (memory) stage.\n", usage);
+               "attention (memory) stage.\nWith --run, draws stored sample ID of a run again (same "
+               "caption, word subset and noise)\nand checks its SHA-256 against the stored image "
+               "hash (a mismatch is an error naming both).\n", usage);
         return EXIT_OK;
+    }
+    const char *run_arg = args_str(&a, "--run", NULL);
+    if (run_arg) {
+        long sample = args_long(&a, "--sample", -1);
+        const char *dbp = args_str(&a, "--db", "results/t2ibench.db");
+        const char *o = args_str(&a, "--out", NULL);
+        int att = args_flag(&a, "--attention");
+        char *rest[1];
+        int64_t rid;
+        if (args_rest(&a, rest, 1) != 0 || sample < 0 || res_run_arg(run_arg, &rid)) {
+            if (sample < 0) t2i_error(T2I_EARG, "--run needs --sample ID (a sample id >= 0)");
+            return cli_usage("generate", usage);
+        }
+        int rc = generate_from_run(dbp, run_arg, sample, o, att);
+        return rc ? cli_fail("generate", rc) : EXIT_OK;
     }
     const char *card_path = args_str(&a, "--model", NULL);
     const char *caption = args_str(&a, "--caption", NULL);
@@ -172,7 +231,7 @@ int cmd_generate(int argc, char **argv) {
         for (int i = 0; i < io.eps_dim; i++) eps[i] = (float)rng_normal(&re);
         GenInputs in = {z, sent, words, NULL, eps, ATT_MASK_PER_SAMPLE};   // no padding at B=1
         if (!rc) rc = generator_forward(&g, &in, &o, 1, T, &arena);
-        if (!rc) rc = mkdir_p(out);
+        if (!rc) rc = dir_make(out);
         for (int s = 0; !rc && s < nb; s++) {
             char name[64];
             int px = s == nb - 1 ? io.img_size : 64 << s;

@@ -2,6 +2,7 @@
 #include "args.h"
 #include "cli.h"
 #include "db.h"
+#include "paired_runs.h"
 #include "results.h"
 #include "t2i.h"
 
@@ -148,8 +149,8 @@ int cmd_show(int argc, char **argv) {
            r.inputs_fingerprint, r.model_fingerprint);
     cJSON *pv = cJSON_Parse(r.provenance);
     if (pv) {
-        const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "cpu"};
-        for (int i = 0; i < 5; i++) {
+        const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels", "cpu"};
+        for (int i = 0; i < 6; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(pv, keys[i]);
             if (cJSON_IsString(v)) printf("  %-12s %s\n", keys[i], v->valuestring);
         }
@@ -181,6 +182,7 @@ int cmd_show(int argc, char **argv) {
     }
     printf("metrics:\n");
     results_print_metrics(&r, stdout);
+    metric_sets_print(&d, r.id, stdout);
     res_free(&r);
     db_close(&d);
     return EXIT_OK;
@@ -192,8 +194,9 @@ int cmd_show(int argc, char **argv) {
 static void fingerprint_diff(const ResRun *x, const ResRun *y, char *buf, size_t n) {
     buf[0] = 0;
     cJSON *a = cJSON_Parse(x->provenance), *b = cJSON_Parse(y->provenance);
-    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "blas_threads", "cpu"};
-    for (int i = 0; a && b && i < 6; i++) {
+    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels",
+                          "blas_threads", "cpu"};
+    for (int i = 0; a && b && i < 7; i++) {
         char *sa = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, keys[i]));
         char *sb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, keys[i]));
         if (!sa || !sb || strcmp(sa, sb))
@@ -230,23 +233,46 @@ static void fingerprint_diff(const ResRun *x, const ResRun *y, char *buf, size_t
     cJSON_Delete(b);
 }
 
-static double std_err(const ResMetric *m) {
-    if (!m || !isfinite(m->std) || m->n < 1) return NAN;
-    return m->std / sqrt((double)m->n);
+// Prints the paired comparison of run b against run a (paired_runs.h).
+static void print_paired(const ResRun *a, const ResRun *b, const PairedRuns *p, uint64_t seed) {
+    printf("\npaired: run %lld vs run %lld over the same %lld samples (bootstrap seed %llu)\n",
+           (long long)b->id, (long long)a->id, (long long)p->n, (unsigned long long)seed);
+    for (int k = 0; k < p->nd; k++) {
+        const PairedDiff *x = &p->d[k];
+        printf("  %-4s %+.6g  95%% interval [%+.6g, %+.6g]  %d resamples%s  %s\n", x->metric,
+               x->diff, x->lo, x->hi, x->resamples,
+               !strcmp(x->metric, "fid") && x->resamples < p->d[0].resamples
+                   ? " (fewer: FID cost-limited)" : "",
+               x->significant ? "SIGNIFICANT" : "not significant (interval contains 0)");
+    }
+    if (p->have_mcnemar)
+        printf("  R-precision hits (top-%d): both %lld, only run %lld %lld, only run %lld %lld, "
+               "neither %lld; McNemar exact p = %.4g\n",
+               p->rp_k, (long long)p->mc.both, (long long)a->id, (long long)p->mc.a_only,
+               (long long)b->id, (long long)p->mc.b_only, (long long)p->mc.neither, p->mc.p);
 }
 
 int cmd_compare(int argc, char **argv) {
-    static const char *usage = "t2ibench compare RUN RUN [RUN...] [--db FILE] [--force]";
+    static const char *usage =
+        "t2ibench compare RUN RUN [RUN...] [--db FILE] [--force] [--resamples N] [--seed S]\n"
+        "  Metric table of runs (only the model may differ) and, for each run against the first,\n"
+        "  paired statistics over the same samples: bootstrap 95% intervals of the IS,\n"
+        "  R-precision and FID differences (N resamples, default 1000; FID fewer when costly)\n"
+        "  and McNemar's exact test on R-precision hits. Runs over different sample sets or with\n"
+        "  different fingerprints are refused unless --force.";
     Args a;
     Db d;
     char *pos[16];
     ResRun r[16];
+    static PairedRuns pr[16];
     if (args_init(&a, argc, argv)) return cli_usage("compare", usage);
     if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     int force = args_flag(&a, "--force");
     const char *path = args_str(&a, "--db", DEFAULT_DB);
+    long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
+    long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int n = args_rest(&a, pos, 16);
-    if (n < 2) return cli_usage("compare", usage);
+    if (n < 2 || resamples < 1 || resamples > 1000000 || seed < 0) return cli_usage("compare", usage);
     for (int i = 0; i < n; i++) {
         int64_t id;
         if (res_run_arg(pos[i], &id)) return cli_usage("compare", usage);
@@ -259,13 +285,8 @@ int cmd_compare(int argc, char **argv) {
         if ((rc = res_parse_run(&d, pos[i], &id)) || (rc = res_load(&d, id, &r[i]))) break;
         loaded++;
     }
-    db_close(&d);
-    if (rc) {
-        for (int i = 0; i < loaded; i++) res_free(&r[i]);
-        return cli_fail("compare", rc);
-    }
     int comparable = 1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !rc; i++) {
         if (r[i].shard_count > 1) {
             printf("run %lld is shard %d/%d: its metrics are partial (%lld of %lld samples); merge "
                    "the shards with `t2ibench merge`\n",
@@ -274,7 +295,7 @@ int cmd_compare(int argc, char **argv) {
             comparable = 0;
         }
     }
-    for (int i = 1; i < n; i++) {
+    for (int i = 1; i < n && !rc; i++) {
         if (strcmp(r[0].fingerprint, r[i].fingerprint) != 0) {
             char diff[512];
             fingerprint_diff(&r[0], &r[i], diff, sizeof diff);
@@ -282,9 +303,21 @@ int cmd_compare(int argc, char **argv) {
                    (long long)r[0].id, (long long)r[i].id, diff);
             comparable = 0;
         }
+        if ((rc = paired_runs(&d, &r[0], &r[i], (uint64_t)seed, (int)resamples, &pr[i]))) break;
+        if (pr[i].refused) {
+            printf("runs %lld and %lld are not comparable: different sample sets (%s)\n",
+                   (long long)r[0].id, (long long)r[i].id, pr[i].why);
+            comparable = 0;
+        }
+    }
+    db_close(&d);
+    if (rc) {
+        for (int i = 0; i < loaded; i++) res_free(&r[i]);
+        return cli_fail("compare", rc);
     }
     if (!comparable && !force) {
-        printf("(only the model may differ; pass --force to print the table anyway)\n");
+        printf("(only the model may differ, over the same samples; pass --force to print the "
+               "table anyway)\n");
         for (int i = 0; i < n; i++) res_free(&r[i]);
         return EXIT_ERROR;
     }
@@ -306,7 +339,6 @@ int cmd_compare(int argc, char **argv) {
             for (int q = 0; q < nn; q++) seen |= !strcmp(names[q], r[i].m[k].name);
             if (!seen && nn < RES_MAX_METRICS * 4) names[nn++] = r[i].m[k].name;
         }
-    int marks = 0;
     for (int q = 0; q < nn; q++) {
         printf("%-18s", names[q]);
         const ResMetric *m0 = res_metric(&r[0], names[q]);
@@ -318,19 +350,19 @@ int cmd_compare(int argc, char **argv) {
             if (i) {
                 char dv[64] = "-";
                 if (m && m0 && isfinite(m->value) && isfinite(m0->value)) {
-                    double df = m->value - m0->value;
-                    double se = sqrt(pow(std_err(m), 2) + pow(std_err(m0), 2));
-                    int mark = isfinite(se) && fabs(df) > se;
-                    marks += mark;
-                    snprintf(dv, sizeof dv, "%+.4g%s", df, mark ? " *" : "");
+                    const PairedDiff *pd = pr[i].refused ? NULL : paired_find(&pr[i], names[q]);
+                    snprintf(dv, sizeof dv, "%+.4g%s", m->value - m0->value,
+                             pd && pd->significant ? " *" : "");
                 }
                 printf(" %-22s", dv);
             }
         }
         printf("\n");
     }
-    printf("* = the difference exceeds the combined standard error sqrt(se1^2 + se2^2), "
-           "se = std/sqrt(splits or folds)\n");
+    printf("* = significant: the 95%% paired-bootstrap interval of the difference excludes zero "
+           "(IS, R-precision, FID; timings have no per-sample data)\n");
+    for (int i = 1; i < n; i++)
+        if (!pr[i].refused) print_paired(&r[0], &r[i], &pr[i], (uint64_t)seed);
     if (!comparable) printf("WARNING: runs are not comparable (printed because of --force)\n");
     for (int i = 0; i < n; i++) res_free(&r[i]);
     return comparable ? EXIT_OK : EXIT_ERROR;
@@ -393,7 +425,51 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
     return T2I_OK;
 }
 
-static void xml_escape(FILE *f, const char *s) {
+// Timings of the repeated runs of the baseline's command (same fingerprints and sample count,
+// complete): their mean and std (ddof 1) of `metric`.
+typedef struct {
+    int    n;
+    double mean, sd;
+} Spread;
+
+static int baseline_spread(Db *d, const ResRun *base, const char *metric, Spread *out) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    if (strncmp(metric, "time.", 5) != 0) return T2I_OK;
+    if (sqlite3_prepare_v2(db_handle(d),
+                           "SELECT t.seconds / t.images FROM runs r JOIN timings t ON t.run = r.id"
+                           " WHERE t.stage = ? AND t.images > 0 AND r.fingerprint = ? AND"
+                           " r.model_fingerprint = ? AND r.n_samples = ? AND r.status = 'complete'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "read repeated runs");
+    sqlite3_bind_text(st, 1, metric + 5, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, base->fingerprint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, base->model_fingerprint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, base->n_samples);
+    double s = 0, s2 = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        double v = sqlite3_column_double(st, 0);
+        s += v;
+        s2 += v * v;
+        out->n++;
+    }
+    sqlite3_finalize(st);
+    if (out->n >= 2) {
+        out->mean = s / out->n;
+        double var = (s2 - s * s / out->n) / (out->n - 1);
+        out->sd = var > 0 ? sqrt(var) : 0;
+    }
+    return T2I_OK;
+}
+
+// 1 when --baseline names a run of the database ("latest" or an id), not an exported file.
+static int base_is_run(const char *arg) {
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    return (*arg && !*end && v > 0) || !strcmp(arg, "latest");
+}
+
+void xml_escape(FILE *f, const char *s) {
     for (; *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;
@@ -459,8 +535,13 @@ static int write_junit(const char *path, const CheckResult *res, int n, const ch
 int cmd_check(int argc, char **argv) {
     static const char *usage =
         "t2ibench check --baseline RUN|FILE --fail-on METRIC:[+-]LIMIT[%],... [--run RUN]\n"
-        "               [--db FILE] [--junit FILE] [--json]\n"
+        "               [--db FILE] [--junit FILE] [--json] [--significant [--resamples N]\n"
+        "               [--seed S]] [--force]\n"
         "  e.g. --fail-on is:-0.05,rp:-1%,fid:+2%,time.generate:+10%\n"
+        "  --significant: an IS / R-precision / FID regression counts only when it is beyond the\n"
+        "  limit AND its 95% paired-bootstrap interval lies wholly on the bad side of zero (the\n"
+        "  baseline must then be a run in the database). The run and the baseline must cover the\n"
+        "  same samples (count and ids) unless --force.\n"
         "  exit 0 pass, 1 regression, 2 error or incomplete run, 4 usage error";
     Args a;
     char *pos[4];
@@ -472,15 +553,25 @@ int cmd_check(int argc, char **argv) {
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     const char *junit = args_str(&a, "--junit", NULL);
     int json = args_flag(&a, "--json");
+    int significant = args_flag(&a, "--significant");
+    int force = args_flag(&a, "--force");
+    long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
+    long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int64_t run_id;
-    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id))
+    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id) ||
+        resamples < 1 || resamples > 1000000 || seed < 0)
         return cli_usage("check", usage);
+    static PairedRuns pr;
+    memset(&pr, 0, sizeof pr);
+    int have_pr = 0;
     Rule rules[32];
     int nr = 0;
     int rc = parse_rules(spec, rules, 32, &nr);
     if (rc) return cli_fail("check", rc), EXIT_USAGE;
 
     CheckResult res[32];
+    Spread spread[32];
+    memset(spread, 0, sizeof spread);
     memset(res, 0, sizeof res);
     char global_err[512] = "";
     ResRun cur, base;
@@ -493,16 +584,22 @@ int cmd_check(int argc, char **argv) {
         int64_t id;
         if (!(rc = res_parse_run(&d, run_arg, &id)) && !(rc = res_load(&d, id, &cur))) have_cur = 1;
         if (!rc) {
-            char *end;
-            long long bid = strtoll(base_arg, &end, 10);
-            int is_id = *base_arg && !*end && bid > 0;
-            if (is_id || !strcmp(base_arg, "latest")) {
+            if (base_is_run(base_arg)) {
                 if (!(rc = res_parse_run(&d, base_arg, &id)) && !(rc = res_load(&d, id, &base)))
                     have_base = 1;
             } else if (!(rc = res_load_json(base_arg, &base))) {
                 have_base = 1;
             }
         }
+        // The sample-set rule (and the paired statistics of --significant) need both runs' rows.
+        if (!rc && have_cur && have_base && base_is_run(base_arg)) {
+            if (!(rc = paired_runs(&d, &base, &cur, (uint64_t)seed,
+                                   significant ? (int)resamples : 0, &pr)))
+                have_pr = 1;
+        }
+        for (int i = 0; !rc && have_base && base_is_run(base_arg) && i < nr; i++)
+            if (!strncmp(rules[i].name, "time.", 5))
+                rc = baseline_spread(&d, &base, rules[i].name, &spread[i]);
         db_close(&d);
     }
     if (rc) snprintf(global_err, sizeof global_err, "%s", t2i_errmsg());
@@ -520,6 +617,20 @@ int cmd_check(int argc, char **argv) {
     else if (strcmp(base.status, "complete") != 0)
         snprintf(global_err, sizeof global_err, "baseline run %lld is %s: incomplete",
                  (long long)base.id, base.status);
+    else if (!force && have_pr && pr.refused)
+        snprintf(global_err, sizeof global_err,
+                 "run %lld and baseline %lld cover different sample sets (%s): not comparable "
+                 "(--force to check anyway)",
+                 (long long)cur.id, (long long)base.id, pr.why);
+    else if (!force && !have_pr && cur.n_samples != base.n_samples)
+        snprintf(global_err, sizeof global_err,
+                 "run %lld has %lld samples, baseline %s has %lld: not comparable (--force to "
+                 "check anyway)",
+                 (long long)cur.id, (long long)cur.n_samples, base_arg, (long long)base.n_samples);
+    else if (significant && !have_pr)
+        snprintf(global_err, sizeof global_err,
+                 "--significant needs the baseline's per-sample rows: give a run of the database, "
+                 "not an exported file");
     else if (strcmp(cur.inputs_fingerprint, base.inputs_fingerprint) != 0)
         snprintf(global_err, sizeof global_err,
                  "run %lld and baseline %lld were scored with different suites, protocols or "
@@ -556,10 +667,32 @@ int cmd_check(int argc, char **argv) {
         c->allowed = rules[i].relative ? fabs(mb->value) * rules[i].limit / 100.0 : rules[i].limit;
         double worse = c->delta * bad_dir;   // > 0 means it moved the bad way
         c->outcome = worse > c->allowed ? 1 : 0;
-        snprintf(c->msg, sizeof c->msg, "%s: %.6g -> %.6g (%+.6g, %+.3g%%), allowed %c%.6g%s",
+        char sig[160] = "";
+        const Spread *sd = &spread[i];
+        if (sd->n >= 2) {
+            // Repeated baseline runs: a timing regression must also leave their spread.
+            int outside = (c->cur - sd->mean) * bad_dir > 3 * sd->sd;
+            snprintf(sig, sizeof sig, "; %d repeated baseline runs: %.4g +- %.2g%s", sd->n,
+                     sd->mean, sd->sd,
+                     c->outcome && !outside ? ": beyond the limit but within 3 std of them" : "");
+            if (!outside) c->outcome = 0;
+        }
+        const PairedDiff *pd = significant && have_pr && !pr.refused
+                                   ? paired_find(&pr, rules[i].name) : NULL;
+        if (pd) {
+            // Regression only when the whole interval lies on the bad side of zero.
+            int bad_side = bad_dir > 0 ? pd->lo > 0 : pd->hi < 0;
+            snprintf(sig, sizeof sig, "; 95%% interval [%+.4g, %+.4g] (%d resamples)%s", pd->lo,
+                     pd->hi, pd->resamples,
+                     c->outcome && !bad_side ? ": beyond the limit but not significant" : "");
+            if (!bad_side) c->outcome = 0;
+        } else if (significant) {
+            snprintf(sig, sizeof sig, "; no per-sample data for a significance test");
+        }
+        snprintf(c->msg, sizeof c->msg, "%s: %.6g -> %.6g (%+.6g, %+.3g%%), allowed %c%.6g%s%s",
                  rules[i].name, c->base, c->cur, c->delta,
                  c->base != 0 ? 100.0 * c->delta / fabs(c->base) : 0.0, bad_dir > 0 ? '+' : '-',
-                 c->allowed, c->outcome ? ": REGRESSION" : "");
+                 c->allowed, sig, c->outcome ? ": REGRESSION" : "");
         if (c->outcome > worst) worst = c->outcome;
     }
     for (int i = 0; i < nr && !global_err[0]; i++)
@@ -635,7 +768,10 @@ static void csv_field(FILE *f, const char *s) {
 
 int cmd_export(int argc, char **argv) {
     static const char *usage = "t2ibench export RUN|latest [--format json|csv|md] [--db FILE] [--out FILE]\n"
-        "  --format defaults to json";
+        "       t2ibench export RUN|latest --samples --format csv|jsonl|npz [--db FILE] [--out FILE]\n"
+        "  --format defaults to json. --samples writes one row per sample (sample id, caption id,\n"
+        "  class id, caption, R-precision rank and hit, IS terms, image SHA-256); npz (needs --out)\n"
+        "  holds the stored arrays (IS logits, R-precision scores, FID features) by sample id.";
     Args a;
     Db d;
     char *pos[4];
@@ -646,7 +782,20 @@ int cmd_export(int argc, char **argv) {
     const char *fmt = args_str(&a, "--format", "json");
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
+    int samples = args_flag(&a, "--samples");
     if (args_rest(&a, pos, 4) != 1 || res_run_arg(pos[0], &id)) return cli_usage("export", usage);
+    if (samples) {
+        if (strcmp(fmt, "csv") && strcmp(fmt, "jsonl") && strcmp(fmt, "npz")) {
+            t2i_error(T2I_EARG, "--samples --format %s: expected csv, jsonl or npz", fmt);
+            return cli_usage("export", usage);
+        }
+        if (!strcmp(fmt, "npz") && !out) {
+            t2i_error(T2I_EARG, "--format npz needs --out FILE.npz");
+            return cli_usage("export", usage);
+        }
+        int rc = export_samples(dbp, pos[0], fmt, out);
+        return rc ? cli_fail("export", rc) : EXIT_OK;
+    }
     if (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "md")) {
         t2i_error(T2I_EARG, "--format %s: expected json, csv or md", fmt);
         return cli_usage("export", usage);
@@ -716,9 +865,16 @@ int cmd_export(int argc, char **argv) {
 
 #include "fid.h"
 
+#include <sys/stat.h>
+
+// harness/cmd_fid_dir.c: the folder form.
+extern const char fid_dir_usage[];
+int cmd_fid_stats_dir(const char *dir, Args *a);
+
 int cmd_fid_stats(int argc, char **argv) {
     static const char *usage =
         "t2ibench fid-stats RUN|latest --out FILE.npz [--db FILE]\n"
+        "t2ibench fid-stats DIR --protocol P --evaluators CARD --out FILE.npz (see below)\n"
         "  Writes pytorch-fid statistics (mu, sigma of the stored pool3 features) of a run, e.g.\n"
         "  of `t2ibench eval-images` over real test images, for an evaluator card's\n"
         "  fid.statistics. The run's evaluator card must have an fid section.";
@@ -727,7 +883,10 @@ int cmd_fid_stats(int argc, char **argv) {
     char *pos[4];
     int64_t id;
     if (args_init(&a, argc, argv)) return cli_usage("fid-stats", usage);
-    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    if (args_flag(&a, "--help")) return printf("usage: %s\n%s\n", usage, fid_dir_usage), EXIT_OK;
+    struct stat dsb;   // a folder of images: statistics straight from the files
+    if (argc > 1 && argv[1][0] != '-' && stat(argv[1], &dsb) == 0 && S_ISDIR(dsb.st_mode))
+        return cmd_fid_stats_dir(argv[1], &a);
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     if (args_rest(&a, pos, 4) != 1 || !out || res_run_arg(pos[0], &id))

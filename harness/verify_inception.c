@@ -295,6 +295,16 @@ done:
     return rc;
 }
 
+// 1 when the manifest's tensors list has `name`.
+static int manifest_lists(const cJSON *m, const char *name) {
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) return 1;
+    }
+    return 0;
+}
+
 // Class count of the slim logits layer: [2048, nc] in the hash list (the weights define it).
 static int slim_classes(const cJSON *m) {
     const cJSON *e = hash_entry(m, "logits/logits/weights/ExponentialMovingAverage");
@@ -346,10 +356,17 @@ static int run_slim(const char *dir, const cJSON *m, const char *out_dir, int *f
     for (int b = 0; b < B; b++)   // the IS pred_op: softmax over the K-1 real classes
         softmax_rows(probs + (size_t)b * (K - 1), logits + (size_t)b * K + 1, 1, K - 1);
     int64_t sp[2] = {B, 2048}, sl[2] = {B, K}, sq[2] = {B, K - 1};
-    if ((rc = check_output(dir, m, "logits", logits, 2, sl, out_dir, failures))) goto done;
-    if ((rc = check_output(dir, m, "probs", probs, 2, sq, out_dir, failures))) goto done;
-    if ((rc = check_output(dir, m, "predictions", pred, 2, sl, out_dir, failures))) goto done;
-    rc = check_output(dir, m, "pool3", pool3, 2, sp, out_dir, failures);
+    struct {
+        const char    *name;
+        const float   *x;
+        const int64_t *shape;
+    } outs[] = {{"logits", logits, sl}, {"probs", probs, sq}, {"predictions", pred, sl},
+                {"pool3", pool3, sp}};
+    if (!manifest_lists(m, "logits"))
+        rc = t2i_error(T2I_EFORMAT, "%s/manifest.json: no 'logits' tensor", dir);
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0] && !rc; i++)   // those the manifest has
+        if (manifest_lists(m, outs[i].name))
+            rc = check_output(dir, m, outs[i].name, outs[i].x, 2, outs[i].shape, out_dir, failures);
 done:
     t2i_free(buf);
     npy_free(&in);

@@ -38,6 +38,10 @@ fuzz_npy)
 fuzz_safetensors)
     seed "$loc"/*.safetensors
     ;;
+fuzz_image)
+    seed tests/fixtures/images/*.png tests/fixtures/images/*.jpg tests/fixtures/images/*.bmp \
+        tests/fixtures/images/*.p?m tests/fixtures/images/*.tif tests/fixtures/images/*.webp
+    ;;
 fuzz_tf_ckpt)
     seed tests/fixtures/tf/*.ckpt tests/fixtures/tf/hostile/*.ckpt
     ;;

@@ -744,11 +744,12 @@ TEST(model_card_arch) {
 
 // The shipped cards and protocols of the new architectures load.
 TEST(shipped_cards_and_protocols) {
-    static const char *const cards[] = {"dmgan_bird", "dmgan_coco", "dfgan_bird", "dfgan_coco",
-                                        "demo_dmgan_bird", "demo_dfgan_bird", "attngan_bird",
+    static const char *const cards[] = {"dmgan_bird",      "dmgan_coco",      "dfgan_bird",
+                                        "dfgan_coco",      "demo_dmgan_bird", "demo_dfgan_bird",
+                                        "demo_dmgan_coco", "demo_dfgan_coco", "attngan_bird",
                                         "demo_bird"};
-    static const int archs[] = {GEN_DMGAN, GEN_DMGAN, GEN_DFGAN, GEN_DFGAN,
-                                GEN_DMGAN, GEN_DFGAN, GEN_ATTNGAN, GEN_ATTNGAN};
+    static const int archs[] = {GEN_DMGAN, GEN_DMGAN, GEN_DFGAN, GEN_DFGAN, GEN_DMGAN,
+                                GEN_DFGAN, GEN_DMGAN, GEN_DFGAN, GEN_ATTNGAN, GEN_ATTNGAN};
     for (size_t i = 0; i < sizeof cards / sizeof cards[0]; i++) {
         char p[256];
         snprintf(p, sizeof p, "suites/models/%s.json", cards[i]);

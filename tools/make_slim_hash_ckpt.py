@@ -3,7 +3,11 @@
 TensorFlow V1 checkpoint (SavedTensorSlices in a LevelDB table), with writers that are not
 t2ibench's (python3-protobuf, LevelDB's TableBuilder; see make_tf_fixtures.py):
 
-    /usr/bin/python3 tools/make_slim_hash_ckpt.py OUT.ckpt [MANIFEST]
+    /usr/bin/python3 tools/make_slim_hash_ckpt.py [--v2] OUT.ckpt [MANIFEST]
+
+With --v2 it writes a V2 bundle instead (OUT.ckpt.index + OUT.ckpt.data-00000-of-00001, each
+tensor's masked CRC-32C computed by a 20-line C helper compiled on the fly, since Debian's
+Python has no CRC-32C module).
 
 MANIFEST defaults to ../shared/fixtures/inception_slim/manifest.json; every variable of its
 hash_weight_checksums (388 names under their /ExponentialMovingAverage restore names, TF
@@ -58,6 +62,14 @@ def hash_values(name, shape):
     return v.astype(np.float32).reshape(shape)
 
 
+def checked_values(name, e):
+    """The hash values of one manifest entry, its checksum verified."""
+    a = hash_values(name, e["shape"])
+    if "%016x" % checksum(a) != e["checksum"]:
+        raise SystemExit("checksum mismatch for " + name)
+    return a
+
+
 def checksum(a):
     bits = a.reshape(-1).view(np.uint32).astype(np.uint64)
     with np.errstate(over="ignore"):
@@ -65,20 +77,80 @@ def checksum(a):
         return int(np.sum(bits * w, dtype=np.uint64))
 
 
+CRC_C = r"""
+#include <stddef.h>
+#include <stdint.h>
+uint32_t crc32c(const uint8_t *p, size_t n) {
+    static uint32_t t[256];
+    if (!t[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+            t[i] = c;
+        }
+    uint32_t c = 0xffffffffu;
+    while (n--) c = (c >> 8) ^ t[(c ^ *p++) & 0xff];
+    return ~c;
+}
+"""
+
+
+def crc_fn(tmp):
+    import ctypes
+    import subprocess
+    src, lib = os.path.join(tmp, "crc.c"), os.path.join(tmp, "crc.so")
+    open(src, "w").write(CRC_C)
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", lib, src], check=True)
+    f = ctypes.CDLL(lib).crc32c
+    f.restype = ctypes.c_uint32
+    f.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    if f(b"123456789", 9) != 0xE3069283 or f(b"123456789", 9) != mtf.crc32c(b"123456789"):
+        raise SystemExit("CRC-32C helper disagrees with the check value")
+    return lambda b: f(b, len(b))
+
+
+def write_v2(pb, exe, tmp, out, h):
+    crc = crc_fn(tmp)
+    data = bytearray()
+    items = []
+    for name, e in h.items():
+        a = checked_values(name, e)
+        b = a.astype("<f4").tobytes()
+        ent = pb.BundleEntryProto()
+        ent.dtype = 1
+        ent.shape.CopyFrom(mtf.shape_proto(pb, e["shape"]))
+        ent.offset = len(data)
+        ent.size = len(b)
+        ent.crc32c = mtf.mask(crc(b))
+        data += b
+        items.append((name.encode(), ent.SerializeToString()))
+    hd = pb.BundleHeaderProto()
+    hd.num_shards = 1
+    hd.version.producer = 1
+    items.append((b"", hd.SerializeToString()))
+    mtf.write_table(exe, out + ".index", items)
+    with open(out + ".data-00000-of-00001", "wb") as f:
+        f.write(bytes(data))
+
+
 def main():
-    out = sys.argv[1]
-    man = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    v2 = "--v2" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--v2"]
+    out = args[0]
+    man = args[1] if len(args) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "fixtures",
         "inception_slim", "manifest.json")
     h = json.load(open(man))["hash_weight_checksums"]
     with tempfile.TemporaryDirectory() as tmp:
         pb, exe = mtf.build_tools(tmp)
+        if v2:
+            write_v2(pb, exe, tmp, out, h)
+            print("wrote", out + ".index/.data-00000-of-00001", len(h), "variables")
+            return
         meta = pb.SavedTensorSlices()
         items = []
         for si, (name, e) in enumerate(h.items()):
-            a = hash_values(name, e["shape"])
-            if "%016x" % checksum(a) != e["checksum"]:
-                raise SystemExit("checksum mismatch for " + name)
+            a = checked_values(name, e)
             m = meta.meta.tensor.add()
             m.name = name
             m.shape.CopyFrom(mtf.shape_proto(pb, e["shape"]))
