@@ -11,8 +11,10 @@
 //     (exact stored values) to the unsharded run's;
 //   * merge refuses a missing shard, a duplicated shard and shards with different fingerprints,
 //     naming the blocks and files, and leaves the output database's runs untouched;
-//   * Slurm: SLURM_ARRAY_TASK_MIN offsets the index, inconsistent variables are errors, --shard
-//     overrides the environment; show / list / check say a shard run is partial.
+//   * Slurm (--shard slurm|auto only): SLURM_ARRAY_TASK_MIN offsets the index, step arrays map
+//     to consecutive shards, inconsistent variables are errors, one shard count per database
+//     (a resubmitted single task is refused), no --shard runs every block; show / list /
+//     check say a shard run is partial.
 #include "test.h"
 
 #include "fid.h"
@@ -118,10 +120,10 @@ TEST(test_shard_runs) {
     CHECKF(rc == 0, "unsharded: %s", OUT);
     CHECK(q_int(FULL, "SELECT count(*) FROM metrics WHERE run = 1 AND name IN "
                       "('images', 'is', 'rp', 'fid')") == 4);
-    // Shard 0 of 2 by option; shard 1 of 2 from the Slurm environment alone.
+    // Shard 0 of 2 by option; shard 1 of 2 from the Slurm environment (--shard slurm).
     rc = run_cmd(NULL, S0, PROTO, "--shard 0/2");
     CHECKF(rc == 0, "shard 0/2: %s", OUT);
-    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2", S1, PROTO, NULL);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2", S1, PROTO, "--shard slurm");
     CHECKF(rc == 0, "slurm shard 1/2: %s", OUT);
     char st[64];
     q_text(S0, "SELECT status FROM runs WHERE id = 1", st, sizeof st);
@@ -245,10 +247,12 @@ TEST(test_merge_refusals) {
 
 TEST(test_slurm_environment) {
     // SLURM_ARRAY_TASK_MIN offsets the task id: task 5 of an array 4-6 is shard 1/3.
-    char db[300];
+    char db[300], db2[300], db3[300];
     snprintf(db, sizeof db, "%s/slurm.db", T);
+    snprintf(db2, sizeof db2, "%s/slurm2.db", T);
+    snprintf(db3, sizeof db3, "%s/slurm3.db", T);
     int rc = run_cmd("SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=4 SLURM_ARRAY_TASK_COUNT=3", db,
-                     PROTO, NULL);
+                     PROTO, "--shard slurm");
     CHECKF(rc == 0, "%s", OUT);
     CHECK(q_int(db, "SELECT json_extract(provenance, '$.run.shard.index') * 100 + "
                     "json_extract(provenance, '$.run.shard.count') FROM runs WHERE id = 1") == 103);
@@ -256,13 +260,43 @@ TEST(test_slurm_environment) {
     q_text(db, "SELECT group_concat(block, ',') FROM blocks", blocks, sizeof blocks);
     CHECKF(!strcmp(blocks, "1"), "blocks '%s'", blocks);
     CHECK(same_rows(db, 1, FULL, 1) == 2);
-    // Inconsistent environments are errors naming the variables (before any work).
-    rc = run_cmd("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2", db, PROTO, NULL);
-    CHECKF(rc == 2 && strstr(OUT, "SLURM_ARRAY_TASK_COUNT") && strstr(OUT, "--shard"),
+    // A resubmitted single task (--array=1: COUNT 1) is shard 0/1: refused in a database that
+    // holds shards of 3 of the same run, naming the run and the shard count.
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=1 "
+                 "SLURM_ARRAY_TASK_COUNT=1", db, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "shard 1/3") && strstr(OUT, "--shard I/3"), "exit %d: %s", rc,
+           OUT);
+    rc = run_cmd(NULL, db, PROTO, NULL);
+    CHECKF(rc == 2 && strstr(OUT, "already holds run 1"), "exit %d: %s", rc, OUT);
+    // Step arrays: --array=0-4:2 is tasks 0, 2, 4 = shards 0, 1, 2 of 3.
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=4 "
+                 "SLURM_ARRAY_TASK_STEP=2 SLURM_ARRAY_TASK_COUNT=3", db2, PROTO, "--shard slurm");
+    CHECKF(rc == 0, "%s", OUT);
+    CHECK(q_int(db2, "SELECT json_extract(provenance, '$.run.shard.index') * 100 + "
+                     "json_extract(provenance, '$.run.shard.count') FROM runs WHERE id = 1") == 103);
+    q_text(db2, "SELECT group_concat(block, ',') FROM blocks", blocks, sizeof blocks);
+    CHECKF(!strcmp(blocks, "1"), "blocks '%s'", blocks);
+    // Inconsistent environments are errors naming the variables (before any work): a task off
+    // the step, MAX not MIN + (COUNT-1) * STEP (a list such as --array=0,3,5), COUNT missing.
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_MAX=4 SLURM_ARRAY_TASK_STEP=2 "
+                 "SLURM_ARRAY_TASK_COUNT=3", db3, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "STEP") && strstr(OUT, "--shard I/N"), "exit %d: %s", rc, OUT);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MAX=5 SLURM_ARRAY_TASK_COUNT=3", db3,
+                 PROTO, "--shard auto");
+    CHECKF(rc == 2 && strstr(OUT, "MAX 5"), "exit %d: %s", rc, OUT);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2", db3, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "SLURM_ARRAY_TASK") && strstr(OUT, "--shard"),
            "exit %d: %s", rc, OUT);
-    rc = run_cmd("SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=", db, PROTO, NULL);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=", db3, PROTO, "--shard slurm");
     CHECKF(rc == 2 && strstr(OUT, "SLURM_ARRAY_TASK_COUNT"), "exit %d: %s", rc, OUT);
-    CHECK(q_int(db, "SELECT count(*) FROM runs") == 1);
+    // --shard slurm outside an array task is an error; --shard auto runs every block.
+    rc = run_cmd(NULL, db3, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "not a Slurm array task"), "exit %d: %s", rc, OUT);
+    CHECK(q_int(db3, "SELECT count(*) FROM runs") <= 0);
+    // Without --shard, an array task runs every block (a model sweep).
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2", db3, PROTO, NULL);
+    CHECKF(rc == 0, "exit %d: %s", rc, OUT);
+    CHECK(q_int(db3, "SELECT count(*) FROM blocks") == 4);
     // Bad --shard values are usage errors.
     rc = run_cmd(NULL, db, PROTO, "--shard 2/2");
     CHECK(rc == 4);

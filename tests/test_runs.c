@@ -1,0 +1,269 @@
+// test_runs.c -- runs under real use (issue 13), through the t2ibench binary (T2I_BIN, default
+// build/t2ibench). Run from the repository root.
+//
+// Covers: a signal in the middle of a block stops the run at the next sample boundary (state,
+// not time: the run is "interrupted", fewer than a block of samples were computed after the
+// signal, the finished ones are committed), and the resumed run stores exactly the numbers of
+// an uninterrupted one; SIGTERM does the same; a run killed with SIGKILL is listed as "stale"
+// and resumed by the same command; a second identical command refuses a run that a live
+// process computes and names it; progress lines without a terminal (done/total, images/s,
+// ETA) and -q silencing them; rerunning a complete run is a no-op and --new starts another;
+// `t2ibench help CMD` prints `t2ibench CMD --help`; the sample-set digest is stored.
+#include "test.h"
+
+#include "scoring.h"
+#include "t2i.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_test.h"
+
+#define SUITE "suites/cub_smoke.suite"   // blocks of 16 samples
+#define PROTO "suites/protocols/smoke.json"
+#define MODEL "suites/models/demo_bird.json"
+#define EVAL "suites/evaluators/demo_cub.json"
+#define LIMIT 16                         // one block
+
+static char REF[300];   // database of the uninterrupted reference run (run 1)
+
+static void nap_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+// Starts `t2ibench run` on db in the background, stderr into errf (not a terminal).
+static pid_t spawn(const char *db, const char *errf, const char *extra) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "exec %s run --suite %s --model %s --protocol %s --evaluators %s --db %s "
+                 "--limit %d --batch 1 --threads 2 %s >/dev/null 2>%s",
+                 BIN, SUITE, MODEL, PROTO, EVAL, db, LIMIT, extra ? extra : "", errf);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+// Progress lines in text s.
+static int logged_count(const char *s) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, "/16 samples (")); p++) n++;
+    return n;
+}
+
+static int run_sync(const char *db, const char *extra) {
+    return sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit %d "
+              "--batch 1 --threads 2 %s",
+              BIN, SUITE, MODEL, PROTO, EVAL, db, LIMIT, extra ? extra : "");
+}
+
+// The largest D of the progress lines "D/16 samples" in file f (-1 when none).
+static long logged_done(const char *f) {
+    char *s = read_all(f);
+    long best = -1;
+    for (const char *p = s; p && (p = strstr(p, "/16 samples")); p++) {
+        const char *q = p;
+        while (q > s && q[-1] >= '0' && q[-1] <= '9') q--;
+        long v = strtol(q, NULL, 10);
+        if (q < p && v > best) best = v;
+    }
+    t2i_free(s);
+    return best;
+}
+
+// Waits until the progress log of child shows at least `n` samples done; 0 if it exits first.
+static int wait_logged(const char *f, long n, pid_t child) {
+    for (int i = 0; i < 30000; i++) {
+        if (logged_done(f) >= n) return 1;
+        int st;
+        if (waitpid(child, &st, WNOHANG) == child) return 0;
+        nap_ms(10);
+    }
+    return 0;
+}
+
+static int wait_exit(pid_t pid) {
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// Runs of two databases store bit-identical per-sample outputs and metrics.
+static int same_as_ref(const char *db, long long run) {
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM samples x JOIN a1.samples y ON x.sample = y.sample"
+             " WHERE x.run = %lld AND y.run = 1 AND x.is_logits IS y.is_logits"
+             " AND x.rp_rank IS y.rp_rank AND x.rp_scores IS y.rp_scores"
+             " AND x.image_sha256 IS y.image_sha256 AND x.checksum IS y.checksum",
+             run);
+    long long same = q_int2(db, REF, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM metrics x JOIN a1.metrics y ON x.name = y.name WHERE x.run = "
+             "%lld AND y.run = 1 AND x.value IS y.value AND x.std IS y.std AND x.n = y.n",
+             run);
+    long long msame = q_int2(db, REF, sql);
+    if (same != LIMIT || msame != 3)
+        fprintf(stderr, "    run %lld vs reference: %lld identical samples, %lld metrics\n", run,
+                same, msame);
+    return same == LIMIT && msame == 3;
+}
+
+static void status_of(const char *db, long long run, char *st, size_t n) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT status FROM runs WHERE id = %lld", run);
+    q_text(db, sql, st, n);
+}
+
+// ---- tests ---------------------------------------------------------------------------------
+
+TEST(test_reference_progress_and_noop_rerun) {
+    // Progress lines without a terminal: every 4 samples, with done/total, images/s and ETA.
+    int rc = run_sync(REF, "--log-interval 4samples");
+    CHECKF(rc == 0, "%s", OUT);
+    CHECKF(strstr(OUT, "t2ibench: run 1: ") && logged_count(OUT) >= 3 && strstr(OUT, "images/s") &&
+               strstr(OUT, "ETA") && strstr(OUT, "16/16 samples (100%)"),
+           "%s", OUT);
+    char set[128];
+    q_text(REF, "SELECT sample_set FROM runs WHERE id = 1", set, sizeof set);
+    int64_t ids[LIMIT];
+    for (int i = 0; i < LIMIT; i++) ids[i] = i;
+    char want[SCORING_SAMPLE_SET_LEN];
+    scoring_sample_set(ids, LIMIT, want);
+    CHECKF(strcmp(set, want) == 0 && strncmp(set, "16:", 3) == 0, "sample_set '%s'", set);
+    // The same command again: "run 1 is complete", exit 0, nothing computed or added.
+    long long gen = q_int(REF, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'");
+    rc = run_sync(REF, NULL);
+    CHECKF(rc == 0 && strstr(OUT, "run 1 is complete"), "exit %d: %s", rc, OUT);
+    CHECK(q_int(REF, "SELECT count(*) FROM runs") == 1);
+    CHECK(q_int(REF, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'") == gen);
+    // -q: no progress lines (and no other chatter on stderr); --new: a fresh run with the same
+    // numbers.
+    char db[300];
+    snprintf(db, sizeof db, "%s/q.db", T);
+    for (int i = 0; i < 2; i++) {
+        rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 4 "
+                "--batch 1 --log-interval 1samples -q %s 2>&1 >/dev/null",
+                BIN, SUITE, MODEL, PROTO, EVAL, db, i ? "--new" : "");
+        CHECKF(rc == 0 && OUT[0] == 0, "exit %d: '%s'", rc, OUT);
+    }
+    CHECK(q_int(db, "SELECT count(*) FROM runs") == 2);
+    CHECK(q_int(db, "SELECT count(*) FROM samples x JOIN samples y ON x.sample = y.sample AND"
+                    " x.run = 1 AND y.run = 2 AND x.checksum = y.checksum") == 4);
+}
+
+// A signal while block 0 (16 samples) is in flight: the run stops at the next sample boundary.
+static void interrupt_mid_block(int sig, const char *name) {
+    char db[300], err[300];
+    snprintf(db, sizeof db, "%s/%s.db", T, name);
+    snprintf(err, sizeof err, "%s/%s.err", T, name);
+    pid_t pid = spawn(db, err, "--log-interval 1samples");
+    CHECK(pid > 0);
+    int got = wait_logged(err, 2, pid);
+    CHECKF(got, "the run ended before 2 samples were logged");
+    long at_signal = logged_done(err);
+    kill(pid, sig);
+    int code = wait_exit(pid);
+    CHECKF(code == 130, "%s: exit %d", name, code);
+    char st[32];
+    status_of(db, 1, st, sizeof st);
+    CHECKF(strcmp(st, "interrupted") == 0, "%s: status '%s'", name, st);
+    long long stored = q_int(db, "SELECT count(*) FROM samples WHERE run = 1");
+    long long computed = q_int(db, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'");
+    // Committed: at least what was finished when the signal came; the block is not done.
+    CHECKF(stored >= at_signal && stored < LIMIT, "%s: %lld stored, %ld done at the signal", name,
+           stored, at_signal);
+    CHECK(q_int(db, "SELECT count(*) FROM blocks WHERE run = 1") == 0);
+    // Fewer than a block's samples were computed after the signal (2 workers, batch 1: at most
+    // the 2 samples in flight).
+    CHECKF(computed - at_signal < LIMIT && computed - at_signal <= 2,
+           "%s: %lld computed in all, %ld at the signal", name, computed, at_signal);
+    char *log = read_all(err);
+    CHECKF(log && strstr(log, "interrupted: run 1 stopped with") && strstr(log, "committed"),
+           "%s", log ? log : "");
+    t2i_free(log);
+    CHECK(q_int(db, "SELECT count(*) FROM runs WHERE owner_pid IS NOT NULL") == 0);
+    // The same command resumes it (computing only the missing samples) = the reference.
+    int rc = run_sync(db, "-q");
+    CHECKF(rc == 0, "%s", OUT);
+    status_of(db, 1, st, sizeof st);
+    CHECK(strcmp(st, "complete") == 0);
+    CHECK(q_int(db, "SELECT count(*) FROM runs") == 1);
+    CHECK(same_as_ref(db, 1));
+    long long total = q_int(db, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'");
+    CHECKF(total - computed == LIMIT - stored, "%lld generated on resume, %lld were missing",
+           total - computed, LIMIT - stored);
+}
+
+TEST(test_sigint_mid_block) { interrupt_mid_block(SIGINT, "int"); }
+TEST(test_sigterm_mid_block) { interrupt_mid_block(SIGTERM, "term"); }
+
+TEST(test_stale_after_sigkill_and_one_owner) {
+    char db[300], err[300];
+    snprintf(db, sizeof db, "%s/kill.db", T);
+    snprintf(err, sizeof err, "%s/kill.err", T);
+    pid_t pid = spawn(db, err, "--log-interval 1samples");
+    CHECK(wait_logged(err, 1, pid));
+    // A second identical command refuses the run the first one computes, naming its process.
+    int rc = run_sync(db, NULL);
+    char want[64];
+    snprintf(want, sizeof want, "being computed by process %d", (int)pid);
+    CHECKF(rc == 2 && strstr(OUT, want) && strstr(OUT, "nothing was done"), "exit %d: %s", rc,
+           OUT);
+    CHECK(q_int(db, "SELECT count(*) FROM runs") == 1);
+    rc = sh("%s list --db %s", BIN, db);
+    CHECKF(rc == 0 && strstr(OUT, "running") && !strstr(OUT, "stale"), "%s", OUT);
+    kill(pid, SIGKILL);
+    wait_exit(pid);
+    // The row still says "running"; list and show say "stale".
+    char st[32];
+    status_of(db, 1, st, sizeof st);
+    CHECK(strcmp(st, "running") == 0);
+    rc = sh("%s list --db %s", BIN, db);
+    CHECKF(rc == 0 && strstr(OUT, "stale") && !strstr(OUT, "running"), "%s", OUT);
+    rc = sh("%s show 1 --db %s", BIN, db);
+    CHECKF(strstr(OUT, "stale"), "%s", OUT);
+    // The same command resumes the stale run and says so.
+    rc = run_sync(db, NULL);
+    CHECKF(rc == 0 && strstr(OUT, "stale") && strstr(OUT, "resuming run 1"), "exit %d: %s", rc,
+           OUT);
+    status_of(db, 1, st, sizeof st);
+    CHECK(strcmp(st, "complete") == 0);
+    CHECK(same_as_ref(db, 1));
+}
+
+TEST(test_help_cmd) {
+    const char *cmds[] = {"run", "eval-images", "list", "show", "compare", "check", "export",
+                          "merge", "suite", "metric", "generate", "bench", "fid-stats"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char a[1 << 14];
+        int r1 = sh("%s %s --help", BIN, cmds[i]);
+        snprintf(a, sizeof a, "%s", OUT);
+        int r2 = sh("%s help %s", BIN, cmds[i]);
+        CHECKF(r1 == 0 && r2 == 0 && strcmp(a, OUT) == 0 && strstr(OUT, cmds[i]),
+               "help %s (exit %d/%d):\n%s\n---\n%s", cmds[i], r1, r2, a, OUT);
+    }
+    int rc = sh("%s help nosuch", BIN);
+    CHECK(rc == 4 && strstr(OUT, "nosuch"));
+}
+
+int main(void) {
+    BIN = getenv("T2I_BIN") && *getenv("T2I_BIN") ? getenv("T2I_BIN") : "build/t2ibench";
+    snprintf(T, sizeof T, "/tmp/t2iruns_%d", (int)getpid());
+    mkdir(T, 0777);
+    snprintf(REF, sizeof REF, "%s/ref.db", T);
+    RUN(test_reference_progress_and_noop_rerun);
+    RUN(test_sigint_mid_block);
+    RUN(test_sigterm_mid_block);
+    RUN(test_stale_after_sigkill_and_one_owner);
+    RUN(test_help_cmd);
+    if (!test_failed) sh("rm -rf %s", T);
+    return test_report("test_runs");
+}
