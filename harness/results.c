@@ -186,6 +186,23 @@ void res_status_label(const ResRun *r, char *buf, size_t n) {
         snprintf(buf, n, "%s", st);
 }
 
+int res_same_samples(const ResRun *a, const ResRun *b, char *why, size_t n) {
+    why[0] = 0;
+    int64_t na = a->n_samples, nb = b->n_samples;
+    if (a->sample_set[0] && b->sample_set[0]) {
+        if (!strcmp(a->sample_set, b->sample_set)) return 1;
+        na = strtoll(a->sample_set, NULL, 10);
+        nb = strtoll(b->sample_set, NULL, 10);
+    } else if (na == nb) {
+        return 1;   // a run stored before sample-set digests: the count is all we know
+    }
+    snprintf(why, n, "run %lld covers %lld samples (%.20s...), run %lld covers %lld samples "
+                     "(%.20s...): metrics of different sample sets are not comparable",
+             (long long)a->id, (long long)na, a->sample_set[0] ? a->sample_set : "no digest",
+             (long long)b->id, (long long)nb, b->sample_set[0] ? b->sample_set : "no digest");
+    return 0;
+}
+
 const ResMetric *res_metric(const ResRun *r, const char *name) {
     for (int i = 0; i < r->n_metrics; i++)
         if (!strcmp(r->m[i].name, name)) return &r->m[i];
@@ -239,17 +256,20 @@ int res_load_json(const char *path, ResRun *r) {
     cJSON *j = NULL;
     int rc = jx_parse_file(path, &j);
     if (rc) return rc;
-    static const char *const keys[] = {"format", "id", "status", "kind", "suite", "protocol",
+    const char *keys[] = {"format", "id", "status", "kind", "suite", "protocol",
                                        "model", "evaluators", "fingerprint",
                                        "inputs_fingerprint", "model_fingerprint", "started",
                                        "finished", "n_samples", "samples_done", "metrics",
-                                       "provenance", "sample_set", NULL};
+                                       "provenance", NULL, NULL};
     static const char *const mkeys[] = {"name", "value", "std", "n", "direction", NULL};
     static const char *const fmts[] = {"t2ibench-run/1", NULL};
     const cJSON *ms;
     long v;
     int k;
-    if ((rc = jx_keys(j, path, "$", keys))) goto done;
+    // "sample_set": written since schema 2, optional for older exports.
+    keys[sizeof keys / sizeof keys[0] - 2] =
+        cJSON_GetObjectItemCaseSensitive(j, "sample_set") ? "sample_set" : NULL;
+    if ((rc = jx_keys(j, path, "$", (const char *const *)keys))) goto done;
     if ((rc = jx_enum(j, path, "$", "format", fmts, &k))) goto done;
     if ((rc = jx_int(j, path, "$", "id", 0, 1L << 53, &v))) goto done;
     r->id = v;

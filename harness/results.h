@@ -48,6 +48,9 @@ int  res_load(Db *d, int64_t id, ResRun *r /* OUT */);
 int  res_load_json(const char *path, ResRun *r /* OUT */);
 void res_free(ResRun *r);
 const ResMetric *res_metric(const ResRun *r, const char *name);
+// 1 when both runs' metrics cover the same samples (equal sample-set digests; equal sample
+// counts for runs stored before digests); 0 with a sentence in why otherwise.
+int  res_same_samples(const ResRun *a, const ResRun *b, char *why, size_t n);
 // Status as shown to users: the stored status ("stale" for a "running" run whose process is
 // gone), or for a shard run "shard I/N complete" (status "shard-complete"), "shard I/N running".
 void res_status_label(const ResRun *r, char *buf, size_t n);

@@ -250,6 +250,12 @@ static int load_all(Run *r) {
     if ((rc = evalcard_load(ev, &r->E))) return rc;
     if ((rc = check_compat(r))) return rc;
     r->words_num = r->S.words_num;
+    // The card's WORDS_NUM (cfg.TEXT.WORDS_NUM of training) is recorded in the provenance; the
+    // protocol decides the evaluation truncation, and a difference is said aloud.
+    if (r->have_model && r->M.words_num != r->S.words_num && !o->quiet)
+        fprintf(stderr, "t2ibench: note: model card %s was trained with WORDS_NUM %d; protocol %s "
+                        "evaluates captions truncated to %d words (suite %s)\n",
+                o->model, r->M.words_num, r->P.name, r->S.words_num, r->S.path);
     r->n = o->limit > 0 && o->limit < r->S.n ? o->limit : r->S.n;
     r->use_is = r->P.is_enabled;
     r->use_rp = r->P.rp_enabled && r->S.mismatches > 0;
@@ -284,6 +290,28 @@ static int add_provenance(Run *r, Provenance *pv) {
         if ((rc = prov_add_file(pv, "model.vocabulary", r->M.vocab_path))) return rc;
     }
     return T2I_OK;
+}
+
+// The FID statistics are read and checked (size, finiteness, symmetric covariance with a
+// non-negative diagonal, 2048 features) before the first sample, not after the generation.
+static int check_fid_stats(const Run *r) {
+    if (!r->use_fid || !r->E.fid_stats) return T2I_OK;
+    FidStats st;
+    int rc = fid_stats_load(r->E.fid_stats, &st);
+    if (rc) return t2i_error_prefix(rc, "evaluator card %s: FID statistics", r->E.path);
+    int D = st.D;
+    for (size_t i = 0; i < (size_t)D && !rc; i++)
+        if (!isfinite(st.mu[i]))
+            rc = t2i_error(T2I_EFORMAT, "%s: mu[%zu] is not finite", r->E.fid_stats, i);
+    for (size_t i = 0; i < (size_t)D * D && !rc; i++)
+        if (!isfinite(st.sigma[i]))
+            rc = t2i_error(T2I_EFORMAT, "%s: sigma[%zu][%zu] is not finite", r->E.fid_stats,
+                           i / (size_t)D, i % (size_t)D);
+    fid_stats_free(&st);
+    if (!rc && D != 2048)
+        rc = t2i_error(T2I_ESHAPE, "%s: statistics of %d features; the FID Inception gives 2048",
+                       r->E.fid_stats, D);
+    return rc;
 }
 
 // Digest of the image files of eval-images (names and contents, in sample order).
@@ -717,6 +745,13 @@ static int image_path(const char *dir, int64_t id, char *buf, size_t n) {
         found = 1;
     }
     if (found) return T2I_OK;
+    for (int i = 0; fmts[i]; i++) {   // a name that exists but cannot be followed
+        struct stat sb;
+        snprintf(cand, sizeof cand, fmts[i], dir, (long long)id);
+        if (lstat(cand, &sb) == 0 && stat(cand, &sb) != 0)
+            return t2i_error(T2I_EIO, "%s: image of sample %lld cannot be opened: %s", cand,
+                             (long long)id, strerror(errno));
+    }
     return t2i_error(T2I_EIO, "%s: no image for sample %lld (expected %lld.png, %06lld.png or "
                               ".jpg)",
                      dir, (long long)id, (long long)id, (long long)id);
@@ -1063,6 +1098,7 @@ static char *run_provenance(const Run *r, const Provenance *pv, const ScoreSpec 
     cJSON_AddStringToObject(ex, "protocol", r->P.name);
     cJSON_AddStringToObject(ex, "evaluators", r->E.name);
     cJSON_AddStringToObject(ex, "model", r->have_model ? r->M.name : "eval-images");
+    if (r->have_model) cJSON_AddNumberToObject(ex, "model_words_num", r->M.words_num);
     if (shard_n > 1) {
         cJSON *sh = cJSON_AddObjectToObject(ex, "shard");
         cJSON_AddNumberToObject(sh, "index", shard_i);
@@ -1200,7 +1236,7 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     int nw = o->threads > 0 ? (o->threads < RUN_MAX_WORKERS ? o->threads : RUN_MAX_WORKERS) : 1;
     Run *workers = NULL;
     blas_set_threads(1);
-    if ((rc = load_all(&r))) goto out;
+    if ((rc = load_all(&r)) || (rc = check_fid_stats(&r))) goto out;
     if (o->images_dir) {
         struct stat sb;
         if (stat(o->images_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {

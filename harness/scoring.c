@@ -123,7 +123,7 @@ cJSON *scoring_spec_json(const ScoreSpec *sp) {
         cJSON *o = cJSON_AddObjectToObject(j, "rp");
         cJSON_AddNumberToObject(o, "k", sp->rp_k);
         cJSON_AddNumberToObject(o, "folds", sp->rp_folds);
-        cJSON_AddStringToObject(o, "fold_rule", sp->rp_fold_dmgan ? "dmgan" : "exact");
+        cJSON_AddStringToObject(o, "fold_rule", sp->rp_fold_dmgan ? "dmgan" : "contiguous");
         add_u64(o, "shuffle_seed", sp->rp_shuffle_seed);
     } else {
         cJSON_AddNullToObject(j, "rp");
@@ -218,7 +218,8 @@ int scoring_spec_parse(const cJSON *j, const char *what, ScoreSpec *sp) {
         if ((rc = get_int(o, what, p, "folds", 1, 1 << 20, &v))) return rc;
         sp->rp_folds = (int)v;
         if ((rc = get_str(o, what, p, "fold_rule", &s))) return rc;
-        if (strcmp(s, "dmgan") && strcmp(s, "exact"))
+        // "exact": the name databases written before the names were unified still hold.
+        if (strcmp(s, "dmgan") && strcmp(s, "contiguous") && strcmp(s, "exact"))
             return t2i_error(T2I_EFORMAT, "%s: %s.fold_rule: '%s'", what, p, s);
         sp->rp_fold_dmgan = !strcmp(s, "dmgan");
         if ((rc = get_u64(o, what, p, "shuffle_seed", &sp->rp_shuffle_seed))) return rc;

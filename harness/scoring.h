@@ -33,7 +33,7 @@ typedef struct {
     uint64_t is_shuffle_seed;   // 0 = sample order
     int      use_rp;
     int      rp_k, rp_folds;
-    int      rp_fold_dmgan;     // 1 = DM-GAN folds, 0 = exact/contiguous
+    int      rp_fold_dmgan;     // 1 = "dmgan" folds, 0 = "contiguous"
     uint64_t rp_shuffle_seed;
     int      use_fid;           // FID features stored
     char     fid_stats[1024];   // statistics file ("" = features only, no FID)

@@ -195,6 +195,23 @@ TEST(test_merge_equals_unsharded) {
     CHECKF(rc == 0, "exit %d: %s", rc, OUT);
     rc = sh("%s show 2 --db %s", BIN, FULL);
     CHECKF(rc == 0 && strstr(OUT, "[complete]") && !strstr(OUT, "PARTIAL"), "%s", OUT);
+    // A shard run with the evaluator card spelled another way (T/./eval.json) is the same card:
+    // merged by content. Merge names the run it picked in each file and creates the missing
+    // directories of --out.
+    char s1b[300], ev2[400], deep[300];
+    snprintf(s1b, sizeof s1b, "%s/shard1b.db", T);
+    snprintf(ev2, sizeof ev2, "%s/./eval.json", T);
+    snprintf(deep, sizeof deep, "%s/new/dir/m3.db", T);
+    rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 "
+            "--batch 4 -q --shard 1/2",
+            BIN, SUITE, MODEL, PROTO, ev2, s1b);
+    CHECKF(rc == 0, "%s", OUT);
+    rc = sh("%s merge --out %s %s %s", BIN, deep, S0, s1b);
+    CHECKF(rc == 0 && strstr(OUT, "using run 1 (shard 0/2, shard-complete") &&
+               strstr(OUT, "using run 1 (shard 1/2"),
+           "exit %d: %s", rc, OUT);
+    CHECK(same_rows(deep, 1, FULL, 1) == 8);
+    CHECK(same_metrics(deep, 1, FULL, 1, 4));
 }
 
 TEST(test_merge_refusals) {
@@ -207,6 +224,13 @@ TEST(test_merge_refusals) {
     CHECKF(rc == 2 && strstr(OUT, "blocks 1, 3") && strstr(OUT, "missing shard 1/2") &&
                strstr(OUT, S0),
            "exit %d: %s", rc, OUT);
+    // ... into a new file: nothing is left behind (no schema-only database, no temp file).
+    char never[300];
+    snprintf(never, sizeof never, "%s/never.db", T);
+    rc = sh("%s merge --out %s %s", BIN, never, S0);
+    CHECK(rc == 2 && access(never, F_OK) != 0);
+    rc = sh("ls %s | grep -c never", T);
+    CHECKF(atoi(OUT) == 0, "%s", OUT);
     // A duplicated shard (a copy of shard 0): each duplicated block with both files.
     char dup[300];
     snprintf(dup, sizeof dup, "%s/dup.db", T);

@@ -15,6 +15,7 @@
 #include "t2i.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -239,6 +240,67 @@ TEST(test_stale_after_sigkill_and_one_owner) {
     CHECK(same_as_ref(db, 1));
 }
 
+TEST(test_sample_sets_and_stored_bytes) {
+    // q.db holds two 4-sample runs (test_reference_progress_and_noop_rerun); a 2-sample run of
+    // the same inputs has another sample set: compare and check refuse it, naming both.
+    char db[300], js[300];
+    snprintf(db, sizeof db, "%s/q.db", T);
+    snprintf(js, sizeof js, "%s/ref16.json", T);
+    int rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 2 "
+                "--batch 1 -q 2>/dev/null",
+                BIN, SUITE, MODEL, PROTO, EVAL, db);
+    CHECKF(rc == 0, "%s", OUT);
+    rc = sh("%s compare 1 3 --db %s", BIN, db);
+    CHECKF(rc == 2 && strstr(OUT, "covers 4 samples") && strstr(OUT, "covers 2"), "exit %d: %s",
+           rc, OUT);
+    rc = sh("%s check --db %s --run 3 --baseline 1 --fail-on is:-1", BIN, db);
+    CHECKF(rc == 2 && strstr(OUT, "different sample sets"), "exit %d: %s", rc, OUT);
+    // ... also against an exported baseline (the digest travels in the JSON).
+    rc = sh("%s export 1 --db %s --out %s", BIN, REF, js);
+    CHECK(rc == 0);
+    rc = sh("%s check --db %s --run 1 --baseline %s --fail-on is:-1", BIN, db, js);
+    CHECKF(rc == 2 && strstr(OUT, "covers 16 samples"), "exit %d: %s", rc, OUT);
+    rc = sh("%s compare 1 2 --db %s", BIN, db);
+    CHECKF(rc == 0 && strstr(OUT, "IS ") && strstr(OUT, "RP (%)"), "exit %d: %s", rc, OUT);
+    // Names: the table's "IS" is what --fail-on takes; a failing rule says REGRESSION once.
+    rc = sh("%s check --db %s --run 2 --baseline 1 --fail-on IS:-0,RP:-0,time.total:+1000000%%",
+            BIN, db);
+    CHECKF(rc == 0 && strstr(OUT, "timing rules:") && strstr(OUT, "check: pass"), "exit %d: %s",
+           rc, OUT);
+    // A flipped byte in a stored output: check notices it by the row checksum.
+    char cp[300];
+    snprintf(cp, sizeof cp, "%s/flip.db", T);
+    rc = sh("cp %s %s", db, cp);
+    sqlite3 *d = NULL;
+    CHECK(sqlite3_open(cp, &d) == SQLITE_OK);
+    CHECK(sqlite3_exec(d, "UPDATE samples SET is_logits = substr(is_logits, 1, 7) || x'ff' || "
+                          "substr(is_logits, 9) WHERE run = 2 AND sample = 1",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(d);
+    rc = sh("%s check --db %s --run 2 --baseline 1 --fail-on is:-1", BIN, cp);
+    CHECKF(rc == 2 && strstr(OUT, "sample 1 do not match their checksum"), "exit %d: %s", rc, OUT);
+    // A damaged page: check refuses the database (PRAGMA quick_check) instead of trusting it.
+    rc = sh("cp %s %s && dd if=/dev/urandom of=%s bs=1024 seek=5 count=3 conv=notrunc 2>/dev/null",
+            db, cp, cp);
+    CHECK(rc == 0);
+    rc = sh("%s check --db %s --run 2 --baseline 1 --fail-on is:-1", BIN, cp);
+    CHECKF(rc == 2 && (strstr(OUT, "damaged") || strstr(OUT, "malformed")), "exit %d: %s", rc,
+           OUT);
+    // Inputs must be regular files: /dev/zero and a FIFO are refused at once, naming them.
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/fifo", T);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    const char *bad[] = {"/dev/zero", fifo};
+    for (int i = 0; i < 2; i++) {
+        rc = sh("timeout 60 %s run --suite %s --model %s --protocol %s --evaluators %s --db %s "
+                "--limit 2 -q",
+                BIN, SUITE, MODEL, bad[i], EVAL, db);
+        CHECKF(rc == 2 && strstr(OUT, bad[i]) && strstr(OUT, "not a regular file"),
+               "exit %d: %s", rc, OUT);
+    }
+    CHECK(q_int(db, "SELECT count(*) FROM runs") == 3);
+}
+
 TEST(test_help_cmd) {
     const char *cmds[] = {"run", "eval-images", "list", "show", "compare", "check", "export",
                           "merge", "suite", "metric", "generate", "bench", "fid-stats"};
@@ -263,6 +325,7 @@ int main(void) {
     RUN(test_sigint_mid_block);
     RUN(test_sigterm_mid_block);
     RUN(test_stale_after_sigkill_and_one_owner);
+    RUN(test_sample_sets_and_stored_bytes);
     RUN(test_help_cmd);
     if (!test_failed) sh("rm -rf %s", T);
     return test_report("test_runs");
