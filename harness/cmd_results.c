@@ -263,6 +263,7 @@ int cmd_compare(int argc, char **argv) {
         if (res_run_arg(pos[i], &id)) return cli_usage("compare", usage);
     }
     int rc = db_open(&d, path, 1);
+    if (!rc && (rc = db_quick_check(&d))) db_close(&d);
     if (rc) return cli_fail("compare", rc);
     int loaded = 0;
     for (int i = 0; i < n; i++) {

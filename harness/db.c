@@ -387,7 +387,7 @@ int db_run_insert(Db *d, const DbRun *r, int64_t *id) {
 int db_run_set_status(Db *d, int64_t run, const char *status) {
     sqlite3_stmt *st;
     int rc = prep(d,
-                  "UPDATE runs SET status = ?, finished = CASE WHEN ? = 'complete' THEN "
+                  "UPDATE runs SET status = ?, finished = CASE WHEN ? IN ('complete', 'shard-complete') THEN "
                   "strftime('%Y-%m-%dT%H:%M:%SZ','now') ELSE finished END WHERE id = ?",
                   &st);
     if (rc) return rc;

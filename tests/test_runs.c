@@ -191,9 +191,14 @@ static void interrupt_mid_block(int sig, const char *name) {
            "%s", log ? log : "");
     t2i_free(log);
     CHECK(q_int(db, "SELECT count(*) FROM runs WHERE owner_pid IS NOT NULL") == 0);
-    // The same command resumes it (computing only the missing samples) = the reference.
-    int rc = run_sync(db, "-q");
-    CHECKF(rc == 0, "%s", OUT);
+    // The same command resumes it (computing only the missing samples) = the reference; with
+    // --images-out it says that the images of the earlier invocation's samples are missing.
+    char extra[400];
+    snprintf(extra, sizeof extra, "-q --images-out %s/img_%s", T, name);
+    int rc = run_sync(db, extra);
+    char want[64];
+    snprintf(want, sizeof want, "lacks the images of %lld samples", stored);
+    CHECKF(rc == 0 && strstr(OUT, want), "%s", OUT);
     status_of(db, 1, st, sizeof st);
     CHECK(strcmp(st, "complete") == 0);
     CHECK(q_int(db, "SELECT count(*) FROM runs") == 1);
@@ -299,6 +304,30 @@ TEST(test_sample_sets_and_stored_bytes) {
                "exit %d: %s", rc, OUT);
     }
     CHECK(q_int(db, "SELECT count(*) FROM runs") == 3);
+    // A foreign SQLite file is refused before anything in it changes (no switch to WAL).
+    char foreign[300];
+    snprintf(foreign, sizeof foreign, "%s/foreign.db", T);
+    sqlite3 *f = NULL;
+    CHECK(sqlite3_open(foreign, &f) == SQLITE_OK &&
+          sqlite3_exec(f, "CREATE TABLE notes(x); INSERT INTO notes VALUES (1);", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    sqlite3_close(f);
+    rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 2 -q",
+            BIN, SUITE, MODEL, PROTO, EVAL, foreign);
+    CHECKF(rc == 2 && strstr(OUT, "not a t2ibench database"), "exit %d: %s", rc, OUT);
+    unsigned char hdr[20] = {0};
+    FILE *fh = fopen(foreign, "rb");
+    CHECK(fh && fread(hdr, 1, 20, fh) == 20 && hdr[18] == 1);   // still rollback journal
+    if (fh) fclose(fh);
+    // Said plainly: a directory as --db; --threads above 64 capped with a message.
+    rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 2 -q",
+            BIN, SUITE, MODEL, PROTO, EVAL, T);
+    CHECKF(rc == 2 && strstr(OUT, "is a directory"), "exit %d: %s", rc, OUT);
+    rc = sh("%s list --db %s", BIN, T);
+    CHECKF(rc == 2 && strstr(OUT, "is a directory"), "exit %d: %s", rc, OUT);
+    rc = sh("%s run --suite %s --model %s --protocol /dev/zero --evaluators %s --db %s --threads 100",
+            BIN, SUITE, MODEL, EVAL, db);
+    CHECKF(rc == 2 && strstr(OUT, "--threads 100 capped at 64"), "exit %d: %s", rc, OUT);
 }
 
 TEST(test_help_cmd) {
