@@ -330,6 +330,36 @@ TEST(test_sample_sets_and_stored_bytes) {
     CHECKF(rc == 2 && strstr(OUT, "--threads 100 capped at 64"), "exit %d: %s", rc, OUT);
 }
 
+TEST(test_outputs_and_caps) {
+    // A failed export/JUnit write removes only a regular file it created: a symlink to
+    // /dev/full (in the scratch dir) stays (as root the old code deleted /dev/full itself).
+    struct stat fb;
+    if (stat("/dev/full", &fb) == 0 && S_ISCHR(fb.st_mode)) {
+        char link[300];
+        snprintf(link, sizeof link, "%s/full", T);
+        CHECK(symlink("/dev/full", link) == 0);
+        int rc = sh("%s export 1 --db %s --out %s", BIN, REF, link);
+        CHECKF(rc == 2 && strstr(OUT, "nothing removed"), "exit %d: %s", rc, OUT);
+        rc = sh("%s check --db %s --run 1 --baseline 1 --fail-on is:-1 --junit %s", BIN, REF, link);
+        CHECKF(rc == 2 && strstr(OUT, "nothing removed"), "exit %d: %s", rc, OUT);
+        struct stat lb;
+        CHECK(lstat(link, &lb) == 0 && S_ISLNK(lb.st_mode));
+    } else {
+        fprintf(stderr, "    /dev/full is not a character device here: export part skipped\n");
+    }
+    // generate: a caption past the cap is refused before any network runs.
+    char *cap = malloc(20001);
+    for (int i = 0; i < 20000; i++) cap[i] = i % 5 == 4 ? ' ' : 'a';
+    cap[20000] = 0;
+    int rc = sh("%s generate --model %s --out %s/gen --caption '%s'", BIN, MODEL, T, cap);
+    free(cap);
+    CHECKF(rc == 2 && strstr(OUT, "at most 16384"), "exit %d: %.300s", rc, OUT);
+    // FID of identical statistics: clamped at 0, the unclamped value in the JSON as "raw".
+    rc = sh("%s metric fid --a tests/fixtures/metrics/stats_a.npz --b "
+            "tests/fixtures/metrics/stats_a.npz --json", BIN);
+    CHECKF(rc == 0 && strstr(OUT, "\"raw\": ") && !strstr(OUT, "\"value\": -"), "%s", OUT);
+}
+
 TEST(test_help_cmd) {
     const char *cmds[] = {"run", "eval-images", "list", "show", "compare", "check", "export",
                           "merge", "suite", "metric", "generate", "bench", "fid-stats"};
@@ -355,6 +385,7 @@ int main(void) {
     RUN(test_sigterm_mid_block);
     RUN(test_stale_after_sigkill_and_one_owner);
     RUN(test_sample_sets_and_stored_bytes);
+    RUN(test_outputs_and_caps);
     RUN(test_help_cmd);
     if (!test_failed) sh("rm -rf %s", T);
     return test_report("test_runs");
