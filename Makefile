@@ -2,16 +2,18 @@
 #   make              build build/t2ibench and build/libt2i.a
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
 #   make test-slurm   a real single-node Slurm: 3-task shard array + merge vs one process
-#   make demo         CUB smoke suite with the demo model card, metrics table
+#   make demo         CUB smoke suite on AttnGAN, DM-GAN, DF-GAN and a second AttnGAN card
+#                     (hash weights): one table, HTML reports
 #   make bench        speed of each network next to the PyTorch baseline
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
 # Switches: SANITIZE=1 (ASan+UBSan, no recovery), DEBUG=1 (-O0), WERROR=1.
 
 CC      ?= cc
-PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas
+PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas libtiff-4 libwebp
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
-            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev \
+            libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev libtiff-dev libwebp-dev \
+            protobuf-compiler python3-protobuf libleveldb-dev chromium \
             slurmctld slurmd slurm-client munge sqlite3
 
 BUILD   := build
@@ -100,7 +102,8 @@ bench: $(BUILD)/t2ibench
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS)
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENGINE_INC) -Imetrics -Iharness $(PKG_CFLAGS) \
+               -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/buildinfo.o
 build/fuzz/obj/gen/buildinfo.o:
 	@mkdir -p $(dir $@)

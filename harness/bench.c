@@ -210,7 +210,8 @@ done:
 
 static const char *const USAGE =
     "t2ibench bench generator|inception|damsm|all [--batch B] [--threads T] [--config bird|coco]\n"
-    "       [--variant tf2015|torchvision] [--iters N] [--warmup N] [--json]\n"
+    "       [--arch attngan|dmgan|dfgan] [--variant tf2015|torchvision] [--iters N] [--warmup N]\n"
+    "       [--json]\n"
     "  images/s, GFLOP/s (MACs of ../shared/reference/summary.json) and the fraction of the sgemm\n"
     "  peak measured in the same run; `all` runs every network at batch 8 with 2 threads next to\n"
     "  the PyTorch 1.13 baselines of DESIGN.md section 10.";
@@ -226,6 +227,7 @@ int cmd_bench(int argc, char **argv) {
     // Read as long and range-checked before narrowing (--threads 4294967297 is not 1).
     long batch = args_long(&a, "--batch", 8), threads = args_long(&a, "--threads", 2);
     o.config = args_str(&a, "--config", "bird");
+    o.arch = args_str(&a, "--arch", "attngan");
     o.variant = args_str(&a, "--variant", "tf2015");
     long iters = args_long(&a, "--iters", 3), warmup = args_long(&a, "--warmup", 1);
     o.json = args_flag(&a, "--json");
@@ -280,7 +282,7 @@ int cmd_bench(int argc, char **argv) {
         in.baseline_ips = 14.2;
         if (!rc) rc = bench_inception(&in);
     } else if (strcmp(what, "generator") == 0) {
-        o.baseline_ips = strcmp(o.config, "coco") == 0 ? 3.1 : 7.7;
+        if (strcmp(o.arch, "attngan") == 0) o.baseline_ips = strcmp(o.config, "coco") == 0 ? 3.1 : 7.7;
         rc = bench_generator(&o);
     } else if (strcmp(what, "inception") == 0) {
         rc = bench_inception(&o);

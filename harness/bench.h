@@ -11,6 +11,7 @@ typedef struct {
     int         batch;          // --batch (default 8)
     int         threads;        // --threads (default 2); already applied with blas_set_threads
     const char *config;         // --config bird|coco (generator)
+    const char *arch;           // --arch attngan|dmgan|dfgan (generator; default attngan)
     const char *variant;        // --variant tf2015|torchvision (inception)
     int         json;           // --json: one JSON object per measurement on stdout
     int         warmup;         // untimed batches before timing (default 1)

@@ -28,5 +28,16 @@ int cmd_eval_images(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_fid_stats(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_rescore(int argc, char **argv);
+int cmd_breakdown(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+// Helpers of cmd_samples.c used by other commands.
+int export_samples(const char *db_path, const char *run_arg, const char *fmt, const char *out);
+#include <stdio.h>
+#include "db.h"
+int metric_sets_print(Db *d, int64_t run, FILE *f);
+// Writes s escaped for XML/HTML text and attribute values (cmd_results.c).
+void xml_escape(FILE *f, const char *s);
 
 #endif

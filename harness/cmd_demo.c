@@ -1,8 +1,11 @@
 // cmd_demo.c -- `t2ibench demo` (what `make demo` runs): the CUB smoke suite with the demo model
-// card on hash weights and the demo evaluators, stored in results/t2ibench.db, then the
-// metrics table. Every step is an ordinary t2ibench command, echoed before it runs.
+// cards (AttnGAN, DM-GAN, DF-GAN, and a second AttnGAN card, all on hash weights) and the demo
+// evaluators, stored in results/t2ibench.db, then one comparison table of the runs and two HTML
+// reports (the AttnGAN run; it against the second AttnGAN card). Every step is an ordinary
+// t2ibench command, echoed before it runs.
 #include "args.h"
 #include "cli.h"
+#include "runner.h"
 #include "t2i.h"
 
 #include <stdio.h>
@@ -25,6 +28,30 @@ static int step(int (*fn)(int, char **), int argc, char **argv, int skip) {
     return fn(argc - skip, argv + skip);
 }
 
+// The demo model cards: one per generator architecture, plus a second AttnGAN card for the
+// two-run report; hash weights, full size.
+static const struct {
+    const char *card, *what;
+} demo_models[] = {
+    {"suites/models/demo_bird.json", "AttnGAN G_NET (GF_DIM 32, R_NUM 2)"},
+    {"suites/models/demo_dmgan_bird.json", "DM-GAN G_NET (GF_DIM 64, R_NUM 2, dynamic memory)"},
+    {"suites/models/demo_dfgan_bird.json", "DF-GAN NetG (nf 32, six deep-fusion blocks)"},
+    {"suites/models/demo_bird_r1.json", "AttnGAN G_NET with R_NUM 1 (a second AttnGAN)"},
+};
+enum { N_DEMO_MODELS = sizeof demo_models / sizeof demo_models[0] };
+
+// Echoes the `t2ibench run` command line of `o`, then runs it (runner_run gives the run id the
+// comparison needs).
+static int demo_run(const RunOpts *o, int64_t *id) {
+    printf("\n$ t2ibench run --suite %s --model %s --protocol %s --evaluators %s --db %s "
+           "--batch %d --limit %ld\n",
+           o->suite, o->model, o->protocol, o->evaluators, o->db, o->batch, o->limit);
+    fflush(stdout);
+    int rc = runner_run(o, id);
+    if (rc) return cli_fail("run", rc);
+    return EXIT_OK;
+}
+
 int cmd_demo(int argc, char **argv) {
     static const char *usage = "t2ibench demo [--db results/t2ibench.db] [--limit N] [--batch B]";
     Args a;
@@ -32,26 +59,36 @@ int cmd_demo(int argc, char **argv) {
     if (args_init(&a, argc, argv)) return cli_usage("demo", usage);
     if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     const char *db = args_str(&a, "--db", "results/t2ibench.db");
-    const char *limit = args_str(&a, "--limit", "0");
-    const char *batch = args_str(&a, "--batch", "8");
+    long limit = args_long(&a, "--limit", 16);
+    long batch = args_long(&a, "--batch", 8);
     if (args_rest(&a, pos, 4) != 0) return cli_usage("demo", usage);
+    if (limit < 0 || batch < 1 || batch > 256) {
+        t2i_error(T2I_EARG, "--limit must be >= 0 (0 = all 64 samples) and --batch in 1..256");
+        return cli_usage("demo", usage);
+    }
     struct stat sb;
     if (stat("suites/cub_smoke.suite", &sb) != 0) {
         fprintf(stderr, "t2ibench demo: run it from the repository root (suites/ not found)\n");
         return EXIT_ERROR;
     }
     double t0 = now();
-    printf("t2ibench demo -- the CUB smoke suite (64 test captions, one per image, 64 images spread\n"
-           "over the 50 test classes) through the whole pipeline: text encoder -> AttnGAN G_NET ->\n"
-           "uint8 images -> Inception Score, DAMSM R-precision (99 mismatches per caption).\n\n"
-           "  * The model is suites/models/demo_bird.json: the AttnGAN bird architecture at full size\n"
-           "    with HASH WEIGHTS (hash:attngan-oracle-hash-v1, deterministic synthetic weights).\n"
-           "    The images are noise-like and the scores are NOT those of any trained model.\n"
-           "  * Its vocabulary is suites/vocab/cub_test.vocab.txt, BUILT FROM THE CUB TEST CAPTIONS\n"
-           "    by `t2ibench vocab build` (step 1 below) -- not the released captions.pickle.\n"
-           "  * The evaluators are suites/evaluators/demo_cub.json: torchvision-layout Inception and\n"
-           "    DAMSM encoders, also on hash weights. No FID (no reference statistics).\n"
-           "  * The run is stored in %s; rerunning resumes or adds a run.\n",
+    printf("t2ibench demo -- the CUB smoke suite (one test caption per image, images spread over\n"
+           "the 50 test classes; the first %ld samples) through the whole pipeline, once per\n"
+           "generator architecture: text encoder -> generator -> uint8 images -> Inception Score,\n"
+           "DAMSM R-precision (99 mismatches per caption), then one comparison table and HTML\n"
+           "reports.\n\n"
+           "  * The models are four cards on HASH WEIGHTS (hash:attngan-oracle-hash-v1,\n"
+           "    deterministic synthetic weights) at the released bird sizes:\n",
+           limit ? limit : 64L);
+    for (int i = 0; i < N_DEMO_MODELS; i++)
+        printf("      %-38s %s\n", demo_models[i].card, demo_models[i].what);
+    printf("    The images are noise-like and the scores are NOT those of any trained model.\n"
+           "  * Their vocabulary is suites/vocab/cub_test.vocab.txt, BUILT FROM THE CUB TEST\n"
+           "    CAPTIONS by `t2ibench vocab build` (step 1 below) -- not the released\n"
+           "    captions.pickle.\n"
+           "  * The evaluators are suites/evaluators/demo_cub.json: torchvision-layout Inception\n"
+           "    and DAMSM encoders, also on hash weights. No FID (no reference statistics).\n"
+           "  * The runs are stored in %s; rerunning resumes or adds runs.\n",
            db);
     char *v[] = {"vocab", "build", "--captions",
                  "suites/data/cub/test_captions.tsv,suites/data/cub/example_captions.tsv", "--out",
@@ -59,19 +96,39 @@ int cmd_demo(int argc, char **argv) {
     int rc = step(cmd_vocab_build, 6, v, 1);
     if (rc) return rc;
     mkdir("results", 0777);
-    char *r[] = {"run", "--suite", "suites/cub_smoke.suite", "--model",
-                 "suites/models/demo_bird.json", "--protocol", "suites/protocols/smoke.json",
-                 "--evaluators", "suites/evaluators/demo_cub.json", "--db", (char *)db,
-                 "--batch", (char *)batch, "--limit", (char *)limit};
-    rc = step(cmd_run, 15, r, 0);
+    int64_t ids[N_DEMO_MODELS];
+    char idbuf[N_DEMO_MODELS][24];
+    for (int i = 0; i < N_DEMO_MODELS; i++) {
+        RunOpts o;
+        memset(&o, 0, sizeof o);
+        o.suite = "suites/cub_smoke.suite";
+        o.model = demo_models[i].card;
+        o.protocol = "suites/protocols/smoke.json";
+        o.evaluators = "suites/evaluators/demo_cub.json";
+        o.db = db;
+        o.limit = limit;
+        o.batch = (int)batch;
+        o.threads = 2;
+        o.quiet = 1;
+        if ((rc = demo_run(&o, &ids[i]))) return rc;
+        snprintf(idbuf[i], sizeof idbuf[i], "%lld", (long long)ids[i]);
+    }
+    char *c[] = {"compare", idbuf[0], idbuf[1], idbuf[2], idbuf[3], "--db", (char *)db};
+    rc = step(cmd_compare, 7, c, 0);
     if (rc) return rc;
-    char *l[] = {"list", "--db", (char *)db};
-    rc = step(cmd_list, 3, l, 0);
-    if (rc) return rc;
-    printf("\ndemo finished in %.0f s. Next: `t2ibench show latest`, `t2ibench compare A B`,\n"
+    // HTML reports: the AttnGAN demo run, and it against the second AttnGAN card.
+    char *rp1[] = {"report", idbuf[0], "--db", (char *)db, "--out", "results/report/demo"};
+    if ((rc = step(cmd_report, 6, rp1, 0))) return rc;
+    char *rp2[] = {"report", idbuf[0], idbuf[3], "--db", (char *)db, "--out",
+                   "results/report/compare"};
+    if ((rc = step(cmd_report, 7, rp2, 0))) return rc;
+    printf("\nreports: results/report/demo/index.html (run %s) and "
+           "results/report/compare/index.html\n(run %s against run %s); open them in a browser.\n",
+           idbuf[0], idbuf[0], idbuf[3]);
+    printf("\ndemo finished in %.0f s. Next: `t2ibench list`, `t2ibench show latest`,\n"
            "`t2ibench check --baseline A --fail-on is:-0.05,rp:-1%%`, `t2ibench export latest "
-           "--format md`\n(all with --db %s); README.md explains how to use the released AttnGAN "
-           "checkpoints.\n",
+           "--format md`\n(all with --db %s); README.md explains how to use the released AttnGAN, "
+           "DM-GAN and DF-GAN checkpoints.\n",
            now() - t0, db);
     return EXIT_OK;
 }

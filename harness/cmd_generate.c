@@ -1,43 +1,32 @@
 // cmd_generate.c -- `t2ibench generate --model CARD --caption "..."`: the original main.py
 // gen_example for one caption: tokenise (no WORDS_NUM truncation, as gen_example), encode with
-// the DAMSM text encoder, run G_NET with z ~ N(0,1) and CA eps from the counter-based RNG
-// (seed, sample 0), and write the 64/128/256 px images as PNG (AttnGAN's uint8 conversion:
-// ((x + 1) * 127.5).astype(uint8)). With --attention, one PNG per word and attention stage:
+// the DAMSM text encoder, run the card's generator (generator.h) with noise from the
+// counter-based RNG (seed, sample 0) -- z ~ N(0,1) and CA eps for AttnGAN and DM-GAN, DF-GAN's
+// truncated normal in [-2, 2] x 0.88 (its sample.py) -- and write the stage images as PNG
+// (the repositories' uint8 conversion: ((x + 1) * 127.5).astype(uint8)). With --attention, one PNG per word and attention stage:
 // the stage's image darkened where the word gets little attention (map min-max normalised,
 // nearest-upsampled), a plain-C stand-in for the original's build_super_images2 overlays.
+//
+// `t2ibench generate --run RUN --sample ID [--out DIR] [--attention]` draws a stored sample of a
+// run again (harness/regen.h) and checks its SHA-256 against the stored image hash.
 #include "args.h"
-#include "attngan.h"
+#include "generator.h"
 #include "cli.h"
 #include "image_io.h"
 #include "model_card.h"
+#include "regen.h"
+#include "samples.h"
 #include "rng.h"
 #include "t2i.h"
 #include "text_encoder.h"
 #include "tokenizer.h"
 #include "vocab.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define GENERATE_MAX_WORDS 256    // AttnGAN trained on at most 18 (CUB) / 12 (COCO) words
 #define GENERATE_MAX_CHARS 16384
-
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return t2i_error(T2I_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-    return T2I_OK;
-}
 
 static int write_image(const char *dir, const char *name, const float *chw, int px,
                        uint8_t *rgb) {
@@ -79,16 +68,88 @@ static int write_attention(const char *dir, int stage, int t, const char *word, 
     return rc;
 }
 
+// The stage images and attention maps of one regenerated sample into dir.
+static int write_sample(const char *dir, const RegenSample *x, int want_att) {
+    uint8_t *rgb = t2i_malloc(256 * 256 * 3);
+    if (!rgb) return T2I_ENOMEM;
+    int rc = dir_make(dir);
+    for (int s = 0; !rc && s < 2 && x->img[s]; s++) {   // stages: AttnGAN, DM-GAN
+        char name[64];
+        snprintf(name, sizeof name, "g%d_%d.png", s, 64 << s);
+        rc = write_image(dir, name, x->img[s], 64 << s, rgb);
+    }
+    if (!rc) {   // the 256 px image: exactly the bytes the run hashed
+        char path[4096];
+        snprintf(path, sizeof path, "%s/g2_256.png", dir);
+        rc = png_write_rgb(path, x->u8, 256, 256);
+        if (!rc) printf("%s\n", path);
+    }
+    for (int s = 1; !rc && want_att && s < 3 && x->att[s - 1]; s++)
+        for (int t = 0; !rc && t < x->len; t++)
+            rc = write_attention(dir, s, t, x->words[t], x->img[s],
+                                 x->att[s - 1] + (size_t)t * (32 << s) * (32 << s), 32 << s,
+                                 64 << s, rgb);
+    t2i_free(rgb);
+    return rc;
+}
+
+static int generate_from_run(const char *db_path, const char *run_arg, long sample,
+                             const char *out, int want_att) {
+    Db d;
+    ResRun r;
+    char stored[65];
+    int rc = run_open(db_path, 1, run_arg, &d, &r);
+    if (rc) return rc;
+    rc = run_sample_sha(&d, r.id, sample, stored);
+    db_close(&d);
+    Regen *g = NULL;
+    RegenSample x;
+    if (!rc) rc = regen_open(&g, r.provenance);
+    if (!rc) rc = regen_sample(g, sample, stored, &x);
+    if (!rc) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out ? out : "");
+        if (!out) snprintf(dir, sizeof dir, "results/generate/run%lld_sample%ld", (long long)r.id, sample);
+        rc = write_sample(dir, &x, want_att);
+        if (!rc)
+            fprintf(stderr, "t2ibench generate: run %lld sample %ld \"%s\": sha256 %s matches the "
+                            "stored image hash\n",
+                    (long long)r.id, sample, x.caption, x.sha256);
+    }
+    regen_close(g);
+    res_free(&r);
+    return rc;
+}
+
 int cmd_generate(int argc, char **argv) {
     static const char usage[] =
-        "t2ibench generate --model CARD --caption TEXT [--seed N] [--out DIR] [--attention]";
+        "t2ibench generate --model CARD --caption TEXT [--seed N] [--out DIR] [--attention]\n"
+        "       t2ibench generate --run RUN --sample ID [--db FILE] [--out DIR] [--attention]";
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage("generate", usage);
     if (args_flag(&a, "--help")) {
-        printf("usage: %s\nWrites the 64/128/256 px images of one caption as PNG (default "
-               "--out results/generate, --seed 0);\n--attention adds one map per word and "
-               "attention stage.\n", usage);
+        printf("usage: %s\nWrites the images of one caption as PNG (default --out "
+               "results/generate, --seed 0):\nAttnGAN and DM-GAN cards give 64/128/256 px "
+               "stages, DF-GAN cards one 256 px image;\n--attention adds one map per word and "
+               "attention (memory) stage.\nWith --run, draws stored sample ID of a run again (same "
+               "caption, word subset and noise)\nand checks its SHA-256 against the stored image "
+               "hash (a mismatch is an error naming both).\n", usage);
         return EXIT_OK;
+    }
+    const char *run_arg = args_str(&a, "--run", NULL);
+    if (run_arg) {
+        long sample = args_long(&a, "--sample", -1);
+        const char *dbp = args_str(&a, "--db", "results/t2ibench.db");
+        const char *o = args_str(&a, "--out", NULL);
+        int att = args_flag(&a, "--attention");
+        char *rest[1];
+        int64_t rid;
+        if (args_rest(&a, rest, 1) != 0 || sample < 0 || res_run_arg(run_arg, &rid)) {
+            if (sample < 0) t2i_error(T2I_EARG, "--run needs --sample ID (a sample id >= 0)");
+            return cli_usage("generate", usage);
+        }
+        int rc = generate_from_run(dbp, run_arg, sample, o, att);
+        return rc ? cli_fail("generate", rc) : EXIT_OK;
     }
     const char *card_path = args_str(&a, "--model", NULL);
     const char *caption = args_str(&a, "--caption", NULL);
@@ -106,7 +167,8 @@ int cmd_generate(int argc, char **argv) {
     ModelCard mc;
     Vocab v;
     TextEncoder te;
-    GNet *g = t2i_calloc(1, sizeof *g);
+    Generator g;
+    memset(&g, 0, sizeof g);
     TokenBatch tb;
     Arena arena;
     memset(&v, 0, sizeof v);
@@ -115,11 +177,8 @@ int cmd_generate(int argc, char **argv) {
     memset(&arena, 0, sizeof arena);
     float *buf = NULL;
     uint8_t *rgb = NULL;
-    int rc = g ? model_card_load(card_path, &mc) : T2I_ENOMEM;
-    if (rc) {
-        t2i_free(g);
-        return cli_fail("generate", rc);
-    }
+    int rc = model_card_load(card_path, &mc);
+    if (rc) return cli_fail("generate", rc);
     rc = vocab_load(mc.vocab_path, &v);
     if (!rc && v.n_words > mc.te_cfg.ntoken)
         rc = t2i_error(T2I_EFORMAT, "%s: $.text_encoder.config.ntoken %d is smaller than the %d "
@@ -136,31 +195,36 @@ int cmd_generate(int argc, char **argv) {
                                  "attention maps grow with the word count)",
                        tb.max_len, GENERATE_MAX_WORDS);
     if (!rc) rc = text_encoder_load(&te, &mc.te_cfg, mc.te_weights);
-    if (!rc) rc = gnet_load(g, &mc.gen_cfg, mc.gen_weights);
-    const GNetConfig *c = &mc.gen_cfg;
-    int T = rc ? 0 : tb.max_len, E = mc.te_cfg.nhidden, nb = c->branch_num;
+    if (!rc) rc = generator_load(&g, &mc.gen_cfg, mc.gen_weights);
+    if (!rc && g.note[0]) fprintf(stderr, "t2ibench generate: %s\n", g.note);
+    GenIO io = gen_io(&mc.gen_cfg);
+    int T = rc ? 0 : tb.max_len, E = mc.te_cfg.nhidden, nb = io.n_stages;
     size_t n_img = 0, n_att = 0;
     for (int s = 0; s < nb; s++) {
-        n_img += (size_t)3 * (64 << s) * (64 << s);
+        int px = s == nb - 1 ? io.img_size : 64 << s;
+        n_img += (size_t)3 * px * px;
         if (s > 0) n_att += (size_t)T * (32 << s) * (32 << s);
     }
-    size_t n_buf = (size_t)E * T + E + c->z_dim + c->condition_dim + n_img + n_att;
+    size_t n_buf = (size_t)E * T + E + io.z_dim + io.eps_dim + n_img + n_att;
     if (!rc) {
         size_t need = text_encoder_arena_bytes(&te, 1, T);
-        size_t gneed = gnet_arena_bytes(g, 1, T);
+        size_t gneed = generator_arena_bytes(&g, 1, T);
         rc = arena_init(&arena, need > gneed ? need : gneed);
     }
-    if (!rc && (!(buf = t2i_malloc(sizeof(float) * n_buf)) || !(rgb = t2i_malloc(256 * 256 * 3))))
+    if (!rc && (!(buf = t2i_malloc(sizeof(float) * n_buf)) || !(rgb = t2i_malloc((size_t)3 * io.img_size * io.img_size))))
         rc = T2I_ENOMEM;
     if (!rc) {
-        float *words = buf, *sent = words + (size_t)E * T, *z = sent + E, *eps = z + c->z_dim;
-        float *p = eps + c->condition_dim;
-        GNetOutputs o;
+        float *words = buf, *sent = words + (size_t)E * T, *z = sent + E, *eps = z + io.z_dim;
+        float *p = eps + io.eps_dim, *img[3] = {0};
+        GenOutputs o;
         memset(&o, 0, sizeof o);
         for (int s = 0; s < nb; s++) {
-            o.img[s] = p;
-            p += (size_t)3 * (64 << s) * (64 << s);
+            int px = s == nb - 1 ? io.img_size : 64 << s;
+            img[s] = p;
+            p += (size_t)3 * px * px;
         }
+        o.img = img[nb - 1];
+        for (int s = 0; s + 1 < nb; s++) o.stage_img[s] = img[s];
         for (int s = 1; s < nb; s++) {
             o.att[s - 1] = p;
             p += (size_t)T * (32 << s) * (32 << s);
@@ -170,22 +234,28 @@ int cmd_generate(int argc, char **argv) {
         Rng rz, re;
         rng_init(&rz, (uint64_t)seed, 0, RNG_STREAM_Z);
         rng_init(&re, (uint64_t)seed, 0, RNG_STREAM_EPS);
-        for (int i = 0; i < c->z_dim; i++) z[i] = (float)rng_normal(&rz);
-        for (int i = 0; i < c->condition_dim; i++) eps[i] = (float)rng_normal(&re);
-        GNetInputs in = {z, sent, words, NULL, eps, ATT_MASK_PER_SAMPLE};   // no padding at B=1
-        if (!rc) rc = gnet_forward(g, &in, &o, 1, T, &arena);
-        if (!rc) rc = mkdir_p(out);
+        int trunc = mc.gen_cfg.arch == GEN_DFGAN;
+        for (int i = 0; i < io.z_dim; i++) {
+            double x = rng_normal(&rz);
+            while (trunc && (x < -2.0 || x > 2.0)) x = rng_normal(&rz);
+            z[i] = trunc ? (float)x * 0.88f : (float)x;
+        }
+        for (int i = 0; i < io.eps_dim; i++) eps[i] = (float)rng_normal(&re);
+        GenInputs in = {z, sent, words, NULL, eps, ATT_MASK_PER_SAMPLE};   // no padding at B=1
+        if (!rc) rc = generator_forward(&g, &in, &o, 1, T, &arena);
+        if (!rc) rc = dir_make(out);
         for (int s = 0; !rc && s < nb; s++) {
             char name[64];
-            snprintf(name, sizeof name, "g%d_%d.png", s, 64 << s);
-            rc = write_image(out, name, o.img[s], 64 << s, rgb);
+            int px = s == nb - 1 ? io.img_size : 64 << s;
+            snprintf(name, sizeof name, "g%d_%d.png", s, px);
+            rc = write_image(out, name, img[s], px, rgb);
         }
         for (int s = 1; !rc && want_att && s < nb; s++)
             for (int t = 0; !rc && t < T; t++) {
                 int64_t id = tb.ids[t];
                 const char *w = id >= 0 && id < v.n_words ? v.ixtoword[id] : "?";
                 // as gen_example: stage s's map over the image it conditions (64 << s px)
-                rc = write_attention(out, s, t, w, o.img[s],
+                rc = write_attention(out, s, t, w, img[s],
                                      o.att[s - 1] + (size_t)t * (32 << s) * (32 << s), 32 << s,
                                      64 << s, rgb);
             }
@@ -193,8 +263,7 @@ int cmd_generate(int argc, char **argv) {
     t2i_free(buf);
     t2i_free(rgb);
     arena_free(&arena);
-    gnet_free(g);
-    t2i_free(g);
+    generator_free(&g);
     text_encoder_free(&te);
     token_batch_free(&tb);
     vocab_free(&v);

@@ -2,6 +2,7 @@
 #include "args.h"
 #include "cli.h"
 #include "db.h"
+#include "paired_runs.h"
 #include "results.h"
 #include "t2i.h"
 
@@ -192,6 +193,7 @@ int cmd_show(int argc, char **argv) {
     }
     printf("metrics:\n");
     results_print_metrics(&r, stdout);
+    metric_sets_print(&d, r.id, stdout);
     res_free(&r);
     db_close(&d);
     return EXIT_OK;
@@ -241,23 +243,46 @@ static void fingerprint_diff(const ResRun *x, const ResRun *y, char *buf, size_t
     cJSON_Delete(b);
 }
 
-static double std_err(const ResMetric *m) {
-    if (!m || !isfinite(m->std) || m->n < 1) return NAN;
-    return m->std / sqrt((double)m->n);
+// Prints the paired comparison of run b against run a (paired_runs.h).
+static void print_paired(const ResRun *a, const ResRun *b, const PairedRuns *p, uint64_t seed) {
+    printf("\npaired: run %lld vs run %lld over the same %lld samples (bootstrap seed %llu)\n",
+           (long long)b->id, (long long)a->id, (long long)p->n, (unsigned long long)seed);
+    for (int k = 0; k < p->nd; k++) {
+        const PairedDiff *x = &p->d[k];
+        printf("  %-4s %+.6g  95%% interval [%+.6g, %+.6g]  %d resamples%s  %s\n", x->metric,
+               x->diff, x->lo, x->hi, x->resamples,
+               !strcmp(x->metric, "fid") && x->resamples < p->d[0].resamples
+                   ? " (fewer: FID cost-limited)" : "",
+               x->significant ? "SIGNIFICANT" : "not significant (interval contains 0)");
+    }
+    if (p->have_mcnemar)
+        printf("  R-precision hits (top-%d): both %lld, only run %lld %lld, only run %lld %lld, "
+               "neither %lld; McNemar exact p = %.4g\n",
+               p->rp_k, (long long)p->mc.both, (long long)a->id, (long long)p->mc.a_only,
+               (long long)b->id, (long long)p->mc.b_only, (long long)p->mc.neither, p->mc.p);
 }
 
 int cmd_compare(int argc, char **argv) {
-    static const char *usage = "t2ibench compare RUN RUN [RUN...] [--db FILE] [--force]";
+    static const char *usage =
+        "t2ibench compare RUN RUN [RUN...] [--db FILE] [--force] [--resamples N] [--seed S]\n"
+        "  Metric table of runs (only the model may differ) and, for each run against the first,\n"
+        "  paired statistics over the same samples: bootstrap 95% intervals of the IS,\n"
+        "  R-precision and FID differences (N resamples, default 1000; FID fewer when costly)\n"
+        "  and McNemar's exact test on R-precision hits. Runs over different sample sets or with\n"
+        "  different fingerprints are refused unless --force.";
     Args a;
     Db d;
     char *pos[16];
     ResRun r[16];
+    static PairedRuns pr[16];
     if (args_init(&a, argc, argv)) return cli_usage("compare", usage);
     if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
     int force = args_flag(&a, "--force");
     const char *path = args_str(&a, "--db", DEFAULT_DB);
+    long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
+    long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int n = args_rest(&a, pos, 16);
-    if (n < 2) return cli_usage("compare", usage);
+    if (n < 2 || resamples < 1 || resamples > 1000000 || seed < 0) return cli_usage("compare", usage);
     for (int i = 0; i < n; i++) {
         int64_t id;
         if (res_run_arg(pos[i], &id)) return cli_usage("compare", usage);
@@ -271,13 +296,8 @@ int cmd_compare(int argc, char **argv) {
         if ((rc = res_parse_run(&d, pos[i], &id)) || (rc = res_load(&d, id, &r[i]))) break;
         loaded++;
     }
-    db_close(&d);
-    if (rc) {
-        for (int i = 0; i < loaded; i++) res_free(&r[i]);
-        return cli_fail("compare", rc);
-    }
     int comparable = 1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !rc; i++) {
         if (r[i].shard_count > 1) {
             printf("run %lld is shard %d/%d: its metrics are partial (%lld of %lld samples); merge "
                    "the shards with `t2ibench merge`\n",
@@ -286,13 +306,7 @@ int cmd_compare(int argc, char **argv) {
             comparable = 0;
         }
     }
-    for (int i = 1; i < n; i++) {
-        char why[256];
-        if (!res_same_samples(&r[0], &r[i], why, sizeof why)) {
-            printf("runs %lld and %lld are not comparable: %s\n", (long long)r[0].id,
-                   (long long)r[i].id, why);
-            comparable = 0;
-        }
+    for (int i = 1; i < n && !rc; i++) {
         if (strcmp(r[0].fingerprint, r[i].fingerprint) != 0) {
             char diff[512];
             fingerprint_diff(&r[0], &r[i], diff, sizeof diff);
@@ -300,9 +314,21 @@ int cmd_compare(int argc, char **argv) {
                    (long long)r[0].id, (long long)r[i].id, diff);
             comparable = 0;
         }
+        if ((rc = paired_runs(&d, &r[0], &r[i], (uint64_t)seed, (int)resamples, &pr[i]))) break;
+        if (pr[i].refused) {
+            printf("runs %lld and %lld are not comparable: different sample sets (%s)\n",
+                   (long long)r[0].id, (long long)r[i].id, pr[i].why);
+            comparable = 0;
+        }
+    }
+    db_close(&d);
+    if (rc) {
+        for (int i = 0; i < loaded; i++) res_free(&r[i]);
+        return cli_fail("compare", rc);
     }
     if (!comparable && !force) {
-        printf("(only the model may differ; pass --force to print the table anyway)\n");
+        printf("(only the model may differ, over the same samples; pass --force to print the "
+               "table anyway)\n");
         for (int i = 0; i < n; i++) res_free(&r[i]);
         return EXIT_ERROR;
     }
@@ -324,7 +350,6 @@ int cmd_compare(int argc, char **argv) {
             for (int q = 0; q < nn; q++) seen |= !strcmp(names[q], r[i].m[k].name);
             if (!seen && nn < RES_MAX_METRICS * 4) names[nn++] = r[i].m[k].name;
         }
-    int marks = 0;
     for (int q = 0; q < nn; q++) {
         printf("%-18s", metric_label(names[q]));
         const ResMetric *m0 = res_metric(&r[0], names[q]);
@@ -336,19 +361,19 @@ int cmd_compare(int argc, char **argv) {
             if (i) {
                 char dv[64] = "-";
                 if (m && m0 && isfinite(m->value) && isfinite(m0->value)) {
-                    double df = m->value - m0->value;
-                    double se = sqrt(pow(std_err(m), 2) + pow(std_err(m0), 2));
-                    int mark = isfinite(se) && fabs(df) > se;
-                    marks += mark;
-                    snprintf(dv, sizeof dv, "%+.4g%s", df, mark ? " *" : "");
+                    const PairedDiff *pd = pr[i].refused ? NULL : paired_find(&pr[i], names[q]);
+                    snprintf(dv, sizeof dv, "%+.4g%s", m->value - m0->value,
+                             pd && pd->significant ? " *" : "");
                 }
                 printf(" %-22s", dv);
             }
         }
         printf("\n");
     }
-    printf("* = the difference exceeds the combined standard error sqrt(se1^2 + se2^2), "
-           "se = std/sqrt(splits or folds)\n");
+    printf("* = significant: the 95%% paired-bootstrap interval of the difference excludes zero "
+           "(IS, R-precision, FID; timings have no per-sample data)\n");
+    for (int i = 1; i < n; i++)
+        if (!pr[i].refused) print_paired(&r[0], &r[i], &pr[i], (uint64_t)seed);
     if (!comparable) printf("WARNING: runs are not comparable (printed because of --force)\n");
     for (int i = 0; i < n; i++) res_free(&r[i]);
     return comparable ? EXIT_OK : EXIT_ERROR;
@@ -413,7 +438,51 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
     return T2I_OK;
 }
 
-static void xml_escape(FILE *f, const char *s) {
+// Timings of the repeated runs of the baseline's command (same fingerprints and sample count,
+// complete): their mean and std (ddof 1) of `metric`.
+typedef struct {
+    int    n;
+    double mean, sd;
+} Spread;
+
+static int baseline_spread(Db *d, const ResRun *base, const char *metric, Spread *out) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    if (strncmp(metric, "time.", 5) != 0) return T2I_OK;
+    if (sqlite3_prepare_v2(db_handle(d),
+                           "SELECT t.seconds / t.images FROM runs r JOIN timings t ON t.run = r.id"
+                           " WHERE t.stage = ? AND t.images > 0 AND r.fingerprint = ? AND"
+                           " r.model_fingerprint = ? AND r.n_samples = ? AND r.status = 'complete'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "read repeated runs");
+    sqlite3_bind_text(st, 1, metric + 5, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, base->fingerprint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, base->model_fingerprint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, base->n_samples);
+    double s = 0, s2 = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        double v = sqlite3_column_double(st, 0);
+        s += v;
+        s2 += v * v;
+        out->n++;
+    }
+    sqlite3_finalize(st);
+    if (out->n >= 2) {
+        out->mean = s / out->n;
+        double var = (s2 - s * s / out->n) / (out->n - 1);
+        out->sd = var > 0 ? sqrt(var) : 0;
+    }
+    return T2I_OK;
+}
+
+// 1 when --baseline names a run of the database ("latest" or an id), not an exported file.
+static int base_is_run(const char *arg) {
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    return (*arg && !*end && v > 0) || !strcmp(arg, "latest");
+}
+
+void xml_escape(FILE *f, const char *s) {
     for (; *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;
@@ -511,11 +580,12 @@ static int timed_rules(const Rule *rules, int n) {
 
 // The noise policy of time.* rules, printed under a check that has any.
 static const char *const timing_policy =
-    "timing rules: each run is timed once, so a time rule compares two single measurements; on a "
-    "shared or loaded machine identical runs differ by up to 2x, so time rules apply only to runs "
-    "on the same CPU with the same workers (else ERROR), and their limits must exceed the spread "
-    "of repeated baseline runs on that machine (time.total is wall-clock per image of whole "
-    "blocks, all workers in parallel)";
+    "timing rules: each run is timed once, and on a shared or loaded machine identical runs "
+    "differ by up to 2x; so a time rule applies only to runs on the same CPU with the same "
+    "workers (else ERROR), and when the database holds two or more runs of the baseline's "
+    "command a slowdown beyond the limit counts only outside 3 std of them (run the baseline "
+    "repeatedly; with one run the limit alone decides). time.total is wall-clock per image of "
+    "whole blocks, all workers in parallel";
 
 // Outcome 2 with a message when two runs were not timed alike (another CPU or worker count).
 static const char *timing_mismatch(const char *name, const ResRun *a, const ResRun *b) {
@@ -546,8 +616,13 @@ static const char *timing_mismatch(const char *name, const ResRun *a, const ResR
 int cmd_check(int argc, char **argv) {
     static const char *usage =
         "t2ibench check --baseline RUN|FILE --fail-on METRIC:[+-]LIMIT[%],... [--run RUN]\n"
-        "               [--db FILE] [--junit FILE] [--json]\n"
+        "               [--db FILE] [--junit FILE] [--json] [--significant [--resamples N]\n"
+        "               [--seed S]] [--force]\n"
         "  e.g. --fail-on is:-0.05,rp:-1%,fid:+2%,time.generate:+10%\n"
+        "  --significant: an IS / R-precision / FID regression counts only when it is beyond the\n"
+        "  limit AND its 95% paired-bootstrap interval lies wholly on the bad side of zero (the\n"
+        "  baseline must then be a run in the database). The run and the baseline must cover the\n"
+        "  same samples (count and ids) unless --force.\n"
         "  exit 0 pass, 1 regression, 2 error or incomplete run, 4 usage error";
     Args a;
     char *pos[4];
@@ -559,19 +634,30 @@ int cmd_check(int argc, char **argv) {
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     const char *junit = args_str(&a, "--junit", NULL);
     int json = args_flag(&a, "--json");
+    int significant = args_flag(&a, "--significant");
+    int force = args_flag(&a, "--force");
+    long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
+    long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int64_t run_id;
-    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id))
+    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id) ||
+        resamples < 1 || resamples > 1000000 || seed < 0)
         return cli_usage("check", usage);
+    static PairedRuns pr;
+    memset(&pr, 0, sizeof pr);
+    int have_pr = 0;
     Rule rules[32];
     int nr = 0;
     int rc = parse_rules(spec, rules, 32, &nr);
     if (rc) return cli_fail("check", rc), EXIT_USAGE;
     // A number is a run id (>= 1); anything else an exported JSON file.
-    int base_is_id = base_arg[strspn(base_arg, "0123456789")] == 0;
+    // A number is a run id (>= 1, so "--baseline 0" is a usage error, not a file name).
     int64_t base_id = 0;
-    if (base_is_id && res_run_arg(base_arg, &base_id)) return cli_usage("check", usage);
+    if (base_arg[strspn(base_arg, "0123456789")] == 0 && res_run_arg(base_arg, &base_id))
+        return cli_usage("check", usage);
 
     CheckResult res[32];
+    Spread spread[32];
+    memset(spread, 0, sizeof spread);
     memset(res, 0, sizeof res);
     char global_err[512] = "";
     ResRun cur, base;
@@ -588,7 +674,7 @@ int cmd_check(int argc, char **argv) {
             have_cur = 1;
         if (!rc) rc = verify_rows(&d, cur.id);
         if (!rc) {
-            if (base_is_id || !strcmp(base_arg, "latest")) {
+            if (base_is_run(base_arg)) {
                 if (!(rc = res_parse_run(&d, base_arg, &id)) && !(rc = res_load(&d, id, &base)))
                     have_base = 1;
                 if (!rc) rc = verify_rows(&d, base.id);
@@ -596,6 +682,15 @@ int cmd_check(int argc, char **argv) {
                 have_base = 1;
             }
         }
+        // The sample-set rule (and the paired statistics of --significant) need both runs' rows.
+        if (!rc && have_cur && have_base && base_is_run(base_arg)) {
+            if (!(rc = paired_runs(&d, &base, &cur, (uint64_t)seed,
+                                   significant ? (int)resamples : 0, &pr)))
+                have_pr = 1;
+        }
+        for (int i = 0; !rc && have_base && base_is_run(base_arg) && i < nr; i++)
+            if (!strncmp(rules[i].name, "time.", 5))
+                rc = baseline_spread(&d, &base, rules[i].name, &spread[i]);
         db_close(&d);
     }
     if (rc) snprintf(global_err, sizeof global_err, "%s", t2i_errmsg());
@@ -613,14 +708,28 @@ int cmd_check(int argc, char **argv) {
     else if (strcmp(base.status, "complete") != 0)
         snprintf(global_err, sizeof global_err, "baseline run %lld is %s: incomplete",
                  (long long)base.id, base.status);
+    else if (!force && have_pr && pr.refused)
+        snprintf(global_err, sizeof global_err,
+                 "run %lld and baseline %lld cover different sample sets (%s): not comparable "
+                 "(--force to check anyway)",
+                 (long long)cur.id, (long long)base.id, pr.why);
+    else if (!force && !have_pr && cur.n_samples != base.n_samples)
+        snprintf(global_err, sizeof global_err,
+                 "run %lld has %lld samples, baseline %s has %lld: not comparable (--force to "
+                 "check anyway)",
+                 (long long)cur.id, (long long)cur.n_samples, base_arg, (long long)base.n_samples);
+    else if (significant && !have_pr)
+        snprintf(global_err, sizeof global_err,
+                 "--significant needs the baseline's per-sample rows: give a run of the database, "
+                 "not an exported file");
     else if (strcmp(cur.inputs_fingerprint, base.inputs_fingerprint) != 0)
         snprintf(global_err, sizeof global_err,
                  "run %lld and baseline %lld were scored with different suites, protocols or "
                  "evaluators (inputs fingerprints %.12s vs %.12s): not comparable",
                  (long long)cur.id, (long long)base.id, cur.inputs_fingerprint,
                  base.inputs_fingerprint);
-    else
-        res_same_samples(&cur, &base, global_err, sizeof global_err);   // sets it when not
+    else if (!force)   // the stored digests (also of an exported baseline) must agree
+        res_same_samples(&cur, &base, global_err, sizeof global_err);
 
     int worst = global_err[0] ? 2 : 0;
     int usage_err = 0;
@@ -657,10 +766,32 @@ int cmd_check(int argc, char **argv) {
         c->allowed = rules[i].relative ? fabs(mb->value) * rules[i].limit / 100.0 : rules[i].limit;
         double worse = c->delta * bad_dir;   // > 0 means it moved the bad way
         c->outcome = worse > c->allowed ? 1 : 0;
-        snprintf(c->msg, sizeof c->msg, "%s: %.6g -> %.6g (%+.6g, %+.3g%%), allowed %c%.6g",
+        char sig[160] = "";
+        const Spread *sd = &spread[i];
+        if (sd->n >= 2) {
+            // Repeated baseline runs: a timing regression must also leave their spread.
+            int outside = (c->cur - sd->mean) * bad_dir > 3 * sd->sd;
+            snprintf(sig, sizeof sig, "; %d repeated baseline runs: %.4g +- %.2g%s", sd->n,
+                     sd->mean, sd->sd,
+                     c->outcome && !outside ? ": beyond the limit but within 3 std of them" : "");
+            if (!outside) c->outcome = 0;
+        }
+        const PairedDiff *pd = significant && have_pr && !pr.refused
+                                   ? paired_find(&pr, rules[i].name) : NULL;
+        if (pd) {
+            // Regression only when the whole interval lies on the bad side of zero.
+            int bad_side = bad_dir > 0 ? pd->lo > 0 : pd->hi < 0;
+            snprintf(sig, sizeof sig, "; 95%% interval [%+.4g, %+.4g] (%d resamples)%s", pd->lo,
+                     pd->hi, pd->resamples,
+                     c->outcome && !bad_side ? ": beyond the limit but not significant" : "");
+            if (!bad_side) c->outcome = 0;
+        } else if (significant) {
+            snprintf(sig, sizeof sig, "; no per-sample data for a significance test");
+        }
+        snprintf(c->msg, sizeof c->msg, "%s: %.6g -> %.6g (%+.6g, %+.3g%%), allowed %c%.6g%s",
                  rules[i].name, c->base, c->cur, c->delta,
                  c->base != 0 ? 100.0 * c->delta / fabs(c->base) : 0.0, bad_dir > 0 ? '+' : '-',
-                 c->allowed);
+                 c->allowed, sig);
         if (c->outcome > worst) worst = c->outcome;
     }
     for (int i = 0; i < nr && !global_err[0]; i++)
@@ -739,7 +870,10 @@ static void csv_field(FILE *f, const char *s) {
 
 int cmd_export(int argc, char **argv) {
     static const char *usage = "t2ibench export RUN|latest [--format json|csv|md] [--db FILE] [--out FILE]\n"
-        "  --format defaults to json";
+        "       t2ibench export RUN|latest --samples --format csv|jsonl|npz [--db FILE] [--out FILE]\n"
+        "  --format defaults to json. --samples writes one row per sample (sample id, caption id,\n"
+        "  class id, caption, R-precision rank and hit, IS terms, image SHA-256); npz (needs --out)\n"
+        "  holds the stored arrays (IS logits, R-precision scores, FID features) by sample id.";
     Args a;
     Db d;
     char *pos[4];
@@ -750,7 +884,20 @@ int cmd_export(int argc, char **argv) {
     const char *fmt = args_str(&a, "--format", "json");
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
+    int samples = args_flag(&a, "--samples");
     if (args_rest(&a, pos, 4) != 1 || res_run_arg(pos[0], &id)) return cli_usage("export", usage);
+    if (samples) {
+        if (strcmp(fmt, "csv") && strcmp(fmt, "jsonl") && strcmp(fmt, "npz")) {
+            t2i_error(T2I_EARG, "--samples --format %s: expected csv, jsonl or npz", fmt);
+            return cli_usage("export", usage);
+        }
+        if (!strcmp(fmt, "npz") && !out) {
+            t2i_error(T2I_EARG, "--format npz needs --out FILE.npz");
+            return cli_usage("export", usage);
+        }
+        int rc = export_samples(dbp, pos[0], fmt, out);
+        return rc ? cli_fail("export", rc) : EXIT_OK;
+    }
     if (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "md")) {
         t2i_error(T2I_EARG, "--format %s: expected json, csv or md", fmt);
         return cli_usage("export", usage);
@@ -821,9 +968,16 @@ int cmd_export(int argc, char **argv) {
 
 #include "fid.h"
 
+#include <sys/stat.h>
+
+// harness/cmd_fid_dir.c: the folder form.
+extern const char fid_dir_usage[];
+int cmd_fid_stats_dir(const char *dir, Args *a);
+
 int cmd_fid_stats(int argc, char **argv) {
     static const char *usage =
         "t2ibench fid-stats RUN|latest --out FILE.npz [--db FILE]\n"
+        "t2ibench fid-stats DIR --protocol P --evaluators CARD --out FILE.npz (see below)\n"
         "  Writes pytorch-fid statistics (mu, sigma of the stored pool3 features) of a run, e.g.\n"
         "  of `t2ibench eval-images` over real test images, for an evaluator card's\n"
         "  fid.statistics. The run's evaluator card must have an fid section.";
@@ -832,7 +986,10 @@ int cmd_fid_stats(int argc, char **argv) {
     char *pos[4];
     int64_t id;
     if (args_init(&a, argc, argv)) return cli_usage("fid-stats", usage);
-    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    if (args_flag(&a, "--help")) return printf("usage: %s\n%s\n", usage, fid_dir_usage), EXIT_OK;
+    struct stat dsb;   // a folder of images: statistics straight from the files
+    if (argc > 1 && argv[1][0] != '-' && stat(argv[1], &dsb) == 0 && S_ISDIR(dsb.st_mode))
+        return cmd_fid_stats_dir(argv[1], &a);
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     if (args_rest(&a, pos, 4) != 1 || !out || res_run_arg(pos[0], &id))

@@ -95,18 +95,37 @@ static long default_threads(void) {
 static int common(int argc, char **argv, int images_mode) {
     static const char *usage_run =
         "t2ibench run --suite S --model CARD --protocol P [--evaluators CARD]\n"
-        "             (default evaluators: suites/evaluators/demo_<dataset>.json for a model on\n"
-        "              hash weights, else suites/evaluators/<dataset>_tf2015.json)\n"
+        "             (default evaluators: the card of the protocol's IS classifier, demo_*.json\n"
+        "              for a model on hash weights: CUB slim-cub -> [demo_]cub_slim.json,\n"
+        "              tf2015 -> [demo_]<dataset>_tf2015.json, else demo_<dataset>.json /\n"
+        "              <dataset>_tf2015.json)\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
-        "             [--images-out DIR] [--resume RUN] [--new] [--takeover]\n"
-        "             [--shard I/N|slurm|auto] [--log-interval N[s]|Nsamples] [-q] [-v]\n"
-        RUN_COMMON_HELP;
-    static const char *usage_img =
-        "t2ibench eval-images --suite S --images DIR --protocol P [--evaluators CARD]\n"
-        "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
+        "             [--images-out DIR] [--fid-stats FILE.npz] [--kid-ref FILE.npy]\n"
         "             [--resume RUN] [--new] [--takeover] [--shard I/N|slurm|auto]\n"
         "             [--log-interval N[s]|Nsamples] [-q] [-v]\n"
-        "  DIR holds 256x256 PNG/JPEG images named by sample id (0.png, 1.png, ... or 000000.png)\n"
+        "  --fid-stats FILE.npz  FID reference statistics (mu, sigma) to use instead of the\n"
+        "               evaluator card's (make them with `t2ibench fid-stats DIR`)\n"
+        "  --kid-ref FILE.npy    reference pool3 features (N, 2048) for KID (`t2ibench\n"
+        "               fid-stats DIR --features FILE.npy` writes them)\n"
+        RUN_COMMON_HELP;
+    static const char *usage_img =
+        "t2ibench eval-images DIR --protocol P --evaluators CARD [--fid-stats FILE.npz]\n"
+        "                     [--kid-ref FILE.npy]\n"
+        "t2ibench eval-images DIR --suite S --protocol P [--evaluators CARD] [--mapping FILE.tsv]\n"
+        "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
+        "             [--max-pixels N] [--resume RUN] [--new] [--takeover]\n"
+        "             [--shard I/N|slurm|auto] [--log-interval N[s]|Nsamples] [-q] [-v]\n"
+        "  Without --suite: every image under DIR (sub-folders too, sorted by path) is scored\n"
+        "  for the caption-free metrics (IS, FID); files that are not images are listed.\n"
+        "  With --suite: DIR/<id>.png (or %06d.png, .jpg) is sample <id>, or --mapping gives a\n"
+        "  PATH<TAB>SAMPLE_ID line per sample (PATH relative to DIR), for any folder layout.\n"
+        "  Images of any size (PNG, JPEG, BMP, PPM/PGM, TIFF, WebP) go straight to the\n"
+        "  evaluator's 299x299 input with the protocol's resize kernel.\n"
+        "  --images DIR     the same as the DIR argument\n"
+        "  --fid-stats FILE FID reference statistics instead of the evaluator card's\n"
+        "  --kid-ref FILE   reference pool3 features (N, 2048) for KID (fid-stats --features)\n"
+        "  --max-pixels N   refuse larger images (checked from the file header; default\n"
+        "                   100000000)\n"
         RUN_COMMON_HELP;
     const char *cmd = images_mode ? "eval-images" : "run";
     const char *usage = images_mode ? usage_img : usage_run;
@@ -130,19 +149,38 @@ static int common(int argc, char **argv, int images_mode) {
     o.quiet = args_flag(&a, "-q") | args_flag(&a, "--quiet");
     o.verbose = args_flag(&a, "-v") | args_flag(&a, "--verbose");
     const char *shard = args_str(&a, "--shard", NULL);
-    if (images_mode) o.images_dir = args_str(&a, "--images", NULL);
-    else {
+    o.fid_stats = args_str(&a, "--fid-stats", NULL);
+    o.kid_ref = args_str(&a, "--kid-ref", NULL);
+    long long max_pixels = 0;
+    if (images_mode) {
+        o.images_dir = args_str(&a, "--images", NULL);
+        o.mapping = args_str(&a, "--mapping", NULL);
+        max_pixels = args_long(&a, "--max-pixels", 0);
+    } else {
         o.model = args_str(&a, "--model", NULL);
         o.images_out = args_str(&a, "--images-out", NULL);
     }
     int npos = args_rest(&a, pos, 4);
+    if (images_mode && npos == 1 && !o.images_dir) o.images_dir = pos[0], npos = 0;
     if (npos != 0) {
         if (npos > 0) t2i_error(T2I_EARG, "unexpected argument '%s'", pos[0]);
         return cli_usage(cmd, usage);
     }
-    if (!o.suite || !o.protocol || (images_mode ? !o.images_dir : !o.model)) {
-        t2i_error(T2I_EARG, "--suite, --protocol and %s are required",
-                  images_mode ? "--images" : "--model");
+    if (images_mode && (!o.protocol || !o.images_dir)) {
+        t2i_error(T2I_EARG, "the image folder DIR and --protocol are required");
+        return cli_usage(cmd, usage);
+    }
+    if (images_mode && o.mapping && !o.suite) {
+        t2i_error(T2I_EARG, "--mapping maps files to suite samples: give --suite too");
+        return cli_usage(cmd, usage);
+    }
+    if (max_pixels < 0) {
+        t2i_error(T2I_EARG, "--max-pixels %lld must be >= 1", max_pixels);
+        return cli_usage(cmd, usage);
+    }
+    o.max_pixels = max_pixels;
+    if (!images_mode && (!o.suite || !o.protocol || !o.model)) {
+        t2i_error(T2I_EARG, "--suite, --protocol and --model are required");
         return cli_usage(cmd, usage);
     }
     if (o.limit < 0) {

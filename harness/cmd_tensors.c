@@ -7,6 +7,7 @@
 #include "safetensors.h"
 #include "sha256.h"
 #include "t2i.h"
+#include "tfckpt.h"
 #include "vocab.h"
 #include "weights.h"
 #include "zip.h"
@@ -19,10 +20,14 @@
 static const char *format_name(const char *path) {
     uint8_t *buf;
     size_t len;
+    if (tf_is_bundle_prefix(path)) return "tf-checkpoint-v2";
     if (t2i_read_file(path, &buf, &len)) return "unknown";
     const char *fmt = "unknown";
-    int k = pth_sniff(buf, len);
-    if (k == 1) {
+    int k = pth_sniff(buf, len), tf = tf_sniff(buf, len);
+    if (tf != TF_NONE) {
+        fmt = tf == TF_CKPT_V1 ? "tf-checkpoint-v1" : tf == TF_CKPT_V2 ? "tf-checkpoint-v2"
+                                                                      : "tf-graphdef";
+    } else if (k == 1) {
         Zip z;
         fmt = "zip";
         if (zip_open(&z, buf, len, path) == T2I_OK) {
@@ -46,19 +51,27 @@ int cmd_tensors(int argc, char **argv) {
     const char *usage = "t2ibench tensors FILE [--json]";
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage(argv[0], usage);
-    if (args_flag(&a, "--help")) return printf("usage: %s\n", usage), EXIT_OK;
+    if (args_flag(&a, "--help"))
+        return printf("usage: %s\nLists every tensor (name, dtype, shape) of a weight file: torch "
+                      ".pth, .safetensors, .npz,\nTensorFlow V1 checkpoint, V2 checkpoint (the "
+                      "prefix model.ckpt or model.ckpt.index) or GraphDef .pb.\nsha256 is the file's (for a V2 "
+                      "checkpoint: of the SHA-256s of its index and data files, as run\n"
+                      "fingerprints record it).\n",
+                      usage),
+               EXIT_OK;
     int json = args_flag(&a, "--json");
     char *pos[2];
     int np = args_rest(&a, pos, 2);
     if (np != 1) return cli_usage(argv[0], usage);
     const char *path = pos[0];
     char hex[65];
-    int rc = sha256_file(path, hex);
+    int rc = weights_sha256(path, hex);
     if (rc) return cli_fail(argv[0], rc);
     StateDict sd;
     if ((rc = weights_load_file(path, &sd))) return cli_fail(argv[0], rc);
     size_t total = 0;
     for (int i = 0; i < sd.n; i++) total += sd.e[i].numel;
+    int skipped = tf_skipped();   // TF tensors of non-numeric dtypes (strings), not loaded
     if (json) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
         cJSON_AddStringToObject(root, "file", path);
@@ -66,6 +79,7 @@ int cmd_tensors(int argc, char **argv) {
         cJSON_AddStringToObject(root, "format", format_name(path));
         cJSON_AddNumberToObject(root, "tensors", sd.n);
         cJSON_AddNumberToObject(root, "elements", (double)total);
+        if (skipped) cJSON_AddNumberToObject(root, "skipped_non_numeric", skipped);
         for (int i = 0; i < sd.n; i++) {
             cJSON *t = cJSON_CreateObject(), *sh = cJSON_CreateArray();
             cJSON_AddStringToObject(t, "key", sd.e[i].name);
@@ -85,6 +99,7 @@ int cmd_tensors(int argc, char **argv) {
     }
     printf("file    %s\nsha256  %s\nformat  %s\ntensors %d (%zu elements)\n", path, hex,
            format_name(path), sd.n, total);
+    if (skipped) printf("skipped %d tensor(s) of non-numeric dtype (strings)\n", skipped);
     int w = 10;
     for (int i = 0; i < sd.n; i++)
         if ((int)strlen(sd.e[i].name) > w) w = (int)strlen(sd.e[i].name);

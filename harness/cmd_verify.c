@@ -1,12 +1,14 @@
 // cmd_verify.c -- `t2ibench verify FIXTURE_DIR... [--out DIR]`: runs oracle fixtures and prints
 // one line per output (max abs error, tolerance, PASS/FAIL).
 //
-// Handled here: RNN_ENCODER (text_encoder), G_NET (generator_*; batch-coupled attention mask,
-// as the original code that produced them), and the vocab_pickle tokenisation case. Every
+// Handled here: RNN_ENCODER (text_encoder), the generators through generator.h (AttnGAN G_NET
+// generator_r*, DM-GAN generator_dmgan, DF-GAN NetG generator_dfgan with its text encoder;
+// batch-coupled attention mask, as the original code that produced them), and the vocab_pickle
+// tokenisation case. Every
 // weight file the manifest lists is loaded and run in turn (zip, legacy, legacy py2 .pth).
 // Inception-based cases go to verify_inception_case (harness/verify.h).
 #include "args.h"
-#include "attngan.h"
+#include "generator.h"
 #include "cli.h"
 #include "npy.h"
 #include "t2i.h"
@@ -201,87 +203,175 @@ static int run_text_encoder(Fixture *f) {
     return rc;
 }
 
-// ---- G_NET --------------------------------------------------------------------------------
+// ---- generators (AttnGAN G_NET, DM-GAN G_NET, DF-GAN NetG) --------------------------------
 
-static int run_generator(Fixture *f) {
-    const cJSON *cj = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(f->root, "config"), "cfg");
-    GNetConfig cfg;
-    int rc = cfg_int(cj, "GAN.GF_DIM", f->dir, &cfg.gf_dim);
-    if (!rc) rc = cfg_int(cj, "GAN.Z_DIM", f->dir, &cfg.z_dim);
-    if (!rc) rc = cfg_int(cj, "TEXT.EMBEDDING_DIM", f->dir, &cfg.embedding_dim);
-    if (!rc) rc = cfg_int(cj, "GAN.CONDITION_DIM", f->dir, &cfg.condition_dim);
-    if (!rc) rc = cfg_int(cj, "GAN.R_NUM", f->dir, &cfg.r_num);
-    if (!rc) rc = cfg_int(cj, "TREE.BRANCH_NUM", f->dir, &cfg.branch_num);
+// The generator configuration of a fixture manifest (config.cfg for the G_NETs, config.ctor for
+// DF-GAN's NetG).
+static int fixture_gen_config(const Fixture *f, GenArch arch, GenConfig *out) {
+    const cJSON *conf = cJSON_GetObjectItemCaseSensitive(f->root, "config");
+    memset(out, 0, sizeof *out);
+    out->arch = arch;
+    int rc;
+    if (arch == GEN_DFGAN) {
+        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(conf, "ctor");
+        DfGanConfig *c = &out->u.dfgan;
+        rc = cfg_int(ct, "ngf", f->dir, &c->nf);
+        if (!rc) rc = cfg_int(ct, "nz", f->dir, &c->z_dim);
+        if (!rc) rc = cfg_int(ct, "cond_dim", f->dir, &c->cond_dim);
+        if (!rc) rc = cfg_int(ct, "imsize", f->dir, &c->imsize);
+        if (!rc) rc = cfg_int(ct, "ch_size", f->dir, &c->ch_size);
+        return rc;
+    }
+    const cJSON *cj = cJSON_GetObjectItemCaseSensitive(conf, "cfg");
+    GNetConfig g;   // same six fields for AttnGAN and DM-GAN
+    rc = cfg_int(cj, "GAN.GF_DIM", f->dir, &g.gf_dim);
+    if (!rc) rc = cfg_int(cj, "GAN.Z_DIM", f->dir, &g.z_dim);
+    if (!rc) rc = cfg_int(cj, "TEXT.EMBEDDING_DIM", f->dir, &g.embedding_dim);
+    if (!rc) rc = cfg_int(cj, "GAN.CONDITION_DIM", f->dir, &g.condition_dim);
+    if (!rc) rc = cfg_int(cj, "GAN.R_NUM", f->dir, &g.r_num);
+    if (!rc) rc = cfg_int(cj, "TREE.BRANCH_NUM", f->dir, &g.branch_num);
+    if (arch == GEN_DMGAN)
+        out->u.dmgan = (DmGanConfig){.gf_dim = g.gf_dim, .z_dim = g.z_dim,
+                                     .condition_dim = g.condition_dim,
+                                     .embedding_dim = g.embedding_dim, .r_num = g.r_num,
+                                     .branch_num = g.branch_num};
+    else
+        out->u.attngan = g;
+    return rc;
+}
+
+// 1 when weight file entry `file` of the manifest lists an RNN_ENCODER state_dict (DF-GAN's
+// fixture ships the text encoder that made its sent_emb).
+static int weight_file_is_text_encoder(const Fixture *f, const char *file) {
+    const cJSON *wf = cJSON_GetObjectItemCaseSensitive(f->root, "weight_files"), *w;
+    cJSON_ArrayForEach(w, wf) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(w, "file");
+        if (!cJSON_IsString(fn) || strcmp(fn->valuestring, file) != 0) continue;
+        const cJSON *k0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "state_dict"), 0);
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(k0, "key");
+        return cJSON_IsString(key) && strcmp(key->valuestring, "encoder.weight") == 0;
+    }
+    return 0;
+}
+
+// DF-GAN's text path: its RNN_ENCODER on the (unsorted) captions gives sent_emb.
+static int run_fixture_text_encoder(Fixture *f, const char *file) {
+    const cJSON *te = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(f->root, "config"), "text_encoder");
+    const cJSON *ctor = cJSON_GetObjectItemCaseSensitive(te, "ctor");
+    TextEncoderConfig cfg;
+    int rc = cfg_int(ctor, "ntoken", f->dir, &cfg.ntoken);
+    if (!rc) rc = cfg_int(ctor, "ninput", f->dir, &cfg.ninput);
+    if (!rc) rc = cfg_int(ctor, "nhidden", f->dir, &cfg.nhidden);
     if (rc) return rc;
+    NpyArray cap = {0}, lens = {0};
+    rc = load_tensor(f, "captions", &cap);
+    if (!rc) rc = load_tensor(f, "cap_lens", &lens);
+    int B = rc ? 0 : (int)cap.shape[0], T = rc ? 0 : (int)cap.shape[1];
+    int64_t *ids = NULL;
+    int *ln = NULL;
+    float *se = NULL;
+    TextEncoder enc;
+    memset(&enc, 0, sizeof enc);
+    Arena a = {0};
+    char spec[4096];
+    weight_path(f, file, spec, sizeof spec);
+    if (!rc) {
+        ids = t2i_malloc(sizeof(int64_t) * cap.numel);
+        ln = t2i_malloc(sizeof(int) * (size_t)B);
+        se = t2i_malloc(sizeof(float) * (size_t)B * cfg.nhidden);
+        if (!ids || !ln || !se) rc = T2I_ENOMEM;
+    }
+    if (!rc) {
+        for (size_t i = 0; i < cap.numel; i++) ids[i] = (int64_t)((float *)cap.data)[i];
+        for (int b = 0; b < B; b++) ln[b] = (int)((float *)lens.data)[b];
+        rc = text_encoder_load(&enc, &cfg, spec);
+    }
+    if (!rc) rc = arena_init(&a, text_encoder_arena_bytes(&enc, B, T));
+    if (!rc) rc = text_encoder_forward(&enc, ids, ln, B, T, NULL, se, NULL, &a);
+    if (!rc) {
+        int64_t ss[2] = {B, cfg.nhidden};
+        int wrote = f->wrote;
+        f->wrote = 0;
+        rc = compare_output(f, file, "sent_emb", se, 2, ss);
+        f->wrote = wrote;
+    }
+    arena_free(&a);
+    text_encoder_free(&enc);
+    t2i_free(ids);
+    t2i_free(ln);
+    t2i_free(se);
+    npy_free(&cap);
+    npy_free(&lens);
+    return rc;
+}
+
+// Runs the generator of one weight file through the generator interface and compares every
+// output of the manifest. The inputs come from the fixture; the mask is batch-coupled, as in
+// the original code that produced the fixtures.
+static int run_fixture_generator(Fixture *f, const GenConfig *cfg, const char *file) {
+    GenIO io = gen_io(cfg);
+    int dfgan = cfg->arch == GEN_DFGAN;
     NpyArray z = {0}, sent = {0}, words = {0}, mask = {0}, eps = {0};
-    rc = load_tensor(f, "z", &z);
+    int rc = load_tensor(f, dfgan ? "noise" : "z", &z);
     if (!rc) rc = load_tensor(f, "sent_emb", &sent);
-    if (!rc) rc = load_tensor(f, "words_embs", &words);
-    if (!rc) rc = load_tensor(f, "mask", &mask);
-    if (!rc) rc = load_tensor(f, "eps", &eps);
-    int B = rc ? 0 : (int)words.shape[0], T = rc ? 0 : (int)words.shape[2];
+    if (!rc && (io.needs & GEN_IN_WORDS)) rc = load_tensor(f, "words_embs", &words);
+    if (!rc && (io.needs & GEN_IN_WORDS)) rc = load_tensor(f, "mask", &mask);
+    if (!rc && (io.needs & GEN_IN_EPS)) rc = load_tensor(f, "eps", &eps);
+    int B = rc ? 0 : (int)z.shape[0], T = words.data ? (int)words.shape[2] : 1;
+    size_t cond = (size_t)io.eps_dim, S = (size_t)io.img_size;
     uint8_t *m8 = NULL;
     float *img[3] = {0}, *att[2] = {0}, *mu = NULL, *lv = NULL, *cc = NULL;
-    size_t cond = (size_t)cfg.condition_dim;
-    if (!rc) {
-        m8 = t2i_malloc(mask.numel);
+    for (int s = 0; !rc && s < io.n_stages; s++) {
+        size_t px = s == io.n_stages - 1 ? S : (size_t)64 << s;
+        if (!(img[s] = t2i_malloc(sizeof(float) * B * 3 * px * px))) rc = T2I_ENOMEM;
+        if (!rc && s > 0 && !(att[s - 1] = t2i_malloc(sizeof(float) * B * T * (px / 2) * (px / 2))))
+            rc = T2I_ENOMEM;
+    }
+    if (!rc && cond) {
         mu = t2i_malloc(sizeof(float) * B * cond);
         lv = t2i_malloc(sizeof(float) * B * cond);
         cc = t2i_malloc(sizeof(float) * B * cond);
-        if (!m8 || !mu || !lv || !cc) rc = T2I_ENOMEM;
-        for (int s = 0; !rc && s < cfg.branch_num; s++) {
-            size_t px = (size_t)64 << s;
-            img[s] = t2i_malloc(sizeof(float) * B * 3 * px * px);
-            if (s > 0) att[s - 1] = t2i_malloc(sizeof(float) * B * T * (px / 2) * (px / 2));
-            if (!img[s] || (s > 0 && !att[s - 1])) rc = T2I_ENOMEM;
+        if (!mu || !lv || !cc) rc = T2I_ENOMEM;
+    }
+    if (!rc && mask.data) {
+        if (!(m8 = t2i_malloc(mask.numel))) rc = T2I_ENOMEM;
+        for (size_t i = 0; !rc && i < mask.numel; i++) m8[i] = ((float *)mask.data)[i] != 0.0f;
+    }
+    char spec[4096];
+    weight_path(f, file, spec, sizeof spec);
+    Generator g;
+    memset(&g, 0, sizeof g);
+    Arena a = {0};
+    if (!rc) rc = generator_load(&g, cfg, spec);
+    if (!rc && g.note[0]) fprintf(stderr, "t2ibench verify: %s\n", g.note);
+    if (!rc) rc = arena_init(&a, generator_arena_bytes(&g, B, T));
+    if (!rc) {
+        GenInputs in = {.z = z.data, .sent_emb = sent.data, .words_emb = words.data, .mask = m8,
+                        .eps = eps.data, .mask_mode = ATT_MASK_BATCH_COUPLED};
+        GenOutputs out = {.img = img[io.n_stages - 1], .stage_img = {img[0], img[1]},
+                          .att = {att[0], att[1]}, .mu = mu, .logvar = lv, .c_code = cc};
+        rc = generator_forward(&g, &in, &out, B, T, &a);
+    }
+    for (int s = 0; !rc && s < io.n_stages; s++) {
+        char name[32];
+        int64_t px = s == io.n_stages - 1 ? (int64_t)S : (int64_t)64 << s, is[4] = {B, 3, px, px};
+        if (dfgan) snprintf(name, sizeof name, "fake_img");
+        else snprintf(name, sizeof name, "fake_img_%d", (int)px);
+        rc = compare_output(f, file, name, img[s], 4, is);
+        if (!rc && s > 0) {
+            int64_t as[4] = {B, T, px / 2, px / 2};
+            snprintf(name, sizeof name, "att_%d", s);
+            rc = compare_output(f, file, name, att[s - 1], 4, as);
         }
     }
-    if (!rc)
-        for (size_t i = 0; i < mask.numel; i++) m8[i] = ((float *)mask.data)[i] != 0.0f;
-    const char *files[8];
-    int nf = weight_files(f, files, 8);
-    if (!rc && nf == 0) rc = t2i_error(T2I_EFORMAT, "%s: no weight files listed", f->dir);
-    for (int w = 0; !rc && w < nf; w++) {
-        char spec[4096];
-        weight_path(f, files[w], spec, sizeof spec);
-        GNet *g = t2i_calloc(1, sizeof *g);
-        if (!g) {
-            rc = T2I_ENOMEM;
-            break;
-        }
-        rc = gnet_load(g, &cfg, spec);
-        Arena a = {0};
-        if (!rc) rc = arena_init(&a, gnet_arena_bytes(g, B, T));
-        if (!rc) {
-            GNetInputs in = {.z = z.data, .sent_emb = sent.data, .words_emb = words.data,
-                             .mask = m8, .eps = eps.data, .mask_mode = ATT_MASK_BATCH_COUPLED};
-            GNetOutputs out = {.mu = mu, .logvar = lv, .c_code = cc};
-            for (int s = 0; s < 3; s++) out.img[s] = img[s];
-            out.att[0] = att[0];
-            out.att[1] = att[1];
-            rc = gnet_forward(g, &in, &out, B, T, &a);
-        }
-        for (int s = 0; !rc && s < cfg.branch_num; s++) {
-            char name[32];
-            int64_t px = (int64_t)64 << s, is[4] = {B, 3, px, px};
-            snprintf(name, sizeof name, "fake_img_%d", (int)px);
-            rc = compare_output(f, files[w], name, img[s], 4, is);
-            if (!rc && s > 0) {
-                int64_t as[4] = {B, T, px / 2, px / 2};
-                snprintf(name, sizeof name, "att_%d", s);
-                rc = compare_output(f, files[w], name, att[s - 1], 4, as);
-            }
-        }
-        int64_t cs[2] = {B, (int64_t)cond};
-        if (!rc) rc = compare_output(f, files[w], "mu", mu, 2, cs);
-        if (!rc) rc = compare_output(f, files[w], "logvar", lv, 2, cs);
-        if (!rc) rc = compare_output(f, files[w], "c_code", cc, 2, cs);
-        f->wrote = 1;
-        arena_free(&a);
-        gnet_free(g);
-        t2i_free(g);
-    }
+    int64_t cs[2] = {B, (int64_t)cond};
+    if (!rc && cond) rc = compare_output(f, file, "mu", mu, 2, cs);
+    if (!rc && cond) rc = compare_output(f, file, "logvar", lv, 2, cs);
+    if (!rc && cond) rc = compare_output(f, file, "c_code", cc, 2, cs);
+    f->wrote = 1;
+    arena_free(&a);
+    generator_free(&g);
     for (int s = 0; s < 3; s++) t2i_free(img[s]);
     t2i_free(att[0]);
     t2i_free(att[1]);
@@ -294,6 +384,20 @@ static int run_generator(Fixture *f) {
     npy_free(&words);
     npy_free(&mask);
     npy_free(&eps);
+    return rc;
+}
+
+static int run_generator(Fixture *f, GenArch arch) {
+    GenConfig cfg;
+    int rc = fixture_gen_config(f, arch, &cfg);
+    if (!rc) rc = gen_config_check(&cfg);
+    if (rc) return rc;
+    const char *files[8];
+    int nf = weight_files(f, files, 8);
+    if (nf == 0) return t2i_error(T2I_EFORMAT, "%s: no weight files listed", f->dir);
+    for (int w = 0; !rc && w < nf; w++)
+        rc = weight_file_is_text_encoder(f, files[w]) ? run_fixture_text_encoder(f, files[w])
+                                                      : run_fixture_generator(f, &cfg, files[w]);
     return rc;
 }
 
@@ -377,7 +481,7 @@ static int verify_dir(const char *dir, const char *out_root, int *failures) {
         cJSON_GetObjectItemCaseSensitive(root, "config"), "class_");
     Fixture f = {.dir = dir, .root = root, .failures = failures,
                  .case_name = cJSON_IsString(cs) ? cs->valuestring : "?"};
-    int inception = verify_inception_handles(dir);
+    int inception = verify_inception_kind(root) != IK_NONE;
     if (!inception) printf("%s (%s)\n", dir, f.case_name);   // the Inception cases print their own
     if (out_root) {
         snprintf(outd, sizeof outd, "%s/%s", out_root, f.case_name);
@@ -390,11 +494,16 @@ static int verify_dir(const char *dir, const char *out_root, int *failures) {
     } else if (strcmp(cname, "model.RNN_ENCODER") == 0) {
         rc = run_text_encoder(&f);
     } else if (strcmp(cname, "model.G_NET") == 0) {
-        rc = run_generator(&f);
-    } else if (strcmp(f.case_name, "vocab_pickle") == 0) {
-        rc = run_vocab(&f);
+        rc = run_generator(&f, GEN_ATTNGAN);
+    } else if (strcmp(cname, "model.G_NET (DM-GAN)") == 0) {
+        rc = run_generator(&f, GEN_DMGAN);
+    } else if (strcmp(cname, "models.GAN.NetG (DF-GAN)") == 0) {
+        rc = run_generator(&f, GEN_DFGAN);
+    } else if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
+                   cJSON_GetObjectItemCaseSensitive(root, "config"), "pickle"))) {
+        rc = run_vocab(&f);   // a captions.pickle tokenisation case (config.pickle says how)
     } else if (inception) {
-        rc = verify_inception_case(dir, f.case_name, out_root ? outd : NULL, failures);
+        rc = verify_inception_case(dir, out_root ? outd : NULL, failures);
     } else {
         rc = t2i_error(T2I_EFORMAT, "%s: unknown fixture case '%s'", dir, f.case_name);
     }

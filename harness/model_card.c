@@ -39,17 +39,60 @@ static int weights_str(const cJSON *o, const char *file, const char *path, const
     return *out ? T2I_OK : T2I_ENOMEM;
 }
 
+// generator.config of an AttnGAN or DM-GAN card (cfg.GAN / cfg.TEXT / cfg.TREE names) or of a
+// DF-GAN card (the names of DF-GAN's cfg/*.yml).
+static int parse_gen_config(const cJSON *gc, const char *file, GenConfig *cfg) {
+    static const char *const gkeys[] = {"GF_DIM", "Z_DIM", "CONDITION_DIM", "EMBEDDING_DIM",
+                                        "R_NUM", "BRANCH_NUM", NULL};
+    static const char *const dkeys[] = {"nf", "z_dim", "cond_dim", "imsize", "ch_size", NULL};
+    const char *gp = "$.generator.config";
+    int rc;
+    if (cfg->arch == GEN_DFGAN) {
+        DfGanConfig *d = &cfg->u.dfgan;
+        rc = jx_keys(gc, file, gp, dkeys);
+        if (!rc) rc = get_int(gc, file, gp, "nf", 1, 4096, &d->nf);
+        if (!rc) rc = get_int(gc, file, gp, "z_dim", 1, 65536, &d->z_dim);
+        if (!rc) rc = get_int(gc, file, gp, "cond_dim", 0, 65536, &d->cond_dim);
+        if (!rc) rc = get_int(gc, file, gp, "imsize", 8, 2048, &d->imsize);
+        if (!rc) rc = get_int(gc, file, gp, "ch_size", 3, 3, &d->ch_size);   // RGB only
+    } else {
+        GNetConfig g = {0};   // AttnGAN and DM-GAN read the same six keys
+        rc = jx_keys(gc, file, gp, gkeys);
+        if (!rc) rc = get_int(gc, file, gp, "GF_DIM", 1, 4096, &g.gf_dim);
+        if (!rc) rc = get_int(gc, file, gp, "Z_DIM", 0, 65536, &g.z_dim);
+        if (!rc) rc = get_int(gc, file, gp, "CONDITION_DIM", 1, 65536, &g.condition_dim);
+        if (!rc) rc = get_int(gc, file, gp, "EMBEDDING_DIM", 1, 65536, &g.embedding_dim);
+        if (!rc) rc = get_int(gc, file, gp, "R_NUM", 1, GNET_MAX_R_NUM, &g.r_num);
+        if (!rc) rc = get_int(gc, file, gp, "BRANCH_NUM", 1, 3, &g.branch_num);
+        if (cfg->arch == GEN_DMGAN)
+            cfg->u.dmgan = (DmGanConfig){.gf_dim = g.gf_dim, .z_dim = g.z_dim,
+                                         .condition_dim = g.condition_dim,
+                                         .embedding_dim = g.embedding_dim, .r_num = g.r_num,
+                                         .branch_num = g.branch_num};
+        else
+            cfg->u.attngan = g;
+    }
+    if (!rc && gen_config_check(cfg)) rc = t2i_error_prefix(T2I_EARG, "%s: %s", file, gp);
+    return rc;
+}
+
 static int parse(const cJSON *root, const char *file, const char *base, ModelCard *mc) {
     static const char *const top[] = {"name", "dataset", "generator", "text_encoder",
-                                      "vocabulary", "WORDS_NUM", NULL};
-    static const char *const top_notes[] = {"name", "dataset", "generator", "text_encoder",
-                                            "vocabulary", "WORDS_NUM", "notes", NULL};
+                                      "vocabulary", "WORDS_NUM", "notes", "arch", NULL};
     static const char *const net[] = {"weights", "config", NULL};
-    static const char *const gcfg[] = {"GF_DIM", "Z_DIM", "CONDITION_DIM", "EMBEDDING_DIM",
-                                       "R_NUM", "BRANCH_NUM", NULL};
     static const char *const tcfg[] = {"ntoken", "ninput", "nhidden", NULL};
     int has_notes = cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "notes");
-    int rc = jx_keys(root, file, "$", has_notes ? top_notes : top);
+    int has_arch = cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "arch");
+    // "notes" and "arch" are optional: drop them from the allowed list when absent, so that
+    // jx_keys still reports every required key that is missing.
+    const char *keys[9];
+    int nk = 0;
+    for (int i = 0; top[i]; i++)
+        if ((strcmp(top[i], "notes") != 0 || has_notes) &&
+            (strcmp(top[i], "arch") != 0 || has_arch))
+            keys[nk++] = top[i];
+    keys[nk] = NULL;
+    int rc = jx_keys(root, file, "$", keys);
     const char *s;
     const cJSON *g, *gc, *t, *tc;
     if (!rc) rc = jx_str(root, file, "$", "name", &s);
@@ -58,21 +101,16 @@ static int parse(const cJSON *root, const char *file, const char *base, ModelCar
     if (!rc && !(mc->dataset = t2i_strdup(s))) rc = T2I_ENOMEM;
     if (!rc && has_notes) rc = jx_str(root, file, "$", "notes", &s);
     if (!rc && has_notes && !(mc->notes = t2i_strdup(s))) rc = T2I_ENOMEM;
+    mc->gen_cfg.arch = GEN_ATTNGAN;   // cards written before "arch" existed
+    if (!rc && has_arch) rc = jx_str(root, file, "$", "arch", &s);
+    if (!rc && has_arch && gen_arch_parse(s, &mc->gen_cfg.arch))
+        rc = t2i_error_prefix(T2I_EARG, "%s: $.arch", file);
     // generator
     if (!rc) rc = jx_obj(root, file, "$", "generator", &g);
     if (!rc) rc = jx_keys(g, file, "$.generator", net);
     if (!rc) rc = weights_str(g, file, "$.generator", base, &mc->gen_weights);
     if (!rc) rc = jx_obj(g, file, "$.generator", "config", &gc);
-    if (!rc) rc = jx_keys(gc, file, "$.generator.config", gcfg);
-    const char *gp = "$.generator.config";
-    if (!rc) rc = get_int(gc, file, gp, "GF_DIM", 1, 4096, &mc->gen_cfg.gf_dim);
-    if (!rc) rc = get_int(gc, file, gp, "Z_DIM", 0, 65536, &mc->gen_cfg.z_dim);
-    if (!rc) rc = get_int(gc, file, gp, "CONDITION_DIM", 1, 65536, &mc->gen_cfg.condition_dim);
-    if (!rc) rc = get_int(gc, file, gp, "EMBEDDING_DIM", 1, 65536, &mc->gen_cfg.embedding_dim);
-    if (!rc) rc = get_int(gc, file, gp, "R_NUM", 1, GNET_MAX_R_NUM, &mc->gen_cfg.r_num);
-    if (!rc) rc = get_int(gc, file, gp, "BRANCH_NUM", 1, 3, &mc->gen_cfg.branch_num);
-    if (!rc && gnet_config_check(&mc->gen_cfg))
-        rc = t2i_error_prefix(T2I_EARG, "%s: %s", file, gp);
+    if (!rc) rc = parse_gen_config(gc, file, &mc->gen_cfg);
     // text encoder
     if (!rc) rc = jx_obj(root, file, "$", "text_encoder", &t);
     if (!rc) rc = jx_keys(t, file, "$.text_encoder", net);
@@ -85,12 +123,13 @@ static int parse(const cJSON *root, const char *file, const char *base, ModelCar
     if (!rc) rc = get_int(tc, file, tp, "nhidden", 2, 1024, &mc->te_cfg.nhidden);
     if (!rc && text_encoder_config_check(&mc->te_cfg))
         rc = t2i_error_prefix(T2I_EARG, "%s: %s", file, tp);
-    if (!rc && mc->te_cfg.nhidden != mc->gen_cfg.embedding_dim)
+    if (!rc && mc->te_cfg.nhidden != gen_io(&mc->gen_cfg).emb_dim)
         rc = t2i_error(T2I_EARG,
-                       "%s: $.text_encoder.config.nhidden: %d differs from "
-                       "$.generator.config.EMBEDDING_DIM %d (the generator reads the encoder's "
-                       "embeddings)",
-                       file, mc->te_cfg.nhidden, mc->gen_cfg.embedding_dim);
+                       "%s: $.text_encoder.config.nhidden: %d differs from the generator's "
+                       "embedding width %d ($.generator.config.%s; the generator reads the "
+                       "encoder's embeddings)",
+                       file, mc->te_cfg.nhidden, gen_io(&mc->gen_cfg).emb_dim,
+                       mc->gen_cfg.arch == GEN_DFGAN ? "cond_dim" : "EMBEDDING_DIM");
     // vocabulary, WORDS_NUM
     if (!rc) rc = jx_str(root, file, "$", "vocabulary", &s);
     if (!rc && !*s) rc = t2i_error(T2I_EARG, "%s: $.vocabulary: empty", file);

@@ -3,10 +3,14 @@
 // {
 //   "name": "attngan-bird",                  model name (recorded with every run)
 //   "dataset": "cub",                        dataset the model was trained for ("cub", "coco", ...)
+//   "arch": "attngan",                       generator architecture: "attngan" (default when
+//                                            absent), "dmgan" or "dfgan" (generator.h)
 //   "generator": {
 //     "weights": "weights/bird_AttnGAN2.pth",   path, or "hash:attngan-oracle-hash-v1"
 //     "config": {"GF_DIM": 32, "Z_DIM": 100, "CONDITION_DIM": 100, "EMBEDDING_DIM": 256,
-//                "R_NUM": 2, "BRANCH_NUM": 3}
+//                "R_NUM": 2, "BRANCH_NUM": 3}         (attngan and dmgan: cfg.GAN/TEXT/TREE)
+//                {"nf": 32, "z_dim": 100, "cond_dim": 256, "imsize": 256, "ch_size": 3}
+//                                                      (dfgan: the keys of DF-GAN's cfg/*.yml)
 //   },
 //   "text_encoder": {
 //     "weights": "weights/text_encoder200.pth",
@@ -24,7 +28,7 @@
 #ifndef T2I_MODEL_CARD_H
 #define T2I_MODEL_CARD_H
 
-#include "attngan.h"
+#include "generator.h"
 #include "text_encoder.h"
 
 typedef struct {
@@ -33,7 +37,7 @@ typedef struct {
     char             *dataset;
     char             *notes;       // NULL when absent
     char             *gen_weights; // resolved path or hash spec
-    GNetConfig        gen_cfg;
+    GenConfig         gen_cfg;     // arch + dimensions
     char             *te_weights;  // resolved path or hash spec
     TextEncoderConfig te_cfg;
     char             *vocab_path;  // resolved path

@@ -50,10 +50,39 @@ static int per_dataset_enum(const cJSON *o, const char *f, const char *path, con
     return T2I_OK;
 }
 
+// Optional "differences": {"from": "<protocol name>", "items": ["...", ...]}: what a protocol
+// changes relative to another one, written for the reader (stored with the protocol text).
+static int parse_differences(const cJSON *j, const char *f, Protocol *p) {
+    static const char *const dk[] = {"from", "items", NULL};
+    const cJSON *d, *items, *it;
+    int rc, i = 0;
+    if ((rc = jx_obj(j, f, "$", "differences", &d))) return rc;
+    if ((rc = jx_keys(d, f, "$.differences", dk))) return rc;
+    if ((rc = jx_str_copy(d, f, "$.differences", "from", p->differences_from,
+                          sizeof p->differences_from)))
+        return rc;
+    items = cJSON_GetObjectItemCaseSensitive(d, "items");
+    if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) < 1)
+        return t2i_error(T2I_EARG, "%s: $.differences.items: must be a non-empty array of strings",
+                         f);
+    cJSON_ArrayForEach(it, items) {
+        if (!cJSON_IsString(it) || !it->valuestring[0])
+            return t2i_error(T2I_EARG, "%s: $.differences.items[%d]: must be a non-empty string",
+                             f, i);
+        i++;
+    }
+    return T2I_OK;
+}
+
 static int parse(const cJSON *j, const char *f, Protocol *p) {
-    static const char *const top[] = {"format", "name", "description", "reference", "sampling",
-                                      "generation", "inception_score", "r_precision", "fid",
-                                      NULL};
+    static const char *const top_all[] = {"format", "name", "description", "reference",
+                                          "sampling", "generation", "inception_score",
+                                          "r_precision", "fid", "differences", NULL};
+    // "differences" is optional: without it the list stops before it
+    int has_diff = cJSON_GetObjectItemCaseSensitive(j, "differences") != NULL;
+    const char *top[11];
+    memcpy(top, top_all, sizeof top_all);
+    if (!has_diff) top[9] = NULL;
     static const char *const samp[] = {"images", "passes", "caption_choice", "words_num",
                                        "truncation", "block_size", "mismatches",
                                        "mismatch_rule", NULL};
@@ -82,6 +111,7 @@ static int parse(const cJSON *j, const char *f, Protocol *p) {
     if ((rc = jx_str_copy(j, f, "$", "description", p->description, sizeof p->description)))
         return rc;
     if ((rc = jx_str_copy(j, f, "$", "reference", p->reference, sizeof p->reference))) return rc;
+    if (has_diff && (rc = parse_differences(j, f, p))) return rc;
 
     if ((rc = jx_obj(j, f, "$", "sampling", &s))) return rc;
     if ((rc = jx_keys(s, f, "$.sampling", samp))) return rc;

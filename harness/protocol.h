@@ -34,6 +34,7 @@ typedef struct {
     char         name[64];
     char         description[2048];
     char         reference[1024];
+    char         differences_from[64];   // optional "differences.from" ("" when absent)
     // sampling (suite freeze)
     long         images;          // samples to draw; 0 = passes x images of the table
     int          passes;

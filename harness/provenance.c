@@ -4,6 +4,7 @@
 #include "blas.h"
 #include "sha256.h"
 #include "t2i.h"
+#include "weights.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ int prov_add_file(Provenance *p, const char *role, const char *path) {
     if (strncmp(path, "hash:", 5) == 0) {
         sha256_hex((const uint8_t *)path, strlen(path), hex);
     } else {
-        int rc = sha256_file(path, hex);
+        int rc = weights_sha256(path, hex);   // a plain file's digest, or a TF V2 bundle's
         if (rc) return t2i_error_prefix(rc, "%s (%s)", role, path);
     }
     return prov_add_digest(p, role, path, hex);

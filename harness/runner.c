@@ -2,14 +2,17 @@
 #include "runner.h"
 
 #include "arena.h"
-#include "attngan.h"
+#include "generator.h"
 #include "blas.h"
 #include "damsm_image.h"
 #include "db.h"
 #include "evaluators.h"
 #include "fid.h"
 #include "image_io.h"
+#include "image_set.h"
+#include "runner_images.h"
 #include "inception.h"
+#include "inception_tf.h"
 #include "inception_score.h"
 #include "model_card.h"
 #include "protocol.h"
@@ -17,6 +20,7 @@
 #include "r_precision.h"
 #include "resize.h"
 #include "rng.h"
+#include "sample_inputs.h"
 #include "scoring.h"
 #include "sha256.h"
 #include "suite.h"
@@ -69,7 +73,7 @@ typedef struct {
     int            have_model;
     Vocab          mvocab, evocab;
     TextEncoder    te, dte;
-    GNet           g;
+    Generator      g;
     Inception     *is_net, *fid_net;
     DamsmImage     dim;
     int            use_is, use_rp, use_fid;
@@ -106,6 +110,10 @@ typedef struct {
     float         *rp_scores;      // (B, 1+M)
     int           *rp_rank;        // (B)
     char         (*img_sha)[65];   // (B)
+    // eval-images: the files of the run, and each batch's images at their own sizes
+    ImageSet       imgs;           // shared by the workers (owned by worker 0)
+    uint8_t      **ld;             // (B) (H,W,3) images of the batch in flight
+    int           *ldH, *ldW;      // (B)
     double         t[ST_N];
     int64_t        t_images[ST_N];
     struct ProgLog  *plog;         // progress lines without a terminal (worker 0 writes)
@@ -142,15 +150,27 @@ static int load_inception(const char *variant, const char *spec, int num_classes
     if (rc) return rc;
     StateDict sd;
     memset(&sd, 0, sizeof sd);
-    rc = weights_load(spec, inception_keys(*out), &sd);
+    rc = inception_weights_load(&cfg, inception_keys(*out), spec, &sd);   // torch or TF names
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     rc = inception_bind(*out, &sd, what);
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     return T2I_OK;
 }
 
+int runner_fid_net(const Protocol *P, const EvalCard *E, Inception **net, U8Map *map) {
+    int rc = load_inception(E->fid_variant, E->fid_weights,
+                            strcmp(E->fid_variant, "tf2015") == 0 ? 1008 : 1000, net,
+                            "FID Inception");
+    *map = P->fid_resize == RESIZE_BILINEAR_TF1 ? U8_TF_128 : U8_PM1_127;
+    return rc;
+}
+
 // Frees what a worker owns (all of it for worker 0 via run_free).
 static void worker_free(Run *r) {
+    for (int b = 0; r->ld && b < r->B; b++) t2i_free(r->ld[b]);
+    t2i_free(r->ld);
+    t2i_free(r->ldH);
+    t2i_free(r->ldW);
     inception_free(r->is_net);
     inception_free(r->fid_net);
     damsm_image_free(&r->dim);
@@ -171,7 +191,8 @@ static void run_free(Run *r) {
     vocab_free(&r->evocab);
     text_encoder_free(&r->te);
     text_encoder_free(&r->dte);
-    gnet_free(&r->g);
+    generator_free(&r->g);
+    image_set_free(&r->imgs);
     worker_free(r);
 }
 
@@ -229,25 +250,38 @@ static int load_all(Run *r) {
     const RunOpts *o = r->o;
     int rc;
     if ((rc = protocol_load(o->protocol, &r->P))) return rc;
-    if ((rc = suite_load(o->suite, &r->S))) return rc;
+    if (o->suite && (rc = suite_load(o->suite, &r->S))) return rc;
     if (o->model) {
         if ((rc = model_card_load(o->model, &r->M))) return rc;
         r->have_model = 1;
     }
     const char *ev = o->evaluators;
     char evbuf[256];
+    if (!ev && !o->suite)
+        return t2i_error(T2I_EARG, "eval-images without --suite needs --evaluators CARD (the "
+                                   "instruments to score the folder with, e.g. "
+                                   "suites/evaluators/cub_tf2015.json)");
     if (!ev) {
-        // Default instruments of the suite's data set: the demo (hash-weight) card for a model
-        // on hash weights, else the real card (whose weights the user supplies). Said aloud.
+        // Default instruments of the suite's data set with the protocol's IS classifier: the
+        // demo (hash-weight) card for a model on hash weights, else the real card (whose
+        // weights the user supplies). Said aloud.
         int demo = r->have_model && weights_spec_is_hash(r->M.gen_weights);
-        snprintf(evbuf, sizeof evbuf, "suites/evaluators/%s%s.json", demo ? "demo_" : "",
-                 demo ? dataset_names[r->S.dataset] : r->S.dataset == DATASET_CUB ? "cub_tf2015"
-                                                                                 : "coco_tf2015");
+        const char *ds = dataset_names[r->S.dataset];
+        const char *cls = r->P.is_enabled ? r->P.is_classifier[r->S.dataset] : "";
+        if (strcmp(cls, "slim-cub") == 0 && r->S.dataset == DATASET_CUB)
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/%scub_slim.json", demo ? "demo_" : "");
+        else if (demo && strcmp(cls, "tf2015") == 0)
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/demo_%s_tf2015.json", ds);
+        else
+            snprintf(evbuf, sizeof evbuf, "suites/evaluators/%s%s%s.json", demo ? "demo_" : "", ds,
+                     demo ? "" : "_tf2015");
         ev = evbuf;
         fprintf(stderr, "t2ibench: no --evaluators given: using %s%s\n", ev,
                 demo ? " (hash-weight demo instruments)" : "");
     }
     if ((rc = evalcard_load(ev, &r->E))) return rc;
+    if ((rc = images_override_stats(o, &r->E))) return rc;
+    if (!o->suite && (rc = images_folder_suite(o, &r->P, r->E.dataset, &r->imgs, &r->S))) return rc;
     if ((rc = check_compat(r))) return rc;
     r->words_num = r->S.words_num;
     // The card's WORDS_NUM (cfg.TEXT.WORDS_NUM of training) is recorded in the provenance; the
@@ -258,17 +292,24 @@ static int load_all(Run *r) {
                 o->model, r->M.words_num, r->P.name, r->S.words_num, r->S.path);
     r->n = o->limit > 0 && o->limit < r->S.n ? o->limit : r->S.n;
     r->use_is = r->P.is_enabled;
-    r->use_rp = r->P.rp_enabled && r->S.mismatches > 0;
+    r->use_rp = r->P.rp_enabled && r->S.mismatches > 0 && o->suite;
     r->use_fid = r->P.fid_enabled && r->E.has_fid;   // features stored; FID needs statistics
-    return T2I_OK;
+    if (o->images_dir && o->suite)
+        rc = o->mapping ? image_set_mapping(o->mapping, o->images_dir, r->S.n, r->n, &r->imgs)
+                        : image_set_by_id(o->images_dir, r->n, &r->imgs);
+    if (!rc && o->images_dir) rc = image_set_check(&r->imgs, o->max_pixels);   // before any run row
+    return rc;
 }
 
 static int add_provenance(Run *r, Provenance *pv) {
     int rc;
     prov_init(pv);
-    if ((rc = prov_add_digest(pv, "suite", r->S.path, r->S.sha256))) return rc;
-    if ((rc = prov_add_digest(pv, "suite.captions", r->S.captions_path, r->S.table.sha256)))
-        return rc;
+    if (r->o->suite) {
+        if ((rc = prov_add_digest(pv, "suite", r->S.path, r->S.sha256))) return rc;
+        if ((rc = prov_add_digest(pv, "suite.captions", r->S.captions_path, r->S.table.sha256)))
+            return rc;
+    }
+    if (r->o->mapping && (rc = prov_add_file(pv, "images.mapping", r->o->mapping))) return rc;
     if ((rc = prov_add_digest(pv, "protocol", r->o->protocol, r->P.sha256))) return rc;
     if ((rc = prov_add_digest(pv, "evaluators", r->E.path, r->E.sha256))) return rc;
     if (r->use_is && (rc = prov_add_file(pv, "evaluators.is_weights", r->E.is_weights))) return rc;
@@ -281,6 +322,8 @@ static int add_provenance(Run *r, Provenance *pv) {
         if ((rc = prov_add_file(pv, "evaluators.fid_weights", r->E.fid_weights))) return rc;
         if (r->E.fid_stats &&
             (rc = prov_add_file(pv, "evaluators.fid_statistics", r->E.fid_stats)))
+            return rc;
+        if (r->o->kid_ref && (rc = prov_add_file(pv, "evaluators.kid_reference", r->o->kid_ref)))
             return rc;
     }
     if (r->have_model) {
@@ -314,10 +357,6 @@ static int check_fid_stats(const Run *r) {
     return rc;
 }
 
-// Digest of the image files of eval-images (names and contents, in sample order).
-static int images_digest(Run *r, char hex[65]);
-static int image_path(const char *dir, int64_t id, char *buf, size_t n);
-
 static int load_worker_nets(Run *r);
 
 static int load_networks(Run *r) {
@@ -328,19 +367,23 @@ static int load_networks(Run *r) {
             return t2i_error_prefix(rc, "model vocabulary");
         if ((rc = text_encoder_load(&r->te, &r->M.te_cfg, r->M.te_weights)))
             return t2i_error_prefix(rc, "model text encoder %s", r->M.te_weights);
-        if ((rc = gnet_load(&r->g, &r->M.gen_cfg, r->M.gen_weights)))
-            return t2i_error_prefix(rc, "model generator %s", r->M.gen_weights);
-        if (r->g.cfg.embedding_dim != r->te.cfg.nhidden)
+        if ((rc = generator_load(&r->g, &r->M.gen_cfg, r->M.gen_weights)))
+            return t2i_error_prefix(rc, "model card %s", r->o->model);
+        if (r->g.note[0]) fprintf(stderr, "t2ibench: %s\n", r->g.note);
+        GenIO io = gen_io(&r->g.cfg);
+        if (io.emb_dim != r->te.cfg.nhidden)
             return t2i_error(T2I_ESHAPE, "model card %s: text encoder nhidden %d != generator "
-                                         "EMBEDDING_DIM %d",
-                             r->o->model, r->te.cfg.nhidden, r->g.cfg.embedding_dim);
+                                         "embedding width %d",
+                             r->o->model, r->te.cfg.nhidden, io.emb_dim);
         if (r->mvocab.n_words > r->te.cfg.ntoken)
             return t2i_error(T2I_ESHAPE, "model card %s: vocabulary has %d words, text encoder "
                                          "ntoken is %d",
                              r->o->model, r->mvocab.n_words, r->te.cfg.ntoken);
-        if (r->g.cfg.branch_num != 3)
-            return t2i_error(T2I_EARG, "model card %s: BRANCH_NUM %d (256 px needs 3)",
-                             r->o->model, r->g.cfg.branch_num);
+        if (io.img_size != IMG)
+            return t2i_error(T2I_EARG, "model card %s: the generator makes %d px images; the "
+                                       "evaluators take %d px (AttnGAN/DM-GAN BRANCH_NUM 3, "
+                                       "DF-GAN imsize 256)",
+                             r->o->model, io.img_size, IMG);
     }
     if (r->use_rp) {
         if ((rc = vocab_load(E->damsm_vocab, &r->evocab)))
@@ -370,11 +413,7 @@ static int load_worker_nets(Run *r) {
         r->is_map = r->P.is_resize == RESIZE_BILINEAR_TF1 && r->is_unbiased ? U8_TF_128 : U8_PM1_127;
     }
     if (r->use_fid) {
-        if ((rc = load_inception(E->fid_variant, E->fid_weights,
-                                 strcmp(E->fid_variant, "tf2015") == 0 ? 1008 : 1000, &r->fid_net,
-                                 "FID Inception")))
-            return rc;
-        r->fid_map = r->P.fid_resize == RESIZE_BILINEAR_TF1 ? U8_TF_128 : U8_PM1_127;
+        if ((rc = runner_fid_net(&r->P, E, &r->fid_net, &r->fid_map))) return rc;
     }
     if (r->use_rp) {
         if ((rc = damsm_image_init(&r->dim, r->dte.cfg.nhidden))) return rc;
@@ -393,7 +432,8 @@ static int alloc_buffers(Run *r) {
     int B = r->B, W = r->words_num, M = r->S.mismatches;
     size_t img = (size_t)B * 3 * IMG * IMG;
     int emb = r->have_model ? r->te.cfg.nhidden : 1;
-    int zd = r->have_model ? r->g.cfg.z_dim : 1, cd = r->have_model ? r->g.cfg.condition_dim : 1;
+    GenIO io = r->have_model ? gen_io(&r->g.cfg) : (GenIO){.z_dim = 1, .eps_dim = 1};
+    int zd = io.z_dim > 0 ? io.z_dim : 1, cd = io.eps_dim > 0 ? io.eps_dim : 1;
     r->cap = t2i_calloc((size_t)B * W, sizeof(int64_t));
     r->lens = t2i_calloc((size_t)B, sizeof(int));
     r->words_emb = t2i_calloc((size_t)B * emb * W, sizeof(float));
@@ -417,16 +457,20 @@ static int alloc_buffers(Run *r) {
     r->rp_scores = t2i_calloc((size_t)B * (1 + M), sizeof(float));
     r->rp_rank = t2i_calloc((size_t)B, sizeof(int));
     r->img_sha = t2i_calloc((size_t)B, 65);
+    r->ld = t2i_calloc((size_t)B, sizeof(uint8_t *));
+    r->ldH = t2i_calloc((size_t)B, sizeof(int));
+    r->ldW = t2i_calloc((size_t)B, sizeof(int));
     r->pil_scratch = t2i_malloc(resize_pil_scratch_bytes(IMG, IMG, 3, INC, INC) + 64);
     if (!r->cap || !r->lens || !r->words_emb || !r->words_tmp || !r->sent_emb || !r->mask ||
         !r->z || !r->eps || !r->img || !r->img_q || !r->u8 || !r->x299 || !r->u8_299 ||
         !r->tmpf || !r->is_out || !r->pool3 || !r->cnn_code || !r->rp_cap || !r->rp_lens ||
-        !r->rp_sent || !r->rp_scores || !r->rp_rank || !r->img_sha || !r->pil_scratch)
+        !r->rp_sent || !r->rp_scores || !r->rp_rank || !r->img_sha || !r->pil_scratch ||
+        !r->ld || !r->ldH || !r->ldW)
         return fail_oom();
     size_t need = 0;
     if (r->have_model) {
         int gb = r->P.attention_mask ? B : 1;
-        size_t a = gnet_arena_bytes(&r->g, gb, W), b = text_encoder_arena_bytes(&r->te, 1, W);
+        size_t a = generator_arena_bytes(&r->g, gb, W), b = text_encoder_arena_bytes(&r->te, 1, W);
         need = a > b ? a : b;
     }
     if (r->use_rp) {
@@ -445,27 +489,7 @@ static int alloc_buffers(Run *r) {
 // Word ids of suite sample s under vocabulary v, with the suite's word subset applied.
 static int sample_ids(Run *r, const Vocab *v, const SuiteSample *x, int64_t *out, int *len,
                       const char *which) {
-    int64_t *ids = NULL;
-    int n = 0;
-    int rc = tokenize_caption(v, x->caption, &ids, &n);
-    if (rc) return rc;
-    if (n != x->ntok) {
-        t2i_free(ids);
-        return t2i_error(T2I_EARG,
-                         "suite %s sample %lld: the %s vocabulary finds %d words in \"%s\", the "
-                         "suite was frozen with a vocabulary finding %d (freeze the suite with "
-                         "this vocabulary)",
-                         r->S.path, (long long)x->id, which, n, x->caption, x->ntok);
-    }
-    if (x->n_words > 0) {
-        for (int i = 0; i < x->n_words; i++) out[i] = ids[x->words[i]];
-        *len = x->n_words;
-    } else {
-        memcpy(out, ids, sizeof(int64_t) * (size_t)n);
-        *len = n;
-    }
-    t2i_free(ids);
-    return T2I_OK;
+    return sample_word_ids(&r->S, v, x, out, len, which);
 }
 
 // Ids of mismatch k of sample `sample` (caption row `row`), truncated by its own stream.
@@ -502,10 +526,6 @@ static double cosine(const float *a, const float *b, int E) {
 }
 
 // ---- image helpers -------------------------------------------------------------------------
-
-static Quantize proto_quant(int q) {
-    return q == PQUANT_ROUND ? QUANTIZE_ROUND : q == PQUANT_FLOAT ? QUANTIZE_NONE : QUANTIZE_TRUNCATE;
-}
 
 // One image (3,256,256) [-1,1] float `f` and its bytes `u8` (HWC) -> (3,299,299) for an
 // Inception, with the protocol's kernel and the network's input map.
@@ -550,42 +570,21 @@ static int run_batch(Run *r, int64_t first, int nb) {
         memset(r->cap, 0, sizeof(int64_t) * (size_t)nb * W);
         for (int b = 0; b < nb; b++)
             if ((rc = sample_ids(r, &r->mvocab, &ss[b], r->cap + (size_t)b * W, &r->lens[b],
-                                 "model")))
+                                 "model")) ||
+                (rc = sample_encode(&r->te, r->cap + (size_t)b * W, r->lens[b], W, r->words_tmp,
+                                    r->words_emb + (size_t)b * E * W, r->sent_emb + (size_t)b * E,
+                                    r->mask + (size_t)b * W, &r->arena)))
                 return rc;
-        // One caption per call, re-padded to the fixed width W: a sample's numbers never depend
-        // on its batch neighbours (OpenBLAS results depend on matrix shapes at the bit level).
-        memset(r->words_emb, 0, sizeof(float) * (size_t)nb * E * W);
-        for (int b = 0; b < nb; b++) {
-            int Tw = 0;
-            if ((rc = text_encoder_forward(&r->te, r->cap + (size_t)b * W, &r->lens[b], 1, W,
-                                           r->words_tmp, r->sent_emb + (size_t)b * E, &Tw,
-                                           &r->arena)))
-                return rc;
-            for (int e = 0; e < E; e++)
-                memcpy(r->words_emb + ((size_t)b * E + e) * W, r->words_tmp + (size_t)e * Tw,
-                       sizeof(float) * (size_t)Tw);
-        }
-        for (int b = 0; b < nb; b++)
-            for (int t = 0; t < W; t++) r->mask[(size_t)b * W + t] = t >= r->lens[b];
         r->t[ST_TEXT] += prov_now() - t0;
         r->t_images[ST_TEXT] += nb;
 
         if ((rc = stage(r, "generate"))) return rc;
         t0 = prov_now();
-        int zd = r->g.cfg.z_dim, cd = r->g.cfg.condition_dim;
-        for (int b = 0; b < nb; b++) {
-            Rng g;
-            rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_Z);
-            for (int i = 0; i < zd; i++) {
-                double v = rng_normal(&g);
-                if (r->P.noise == NOISE_TRUNCATED)
-                    while (fabs(v) > r->P.noise_bound) v = rng_normal(&g);
-                r->z[(size_t)b * zd + i] = (float)(v * r->P.noise_scale);
-            }
-            rng_init(&g, ss[b].noise_seed, (uint64_t)ss[b].id, RNG_STREAM_EPS);
-            for (int i = 0; i < cd; i++) r->eps[(size_t)b * cd + i] = (float)rng_normal(&g);
-        }
-        GNetInputs in = {.z = r->z, .sent_emb = r->sent_emb, .words_emb = r->words_emb,
+        GenIO io = gen_io(&r->g.cfg);
+        int zd = io.z_dim, cd = io.eps_dim;
+        for (int b = 0; b < nb; b++)
+            sample_noise(&r->P, &ss[b], zd, cd, r->z + (size_t)b * zd, r->eps + (size_t)b * cd);
+        GenInputs in = {.z = r->z, .sent_emb = r->sent_emb, .words_emb = r->words_emb,
                          .mask = r->mask, .eps = r->eps,
                          .mask_mode = r->P.attention_mask ? ATT_MASK_BATCH_COUPLED
                                                           : ATT_MASK_PER_SAMPLE};
@@ -596,34 +595,24 @@ static int run_batch(Run *r, int64_t first, int nb) {
         for (int b0 = 0; b0 < nb; b0 += coupled ? nb : 1) {
             if (g_stop) return T2I_EINTR;   // between samples
             int ub = coupled ? nb : 1;
-            GNetInputs in1 = in;
+            GenInputs in1 = in;
             in1.z = r->z + (size_t)b0 * zd;
             in1.sent_emb = r->sent_emb + (size_t)b0 * E;
             in1.words_emb = r->words_emb + (size_t)b0 * E * W;
             in1.mask = r->mask + (size_t)b0 * W;
             in1.eps = r->eps + (size_t)b0 * cd;
-            GNetOutputs out;
+            GenOutputs out;
             memset(&out, 0, sizeof out);
-            out.img[2] = r->img + (size_t)b0 * 3 * IMG * IMG;
-            if ((rc = gnet_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
+            out.img = r->img + (size_t)b0 * 3 * IMG * IMG;
+            if ((rc = generator_forward(&r->g, &in1, &out, ub, W, &r->arena))) return rc;
         }
         size_t per = (size_t)3 * IMG * IMG;
-        Quantize q = proto_quant(r->P.quantization);
         for (int b = 0; b < nb; b++) {
-            const float *im = r->img + per * b;
             uint8_t *u = r->u8 + per * b;
-            if (q != QUANTIZE_NONE) {
-                chw_pm1_to_hwc_u8(u, im, IMG, IMG, q);
-                quantize_pm1(r->img_q + per * b, im, per, q);
-                sha256_hex(u, per, r->img_sha[b]);
-            } else {
-                memcpy(r->img_q + per * b, im, per * sizeof(float));
-                sha256_hex(im, per * sizeof(float), r->img_sha[b]);
-            }
+            sample_image_bytes(&r->P, r->img + per * b, IMG, u, r->img_q + per * b, r->img_sha[b]);
             if (r->o->images_out) {
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%lld.png", r->o->images_out, (long long)ss[b].id);
-                if (q == QUANTIZE_NONE) chw_pm1_to_hwc_u8(u, im, IMG, IMG, QUANTIZE_ROUND);
                 if ((rc = png_write_rgb(path, u, IMG, IMG))) return rc;
             }
         }
@@ -632,25 +621,9 @@ static int run_batch(Run *r, int64_t first, int nb) {
     } else {
         if ((rc = stage(r, "load"))) return rc;
         t0 = prov_now();
-        size_t per = (size_t)3 * IMG * IMG;
-        for (int b = 0; b < nb; b++) {
-            char path[4096];
-            if ((rc = image_path(r->o->images_dir, ss[b].id, path, sizeof path))) return rc;
-            uint8_t *px = NULL;
-            int H = 0, Wd = 0;
-            if ((rc = image_read_rgb(path, &px, &H, &Wd))) return rc;
-            if (H != IMG || Wd != IMG) {
-                t2i_free(px);
-                return t2i_error(T2I_EFORMAT, "%s: %dx%d image, expected %dx%d (AttnGAN's 256 px "
-                                              "output)",
-                                 path, Wd, H, IMG, IMG);
-            }
-            memcpy(r->u8 + per * b, px, per);
-            sha256_hex(px, per, r->img_sha[b]);
-            t2i_free(px);
-            hwc_u8_to_chw_float(r->img_q + per * b, r->u8 + per * b, IMG, IMG, U8_PM1_127);
-            memcpy(r->img + per * b, r->img_q + per * b, per * sizeof(float));
-        }
+        if ((rc = images_load_batch(r->imgs.path + first, nb, r->o, r->ld, r->ldH, r->ldW,
+                                    r->img_sha)))
+            return rc;
         r->t[ST_GEN] += prov_now() - t0;
         r->t_images[ST_GEN] += nb;
     }
@@ -659,8 +632,12 @@ static int run_batch(Run *r, int64_t first, int nb) {
         if ((rc = stage(r, "is"))) return rc;
         t0 = prov_now();
         for (int b = 0; b < nb; b++)
-            to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.is_resize, r->is_map,
-                   r->x299 + per299 * b);
+            if (r->have_model)
+                to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.is_resize, r->is_map,
+                       r->x299 + per299 * b);
+            else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.is_resize,
+                                          r->is_map, INC, INC, r->x299 + per299 * b)))
+                return rc;
         for (int b = 0; b < nb; b++) {
             InceptionOut io;
             memset(&io, 0, sizeof io);
@@ -677,8 +654,12 @@ static int run_batch(Run *r, int64_t first, int nb) {
         if ((rc = stage(r, "fid"))) return rc;
         t0 = prov_now();
         for (int b = 0; b < nb; b++)
-            to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.fid_resize, r->fid_map,
-                   r->x299 + per299 * b);
+            if (r->have_model)
+                to_299(r, r->img_q + per * b, r->u8 + per * b, r->P.fid_resize, r->fid_map,
+                       r->x299 + per299 * b);
+            else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.fid_resize,
+                                          r->fid_map, INC, INC, r->x299 + per299 * b)))
+                return rc;
         for (int b = 0; b < nb; b++) {
             InceptionOut io;
             memset(&io, 0, sizeof io);
@@ -698,6 +679,11 @@ static int run_batch(Run *r, int64_t first, int nb) {
             DamsmImageOut dout;
             memset(&dout, 0, sizeof dout);
             dout.cnn_code = r->cnn_code + (size_t)b * E;
+            if (!r->have_model) {   // a loaded image at its own size, [-1,1]
+                rc = images_damsm(&r->dim, r->ld[b], r->ldH[b], r->ldW[b], &dout);
+                if (rc) return rc;
+                continue;
+            }
             if ((rc = damsm_image_forward(&r->dim, r->img + per * b, 1, IMG, IMG, &dout))) return rc;
         }
         for (int b = 0; b < nb; b++) {
@@ -725,51 +711,6 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t[ST_RP] += prov_now() - t0;
         r->t_images[ST_RP] += nb;
     }
-    return T2I_OK;
-}
-
-// ---- eval-images helpers -------------------------------------------------------------------
-
-static int image_path(const char *dir, int64_t id, char *buf, size_t n) {
-    static const char *const fmts[] = {"%s/%lld.png", "%s/%06lld.png", "%s/%lld.jpg",
-                                       "%s/%06lld.jpg", "%s/%lld.jpeg", NULL};
-    char cand[4096];
-    int found = 0;
-    for (int i = 0; fmts[i]; i++) {
-        snprintf(cand, sizeof cand, fmts[i], dir, (long long)id);
-        if (access(cand, F_OK) != 0 || (found && strcmp(cand, buf) == 0)) continue;
-        if (found)   // two files for one sample (0.png and 000000.png, or .png and .jpg)
-            return t2i_error(T2I_EARG, "%s and %s are both images of sample %lld: keep one", buf,
-                             cand, (long long)id);
-        snprintf(buf, n, "%s", cand);
-        found = 1;
-    }
-    if (found) return T2I_OK;
-    for (int i = 0; fmts[i]; i++) {   // a name that exists but cannot be followed
-        struct stat sb;
-        snprintf(cand, sizeof cand, fmts[i], dir, (long long)id);
-        if (lstat(cand, &sb) == 0 && stat(cand, &sb) != 0)
-            return t2i_error(T2I_EIO, "%s: image of sample %lld cannot be opened: %s", cand,
-                             (long long)id, strerror(errno));
-    }
-    return t2i_error(T2I_EIO, "%s: no image for sample %lld (expected %lld.png, %06lld.png or "
-                              ".jpg)",
-                     dir, (long long)id, (long long)id, (long long)id);
-}
-
-static int images_digest(Run *r, char hex[65]) {
-    Sha256 h;
-    sha256_init(&h);
-    for (int64_t i = 0; i < r->n; i++) {
-        char path[4096], d[65];
-        int rc = image_path(r->o->images_dir, i, path, sizeof path);
-        if (rc) return rc;
-        if ((rc = sha256_file(path, d))) return rc;
-        sha256_update(&h, d, 64);
-    }
-    uint8_t dg[32];
-    sha256_final(&h, dg);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dg[i]);
     return T2I_OK;
 }
 
@@ -860,6 +801,7 @@ static void score_spec(const Run *r, const Provenance *pv, ScoreSpec *sp) {
                          pv->files[i].sha256);
     }
     snprintf(sp->evaluators, sizeof sp->evaluators, "%s", r->E.path ? r->E.path : "");
+    images_score_spec_kid(r->o, r->use_fid, pv, sp->kid_ref, sizeof sp->kid_ref, sp->kid_ref_sha256);
 }
 
 static int score(const ScoreSpec *sp, Db *d, int64_t run) {
@@ -940,6 +882,7 @@ static int worker_clone(const Run *w0, Run *w, int k) {
     w->x299 = NULL, w->u8_299 = NULL, w->pil_scratch = NULL, w->tmpf = NULL, w->is_out = NULL;
     w->pool3 = NULL, w->cnn_code = NULL, w->rp_cap = NULL, w->rp_lens = NULL, w->rp_sent = NULL;
     w->rp_scores = NULL, w->rp_rank = NULL, w->img_sha = NULL;
+    w->ld = NULL, w->ldH = NULL, w->ldW = NULL;
     memset(w->t, 0, sizeof w->t);
     memset(w->t_images, 0, sizeof w->t_images);
     int rc = load_worker_nets(w);
@@ -1253,7 +1196,7 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     if ((rc = add_provenance(&r, &pv))) goto out;
     if (o->images_dir) {
         char hex[65];
-        if ((rc = images_digest(&r, hex))) goto out;
+        if ((rc = image_set_digest(&r.imgs, hex))) goto out;
         if ((rc = prov_add_digest(&pv, "model.images", o->images_dir, hex))) goto out;
     }
     char fp[65], ifp[65], mfp[65], key[65];

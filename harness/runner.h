@@ -19,9 +19,13 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *suite;
+    const char *suite;        // NULL: eval-images of every image in images_dir, no captions
     const char *model;        // model card (run), NULL for eval-images
-    const char *images_dir;   // eval-images: PNG/JPEG files named by sample id
+    const char *images_dir;   // eval-images: the image folder (harness/image_set.h)
+    const char *mapping;      // eval-images with a suite: PATH<TAB>SAMPLE_ID file, or NULL
+    long long   max_pixels;   // eval-images: largest image accepted (0 = 100 megapixels)
+    const char *fid_stats;    // FID statistics (.npz) replacing the evaluator card's, or NULL
+    const char *kid_ref;      // reference features (.npy (N, 2048)) for KID, or NULL
     const char *protocol;
     const char *evaluators;
     const char *db;

@@ -139,6 +139,11 @@ cJSON *scoring_spec_json(const ScoreSpec *sp) {
     } else {
         cJSON_AddNullToObject(j, "fid");
     }
+    if (sp->kid_ref[0]) {
+        cJSON *o = cJSON_AddObjectToObject(j, "kid");
+        cJSON_AddStringToObject(o, "reference", sp->kid_ref);
+        cJSON_AddStringToObject(o, "reference_sha256", sp->kid_ref_sha256);
+    }
     cJSON_AddStringToObject(j, "evaluators", sp->evaluators);
     return j;
 }
@@ -234,6 +239,15 @@ int scoring_spec_parse(const cJSON *j, const char *what, ScoreSpec *sp) {
             snprintf(sp->fid_stats_sha256, sizeof sp->fid_stats_sha256, "%s", s);
         }
     }
+    o = cJSON_GetObjectItemCaseSensitive(j, "kid");
+    if (cJSON_IsObject(o)) {
+        const cJSON *kr = cJSON_GetObjectItemCaseSensitive(o, "reference");
+        if ((rc = get_str(o, what, "run.scoring.kid", "reference_sha256", &s))) return rc;
+        if (!cJSON_IsString(kr))
+            return t2i_error(T2I_EFORMAT, "%s: run.scoring.kid.reference: not a string", what);
+        snprintf(sp->kid_ref, sizeof sp->kid_ref, "%s", kr->valuestring);
+        snprintf(sp->kid_ref_sha256, sizeof sp->kid_ref_sha256, "%s", s);
+    }
     if (get_str(j, what, P, "evaluators", &s) == T2I_OK)
         snprintf(sp->evaluators, sizeof sp->evaluators, "%s", s);
     return T2I_OK;
@@ -287,7 +301,7 @@ static int64_t *shard_samples(const ScoreSpec *sp, int64_t *count) {
     return ids;
 }
 
-static int scoring_write_1(Db *d, int64_t run, const ScoreSpec *sp);
+static int compute_1(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out, int *nv);
 
 void scoring_sample_set(const int64_t *ids, int64_t n, char out[SCORING_SAMPLE_SET_LEN]) {
     Sha256 h;
@@ -305,15 +319,49 @@ void scoring_sample_set(const int64_t *ids, int64_t n, char out[SCORING_SAMPLE_S
 
 // Metrics are computed with single-threaded BLAS/LAPACK whatever the caller uses (the FID matrix
 // square root is not bit-reproducible across thread counts), so `merge` reproduces `run`.
-int scoring_write(Db *d, int64_t run, const ScoreSpec *sp) {
+int scoring_compute(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out, int *n_out) {
     int threads = blas_get_threads();
     if (threads != 1) blas_set_threads(1);
-    int rc = scoring_write_1(d, run, sp);
+    *n_out = 0;
+    int rc = compute_1(d, run, sp, out, n_out);
     if (threads != 1) blas_set_threads(threads);
     return rc;
 }
 
-static int scoring_write_1(Db *d, int64_t run, const ScoreSpec *sp) {
+// The digest of the sample ids the metrics cover (runs.sample_set).
+static int store_sample_set(Db *d, int64_t run, const ScoreSpec *sp) {
+    int64_t n = 0;
+    int64_t *ids = shard_samples(sp, &n);
+    if (!ids) return t2i_error(T2I_ENOMEM, "out of memory");
+    char set[SCORING_SAMPLE_SET_LEN];
+    scoring_sample_set(ids, n, set);
+    t2i_free(ids);
+    return db_run_set_sample_set(d, run, set);
+}
+
+int scoring_write(Db *d, int64_t run, const ScoreSpec *sp) {
+    ScoreValue v[SCORE_MAX_VALUES];
+    int nv = 0;
+    int rc = scoring_compute(d, run, sp, v, &nv);
+    if (!rc) rc = db_metrics_clear(d, run);
+    for (int i = 0; i < nv && !rc; i++)
+        rc = db_metric_put(d, run, v[i].name, v[i].value, v[i].std, v[i].n, v[i].direction);
+    if (!rc) rc = store_sample_set(d, run, sp);
+    if (!rc) rc = db_run_set_status(d, run, sp->shard_count > 1 ? "shard-complete" : "complete");
+    return rc;
+}
+
+static void put(ScoreValue *out, int *nv, const char *name, double value, double std, int64_t n,
+                int direction) {
+    ScoreValue *v = &out[(*nv)++];
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->value = value;
+    v->std = std;
+    v->n = n;
+    v->direction = direction;
+}
+
+static int compute_1(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out, int *nv) {
     sqlite3 *db = db_handle(d);
     sqlite3_stmt *st = NULL;
     int rc = T2I_OK;
@@ -392,8 +440,7 @@ static int scoring_write_1(Db *d, int64_t run, const ScoreSpec *sp) {
                        shard ? " (in its shard)" : "");
         goto done;
     }
-    if ((rc = db_metrics_clear(d, run))) goto done;
-    if ((rc = db_metric_put(d, run, "images", (double)n, NAN, n, 1))) goto done;
+    put(out, nv, "images", (double)n, NAN, n, 1);
     if (sp->use_is) {
         IsOptions opt = is_options_default();
         opt.splits = sp->is_splits;
@@ -419,7 +466,7 @@ static int scoring_write_1(Db *d, int64_t run, const ScoreSpec *sp) {
                     opt.splits);
         if (n >= opt.splits) {
             rc = inception_score(rows, DT_F32, n, C, &opt, NULL, &res);
-            if (!rc) rc = db_metric_put(d, run, "is", res.mean, res.std, res.splits, 1);
+            if (!rc) put(out, nv, "is", res.mean, res.std, res.splits, 1);
         }
         t2i_free(sh);
         if (rc) goto done;
@@ -434,7 +481,7 @@ static int scoring_write_1(Db *d, int64_t run, const ScoreSpec *sp) {
                     (long long)n, sp->rp_folds);
         } else {
             rc = rp_folds(hits, n, sp->rp_folds, fr, NULL, &res);
-            if (!rc) rc = db_metric_put(d, run, "rp", 100.0 * res.mean, 100.0 * res.std, res.folds, 1);
+            if (!rc) put(out, nv, "rp", 100.0 * res.mean, 100.0 * res.std, res.folds, 1);
             if (rc) goto done;
         }
     }
@@ -466,15 +513,17 @@ static int scoring_write_1(Db *d, int64_t run, const ScoreSpec *sp) {
             rc = t2i_error(T2I_ESHAPE, "%s: statistics of dimension %d, features have %d",
                            sp->fid_stats, b.D, a.D);
         if (!rc) rc = fid_from_stats(&a, &b, &fr);
-        if (!rc) rc = db_metric_put(d, run, "fid", fr.fid, NAN, n, -1);
+        if (!rc) put(out, nv, "fid", fr.fid, NAN, n, -1);
         fid_stats_free(&a);
         fid_stats_free(&b);
         if (rc) goto done;
     }
-    char set[SCORING_SAMPLE_SET_LEN];
-    scoring_sample_set(ids, n, set);
-    if ((rc = db_run_set_sample_set(d, run, set))) goto done;
-    rc = db_run_set_status(d, run, shard ? "shard-complete" : "complete");
+    if (sp->use_fid && sp->kid_ref[0]) {
+        ScoreValue kv;
+        int have = 0;
+        if ((rc = scoring_kid(sp, feat, n, &kv, &have))) goto done;
+        if (have) put(out, nv, kv.name, kv.value, kv.std, kv.n, kv.direction);
+    }
 done:
     t2i_free(ids);
     t2i_free(logits);

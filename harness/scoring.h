@@ -39,6 +39,8 @@ typedef struct {
     char     fid_stats[1024];   // statistics file ("" = features only, no FID)
     char     fid_stats_sha256[65];   // checked before use when not empty
     char     evaluators[512];   // evaluator card (for messages)
+    char     kid_ref[1024];     // reference features .npy (N, 2048) for KID ("" = no KID)
+    char     kid_ref_sha256[65];
 } ScoreSpec;
 
 // "i/n" -> index, count (0 <= i < n, 1 <= n <= 1000000). T2I_EARG with a message otherwise.
@@ -63,9 +65,29 @@ cJSON *scoring_spec_json(const ScoreSpec *sp);
 // Reads a spec written by scoring_spec_json (shard fields set to 0). `what` names the source.
 int scoring_spec_parse(const cJSON *j, const char *what, ScoreSpec *sp /* OUT */);
 
-// Inside the caller's transaction: reads the run's rows of the spec's shard in sample-id order
-// (every expected row must be there, no other), replaces the run's metrics ("images", "is",
-// "rp", "fid" as the spec asks) and sets the status ("complete", or "shard-complete" for a shard).
+// One metric value computed from stored rows.
+typedef struct {
+    char    name[48];
+    double  value, std;   // std NaN when none
+    int64_t n;
+    int     direction;    // +1 higher is better, -1 lower
+} ScoreValue;
+#define SCORE_MAX_VALUES 8
+
+// KID of the run's FID features (n, 2048) against sp->kid_ref (harness/scoring_kid.c): the
+// torch-fidelity estimator (metrics/kid.h), 100 subsets of min(1000, n, N_ref) rows drawn with
+// the RNG_STREAM_KID stream of seed 0; returned as metric "kid" (mean, std over subsets).
+int scoring_kid(const ScoreSpec *sp, const float *feat, int64_t n, ScoreValue *out /* OUT */,
+                int *have /* OUT: 0 when too few rows for a subset */);
+
+// Reads the run's rows of the spec's shard in sample-id order (every expected row must be
+// there, no other) and computes "images", "is", "rp", "fid" as the spec asks into out
+// (SCORE_MAX_VALUES entries); writes nothing. `t2ibench rescore` stores these as a metric set.
+int scoring_compute(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out /* OUT */,
+                    int *n_out /* OUT */);
+
+// Inside the caller's transaction: scoring_compute, then replaces the run's metrics with its
+// values and sets the status ("complete", or "shard-complete" for a shard).
 int scoring_write(Db *d, int64_t run, const ScoreSpec *sp);
 
 // The sample set a run's metrics cover: "N:" + sha256 of the sample ids (decimal, one per

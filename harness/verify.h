@@ -14,15 +14,17 @@
 #ifndef T2I_VERIFY_H
 #define T2I_VERIFY_H
 
-// Manifest models handled here: the manifest's "case" is "inception_torchvision",
-// "inception_fid" or "damsm_image_encoder" (config.class_ "model.CNN_ENCODER").
-// Returns 1 when verify_inception_case handles the fixture in `dir` (reads its manifest).
-int verify_inception_handles(const char *dir);
+#include <cjson/cJSON.h>
 
-// One entry point for the three Inception-based cases. `case_name` is the manifest's "case"
-// ("inception_torchvision", "inception_fid", "damsm_image_encoder"), or NULL to read it from
-// dir/manifest.json.
-int verify_inception_case(const char *dir, const char *case_name, const char *out_dir,
-                          int *failures /* IN/OUT */);
+// The Inception-based network a manifest describes, read from its content, never from the
+// folder or case name: config.class_ "model.CNN_ENCODER" (DAMSM image encoder), config.ctor
+// torchvision.models.inception_v3 / pytorch-fid InceptionV3, or TF-slim variables under their
+// EMA restore names in hash_weight_checksums (inception_slim; any class count). A fixture copied
+// under another folder or case name verifies the same.
+typedef enum { IK_NONE, IK_TORCHVISION, IK_FID, IK_DAMSM, IK_SLIM } InceptionKind;
+InceptionKind verify_inception_kind(const cJSON *manifest);
+
+// Runs the Inception-based fixture in `dir` (kind from its manifest).
+int verify_inception_case(const char *dir, const char *out_dir, int *failures /* IN/OUT */);
 
 #endif

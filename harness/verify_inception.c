@@ -5,6 +5,7 @@
 #include "blas.h"
 #include "damsm_image.h"
 #include "inception.h"
+#include "inception_tf.h"
 #include "npy.h"
 #include "ops.h"
 #include "t2i.h"
@@ -40,19 +41,36 @@ static const char *manifest_case(const cJSON *m) {
     return cJSON_IsString(c) ? c->valuestring : NULL;
 }
 
-int verify_inception_handles(const char *dir) {
-    cJSON *m;
-    if (load_manifest(dir, &m)) return 0;
-    const char *c = manifest_case(m);
-    int yes = c && (strcmp(c, "inception_torchvision") == 0 || strcmp(c, "inception_fid") == 0 ||
-                    strcmp(c, "damsm_image_encoder") == 0);
-    cJSON_Delete(m);
-    return yes;
+static const char *config_str(const cJSON *m, const char *key) {
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "config");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+static const cJSON *hash_entry(const cJSON *m, const char *key) {
+    return cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(m, "hash_weight_checksums"), key);
+}
+
+// What network the manifest describes, from its content (never from the folder or case name):
+// the model class / constructor it records, else the weight names it lists.
+static InceptionKind manifest_kind(const cJSON *m) {
+    const char *cls = config_str(m, "class_"), *ctor = config_str(m, "ctor");
+    if (strcmp(cls, "model.CNN_ENCODER") == 0) return IK_DAMSM;
+    if (strstr(ctor, "torchvision.models.inception_v3")) return IK_TORCHVISION;
+    if (strstr(ctor, "InceptionV3") && strstr(ctor, "fid")) return IK_FID;
+    // TF-slim: variables under the EMA restore names (conv0/weights/ExponentialMovingAverage)
+    if (hash_entry(m, "conv0/weights/ExponentialMovingAverage")) return IK_SLIM;
+    if (!*cls && hash_entry(m, "Conv2d_1a_3x3.conv.weight") && hash_entry(m, "fc.weight"))
+        return hash_entry(m, "AuxLogits.fc.weight") ? IK_TORCHVISION : IK_FID;
+    return IK_NONE;
+}
+
+InceptionKind verify_inception_kind(const cJSON *manifest) { return manifest_kind(manifest); }
+
 // Hash weights for every key of hash_weight_checksums (state_dict order), each checksum checked.
-static int hash_weights_from_manifest(const cJSON *m, const char *dir, StateDict *sd,
-                                      int *failures) {
+static int hash_weights_from_manifest(const cJSON *m, const char *dir, int tf_names,
+                                      StateDict *sd, int *failures) {
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "hash_weight_checksums");
     if (!cJSON_IsObject(h))
         return t2i_error(T2I_EFORMAT, "%s/manifest.json: $.hash_weight_checksums missing", dir);
@@ -78,7 +96,7 @@ static int hash_weights_from_manifest(const cJSON *m, const char *dir, StateDict
             bind_param(&bl, NULL, nd, dims, "%s", e->string);
         }
     }
-    if ((rc = hash_weights_fill(&bl, sd))) goto done;
+    if ((rc = tf_names ? hash_weights_fill_tf(&bl, sd) : hash_weights_fill(&bl, sd))) goto done;
     int bad = 0;
     for (const cJSON *e = h->child; e; e = e->next) {
         const cJSON *ck = cJSON_GetObjectItemCaseSensitive(e, "checksum");
@@ -182,7 +200,7 @@ static int run_inception(const char *dir, const cJSON *m, int fid, const char *o
     int        rc = inception_create(&cfg, &net);
     if (rc) return rc;
     sd_init(&sd);
-    if ((rc = hash_weights_from_manifest(m, dir, &sd, failures))) goto done;
+    if ((rc = hash_weights_from_manifest(m, dir, 0, &sd, failures))) goto done;
     if ((rc = inception_bind(net, &sd, fid ? "inception_fid" : "inception_torchvision")))
         goto done;
     snprintf(path, sizeof path, "%s/input.npy", dir);
@@ -242,7 +260,7 @@ static int run_damsm(const char *dir, const cJSON *m, const char *out_dir, int *
     sd_init(&sd);
     int rc = damsm_image_init(&net, 256);
     if (rc) return rc;
-    if ((rc = hash_weights_from_manifest(m, dir, &sd, failures))) goto done;
+    if ((rc = hash_weights_from_manifest(m, dir, 0, &sd, failures))) goto done;
     if ((rc = damsm_image_bind(&net, &sd, "damsm_image_encoder"))) goto done;
     snprintf(path, sizeof path, "%s/input.npy", dir);
     if ((rc = npy_load_f32(path, &in))) goto done;
@@ -277,21 +295,102 @@ done:
     return rc;
 }
 
-int verify_inception_case(const char *dir, const char *case_name, const char *out_dir,
-                          int *failures) {
+// 1 when the manifest's tensors list has `name`.
+static int manifest_lists(const cJSON *m, const char *name) {
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) return 1;
+    }
+    return 0;
+}
+
+// Class count of the slim logits layer: [2048, nc] in the hash list (the weights define it).
+static int slim_classes(const cJSON *m) {
+    const cJSON *e = hash_entry(m, "logits/logits/weights/ExponentialMovingAverage");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    if (cJSON_GetArraySize(sh) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(sh, 1)))
+        return cJSON_GetArrayItem(sh, 1)->valueint;
+    const cJSON *nc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "config"),
+                                                       "num_classes");
+    return cJSON_IsNumber(nc) ? nc->valueint : 0;
+}
+
+// TF-slim Inception v3 of the CUB IS: hash weights under the TF restore names (checksums
+// checked), mapped onto the network by inception_tf.c; logits, IS probs = softmax(logits[:,1:]),
+// predictions = softmax(logits) and pool3 compared. The end-point probes are not produced.
+static int run_slim(const char *dir, const cJSON *m, const char *out_dir, int *failures) {
+    InceptionConfig cfg;
+    inception_config(&cfg, INCEPTION_SLIM);
+    cfg.num_classes = slim_classes(m);
+    if (cfg.num_classes < 2)
+        return t2i_error(T2I_EFORMAT, "%s/manifest.json: no logits/logits/weights shape", dir);
+    Inception *net = NULL;
+    StateDict  sd;
+    NpyArray   in = {0};
+    float     *buf = NULL;
+    char       path[1024];
+    int        rc = inception_create(&cfg, &net);
+    if (rc) return rc;
+    sd_init(&sd);
+    if ((rc = hash_weights_from_manifest(m, dir, 1, &sd, failures))) goto done;
+    if ((rc = inception_from_tf(&cfg, inception_keys(net), &sd, dir))) goto done;
+    if ((rc = inception_bind(net, &sd, "inception_slim"))) goto done;
+    snprintf(path, sizeof path, "%s/input.npy", dir);
+    if ((rc = npy_load_f32(path, &in))) goto done;
+    if (in.ndim != 4 || in.shape[1] != 3 || in.shape[2] != 299 || in.shape[3] != 299) {
+        rc = t2i_error(T2I_ESHAPE, "%s: expected (B,3,299,299)", path);
+        goto done;
+    }
+    int B = (int)in.shape[0], K = cfg.num_classes;
+    buf = t2i_malloc_aligned((size_t)B * (2048 + 3 * (size_t)K) * sizeof(float));
+    if (!buf) {
+        rc = T2I_ENOMEM;
+        goto done;
+    }
+    float *pool3 = buf, *logits = pool3 + (size_t)B * 2048, *pred = logits + (size_t)B * K;
+    float *probs = pred + (size_t)B * K;
+    InceptionOut o = {.pool3 = pool3, .logits = logits};
+    if ((rc = inception_forward(net, in.data, B, &o))) goto done;
+    softmax_rows(pred, logits, B, K);
+    for (int b = 0; b < B; b++)   // the IS pred_op: softmax over the K-1 real classes
+        softmax_rows(probs + (size_t)b * (K - 1), logits + (size_t)b * K + 1, 1, K - 1);
+    int64_t sp[2] = {B, 2048}, sl[2] = {B, K}, sq[2] = {B, K - 1};
+    struct {
+        const char    *name;
+        const float   *x;
+        const int64_t *shape;
+    } outs[] = {{"logits", logits, sl}, {"probs", probs, sq}, {"predictions", pred, sl},
+                {"pool3", pool3, sp}};
+    if (!manifest_lists(m, "logits"))
+        rc = t2i_error(T2I_EFORMAT, "%s/manifest.json: no 'logits' tensor", dir);
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0] && !rc; i++)   // those the manifest has
+        if (manifest_lists(m, outs[i].name))
+            rc = check_output(dir, m, outs[i].name, outs[i].x, 2, outs[i].shape, out_dir, failures);
+done:
+    t2i_free(buf);
+    npy_free(&in);
+    sd_free(&sd);
+    inception_free(net);
+    return rc;
+}
+
+int verify_inception_case(const char *dir, const char *out_dir, int *failures) {
     cJSON *m;
     int    rc = load_manifest(dir, &m);
     if (rc) return rc;
-    const char *c = case_name ? case_name : manifest_case(m);
-    if (!c) {
-        cJSON_Delete(m);
-        return t2i_error(T2I_EFORMAT, "%s/manifest.json: $.case missing", dir);
+    const char *c = manifest_case(m);
+    InceptionKind k = manifest_kind(m);
+    static const char *const kn[] = {"?", "torchvision Inception v3", "pytorch-fid Inception",
+                                     "CNN_ENCODER", "TF-slim Inception v3"};
+    printf("%s (%s: %s)\n", dir, c ? c : "?", kn[k]);
+    switch (k) {
+    case IK_TORCHVISION: rc = run_inception(dir, m, 0, out_dir, failures); break;
+    case IK_FID: rc = run_inception(dir, m, 1, out_dir, failures); break;
+    case IK_DAMSM: rc = run_damsm(dir, m, out_dir, failures); break;
+    case IK_SLIM: rc = run_slim(dir, m, out_dir, failures); break;
+    default: rc = t2i_error(T2I_EARG, "%s: the manifest describes no Inception-based network", dir);
     }
-    printf("%s (%s)\n", dir, c);
-    if (strcmp(c, "inception_torchvision") == 0) rc = run_inception(dir, m, 0, out_dir, failures);
-    else if (strcmp(c, "inception_fid") == 0) rc = run_inception(dir, m, 1, out_dir, failures);
-    else if (strcmp(c, "damsm_image_encoder") == 0) rc = run_damsm(dir, m, out_dir, failures);
-    else rc = t2i_error(T2I_EARG, "%s: case '%s' is not an Inception-based fixture", dir, c);
     cJSON_Delete(m);
     return rc;
 }

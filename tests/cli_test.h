@@ -5,8 +5,10 @@
 #ifndef T2I_CLI_TEST_H
 #define T2I_CLI_TEST_H
 
+#include "fid.h"
 #include "t2i.h"
 
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -75,6 +77,39 @@ static inline int patch_file(const char *src, const char *dst, const char *a, co
     fclose(f);
     t2i_free(s);
     return 1;
+}
+
+// An evaluator card in T: the demo instruments (suites/evaluators/demo_cub.json) plus the FID
+// Inception on hash weights with statistics T/stats.npz of 16 synthetic feature vectors; its
+// path goes to eval (n bytes). Returns 1 on success.
+static inline int make_fid_eval_card(char *eval, size_t n) {
+    char voc[PATH_MAX], rep[PATH_MAX + 8], tmp[300], npz[300];
+    if (!realpath("suites/vocab/cub_test.vocab.txt", voc)) return 0;
+    snprintf(rep, sizeof rep, "\"%s\"", voc);
+    snprintf(tmp, sizeof tmp, "%s/e0.json", T);
+    snprintf(eval, n, "%s/eval.json", T);
+    if (!patch_file("suites/evaluators/demo_cub.json", tmp, "\"../vocab/cub_test.vocab.txt\"", rep))
+        return 0;
+    if (!patch_file(tmp, eval, "\"fid\": null",
+                    "\"fid\": {\"variant\": \"tf2015\", \"weights\": "
+                    "\"hash:attngan-oracle-hash-v1\", \"statistics\": \"stats.npz\"}"))
+        return 0;
+    enum { NF = 16, D = 2048 };
+    float *x = t2i_malloc(sizeof(float) * NF * D);
+    if (!x) return 0;
+    uint32_t s = 12345;
+    for (int i = 0; i < NF * D; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((s >> 8) & 0xffff) / 65536.0f;
+    }
+    FidStats fs;
+    memset(&fs, 0, sizeof fs);
+    snprintf(npz, sizeof npz, "%s/stats.npz", T);
+    int ok = fid_stats_from_features(x, DT_F32, NF, D, &fs) == T2I_OK &&
+             fid_stats_save(npz, &fs) == T2I_OK;
+    fid_stats_free(&fs);
+    t2i_free(x);
+    return ok;
 }
 
 // ---- database helpers ----------------------------------------------------------------------

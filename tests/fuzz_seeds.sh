@@ -38,6 +38,29 @@ fuzz_npy)
 fuzz_safetensors)
     seed "$loc"/*.safetensors
     ;;
+fuzz_image)
+    seed tests/fixtures/images/*.png tests/fixtures/images/*.jpg tests/fixtures/images/*.bmp \
+        tests/fixtures/images/*.p?m tests/fixtures/images/*.tif tests/fixtures/images/*.webp
+    ;;
+fuzz_tf_ckpt)
+    seed tests/fixtures/tf/*.ckpt tests/fixtures/tf/hostile/*.ckpt
+    ;;
+fuzz_tf_graphdef)
+    seed tests/fixtures/tf/*.pb
+    ;;
+fuzz_tf_bundle)
+    # [u32 LE index length][index][data shard]: the bundle's index with each of its shards
+    idx=tests/fixtures/tf/v2_small.ckpt.index
+    for d in tests/fixtures/tf/v2_small.ckpt.data-*; do
+        [ -f "$idx" ] && [ -f "$d" ] || continue
+        out="$dir/seed_bundle_$(basename "$d" | tr '/.' '__')"
+        len=$(wc -c < "$idx")
+        printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $((len & 255)) $((len >> 8 & 255)) \
+            $((len >> 16 & 255)) $((len >> 24 & 255)))" > "$out"
+        cat "$idx" "$d" >> "$out"
+        n=$((n + 1))
+    done
+    ;;
 *)
     # targets of other engineers: no seeds, libFuzzer starts from an empty corpus
     ;;

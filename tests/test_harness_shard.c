@@ -81,38 +81,6 @@ static int run_cmd(const char *env, const char *db, const char *proto, const cha
 
 static char FULL[300], S0[300], S1[300];
 
-// The evaluator card: demo instruments plus the FID Inception (hash weights) with statistics.
-static int make_eval_card(void) {
-    char voc[PATH_MAX], rep[PATH_MAX + 8], tmp[300], npz[300];
-    if (!realpath("suites/vocab/cub_test.vocab.txt", voc)) return 0;
-    snprintf(rep, sizeof rep, "\"%s\"", voc);
-    snprintf(tmp, sizeof tmp, "%s/e0.json", T);
-    snprintf(EVAL, sizeof EVAL, "%s/eval.json", T);
-    if (!patch_file("suites/evaluators/demo_cub.json", tmp, "\"../vocab/cub_test.vocab.txt\"", rep))
-        return 0;
-    if (!patch_file(tmp, EVAL, "\"fid\": null",
-                    "\"fid\": {\"variant\": \"tf2015\", \"weights\": "
-                    "\"hash:attngan-oracle-hash-v1\", \"statistics\": \"stats.npz\"}"))
-        return 0;
-    // Reference statistics of 16 synthetic feature vectors.
-    enum { NF = 16, D = 2048 };
-    float *x = t2i_malloc(sizeof(float) * NF * D);
-    if (!x) return 0;
-    uint32_t s = 12345;
-    for (int i = 0; i < NF * D; i++) {
-        s = s * 1664525u + 1013904223u;
-        x[i] = (float)((s >> 8) & 0xffff) / 65536.0f;
-    }
-    FidStats fs;
-    memset(&fs, 0, sizeof fs);
-    snprintf(npz, sizeof npz, "%s/stats.npz", T);
-    int ok = fid_stats_from_features(x, DT_F32, NF, D, &fs) == T2I_OK &&
-             fid_stats_save(npz, &fs) == T2I_OK;
-    fid_stats_free(&fs);
-    t2i_free(x);
-    return ok;
-}
-
 // ---- tests ---------------------------------------------------------------------------------
 
 TEST(test_shard_runs) {
@@ -340,7 +308,7 @@ int main(void) {
                 "--vocab suites/vocab/cub_test.vocab.txt --dataset cub --seed 7 --images 8 "
                 "--block-size 2 --name t --out %s",
                 BIN, PROTO, SUITE);
-    if (rc != 0 || !make_eval_card()) {
+    if (rc != 0 || !make_fid_eval_card(EVAL, sizeof EVAL)) {
         fprintf(stderr, "cannot set up the test suite / evaluator card: %s\n", OUT);
         test_failed++;
         return test_report("test_harness_shard");

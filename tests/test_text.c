@@ -217,7 +217,8 @@ TEST(model_card_strict) {
     CHECK(strcmp(mc.gen_weights, "/cards/g.pth") == 0);
     CHECK(strcmp(mc.te_weights, "hash:attngan-oracle-hash-v1") == 0);
     CHECK(strcmp(mc.vocab_path, "/cards/v.pickle") == 0);
-    CHECK(mc.gen_cfg.r_num == 2 && mc.te_cfg.ntoken == 5450 && mc.words_num == 18);
+    CHECK(mc.gen_cfg.arch == GEN_ATTNGAN && mc.gen_cfg.u.attngan.r_num == 2);   // no "arch"
+    CHECK(mc.te_cfg.ntoken == 5450 && mc.words_num == 18);
     model_card_free(&mc);
     CHECK(parse_variant("\"R_NUM\": 2, ", "") == T2I_EARG);
     CHECKF(strstr(t2i_errmsg(), "$.generator.config.R_NUM") != NULL, "%s", t2i_errmsg());

@@ -12,6 +12,7 @@
 #include "weights.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static uint64_t fnv1a64(const char *s) {
@@ -68,9 +69,31 @@ static int hash_rule(const BindRow *r, int *rule) {
     return T2I_OK;
 }
 
-static int fill_one(const BindRow *r, StateDict *out) {
+// TF variable names (the fixture README's "Hash weights for TF names"): the rule follows the
+// variable name without a trailing "/ExponentialMovingAverage"; fan_in = numel / shape[-1].
+static int hash_rule_tf(const BindRow *r, int *rule) {
+    char v[512];
+    snprintf(v, sizeof v, "%s", r->name);
+    size_t n = strlen(v);
+    static const char ema[] = "/ExponentialMovingAverage";
+    if (n > sizeof ema - 1 && strcmp(v + n - (sizeof ema - 1), ema) == 0) v[n - (sizeof ema - 1)] = 0;
+    if (r->dtype != DT_F32)
+        return t2i_error(T2I_EARG, "hash weights: '%s' has dtype %s, only float32 is hashed",
+                         r->name, dtype_name(r->dtype));
+    if (ends_with(v, "BatchNorm/moving_mean")) *rule = R_MEAN;
+    else if (ends_with(v, "BatchNorm/moving_variance")) *rule = R_VAR;
+    else if (ends_with(v, "BatchNorm/gamma")) *rule = R_GAMMA;
+    else if (ends_with(v, "BatchNorm/beta") || ends_with(v, "/biases")) *rule = R_BETA;
+    else if (ends_with(v, "/weights") && r->ndim >= 2) *rule = R_US;
+    else
+        return t2i_error(T2I_EARG, "hash weights (%s, TF names): no rule for '%s' of rank %d",
+                         T2I_HASH_WEIGHTS, r->name, r->ndim);
+    return T2I_OK;
+}
+
+static int fill_one(const BindRow *r, int tf, StateDict *out) {
     int rule;
-    int rc = hash_rule(r, &rule);
+    int rc = tf ? hash_rule_tf(r, &rule) : hash_rule(r, &rule);
     if (rc) return rc;
     size_t numel;
     if (!shape_numel(r->ndim, r->shape, &numel))
@@ -87,7 +110,8 @@ static int fill_one(const BindRow *r, StateDict *out) {
         uint64_t seed = fnv1a64(r->name);
         float    s    = 1.0f;
         if (rule == R_US) {
-            size_t fan_in = r->shape[0] > 0 ? numel / (size_t)r->shape[0] : 0;
+            int64_t out_dim = tf ? r->shape[r->ndim - 1] : r->shape[0];   // TF: units last
+            size_t  fan_in = out_dim > 0 ? numel / (size_t)out_dim : 0;
             if (fan_in == 0) {
                 t2i_free(data);
                 return t2i_error(T2I_EARG, "hash weights: '%s' has fan_in 0", r->name);
@@ -108,11 +132,11 @@ static int fill_one(const BindRow *r, StateDict *out) {
     return sd_add(out, r->name, rule == R_ZERO_I64 ? DT_I64 : DT_F32, r->ndim, r->shape, data);
 }
 
-int hash_weights_fill(const BindList *keys, StateDict *out) {
+static int fill_all(const BindList *keys, int tf, StateDict *out) {
     sd_init(out);
     if (keys->failed) return t2i_error(T2I_ENOMEM, "hash weights: incomplete key list");
     for (int i = 0; i < keys->n; i++) {
-        int rc = fill_one(&keys->rows[i], out);
+        int rc = fill_one(&keys->rows[i], tf, out);
         if (rc) {
             sd_free(out);
             return rc;
@@ -120,6 +144,9 @@ int hash_weights_fill(const BindList *keys, StateDict *out) {
     }
     return T2I_OK;
 }
+
+int hash_weights_fill(const BindList *keys, StateDict *out) { return fill_all(keys, 0, out); }
+int hash_weights_fill_tf(const BindList *keys, StateDict *out) { return fill_all(keys, 1, out); }
 
 uint64_t hash_weights_checksum(const SDEntry *e) {
     uint64_t sum = 0;

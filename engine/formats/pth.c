@@ -271,13 +271,15 @@ static int is_state_dict(const PkVal *d) {
     return 1;
 }
 
-// The state_dict: the root itself, or the only state_dict among the root's values.
-static int find_state_dict(const Ctx *cx, const PkVal *root, const PkVal **sd) {
+// The state_dict: the root itself, the only state_dict among the root's values, or DF-GAN's
+// training checkpoint root['model']['netG'] (lib/utils.py load_netG; root['model'] also holds
+// netD and netC). Where it was found goes to sd->container.
+static int find_state_dict(const Ctx *cx, const PkVal *root, const PkVal **d, StateDict *sd) {
     if (!root || root->kind != PK_DICT)
         return t2i_error(T2I_EFORMAT, "%s: checkpoint holds a %s, not a state_dict", cx->name,
                          root ? pk_kind_name(root->kind) : "nothing");
     if (is_state_dict(root)) {
-        *sd = root;
+        *d = root;
         return T2I_OK;
     }
     const PkVal *found = NULL;
@@ -285,14 +287,30 @@ static int find_state_dict(const Ctx *cx, const PkVal *root, const PkVal **sd) {
     for (size_t i = 0; i < pk_len(root); i++) {
         const PkVal *v = pk_val(root, i);
         if (v->kind == PK_DICT && pk_len(v) > 0 && is_state_dict(v)) {
+            const PkVal *k = pk_key(root, i);
+            if (k && k->kind == PK_STR)
+                snprintf(sd->container, sizeof sd->container, "['%.*s']",
+                         (int)(k->u.str.n < 40 ? k->u.str.n : 40), k->u.str.s);
             found = v;
             count++;
         }
     }
-    if (count != 1)
+    if (count == 0) {
+        const PkVal *model = pk_get(root, "model");
+        const PkVal *netg = model && model->kind == PK_DICT ? pk_get(model, "netG") : NULL;
+        if (netg && pk_len(netg) > 0 && is_state_dict(netg)) {
+            snprintf(sd->container, sizeof sd->container, "['model']['netG']");
+            *d = netg;
+            return T2I_OK;
+        }
+    }
+    if (count != 1) {
+        sd->container[0] = '\0';
         return t2i_error(T2I_EFORMAT, "%s: checkpoint dict holds %d state_dicts (expected exactly "
-                         "one, or a dict of tensors)", cx->name, count);
-    *sd = found;
+                         "one, a dict of tensors, or DF-GAN's {'model': {'netG': ...}})",
+                         cx->name, count);
+    }
+    *d = found;
     return T2I_OK;
 }
 
@@ -363,7 +381,7 @@ static int parse_zip(Ctx *cx, StateDict *sd) {
         goto done;
     }
     const PkVal *d;
-    if ((rc = find_state_dict(cx, pk.root, &d))) goto done;
+    if ((rc = find_state_dict(cx, pk.root, &d, sd))) goto done;
     rc = build_state_dict(cx, d, sd);
 done:
     pickle_free(&pk);
@@ -408,7 +426,7 @@ static int parse_legacy(Ctx *cx, StateDict *sd) {
     }
     // Pass 1: every storage the state_dict references gives its root key's dtype and size.
     const PkVal *d;
-    if ((rc = find_state_dict(cx, pk[3].root, &d))) goto done;
+    if ((rc = find_state_dict(cx, pk[3].root, &d, sd))) goto done;
     for (size_t i = 0; i < pk_len(d); i++)
         if ((rc = note_root(cx, pk_item(tensor_args(pk_val(d, i)), 0)))) goto done;
     if ((rc = finish_roots(cx))) goto done;

@@ -52,6 +52,35 @@ const SDEntry *sd_find(const StateDict *sd, const char *name) {
     return k ? &sd->e[k - 1] : NULL;
 }
 
+int sd_strip_prefix(StateDict *sd, const char *prefix) {
+    size_t n = strlen(prefix);
+    if (sd->n == 0 || n == 0) return 0;
+    for (int i = 0; i < sd->n; i++)
+        if (strncmp(sd->e[i].name, prefix, n) != 0 || sd->e[i].name[n] == '\0') return 0;
+    // New names first, so that running out of memory leaves `sd` as it was.
+    char **names = t2i_calloc((size_t)sd->n, sizeof *names);
+    int *slots = t2i_calloc(sd->nslots, sizeof *slots);
+    int ok = names && slots;
+    for (int i = 0; ok && i < sd->n; i++) ok = (names[i] = t2i_strdup(sd->e[i].name + n)) != NULL;
+    if (!ok) {
+        for (int i = 0; names && i < sd->n; i++) t2i_free(names[i]);
+        t2i_free(names);
+        t2i_free(slots);
+        t2i_error(T2I_ENOMEM, "out of memory renaming state_dict keys");
+        return -1;
+    }
+    t2i_free(sd->slots);
+    sd->slots = slots;
+    for (int i = 0; i < sd->n; i++) {
+        t2i_free(sd->e[i].name);
+        sd->e[i].name = names[i];
+    }
+    t2i_free(names);
+    // Stripped names are unique because the prefixed ones were.
+    for (int i = 0; i < sd->n; i++) sd->slots[find_slot(sd, sd->e[i].name)] = i + 1;
+    return sd->n;
+}
+
 int sd_add(StateDict *sd, const char *name, DType dtype, int ndim, const int64_t *shape,
            void *data) {
     if (ndim < 0 || ndim > T2I_MAX_DIMS) {

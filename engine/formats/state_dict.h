@@ -26,6 +26,8 @@ typedef struct {
     int      n, cap;
     int     *slots;    // open-addressing name index: entry index + 1, 0 = empty
     size_t   nslots;   // power of two, > 2n; 0 until the first sd_add
+    char     container[64];   // where a checkpoint kept it: "" = the pickled object itself,
+                              // "['state_dict']", "['model']['netG']" (pth.c)
 } StateDict;
 
 void sd_init(StateDict *sd);
@@ -37,6 +39,11 @@ int sd_add(StateDict *sd, const char *name, DType dtype, int ndim, const int64_t
            void *data);
 
 const SDEntry *sd_find(const StateDict *sd, const char *name);
+
+// When EVERY key starts with `prefix` (and more follows), removes it from all of them and
+// returns the number of keys renamed; otherwise changes nothing and returns 0. -1 (T2I_ENOMEM
+// message) when out of memory, with `sd` unchanged.
+int sd_strip_prefix(StateDict *sd, const char *prefix);
 
 // float32 data of an entry, converting once if needed; NULL with T2I_ENOMEM message on failure.
 float *sd_f32(SDEntry *e);

@@ -9,8 +9,8 @@
 //     max_pool2d(3,1,1) in Mixed_7c, 1008 classes. Outputs pool3, logits = fc(pool3) and the
 //     bias-free logits_unbiased = pool3 . fc.weight^T (improved-gan IS).
 //   * INCEPTION_SLIM: flags for TF-slim's inception_v3 (avg pools excluding padding everywhere,
-//     BatchNorm without gamma, a configurable class count). NO FIXTURE EXISTS for this variant:
-//     the layout follows the TF-slim source and is untested against a real converted checkpoint.
+//     BatchNorm without gamma, a configurable class count); its TF checkpoint names are mapped
+//     by inception_tf.h and checked by the inception_slim fixture.
 // BasicConv2d = conv (no bias) -> BatchNorm (eps 0.001) -> ReLU. AuxLogits.* keys are accepted and
 // ignored (declared, never evaluated, when cfg.aux_logits is set). Eval mode only; dropout is a
 // no-op. Internally activations are channel-major (C,B,H,W) (ops.h) so every convolution of a

@@ -1,0 +1,108 @@
+// dfgan.h -- DF-GAN's generator NetG (tobran/DF-GAN code/models/GAN.py, CVPR 2022), eval mode.
+//
+//   out  = fc(noise).view(B, 8nf, 4, 4)                 Linear(nz -> 8nf*4*4) with bias
+//   cond = cat(noise, sent_emb)                         noise FIRST: (B, nz + cond_dim)
+//   for each G_Block (in -> out channels):
+//       x   = interpolate(x, scale_factor=2)            nearest
+//       out = shortcut(x) + c2(fuse2(c1(fuse1(x, cond)), cond))
+//             shortcut = c_sc (1x1 conv, bias) when in != out, else x; c1, c2 conv3x3 (bias)
+//   img = tanh(conv3x3(LeakyReLU_0.2(out)))             to_rgb
+// DFBLK(x) = LeakyReLU_0.2(affine1(LeakyReLU_0.2(affine0(x)))); Affine(x) = gamma * x + beta
+// per channel, gamma = linear2(ReLU(linear1(cond))), beta from its own MLP (a multiply, then an
+// add). imsize 256 gives 6 blocks with channels nf * [8,8,8,8,4,2,1] taken pairwise. No
+// normalisation, no CA noise, no attention: every sample depends only on its own noise row and
+// sentence embedding. Exact semantics: ../shared/fixtures/README.md "DF-GAN NetG".
+// Not supported: NetD/NetC (the discriminators are never needed to sample).
+//
+// Memory: weights live in the owned StateDict; activations come from a caller-owned Arena
+// sized by dfgan_arena_bytes(B) (a measuring pass over the same allocation sequence).
+#ifndef T2I_DFGAN_H
+#define T2I_DFGAN_H
+
+#include "arena.h"
+#include "ops.h"
+#include "state_dict.h"
+
+#include <stddef.h>
+
+#define DFGAN_MAX_BLOCKS 10   // imsize up to 2048
+
+typedef struct {
+    int nf;         // cfg.nf        (32): base channel count (NetG's ngf)
+    int z_dim;      // cfg.z_dim     (100): noise width (nz)
+    int cond_dim;   // cfg.cond_dim  (256): sentence embedding width
+    int imsize;     // cfg.imsize    (256): output pixels, a power of two >= 8
+    int ch_size;    // cfg.ch_size   (3): output channels
+} DfGanConfig;
+
+DfGanConfig dfgan_config_bird(void);   // cfg/bird.yml (coco.yml is the same network)
+// Sizes in range, imsize a power of two in 8..2048; T2I_EARG with the reason else.
+int dfgan_config_check(const DfGanConfig *cfg);
+// Number of G_Blocks (log2(imsize) - 2) and their channels (in[k] -> out[k]).
+int dfgan_blocks(const DfGanConfig *cfg, int *in /* OUT, DFGAN_MAX_BLOCKS */,
+                 int *out /* OUT, DFGAN_MAX_BLOCKS */);
+
+// ---- parameters (pointers into the owned StateDict) ----------------------------------------
+
+typedef struct {
+    Linear linear1;   // (C, nz + cond_dim) + bias
+    Linear linear2;   // (C, C) + bias
+} DfGanMlp;           // linear1 -> ReLU -> linear2
+
+typedef struct {
+    DfGanMlp fc_gamma, fc_beta;
+} DfGanAffine;
+
+typedef struct {
+    DfGanAffine affine0, affine1;
+} DfGanDfblk;
+
+typedef struct {
+    int        in_c, out_c;
+    Conv2d     c1, c2;      // 3x3, pad 1, bias
+    Conv2d     c_sc;        // 1x1 with bias; only when in_c != out_c
+    DfGanDfblk fuse1;       // on in_c channels
+    DfGanDfblk fuse2;       // on out_c channels
+} DfGanBlock;
+
+typedef struct {
+    DfGanConfig cfg;
+    int         n_blocks;
+    Linear      fc;                         // (8nf*16, nz) + bias
+    DfGanBlock  blocks[DFGAN_MAX_BLOCKS];   // GBlocks.k
+    Conv2d      to_rgb;                     // to_rgb.1: (ch_size, nf, 3, 3) + bias
+    StateDict   sd;                         // owns the weights
+} DfGan;
+
+// Declares every NetG state_dict key of `cfg` into `bl`, binding the pointers of `g`.
+void dfgan_keys(DfGan *g, const DfGanConfig *cfg, BindList *bl);
+// Binds a loaded StateDict (ownership moves into `g`, even on failure); strict like
+// load_state_dict. `what` names the file in messages.
+int  dfgan_load_sd(DfGan *g /* OUT */, const DfGanConfig *cfg, StateDict *sd, const char *what);
+void dfgan_free(DfGan *g);   // accepts a zeroed DfGan
+
+// ---- forward -------------------------------------------------------------------------------
+
+// Optional debugging outputs besides the image; any pointer may be NULL.
+typedef struct {
+    float *img;                         // (B, ch_size, imsize, imsize) in [-1, 1]
+    float *fc_out;                      // (B, 8nf*16)
+    float *block_out[DFGAN_MAX_BLOCKS]; // (B, out_c, 8<<k, 8<<k), before to_rgb's LeakyReLU
+} DfGanOutputs;
+
+size_t dfgan_arena_bytes(const DfGan *g, int B);
+// noise (B, z_dim), sent_emb (B, cond_dim) -> out. `arena` needs dfgan_arena_bytes(g, B) free
+// and is reset to its entry mark. T2I_EARG when B < 1 or an input is missing.
+int dfgan_forward(const DfGan *g, const float *noise, const float *sent_emb, DfGanOutputs *out,
+                  int B, Arena *arena);
+
+// The per-channel affine pair of one Affine for a batch: cond (B, nz+cond_dim) -> gamma, beta
+// (B, C); hidden holds (B, C) floats. Exposed for the fixture's affine intermediates.
+void dfgan_affine_params(float *gamma, float *beta, const DfGanAffine *m, const float *cond,
+                         int B, float *hidden);
+
+// Multiply-accumulates of one image as counted in ../shared/reference/summary.json (convs and
+// linears, the affine MLPs included, the per-pixel modulation not).
+double dfgan_macs_per_image(const DfGanConfig *cfg);
+
+#endif

@@ -1,0 +1,143 @@
+// canvas.c -- RGB canvases and the embedded bitmap font (see canvas.h).
+#include "canvas.h"
+
+#include "t2i.h"
+
+#include <ctype.h>
+#include <string.h>
+
+// 5x7 glyphs: 7 rows, bit 4 = leftmost column. Drawn for this project.
+static const struct {
+    char    ch;
+    uint8_t rows[7];
+} glyphs[] = {
+    {'a', {0x00, 0x00, 0x0e, 0x01, 0x0f, 0x11, 0x0f}},
+    {'b', {0x10, 0x10, 0x1e, 0x11, 0x11, 0x11, 0x1e}},
+    {'c', {0x00, 0x00, 0x0f, 0x10, 0x10, 0x10, 0x0f}},
+    {'d', {0x01, 0x01, 0x0f, 0x11, 0x11, 0x11, 0x0f}},
+    {'e', {0x00, 0x00, 0x0e, 0x11, 0x1f, 0x10, 0x0e}},
+    {'f', {0x06, 0x08, 0x1e, 0x08, 0x08, 0x08, 0x08}},
+    {'g', {0x00, 0x00, 0x0f, 0x11, 0x0f, 0x01, 0x0e}},
+    {'h', {0x10, 0x10, 0x1e, 0x11, 0x11, 0x11, 0x11}},
+    {'i', {0x04, 0x00, 0x0c, 0x04, 0x04, 0x04, 0x0e}},
+    {'j', {0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0c}},
+    {'k', {0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12}},
+    {'l', {0x0c, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0e}},
+    {'m', {0x00, 0x00, 0x1a, 0x15, 0x15, 0x15, 0x15}},
+    {'n', {0x00, 0x00, 0x1e, 0x11, 0x11, 0x11, 0x11}},
+    {'o', {0x00, 0x00, 0x0e, 0x11, 0x11, 0x11, 0x0e}},
+    {'p', {0x00, 0x00, 0x1e, 0x11, 0x1e, 0x10, 0x10}},
+    {'q', {0x00, 0x00, 0x0f, 0x11, 0x0f, 0x01, 0x01}},
+    {'r', {0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10}},
+    {'s', {0x00, 0x00, 0x0f, 0x10, 0x0e, 0x01, 0x1e}},
+    {'t', {0x08, 0x08, 0x1e, 0x08, 0x08, 0x09, 0x06}},
+    {'u', {0x00, 0x00, 0x11, 0x11, 0x11, 0x11, 0x0f}},
+    {'v', {0x00, 0x00, 0x11, 0x11, 0x11, 0x0a, 0x04}},
+    {'w', {0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0a}},
+    {'x', {0x00, 0x00, 0x11, 0x0a, 0x04, 0x0a, 0x11}},
+    {'y', {0x00, 0x00, 0x11, 0x11, 0x0f, 0x01, 0x0e}},
+    {'z', {0x00, 0x00, 0x1f, 0x02, 0x04, 0x08, 0x1f}},
+    {'0', {0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e}},
+    {'1', {0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e}},
+    {'2', {0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f}},
+    {'3', {0x1e, 0x01, 0x01, 0x0e, 0x01, 0x01, 0x1e}},
+    {'4', {0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02}},
+    {'5', {0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e}},
+    {'6', {0x06, 0x08, 0x10, 0x1e, 0x11, 0x11, 0x0e}},
+    {'7', {0x1f, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0e, 0x11, 0x11, 0x0e, 0x11, 0x11, 0x0e}},
+    {'9', {0x0e, 0x11, 0x11, 0x0f, 0x01, 0x02, 0x0c}},
+    {'-', {0x00, 0x00, 0x00, 0x0e, 0x00, 0x00, 0x00}},
+    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0c, 0x0c}},
+    {':', {0x00, 0x0c, 0x0c, 0x00, 0x0c, 0x0c, 0x00}},
+    {'?', {0x0e, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04}},
+    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1f}},
+    {'/', {0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x10}},
+};
+
+int canvas_init(Canvas *c, int W, int H, uint8_t grey) {
+    c->W = W;
+    c->H = H;
+    c->px = t2i_malloc((size_t)W * H * 3);
+    if (!c->px) return T2I_ENOMEM;
+    memset(c->px, grey, (size_t)W * H * 3);
+    return T2I_OK;
+}
+
+void canvas_free(Canvas *c) {
+    if (!c) return;
+    t2i_free(c->px);
+    c->px = NULL;
+}
+
+void canvas_blit(Canvas *c, int x, int y, int w, int h, const uint8_t *src, int sw, int sh) {
+    int f = w < sw && sw % w == 0 && h < sh && sh % h == 0 && sw / w == sh / h ? sw / w : 0;
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++) {
+            int X = x + i, Y = y + j;
+            if (X < 0 || Y < 0 || X >= c->W || Y >= c->H) continue;
+            uint8_t *d = c->px + ((size_t)Y * c->W + X) * 3;
+            if (f) {
+                for (int ch = 0; ch < 3; ch++) {
+                    unsigned s = 0;
+                    for (int v = 0; v < f; v++)
+                        for (int u = 0; u < f; u++)
+                            s += src[((size_t)(j * f + v) * sw + (i * f + u)) * 3 + ch];
+                    d[ch] = (uint8_t)((s + (unsigned)(f * f) / 2) / (unsigned)(f * f));
+                }
+            } else {
+                const uint8_t *s = src + ((size_t)(j * sh / h) * sw + (i * sw / w)) * 3;
+                memcpy(d, s, 3);
+            }
+        }
+}
+
+void canvas_attention(Canvas *c, int x, int y, int w, int h, const float *a, int R, float mn,
+                      float mx) {
+    float range = mx > mn ? mx - mn : 1.0f, alpha = 210.0f / 255.0f;
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++) {
+            int X = x + i, Y = y + j;
+            if (X < 0 || Y < 0 || X >= c->W || Y >= c->H) continue;
+            float v = (a[(j * R / h) * R + i * R / w] - mn) / range;
+            v = v < 0 ? 0 : v > 1 ? 1 : v;
+            uint8_t *d = c->px + ((size_t)Y * c->W + X) * 3;
+            for (int ch = 0; ch < 3; ch++)
+                d[ch] = (uint8_t)(d[ch] * (1 - alpha) + 255.0f * v * alpha + 0.5f);
+        }
+}
+
+static const uint8_t *glyph(char ch) {
+    char l = (char)tolower((unsigned char)ch);
+    const uint8_t *q = NULL;
+    for (size_t i = 0; i < sizeof glyphs / sizeof glyphs[0]; i++) {
+        if (glyphs[i].ch == l) return glyphs[i].rows;
+        if (glyphs[i].ch == '?') q = glyphs[i].rows;
+    }
+    return q;
+}
+
+int canvas_text_width(const char *s, int scale) {
+    int n = (int)strlen(s);
+    return n ? (6 * n - 1) * scale : 0;
+}
+
+int canvas_text(Canvas *c, int x, int y, const char *s, int scale, uint8_t r, uint8_t g,
+                uint8_t b) {
+    int x0 = x;
+    for (; *s; s++, x += 6 * scale) {
+        if (*s == ' ') continue;
+        const uint8_t *rows = glyph(*s);
+        for (int j = 0; j < 7 * scale; j++)
+            for (int i = 0; i < 5 * scale; i++) {
+                if (!(rows[j / scale] >> (4 - i / scale) & 1)) continue;
+                int X = x + i, Y = y + j;
+                if (X < 0 || Y < 0 || X >= c->W || Y >= c->H) continue;
+                uint8_t *d = c->px + ((size_t)Y * c->W + X) * 3;
+                d[0] = r;
+                d[1] = g;
+                d[2] = b;
+            }
+    }
+    return x - x0 - (x > x0 ? scale : 0);
+}
