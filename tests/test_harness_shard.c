@@ -289,6 +289,30 @@ TEST(test_slurm_environment) {
     rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2", db3, PROTO, NULL);
     CHECKF(rc == 0, "exit %d: %s", rc, OUT);
     CHECK(q_int(db3, "SELECT count(*) FROM blocks") == 4);
+    // Bad FID statistics are found before the first sample (no run row, nothing computed).
+    char bad_ev[300], db4[300];
+    snprintf(bad_ev, sizeof bad_ev, "%s/bad_stats_eval.json", T);
+    snprintf(db4, sizeof db4, "%s/badstats.db", T);
+    char *card = read_all(EVAL);
+    CHECK(card != NULL);
+    if (card) {
+        char *q = strstr(card, "\"statistics\": \"");
+        if (q) {
+            q += strlen("\"statistics\": \"");
+            char *e = strchr(q, '"');
+            char rep[4096];
+            snprintf(rep, sizeof rep, "%.*s%s%s", (int)(q - card), card, SUITE, e);
+            write_file(bad_ev, rep);
+            rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 "
+                    "-q",
+                    BIN, SUITE, MODEL, PROTO, bad_ev, db4);
+            CHECKF(rc == 2 && strstr(OUT, "FID statistics"), "exit %d: %s", rc, OUT);
+            CHECK(q_int(db4, "SELECT count(*) FROM runs") <= 0);
+        } else {
+            CHECKF(0, "no \"statistics\" in %s", EVAL);
+        }
+        t2i_free(card);
+    }
     // Bad --shard values are usage errors.
     rc = run_cmd(NULL, db, PROTO, "--shard 2/2");
     CHECK(rc == 4);

@@ -139,6 +139,12 @@ TEST(test_reference_progress_and_noop_rerun) {
     char want[SCORING_SAMPLE_SET_LEN];
     scoring_sample_set(ids, LIMIT, want);
     CHECKF(strcmp(set, want) == 0 && strncmp(set, "16:", 3) == 0, "sample_set '%s'", set);
+    // Reading commands leave no -wal/-shm files beside the database.
+    char wal[320], shm[320];
+    snprintf(wal, sizeof wal, "%s-wal", REF);
+    snprintf(shm, sizeof shm, "%s-shm", REF);
+    rc = sh("%s list --db %s && %s show 1 --db %s", BIN, REF, BIN, REF);
+    CHECKF(rc == 0 && access(wal, F_OK) != 0 && access(shm, F_OK) != 0, "%s", OUT);
     // The same command again: "run 1 is complete", exit 0, nothing computed or added.
     long long gen = q_int(REF, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'");
     rc = run_sync(REF, NULL);
@@ -319,6 +325,12 @@ TEST(test_sample_sets_and_stored_bytes) {
     FILE *fh = fopen(foreign, "rb");
     CHECK(fh && fread(hdr, 1, 20, fh) == 20 && hdr[18] == 1);   // still rollback journal
     if (fh) fclose(fh);
+    // check: a run that is not there and "--baseline 0" are named as given.
+    rc = sh("%s check --db %s --run 99 --baseline 1 --fail-on is:-1", BIN, db);
+    CHECKF(rc == 2 && strstr(OUT, "no run 99") && strstr(OUT, "(run 99 vs baseline 1)"),
+           "exit %d: %s", rc, OUT);
+    rc = sh("%s check --db %s --baseline 0 --fail-on is:-1", BIN, db);
+    CHECKF(rc == 4 && strstr(OUT, "'0' is not a run id"), "exit %d: %s", rc, OUT);
     // Said plainly: a directory as --db; --threads above 64 capped with a message.
     rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 2 -q",
             BIN, SUITE, MODEL, PROTO, EVAL, T);
