@@ -4,7 +4,8 @@
 #   make test-slurm   a real single-node Slurm: 3-task shard array + merge vs one process
 #   make demo         CUB smoke suite on AttnGAN, DM-GAN, DF-GAN and a second AttnGAN card
 #                     (hash weights): one table, HTML reports
-#   make bench        speed of each network next to the PyTorch baseline
+#   make bench        speed of each network next to the PyTorch baseline measured in the same run
+#                     (when /usr/bin/python3 has torch; BENCH_ROUNDS=N, BENCH_ARGS=... pass through)
 #   make fuzz         libFuzzer targets (clang) for the loaders, seeds from the fixtures
 #   make deps         install the Debian packages (as root), else print the apt-get line
 # Switches: SANITIZE=1 (ASan+UBSan, no recovery), DEBUG=1 (-O0), WERROR=1.
@@ -97,8 +98,18 @@ test-slurm: $(BUILD)/t2ibench
 demo: $(BUILD)/t2ibench
 	$(BUILD)/t2ibench demo
 
+# The PyTorch baseline (tools/torch_baseline.py) runs only where its interpreter has torch; it is
+# measured in the same invocation, alternating with t2ibench network by network.
+BENCH_ROUNDS ?= 2
+BENCH_PYTHON ?= /usr/bin/python3
 bench: $(BUILD)/t2ibench
-	$(BUILD)/t2ibench bench all
+	@if $(BENCH_PYTHON) -c 'import torch' 2>/dev/null; then \
+	    echo "$(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) --pytorch tools/torch_baseline.py --python $(BENCH_PYTHON) $(BENCH_ARGS)"; \
+	    $(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) --pytorch tools/torch_baseline.py --python $(BENCH_PYTHON) $(BENCH_ARGS); \
+	else \
+	    echo "$(BENCH_PYTHON) has no torch (python3-torch): t2ibench figures only, no PyTorch baseline"; \
+	    $(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) $(BENCH_ARGS); \
+	fi
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \

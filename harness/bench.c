@@ -4,6 +4,7 @@
 #include "args.h"
 #include "blas.h"
 #include "damsm_image.h"
+#include "generator.h"
 #include "inception.h"
 #include "t2i.h"
 #include "weights.h"
@@ -28,24 +29,6 @@ double bench_peak_rss_bytes(void) {
     return (double)ru.ru_maxrss * 1024.0;   // Linux: kilobytes
 }
 
-double bench_sgemm_peak(void) {
-    const int n = 2048;
-    size_t    nn = (size_t)n * n;
-    float    *a = t2i_malloc_aligned(3 * nn * sizeof(float));
-    if (!a) return 0;
-    float *b = a + nn, *c = b + nn;
-    for (size_t i = 0; i < 2 * nn; i++) a[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
-    double best = 1e30;
-    for (int r = 0; r < 4; r++) {   // first run warms up threads and caches
-        double t0 = bench_now();
-        sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double dt = bench_now() - t0;
-        if (r > 0 && dt < best) best = dt;
-    }
-    t2i_free(a);
-    return 2.0 * n * (double)n * n / best * 1e-9;
-}
-
 double bench_gmacs(const char *model, const char *field, double fallback) {
     const char *dir = getenv("T2I_REFERENCE");
     char        path[1024];
@@ -65,28 +48,15 @@ double bench_gmacs(const char *model, const char *field, double fallback) {
 
 void bench_report(const BenchOpts *o, const char *network, int batch, int images, double seconds,
                   double gmac_per_image) {
-    double ips = images / seconds;
-    double gflops = 2.0 * gmac_per_image * ips;
-    double frac = o->peak_gflops > 0 ? gflops / o->peak_gflops : 0;
-    double rss = bench_peak_rss_bytes() / (1024.0 * 1024.0);
-    if (o->json) {
-        printf("{\"network\": \"%s\", \"batch\": %d, \"threads\": %d, \"images\": %d, "
-               "\"seconds\": %.4f, \"images_per_s\": %.3f, \"gmac_per_image\": %.6f, "
-               "\"gflops\": %.2f, \"sgemm_peak_gflops\": %.2f, \"frac_of_peak\": %.4f, "
-               "\"pytorch_images_per_s\": %.2f, \"speedup_vs_pytorch\": %.3f, "
-               "\"peak_rss_mib\": %.1f}\n",
-               network, batch, o->threads, images, seconds, ips, gmac_per_image, gflops,
-               o->peak_gflops, frac, o->baseline_ips,
-               o->baseline_ips > 0 ? ips / o->baseline_ips : 0.0, rss);
-    } else {
-        printf("%-28s batch %2d threads %d: %7.2f img/s  %6.1f GFLOP/s  %5.1f%% of sgemm peak "
-               "(%.0f GFLOP/s)",
-               network, batch, o->threads, ips, gflops, 100 * frac, o->peak_gflops);
-        if (o->baseline_ips > 0)
-            printf("  PyTorch %.1f img/s (x%.2f)", o->baseline_ips, ips / o->baseline_ips);
-        printf("  peak RSS %.0f MiB\n", rss);
+    BenchResult r = {.batch = batch, .threads = o->threads, .images = images, .seconds = seconds,
+                     .images_per_s = seconds > 0 ? images / seconds : 0,
+                     .gmac_per_image = gmac_per_image};
+    snprintf(r.network, sizeof r.network, "%s", network);
+    if (o->result) {
+        *o->result = r;
+        return;
     }
-    fflush(stdout);
+    printf("%s batch %d threads %d: %.3f img/s\n", network, batch, o->threads, r.images_per_s);
 }
 
 // Deterministic input in [-1, 1).
@@ -164,11 +134,7 @@ int bench_inception(const BenchOpts *o) {
              to_logits ? " (logits)" : " (pool3)");
     double gm = to_logits ? bench_gmacs("inception_v3_torchvision", "gmacs_per_image", 5.713216096)
                           : bench_gmacs("inception_v3_fid", "gmacs_to_pool3", 5.711168096);
-    BenchOpts oo = *o;
-    if (oo.baseline_ips == 0 && v == INCEPTION_TF2015) oo.baseline_ips = 14.2;
-    bench_report(&oo, name, B, B * o->iters, sec, gm);
-    if (!o->json)
-        printf("  activation arenas %.0f MiB\n", (double)inception_arena_bytes(net) / 1048576.0);
+    bench_report(o, name, B, B * o->iters, sec, gm);
 done:
     t2i_free(buf);
     inception_free(net);
@@ -196,25 +162,194 @@ int bench_damsm(const BenchOpts *o) {
                   .cnn_code = buf + nx + (size_t)B * 256 * 289};
     double   sec;
     if ((rc = time_batches(o, &sec, run_damsm, &c))) goto done;
-    BenchOpts oo = *o;
-    if (oo.baseline_ips == 0) oo.baseline_ips = 13.8;
-    bench_report(&oo, "damsm CNN_ENCODER (256->299)", B, B * o->iters, sec,
+    bench_report(o, "damsm CNN_ENCODER (256->299)", B, B * o->iters, sec,
                  bench_gmacs("CNN_ENCODER", "gmacs_per_image", 5.768512096));
-    if (!o->json)
-        printf("  activation memory %.0f MiB\n", (double)damsm_image_bytes(&m) / 1048576.0);
 done:
     t2i_free(buf);
     damsm_image_free(&m);
     return rc;
 }
 
+// ---- t2ibench bench: t2ibench and PyTorch, alternately, best of --rounds ---------------------
+
+// One row of the table: a t2ibench network and its torch_baseline.py counterpart.
+typedef struct {
+    const char *what;      // generator | inception | damsm | run
+    const char *config;    // generator config, NULL otherwise
+    const char *arch;      // generator architecture, NULL otherwise
+    const char *variant;   // inception variant, NULL otherwise
+    const char *torch;     // tools/torch_baseline.py network name
+} BenchItem;
+
+// `all`: DM-GAN coco (41.9 GMAC, the slowest) only on request: bench generator --arch dmgan
+// --config coco. DF-GAN's bird and coco networks are the same.
+static const BenchItem ITEMS[] = {
+    {"generator", "bird", "attngan", NULL, "g_bird"},
+    {"generator", "coco", "attngan", NULL, "g_coco"},
+    {"generator", "bird", "dmgan", NULL, "dmgan_bird"},
+    {"generator", "bird", "dfgan", NULL, "dfgan"},
+    {"damsm", NULL, NULL, NULL, "damsm"},
+    {"inception", NULL, NULL, "tf2015", "fid_pool3"},
+    {"inception", NULL, NULL, "torchvision", "is_torchvision"},
+};
+
+// The torch_baseline.py name of a generator.
+static const char *torch_generator(GenArch a, const char *config) {
+    int coco = strcmp(config, "coco") == 0;
+    if (a == GEN_DMGAN) return coco ? "dmgan_coco" : "dmgan_bird";
+    if (a == GEN_DFGAN) return "dfgan";
+    return coco ? "g_coco" : "g_bird";
+}
+
+typedef struct {
+    BenchOpts  o;            // batch, threads, iters, warmup, json as given
+    int        rounds;
+    double     fma_peak;     // GFLOP/s, all cores
+    TorchTool *torch;        // NULL: t2ibench figures only
+} BenchSession;
+
+static int run_t2i(const BenchItem *it, const BenchOpts *o) {
+    BenchOpts x = *o;
+    if (it->config) x.config = it->config;
+    if (it->arch) x.arch = it->arch;
+    if (it->variant) x.variant = it->variant;
+    if (strcmp(it->what, "generator") == 0) return bench_generator(&x);
+    if (strcmp(it->what, "inception") == 0) return bench_inception(&x);
+    if (strcmp(it->what, "damsm") == 0) return bench_damsm(&x);
+    return bench_run(&x);
+}
+
+static void print_header(const BenchSession *s, const char *isa, double wall) {
+    if (s->o.json) {
+        printf("{\"fma_peak_gflops\": %.2f, \"fma_wall_gflops\": %.2f, \"fma_isa\": \"%s\", "
+               "\"cpus\": %d, \"threads\": %d, \"rounds\": %d, \"blas\": \"%s\", \"pytorch\": ",
+               s->fma_peak, wall, isa, bench_online_cpus(), s->o.threads, s->rounds,
+               blas_config());
+        if (s->torch) printf("\"%s\"}\n", s->torch->version);
+        else printf("null}\n");
+        return;
+    }
+    printf("FMA peak: %.1f GFLOP/s (%s, %d CPUs; register-only multiply-add loop per CPU second;"
+           "\n          %.1f GFLOP/s per wall second while measuring: the rest went to other "
+           "processes)\n",
+           s->fma_peak, isa, bench_online_cpus(), wall);
+    printf("BLAS: %s\n", blas_config());
+    if (s->torch)
+        printf("PyTorch %s (%s) measured in this run, alternating with t2ibench network by "
+               "network; best of %d round%s each.\n",
+               s->torch->version, s->torch->tool, s->rounds, s->rounds == 1 ? "" : "s");
+    else
+        printf("No PyTorch baseline in this run (give --pytorch tools/torch_baseline.py, or run "
+               "`make bench` where /usr/bin/python3 has torch); best of %d round%s.\n",
+               s->rounds, s->rounds == 1 ? "" : "s");
+    printf("GFLOP/s = 2 x conv/linear MACs per image (../shared/reference/summary.json) x img/s; "
+           "%% peak = of the FMA peak.\n\n");
+    printf("%-32s %5s %7s %12s %12s %6s %8s %7s\n", "network", "batch", "threads",
+           "t2ibench/s", "PyTorch/s", "ratio", "GFLOP/s", "% peak");
+}
+
+static void print_row(const BenchSession *s, const BenchResult *ours, const BenchResult *theirs,
+                      const double *r_ours, const double *r_theirs) {
+    double gflops = 2.0 * ours->gmac_per_image * ours->images_per_s;
+    double frac = s->fma_peak > 0 ? gflops / s->fma_peak : 0;
+    double ratio = theirs ? ours->images_per_s / theirs->images_per_s : 0;
+    double rss = bench_peak_rss_bytes() / 1048576.0;
+    if (s->o.json) {
+        printf("{\"network\": \"%s\", \"batch\": %d, \"threads\": %d, \"rounds\": %d, "
+               "\"images_per_s\": %.4f, \"gmac_per_image\": %.6f, \"gflops\": %.2f, "
+               "\"fma_peak_gflops\": %.2f, \"frac_of_fma_peak\": %.4f, \"peak_rss_mib\": %.1f, "
+               "\"t2ibench_rounds\": [",
+               ours->network, ours->batch, ours->threads, s->rounds, ours->images_per_s,
+               ours->gmac_per_image, gflops, s->fma_peak, frac, rss);
+        for (int i = 0; i < s->rounds; i++) printf("%s%.4f", i ? ", " : "", r_ours[i]);
+        printf("], \"pytorch_network\": ");
+        if (theirs) {
+            printf("\"%s\", \"pytorch_images_per_s\": %.4f, \"ratio\": %.4f, \"pytorch_rounds\": [",
+                   theirs->network, theirs->images_per_s, ratio);
+            for (int i = 0; i < s->rounds; i++) printf("%s%.4f", i ? ", " : "", r_theirs[i]);
+            printf("]}\n");
+        } else {
+            printf("null, \"pytorch_images_per_s\": null, \"ratio\": null}\n");
+        }
+    } else {
+        char pt[32] = "-", ra[32] = "-";
+        if (theirs) {
+            snprintf(pt, sizeof pt, "%.2f", theirs->images_per_s);
+            snprintf(ra, sizeof ra, "%.2f", ratio);
+        }
+        printf("%-32s %5d %7d %12.2f %12s %6s %8.1f %6.1f%%\n", ours->network, ours->batch,
+               ours->threads, ours->images_per_s, pt, ra, gflops, 100 * frac);
+    }
+    fflush(stdout);
+}
+
+// Measures one item at batch B: t2ibench, PyTorch, t2ibench, PyTorch, ... and prints its row.
+// *best_ours / *best_theirs (optional) receive the best rates (0 for none).
+static int bench_item(const BenchSession *s, const BenchItem *it, int B, double *best_ours,
+                      double *best_theirs) {
+    BenchResult best = {0}, tbest = {0}, cur;
+    double      r_ours[64] = {0}, r_theirs[64] = {0};
+    BenchOpts   o = s->o;
+    o.batch = B;
+    o.result = &cur;
+    int is_run = strcmp(it->what, "run") == 0;
+    // batch 1 is timed over more batches; the end-to-end run runs `limit` samples
+    if (B == 1) o.iters = 2 * s->o.iters;
+    for (int r = 0; r < s->rounds; r++) {
+        int rc = run_t2i(it, &o);
+        if (rc) return rc;
+        r_ours[r] = cur.images_per_s;
+        if (cur.images_per_s > best.images_per_s) best = cur;
+        if (!s->torch) continue;
+        int iters = is_run ? (int)((o.limit > 0 ? o.limit : 32) + B - 1) / B : o.iters;
+        rc = bench_torch_measure(s->torch, it->torch, B, o.threads, iters, o.warmup, &cur);
+        if (rc) return rc;
+        r_theirs[r] = cur.images_per_s;
+        if (cur.images_per_s > tbest.images_per_s) tbest = cur;
+    }
+    print_row(s, &best, s->torch ? &tbest : NULL, r_ours, r_theirs);
+    if (best_ours) *best_ours = best.images_per_s;
+    if (best_theirs) *best_theirs = s->torch ? tbest.images_per_s : 0;
+    return T2I_OK;
+}
+
+// The end-to-end rows and the projected time of a 30,000-image CUB protocol.
+static int bench_end_to_end(const BenchSession *s) {
+    static const BenchItem run = {"run", NULL, NULL, NULL, "pipeline_bird"};
+    double ours = 0, theirs = 0;
+    int    rc = bench_item(s, &run, s->o.batch, &ours, &theirs);
+    if (rc) return rc;
+    if (s->o.json) {
+        printf("{\"projection\": \"cub-30000\", \"t2ibench_hours\": %.3f, \"pytorch_hours\": ",
+               30000 / ours / 3600);
+        if (theirs > 0) printf("%.3f}\n", 30000 / theirs / 3600);
+        else printf("null}\n");
+    } else {
+        printf("  end to end: t2ibench `run` of the CUB smoke suite (%ld samples, %d workers: "
+               "text, generate, IS, R-precision)\n  vs the same networks in PyTorch (pipeline_bird, "
+               "batch %d). A 30,000-image CUB protocol: t2ibench %.2f h",
+               s->o.limit > 0 ? s->o.limit : 32, s->o.threads, s->o.batch, 30000 / ours / 3600);
+        if (theirs > 0) printf(", PyTorch %.2f h", 30000 / theirs / 3600);
+        printf(".\n");
+    }
+    fflush(stdout);
+    return T2I_OK;
+}
+
 static const char *const USAGE =
-    "t2ibench bench generator|inception|damsm|all [--batch B] [--threads T] [--config bird|coco]\n"
-    "       [--arch attngan|dmgan|dfgan] [--variant tf2015|torchvision] [--iters N] [--warmup N]\n"
+    "t2ibench bench generator|inception|damsm|run|all [--batch B] [--threads T]\n"
+    "       [--config bird|coco] [--arch attngan|dmgan|dfgan] [--variant tf2015|torchvision]\n"
+    "       [--iters N] [--warmup N] [--rounds N] [--limit N] [--pytorch TOOL [--python PATH]]\n"
     "       [--json]\n"
-    "  images/s, GFLOP/s (MACs of ../shared/reference/summary.json) and the fraction of the sgemm\n"
-    "  peak measured in the same run; `all` runs every network at batch 8 with 2 threads next to\n"
-    "  the PyTorch 1.13 baselines of DESIGN.md section 10.";
+    "  Images/s of each network (hash weights, --iters timed batches after --warmup), its GFLOP/s\n"
+    "  (MACs of ../shared/reference/summary.json) as a fraction of the FMA peak measured first.\n"
+    "  `generator --arch` picks AttnGAN, DM-GAN or DF-GAN. `run` times `t2ibench run` end to end\n"
+    "  on the CUB smoke suite (--limit samples, default 32) and projects a 30,000-image CUB\n"
+    "  protocol. `all`: every network at batch 8 and at batch 1, then `run`.\n"
+    "  --pytorch tools/torch_baseline.py also times the original PyTorch networks in this run\n"
+    "  (started with --python, default /usr/bin/python3), alternating with t2ibench network by\n"
+    "  network, best of --rounds (default 1), and prints the ratio. Without it no PyTorch figure\n"
+    "  is printed: baselines are never remembered from another machine or run.";
 
 int cmd_bench(int argc, char **argv) {
     Args a;
@@ -223,71 +358,87 @@ int cmd_bench(int argc, char **argv) {
         printf("usage: %s\n", USAGE);
         return EXIT_OK;
     }
-    BenchOpts o = {0};
+    BenchSession s = {0};
+    BenchOpts   *o = &s.o;
     // Read as long and range-checked before narrowing (--threads 4294967297 is not 1).
     long batch = args_long(&a, "--batch", 8), threads = args_long(&a, "--threads", 2);
-    o.config = args_str(&a, "--config", "bird");
-    o.arch = args_str(&a, "--arch", "attngan");
-    o.variant = args_str(&a, "--variant", "tf2015");
+    o->config = args_str(&a, "--config", "bird");
+    o->arch = args_str(&a, "--arch", "attngan");
+    o->variant = args_str(&a, "--variant", "tf2015");
     long iters = args_long(&a, "--iters", 3), warmup = args_long(&a, "--warmup", 1);
-    o.json = args_flag(&a, "--json");
+    long rounds = args_long(&a, "--rounds", 1), limit = args_long(&a, "--limit", 32);
+    const char *tool = args_str(&a, "--pytorch", NULL);
+    const char *python = args_str(&a, "--python", "/usr/bin/python3");
+    o->json = args_flag(&a, "--json");
     char *pos[4];
     int   np = args_rest(&a, pos, 4);
     if (np != 1) return cli_usage("bench", USAGE);
     if (batch < 1 || batch > 4096 || threads < 1 || threads > 256 || iters < 1 ||
-        iters > 1000000 || warmup < 0 || warmup > 1000000) {
-        t2i_error(T2I_EARG, "--batch %ld / --threads %ld / --iters %ld / --warmup %ld out of range "
-                            "([1, 4096] / [1, 256] / [1, 1000000] / [0, 1000000])",
-                  batch, threads, iters, warmup);
+        iters > 1000000 || warmup < 0 || warmup > 1000000 || rounds < 1 || rounds > 64 ||
+        limit < 1 || limit > 1000000) {
+        t2i_error(T2I_EARG, "--batch %ld / --threads %ld / --iters %ld / --warmup %ld / --rounds "
+                            "%ld / --limit %ld out of range ([1, 4096] / [1, 256] / [1, 1000000] "
+                            "/ [0, 1000000] / [1, 64] / [1, 1000000])",
+                  batch, threads, iters, warmup, rounds, limit);
         return cli_usage("bench", USAGE);
     }
-    o.batch = (int)batch;
-    o.threads = (int)threads;
-    o.iters = (int)iters;
-    o.warmup = (int)warmup;
-    if (strcmp(o.config, "bird") && strcmp(o.config, "coco")) {
-        t2i_error(T2I_EARG, "--config must be bird or coco, not '%s'", o.config);
+    o->batch = (int)batch;
+    o->threads = (int)threads;
+    o->iters = (int)iters;
+    o->warmup = (int)warmup;
+    o->limit = limit;
+    s.rounds = (int)rounds;
+    if (strcmp(o->config, "bird") && strcmp(o->config, "coco")) {
+        t2i_error(T2I_EARG, "--config must be bird or coco, not '%s'", o->config);
         return cli_usage("bench", USAGE);
     }
     const char *what = pos[0];
     int         all = strcmp(what, "all") == 0;
-    if (!all && strcmp(what, "generator") && strcmp(what, "inception") && strcmp(what, "damsm")) {
-        t2i_error(T2I_EARG, "unknown network '%s'", what);
+    if (!all && strcmp(what, "generator") && strcmp(what, "inception") &&
+        strcmp(what, "damsm") && strcmp(what, "run")) {
+        t2i_error(T2I_EARG, "unknown network '%s' (generator, inception, damsm, run or all)",
+                  what);
         return cli_usage("bench", USAGE);
     }
     InceptionVariant v;
-    if (strcmp(what, "inception") == 0 && inception_variant_parse(o.variant, &v))
-        return cli_usage("bench", USAGE);
-    if (all) o.batch = 8, o.threads = 2;
-    blas_set_threads(o.threads);
-    o.peak_gflops = bench_sgemm_peak();
-    if (!o.json)
-        printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s   BLAS: %s\n", o.threads,
-               o.peak_gflops, blas_config());
+    if (inception_variant_parse(o->variant, &v)) return cli_usage("bench", USAGE);
+    GenArch arch;
+    if (gen_arch_parse(o->arch, &arch)) return cli_usage("bench", USAGE);
+    TorchTool torch;
+    memset(&torch, 0, sizeof torch);
     int rc = T2I_OK;
-    if (all) {
-        static const struct { const char *config; double ips; } gens[] = {{"bird", 7.7},
-                                                                          {"coco", 3.1}};
-        for (int i = 0; i < 2 && !rc; i++) {
-            BenchOpts g = o;
-            g.config = gens[i].config;
-            g.baseline_ips = gens[i].ips;
-            rc = bench_generator(&g);
-        }
-        BenchOpts d = o;
-        d.baseline_ips = 13.8;
-        if (!rc) rc = bench_damsm(&d);
-        BenchOpts in = o;
-        in.variant = "tf2015";
-        in.baseline_ips = 14.2;
-        if (!rc) rc = bench_inception(&in);
-    } else if (strcmp(what, "generator") == 0) {
-        if (strcmp(o.arch, "attngan") == 0) o.baseline_ips = strcmp(o.config, "coco") == 0 ? 3.1 : 7.7;
-        rc = bench_generator(&o);
-    } else if (strcmp(what, "inception") == 0) {
-        rc = bench_inception(&o);
-    } else {
-        rc = bench_damsm(&o);
+    if (tool) {
+        if ((rc = bench_torch_start(&torch, python, tool))) return cli_fail("bench", rc);
+        s.torch = &torch;
     }
+    blas_set_threads(o->threads);
+    const char *isa = "";
+    double      wall = 0;
+    s.fma_peak = bench_fma_peak(0, &isa, &wall);
+    print_header(&s, isa, wall);
+    if (all) {
+        static const int batches[] = {8, 1};
+        for (int b = 0; b < 2 && !rc; b++)
+            for (size_t i = 0; i < sizeof ITEMS / sizeof *ITEMS && !rc; i++)
+                rc = bench_item(&s, &ITEMS[i], batches[b], NULL, NULL);
+        if (!rc) rc = bench_end_to_end(&s);
+    } else if (strcmp(what, "run") == 0) {
+        rc = bench_end_to_end(&s);
+    } else {
+        BenchItem one = {what, NULL, NULL, NULL, what};
+        if (strcmp(what, "generator") == 0) {
+            one.config = o->config;
+            one.arch = o->arch;
+            one.torch = torch_generator(arch, o->config);
+        } else if (strcmp(what, "inception") == 0) {
+            one.variant = o->variant;
+            one.torch = v == INCEPTION_TF2015 ? "fid_pool3" : "is_torchvision";
+        }
+        rc = bench_item(&s, &one, o->batch, NULL, NULL);
+    }
+    if (!rc && !o->json)
+        printf("\npeak resident memory of this process: %.0f MiB\n",
+               bench_peak_rss_bytes() / 1048576.0);
+    bench_torch_stop(&torch);
     return rc ? cli_fail("bench", rc) : EXIT_OK;
 }

@@ -31,7 +31,7 @@ static const Command commands[] = {
     {"report", cmd_report, "self-contained HTML report of one or more runs (images, charts)"},
     {"merge", cmd_merge, "combine shard databases (run --shard I/N) into one run with its metrics"},
     {"fid-stats", cmd_fid_stats, "FID reference statistics (.npz) from a folder of images or a run"},
-    {"bench", cmd_bench, "speed of each network: images/s, GFLOP/s, fraction of sgemm peak"},
+    {"bench", cmd_bench, "images/s per network, FMA peak, PyTorch timed in the same run"},
 };
 
 int cmd_version(int argc, char **argv) {

@@ -65,7 +65,7 @@ TEST(test_regenerate_by_sample) {
     snprintf(png, sizeof png, "%s/g2_256.png", dir);
     uint8_t *px = NULL;
     int H = 0, W = 0;
-    CHECK(png_read_rgb(png, &px, &H, &W) == T2I_OK && H == 256 && W == 256);
+    CHECK(image_read_rgb(png, &px, &H, &W) == T2I_OK && H == 256 && W == 256);
     if (px) {
         char hex[65];
         sha256_hex(px, (size_t)256 * 256 * 3, hex);
@@ -327,7 +327,7 @@ TEST(test_report_structure) {
         uint8_t *px = NULL;
         int H = 0, W = 0;
         imgs++;
-        if (png_read_rgb(full, &px, &H, &W) == T2I_OK && H > 0 && W > 0) good++;
+        if (image_read_rgb(full, &px, &H, &W) == T2I_OK && H > 0 && W > 0) good++;
         else fprintf(stderr, "    %s does not decode\n", full);
         att += strstr(rel, "_att.png") != NULL;
         stages += strstr(rel, "_stages.png") != NULL;
@@ -377,7 +377,7 @@ TEST(test_report_in_browser) {
     CHECKF(rc == 0 && !strstr(OUT, "missing") && atoi(OUT) >= 20, "%s", OUT);
     uint8_t *px = NULL;
     int H = 0, W = 0;
-    CHECK(png_read_rgb(shot, &px, &H, &W) == T2I_OK && W == 1400 && H == 3000);
+    CHECK(image_read_rgb(shot, &px, &H, &W) == T2I_OK && W == 1400 && H == 3000);
     if (px) {
         size_t n = (size_t)H * W * 3, diff = 0;
         for (size_t i = 3; i < n; i++) diff += px[i] != px[0];
