@@ -584,7 +584,7 @@ static const char *const timing_policy =
     "differ by up to 2x; so a time rule applies only to runs on the same CPU with the same "
     "workers (else ERROR), and when the database holds two or more runs of the baseline's "
     "command a slowdown beyond the limit counts only outside 3 std of them (run the baseline "
-    "repeatedly; with one run the limit alone decides). time.total is wall-clock per image of "
+    "several times; with one run the limit alone decides). time.total is wall-clock per image of "
     "whole blocks, all workers in parallel";
 
 // Outcome 2 with a message when two runs were not timed alike (another CPU or worker count).
