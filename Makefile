@@ -15,6 +15,7 @@ PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas libtiff-4 libwebp
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
             libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev libtiff-dev libwebp-dev \
             protobuf-compiler python3-protobuf libleveldb-dev chromium \
+            libxnnpack-dev libpthreadpool-dev libcpuinfo-dev \
             slurmctld slurmd slurm-client munge sqlite3
 
 BUILD   := build
@@ -40,7 +41,9 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(ENG
              -Iharness $(PKG_CFLAGS) -MMD -MP
 ENGINE_DIRS := core formats ops nets text
 ENGINE_INC := $(addprefix -Iengine/,$(ENGINE_DIRS))
-LDLIBS  := $(PKG_LIBS) -lpthread -lm
+# XNNPACK (NHWC convolutions) and its thread pool / CPU detection ship no pkg-config file.
+XNN_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo
+LDLIBS  := $(PKG_LIBS) $(XNN_LIBS) -lpthread -lm
 
 LIB_SRCS  := $(wildcard engine/*/*.c metrics/*.c) $(filter-out harness/main.c,$(wildcard harness/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/buildinfo.o
@@ -56,7 +59,7 @@ else
 RUN_BINS := $(TEST_BINS)
 endif
 
-.PHONY: all test test-slurm demo bench fuzz fuzz-run deps clean check-deps
+.PHONY: all test test-slurm demo bench ab fuzz fuzz-run deps clean check-deps
 all: $(BUILD)/t2ibench $(BUILD)/libt2i.a
 ifneq ($(BUILD),build)
 	@mkdir -p build && ln -sf $(patsubst build/%,%,$(BUILD))/t2ibench build/t2ibench-$(notdir $(BUILD))
@@ -110,6 +113,13 @@ bench: $(BUILD)/t2ibench
 	    echo "$(BENCH_PYTHON) has no torch (python3-torch): t2ibench figures only, no PyTorch baseline"; \
 	    $(BUILD)/t2ibench bench all --rounds $(BENCH_ROUNDS) $(BENCH_ARGS); \
 	fi
+
+# Developer tool: previous NCHW path vs NHWC XNNPACK path, interleaved (tools/xnn_ab.c).
+$(BUILD)/tools/xnn_ab: tools/xnn_ab.c $(BUILD)/libt2i.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+ab: $(BUILD)/tools/xnn_ab
+	$(BUILD)/tools/xnn_ab
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------------
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \

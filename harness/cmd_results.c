@@ -160,8 +160,8 @@ int cmd_show(int argc, char **argv) {
            r.inputs_fingerprint, r.model_fingerprint);
     cJSON *pv = cJSON_Parse(r.provenance);
     if (pv) {
-        const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "cpu"};
-        for (int i = 0; i < 5; i++) {
+        const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels", "cpu"};
+        for (int i = 0; i < 6; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(pv, keys[i]);
             if (cJSON_IsString(v)) printf("  %-12s %s\n", keys[i], v->valuestring);
         }
@@ -205,8 +205,9 @@ int cmd_show(int argc, char **argv) {
 static void fingerprint_diff(const ResRun *x, const ResRun *y, char *buf, size_t n) {
     buf[0] = 0;
     cJSON *a = cJSON_Parse(x->provenance), *b = cJSON_Parse(y->provenance);
-    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "blas_threads", "cpu"};
-    for (int i = 0; a && b && i < 6; i++) {
+    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels",
+                          "blas_threads", "cpu"};
+    for (int i = 0; a && b && i < 7; i++) {
         char *sa = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, keys[i]));
         char *sb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, keys[i]));
         if (!sa || !sb || strcmp(sa, sb))

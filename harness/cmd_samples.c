@@ -454,10 +454,15 @@ int cmd_rescore(int argc, char **argv) {
     if ((rc = scoring_compute(&d, r.id, &sp, v, &nv))) goto out;
     if (kid_ref) {
         if ((rc = run_samples_load(&d, r.id, &s))) goto out;
+        ScoreValue kv;
         if ((rc = kid_metric(&d, kid_ref, &s, (int)kid_subsets, (int)kid_size,
-                             (uint64_t)kid_seed, &v[nv])))
+                             (uint64_t)kid_seed, &kv)))
             goto out;
-        nv++;
+        // Replaces the KID of the run's own reference (evaluator card), if it has one.
+        int k = 0;
+        while (k < nv && strcmp(v[k].name, "kid")) k++;
+        v[k] = kv;
+        if (k == nv) nv++;
     }
     char set_name[256];
     snprintf(set_name, sizeof set_name, "%s%s%s", name ? name : P.name,

@@ -2,6 +2,7 @@
 #include "provenance.h"
 
 #include "blas.h"
+#include "xconv.h"
 #include "sha256.h"
 #include "t2i.h"
 #include "weights.h"
@@ -44,6 +45,7 @@ void prov_init(Provenance *p) {
     snprintf(p->compiler, sizeof p->compiler, "%s", T2I_COMPILER);
     snprintf(p->cflags, sizeof p->cflags, "%s", t2i_build_cflags);
     snprintf(p->blas, sizeof p->blas, "%s", blas_config());
+    snprintf(p->conv, sizeof p->conv, "%s", xnn_kernel_desc());
     p->threads = blas_get_threads();
     cpu_model(p->cpu, sizeof p->cpu);
 }
@@ -85,8 +87,9 @@ static void digest(const Provenance *p, int which, char out[65]) {
     }
     if (which == 1)
         o += (size_t)snprintf(buf + o, cap - o, "git=%s\ncompiler=%s\ncflags=%s\nblas=%s\n"
-                                                "threads=%d\ncpu=%s\n",
-                              p->git, p->compiler, p->cflags, p->blas, p->threads, p->cpu);
+                                                "conv=%s\nthreads=%d\ncpu=%s\n",
+                              p->git, p->compiler, p->cflags, p->blas, p->conv, p->threads,
+                              p->cpu);
     sha256_hex((const uint8_t *)buf, o, out);
     t2i_free(buf);
 }
@@ -108,6 +111,7 @@ char *prov_json(const Provenance *p, const char *extra) {
     cJSON_AddStringToObject(j, "compiler", p->compiler);
     cJSON_AddStringToObject(j, "cflags", p->cflags);
     cJSON_AddStringToObject(j, "blas", p->blas);
+    cJSON_AddStringToObject(j, "conv_kernels", p->conv);
     cJSON_AddNumberToObject(j, "blas_threads", p->threads);
     cJSON_AddStringToObject(j, "cpu", p->cpu);
     cJSON *files = cJSON_AddArrayToObject(j, "files");

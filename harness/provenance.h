@@ -1,7 +1,8 @@
 // provenance.h -- the fingerprint of a run (DESIGN.md §6) and per-stage timers.
 //
 // A Provenance collects every file a run depends on (role, path, SHA-256), the build (git
-// describe, compiler, CFLAGS), OpenBLAS configuration and thread count, and the CPU model.
+// describe, compiler, CFLAGS), OpenBLAS configuration and thread count, the convolution kernel
+// library with its ISA path (XNNPACK avx512f, ...), and the CPU model.
 // Three digests come out of it:
 //   inputs_fingerprint  roles not starting with "model." (suite, captions, protocol, evaluator
 //                       card and its weights, vocabulary and statistics)
@@ -27,6 +28,7 @@ typedef struct {
     char     compiler[128];
     char     cflags[256];
     char     blas[256];
+    char     conv[128];   // convolution kernel library and the ISA path it runs (xnn_kernel_desc)
     int      threads;
     char     cpu[160];
 } Provenance;

@@ -153,6 +153,7 @@ static int load_inception(const char *variant, const char *spec, int num_classes
     rc = inception_weights_load(&cfg, inception_keys(*out), spec, &sd);   // torch or TF names
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     rc = inception_bind(*out, &sd, what);
+    if (!rc) rc = inception_release_unpacked(*out);   // XNNPACK keeps the packed copy
     if (rc) return t2i_error_prefix(rc, "%s weights %s", what, spec);
     return T2I_OK;
 }
@@ -167,12 +168,13 @@ int runner_fid_net(const Protocol *P, const EvalCard *E, Inception **net, U8Map 
 
 // Frees what a worker owns (all of it for worker 0 via run_free).
 static void worker_free(Run *r) {
+    generator_free(&r->g);   // worker k > 0: its own instance (generator_share)
+    if (r->fid_net != r->is_net) inception_free(r->fid_net);   // one net may serve both
     for (int b = 0; r->ld && b < r->B; b++) t2i_free(r->ld[b]);
     t2i_free(r->ld);
     t2i_free(r->ldH);
     t2i_free(r->ldW);
     inception_free(r->is_net);
-    inception_free(r->fid_net);
     damsm_image_free(&r->dim);
     arena_free(&r->arena);
     void *bufs[] = {r->cap,   r->lens,     r->words_emb, r->words_tmp, r->sent_emb, r->mask,
@@ -191,7 +193,6 @@ static void run_free(Run *r) {
     vocab_free(&r->evocab);
     text_encoder_free(&r->te);
     text_encoder_free(&r->dte);
-    generator_free(&r->g);
     image_set_free(&r->imgs);
     worker_free(r);
 }
@@ -412,7 +413,12 @@ static int load_worker_nets(Run *r) {
         r->is_unbiased = strcmp(E->is_variant, "tf2015") == 0;
         r->is_map = r->P.is_resize == RESIZE_BILINEAR_TF1 && r->is_unbiased ? U8_TF_128 : U8_PM1_127;
     }
-    if (r->use_fid) {
+    int fid_classes = r->use_fid && strcmp(E->fid_variant, "tf2015") == 0 ? 1008 : 1000;
+    if (r->use_fid && r->use_is && !strcmp(E->fid_variant, E->is_variant) &&
+        !strcmp(E->fid_weights, E->is_weights) && fid_classes == E->is_num_classes) {
+        r->fid_net = r->is_net;   // the same network and weights: one copy serves both
+        r->fid_map = r->P.fid_resize == RESIZE_BILINEAR_TF1 ? U8_TF_128 : U8_PM1_127;
+    } else if (r->use_fid) {
         if ((rc = runner_fid_net(&r->P, E, &r->fid_net, &r->fid_map))) return rc;
     }
     if (r->use_rp) {
@@ -422,7 +428,8 @@ static int load_worker_nets(Run *r) {
         memset(&sd, 0, sizeof sd);
         if ((rc = weights_load(E->damsm_image, damsm_image_keys(&r->dim), &sd)))
             return t2i_error_prefix(rc, "evaluator DAMSM image encoder %s", E->damsm_image);
-        if ((rc = damsm_image_bind(&r->dim, &sd, "DAMSM image encoder")))
+        if ((rc = damsm_image_bind(&r->dim, &sd, "DAMSM image encoder")) ||
+            (rc = inception_release_unpacked(r->dim.trunk)))
             return t2i_error_prefix(rc, "evaluator DAMSM image encoder %s", E->damsm_image);
     }
     return T2I_OK;
@@ -476,11 +483,11 @@ static int alloc_buffers(Run *r) {
     if (r->use_rp) {
         size_t c = text_encoder_arena_bytes(&r->dte, 1 + M, W);
         if (c > need) need = c;
-        int rc = damsm_image_reserve(&r->dim, 1);
+        int rc = damsm_image_reserve(&r->dim, B);
         if (rc) return rc;
     }
-    if (r->use_is && inception_reserve(r->is_net, 1)) return T2I_ENOMEM;
-    if (r->use_fid && inception_reserve(r->fid_net, 1)) return T2I_ENOMEM;
+    if (r->use_is && inception_reserve(r->is_net, B)) return T2I_ENOMEM;
+    if (r->use_fid && inception_reserve(r->fid_net, B)) return T2I_ENOMEM;
     return arena_init(&r->arena, need + 4096);
 }
 
@@ -588,9 +595,10 @@ static int run_batch(Run *r, int64_t first, int nb) {
                          .mask = r->mask, .eps = r->eps,
                          .mask_mode = r->P.attention_mask ? ATT_MASK_BATCH_COUPLED
                                                           : ATT_MASK_PER_SAMPLE};
-        // Per-sample mask mode: one sample per call (batch independence by construction);
-        // batch-coupled mode needs the real batch, so its results depend on --batch (as in
-        // the original code).
+        // Per-sample mask mode: one sample per call (its bytes would be the same inside a
+        // batch, tests/test_xconv.c, but a 256 px image already fills the convolutions and a
+        // batch of 8 would need ~8x the activation memory); batch-coupled mode needs the real
+        // batch, so its results depend on --batch (as in the original code).
         int coupled = in.mask_mode == ATT_MASK_BATCH_COUPLED;
         for (int b0 = 0; b0 < nb; b0 += coupled ? nb : 1) {
             if (g_stop) return T2I_EINTR;   // between samples
@@ -638,15 +646,11 @@ static int run_batch(Run *r, int64_t first, int nb) {
             else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.is_resize,
                                           r->is_map, INC, INC, r->x299 + per299 * b)))
                 return rc;
-        for (int b = 0; b < nb; b++) {
-            InceptionOut io;
-            memset(&io, 0, sizeof io);
-            float *dst = r->is_out + (size_t)b * r->is_cols;
-            if (r->is_unbiased) io.logits_unbiased = dst;
-            else io.logits = dst;
-            if (g_stop) return T2I_EINTR;
-            if ((rc = inception_forward(r->is_net, r->x299 + per299 * b, 1, &io))) return rc;
-        }
+        InceptionOut io;   // the work unit at once: per-image bytes do not depend on it
+        memset(&io, 0, sizeof io);
+        if (r->is_unbiased) io.logits_unbiased = r->is_out;
+        else io.logits = r->is_out;
+        if ((rc = inception_forward(r->is_net, r->x299, nb, &io))) return rc;
         r->t[ST_IS] += prov_now() - t0;
         r->t_images[ST_IS] += nb;
     }
@@ -660,13 +664,10 @@ static int run_batch(Run *r, int64_t first, int nb) {
             else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.fid_resize,
                                           r->fid_map, INC, INC, r->x299 + per299 * b)))
                 return rc;
-        for (int b = 0; b < nb; b++) {
-            InceptionOut io;
-            memset(&io, 0, sizeof io);
-            io.pool3 = r->pool3 + (size_t)b * 2048;
-            if (g_stop) return T2I_EINTR;
-            if ((rc = inception_forward(r->fid_net, r->x299 + per299 * b, 1, &io))) return rc;
-        }
+        InceptionOut io;
+        memset(&io, 0, sizeof io);
+        io.pool3 = r->pool3;
+        if ((rc = inception_forward(r->fid_net, r->x299, nb, &io))) return rc;
         r->t[ST_FID] += prov_now() - t0;
         r->t_images[ST_FID] += nb;
     }
@@ -675,16 +676,17 @@ static int run_batch(Run *r, int64_t first, int nb) {
         t0 = prov_now();
         int M = r->S.mismatches, E = r->dte.cfg.nhidden;
         // DM-GAN scores the generator's float output (not the saved uint8 image).
-        for (int b = 0; b < nb; b++) {
+        for (int b = 0; !r->have_model && b < nb; b++) {   // loaded images at their own sizes
             DamsmImageOut dout;
             memset(&dout, 0, sizeof dout);
             dout.cnn_code = r->cnn_code + (size_t)b * E;
-            if (!r->have_model) {   // a loaded image at its own size, [-1,1]
-                rc = images_damsm(&r->dim, r->ld[b], r->ldH[b], r->ldW[b], &dout);
-                if (rc) return rc;
-                continue;
-            }
-            if ((rc = damsm_image_forward(&r->dim, r->img + per * b, 1, IMG, IMG, &dout))) return rc;
+            if ((rc = images_damsm(&r->dim, r->ld[b], r->ldH[b], r->ldW[b], &dout))) return rc;
+        }
+        if (r->have_model) {   // the work unit at once
+            DamsmImageOut dout;
+            memset(&dout, 0, sizeof dout);
+            dout.cnn_code = r->cnn_code;
+            if ((rc = damsm_image_forward(&r->dim, r->img, nb, IMG, IMG, &dout))) return rc;
         }
         for (int b = 0; b < nb; b++) {
             memset(r->rp_cap, 0, sizeof(int64_t) * (size_t)(1 + M) * W);
@@ -869,8 +871,9 @@ static void *job_main(void *arg) {
     return NULL;
 }
 
-// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET of w0 and
-// owns its Inception / DAMSM image networks, arena and buffers.
+// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET weights of
+// w0 and owns its generator instance (generator_share), Inception / DAMSM image networks, arena and
+// buffers.
 static int worker_clone(const Run *w0, Run *w, int k) {
     *w = *w0;
     w->widx = k;
@@ -885,7 +888,9 @@ static int worker_clone(const Run *w0, Run *w, int k) {
     w->ld = NULL, w->ldH = NULL, w->ldW = NULL;
     memset(w->t, 0, sizeof w->t);
     memset(w->t_images, 0, sizeof w->t_images);
-    int rc = load_worker_nets(w);
+    memset(&w->g, 0, sizeof w->g);
+    int rc = w0->have_model ? generator_share(&w->g, &w0->g) : T2I_OK;
+    if (!rc) rc = load_worker_nets(w);
     if (!rc) rc = alloc_buffers(w);
     return rc;
 }

@@ -37,6 +37,16 @@ int gnet_config_check(const GNetConfig *c) {
     return T2I_OK;
 }
 
+static int  gnet_pack(GNet *g);
+static void gnet_unpack(GNet *g);
+
+static void free_peers(GNet *g) {
+    for (int k = 0; k < g->npeers; k++) gnet_free(&g->peers[k]);
+    t2i_free(g->peers);
+    g->peers = NULL;
+    g->npeers = 0;
+}
+
 // ---- keys ---------------------------------------------------------------------------------
 
 static void bind_conv(BindList *bl, Conv2d *cv, int in, int out, int k, const char *name) {
@@ -124,6 +134,7 @@ int gnet_load_sd(GNet *g, const GNetConfig *cfg, StateDict *sd) {
     gnet_keys(g, cfg, &bl);
     rc = sd_bind(&g->sd, &bl, NULL, "G_NET");
     bindlist_free(&bl);
+    if (!rc) rc = gnet_pack(g);
     if (rc) gnet_free(g);
     return rc;
 }
@@ -153,8 +164,97 @@ int gnet_load(GNet *g, const GNetConfig *cfg, const char *spec) {
 
 void gnet_free(GNet *g) {
     if (!g) return;
+    gnet_unpack(g);
+    free_peers(g);
+    pthreadpool_destroy(g->tp);
     sd_free(&g->sd);
     memset(g, 0, sizeof *g);
+}
+
+// An instance over src's weights with nth threads.
+static int share_n(GNet *dst, const GNet *src, int nth) {
+    *dst = *src;
+    memset(&dst->sd, 0, sizeof dst->sd);   // the weights stay src's
+    memset(&dst->x, 0, sizeof dst->x);
+    dst->packed = 0;
+    dst->tp = NULL;
+    dst->peers = NULL;
+    dst->npeers = 0;
+    dst->nth = 1;
+    int rc = src->packed ? gnet_pack(dst) : T2I_OK;
+    if (!rc) rc = gnet_set_threads(dst, nth);
+    if (rc) gnet_free(dst);
+    return rc;
+}
+
+int gnet_share(GNet *dst, const GNet *src) { return share_n(dst, src, src->nth); }
+
+int gnet_set_path(GNet *g, GNetPath path) {
+    g->path = path;
+    int rc = path == GNET_NHWC_XNNPACK && !g->packed ? gnet_pack(g) : T2I_OK;
+    return rc ? rc : gnet_set_threads(g, g->nth);   // peers for the NHWC path
+}
+
+// ---- packing (NHWC path) -------------------------------------------------------------------
+
+// conv3x3 + eval BatchNorm folded: w * s, bias beta - mean * s, s = gamma / sqrt(var + eps).
+static int pack_convbn(XConv *x, const GNetConvBN *m, XConvKind kind, size_t in_stride) {
+    int OC = m->conv.out_c;
+    float *sb = t2i_malloc_aligned(2 * (size_t)OC * sizeof(float));
+    if (!sb) return T2I_ENOMEM;
+    for (int c = 0; c < OC; c++) {
+        sb[c] = (1.0f / sqrtf(m->bn.var[c] + m->bn.eps)) * m->bn.weight[c];
+        sb[OC + c] = m->bn.bias[c] - m->bn.mean[c] * sb[c];
+    }
+    int rc = xconv_create(x, &m->conv, kind, sb, sb + OC, -INFINITY, INFINITY, in_stride, 0);
+    t2i_free(sb);
+    return rc;
+}
+
+// Channels per pixel of the stage-s output buffer h: 2gf when a later stage concatenates its
+// word context next to h, else gf.
+static size_t h_stride(const GNetConfig *c, int s) {
+    return (size_t)(s + 1 < c->branch_num ? 2 : 1) * c->gf_dim;
+}
+
+static void gnet_unpack(GNet *g) {
+    GNetPacked *x = &g->x;
+    for (int k = 0; k < 4; k++) xconv_free(&x->init_up[k]);
+    for (int s = 0; s < 3; s++) xconv_free(&x->img[s]);
+    for (int s = 0; s < 2; s++) {
+        xconv_free(&x->next_up[s]);
+        for (int r = 0; r < GNET_MAX_R_NUM; r++)
+            xconv_free(&x->res[s][r][0]), xconv_free(&x->res[s][r][1]);
+    }
+    g->packed = 0;
+}
+
+static int gnet_pack(GNet *g) {
+    const GNetConfig *c = &g->cfg;
+    const GNetParams *p = &g->p;
+    GNetPacked *x = &g->x;
+    size_t s2 = 2 * (size_t)c->gf_dim;
+    int rc = T2I_OK;
+    gnet_unpack(g);
+    for (int k = 0; k < 4 && !rc; k++) rc = pack_convbn(&x->init_up[k], &p->init_up[k], XCONV_UP2, 0);
+    for (int s = 0; s < c->branch_num && !rc; s++) {
+        if (s > 0) {
+            for (int r = 0; r < c->r_num && !rc; r++) {
+                rc = pack_convbn(&x->res[s - 1][r][0], &p->res[s - 1][r][0], XCONV_PLAIN, s2);
+                if (!rc) rc = pack_convbn(&x->res[s - 1][r][1], &p->res[s - 1][r][1], XCONV_PLAIN, 0);
+            }
+            if (!rc) rc = pack_convbn(&x->next_up[s - 1], &p->next_up[s - 1], XCONV_UP2, s2);
+        }
+        if (!rc)
+            rc = xconv_create(&x->img[s], &p->img[s], XCONV_PLAIN, NULL, NULL, -INFINITY,
+                              INFINITY, h_stride(c, s), 0);
+    }
+    if (rc) {
+        gnet_unpack(g);
+        return t2i_error_prefix(rc, "G_NET: packing the convolutions for XNNPACK");
+    }
+    g->packed = 1;
+    return T2I_OK;
 }
 
 // ---- forward ------------------------------------------------------------------------------
@@ -325,22 +425,45 @@ static void get_image(Ctx *x, float *img, const float *h, const Conv2d *m, int H
     tanh_forward(img, img, (size_t)x->B * 3 * H * W);
 }
 
-// INIT_STAGE_G: h (B, gf, 64, 64)
-static void init_stage(Ctx *x, float *h, const float *c_code, const float *z) {
+// Linear on each sample alone: the same sgemm shape whatever the batch size, so a sample's
+// result never depends on its batch.
+static void linear_per_sample(float *out, const float *in, const Linear *m, int B) {
+    for (int b = 0; b < B; b++)
+        linear_forward(out + (size_t)b * m->out_f, in + (size_t)b * m->in_f, m, 1);
+}
+
+// CA_NET: c_code (B, cond) from the arena; mu / logvar / c_code outputs when requested.
+static float *ca_net(Ctx *x, const GNetInputs *in, GNetOutputs *out) {
+    const GNet *g = x->g;
+    int B = x->B, cond = g->cfg.condition_dim;
+    float *ca = fl(x, (size_t)B * 4 * cond);
+    float *glu = fl(x, (size_t)B * 2 * cond);
+    float *c_code = fl(x, (size_t)B * cond);
+    if (!x->live) return c_code;
+    linear_per_sample(ca, in->sent_emb, &g->p.ca_fc, B);
+    glu_forward(glu, ca, B, 2 * cond, 1);
+    for (int b = 0; b < B; b++) {
+        const float *mu = glu + (size_t)b * 2 * cond, *lv = mu + cond;
+        for (int j = 0; j < cond; j++) {
+            float std = expf(lv[j] * 0.5f);                  // logvar.mul(0.5).exp_()
+            float t = in->eps[(size_t)b * cond + j] * std;   // eps.mul(std)
+            c_code[(size_t)b * cond + j] = t + mu[j];        // .add_(mu), rounded separately
+        }
+        if (out->mu) memcpy(out->mu + (size_t)b * cond, mu, sizeof(float) * cond);
+        if (out->logvar) memcpy(out->logvar + (size_t)b * cond, lv, sizeof(float) * cond);
+    }
+    if (out->c_code) memcpy(out->c_code, c_code, sizeof(float) * (size_t)B * cond);
+    return c_code;
+}
+
+// INIT_STAGE_G's fc, BatchNorm1d and GLU: code (B, ngf*16) = the NCHW map (B, ngf, 4, 4).
+static void init_code(Ctx *x, float *code, const float *c_code, const float *z) {
     const GNetParams *p = &x->g->p;
     const GNetConfig *c = &x->g->cfg;
-    int B = x->B, ngf = 16 * c->gf_dim, F = ngf * 32, in_f = c->condition_dim + c->z_dim;
+    int B = x->B, F = 16 * c->gf_dim * 32, in_f = c->condition_dim + c->z_dim;
     size_t mark = arena_mark(x->a);
     float *cz = fl(x, (size_t)B * in_f);
     float *fc = fl(x, (size_t)B * F);
-    // ping-pong buffers big enough for every upBlock output: (B, ngf>>k+1, 8<<k, 8<<k)
-    size_t big = 0;
-    for (int k = 0; k < 4; k++) {
-        size_t n = (size_t)B * (ngf >> (k + 1)) * (8 << k) * (8 << k);
-        if (n > big) big = n;
-    }
-    float *b0 = fl(x, big > (size_t)B * F / 2 ? big : (size_t)B * F / 2);
-    float *b1 = fl(x, big);
     if (x->live) {
         // cat(c_code, z): c first
         for (int b = 0; b < B; b++) {
@@ -349,9 +472,28 @@ static void init_stage(Ctx *x, float *h, const float *c_code, const float *z) {
             memcpy(cz + (size_t)b * in_f + c->condition_dim, z + (size_t)b * c->z_dim,
                    sizeof(float) * c->z_dim);
         }
-        linear_forward(fc, cz, &p->init_fc, B);
-        gnet_bn_glu(b0, fc, &p->init_bn, B, F / 2, 1);   // BatchNorm1d(F), GLU -> view (B,ngf,4,4)
+        linear_per_sample(fc, cz, &p->init_fc, B);
+        gnet_bn_glu(code, fc, &p->init_bn, B, F / 2, 1);   // BatchNorm1d(F), GLU
     }
+    arena_reset_to(x->a, mark);
+}
+
+// INIT_STAGE_G: h (B, gf, 64, 64)
+static void init_stage(Ctx *x, float *h, const float *c_code, const float *z) {
+    const GNetParams *p = &x->g->p;
+    const GNetConfig *c = &x->g->cfg;
+    int B = x->B, ngf = 16 * c->gf_dim, F = ngf * 32, in_f = c->condition_dim + c->z_dim;
+    size_t mark = arena_mark(x->a);
+    (void)in_f;
+    // ping-pong buffers big enough for every upBlock output: (B, ngf>>k+1, 8<<k, 8<<k)
+    size_t big = 0;
+    for (int k = 0; k < 4; k++) {
+        size_t n = (size_t)B * (ngf >> (k + 1)) * (8 << k) * (8 << k);
+        if (n > big) big = n;
+    }
+    float *b0 = fl(x, big > (size_t)B * F / 2 ? big : (size_t)B * F / 2);
+    float *b1 = fl(x, big);
+    init_code(x, b0, c_code, z);
     float *cur = b0, *nxt = b1;
     for (int k = 0; k < 4; k++) {
         int res = 4 << k;
@@ -402,32 +544,14 @@ static void next_stage(Ctx *x, int s, float *h_out, float *att, const float *h_i
 static void run(Ctx *x, const GNetInputs *in, GNetOutputs *out, int T) {
     const GNet *g = x->g;
     const GNetConfig *c = &g->cfg;
-    int B = x->B, cond = c->condition_dim, gf = c->gf_dim;
+    int B = x->B, gf = c->gf_dim;
     size_t att_n;
     x->scratch = fl(x, conv_scratch_max(c, T, &att_n));
     x->att_scratch = fl(x, att_n);
     // largest upBlock input: (H, 2W+2) with H = W = 64 << (branch_num - 2), or 32 in stage 1
     int up_in = c->branch_num > 1 ? 32 << (c->branch_num - 1) : 32;
     x->uprows = fl(x, (size_t)up_in * (2 * up_in + 2));
-    // CA_NET
-    float *ca = fl(x, (size_t)B * 4 * cond);
-    float *glu = fl(x, (size_t)B * 2 * cond);
-    float *c_code = fl(x, (size_t)B * cond);
-    if (x->live) {
-        linear_forward(ca, in->sent_emb, &g->p.ca_fc, B);
-        glu_forward(glu, ca, B, 2 * cond, 1);
-        for (int b = 0; b < B; b++) {
-            const float *mu = glu + (size_t)b * 2 * cond, *lv = mu + cond;
-            for (int j = 0; j < cond; j++) {
-                float std = expf(lv[j] * 0.5f);            // logvar.mul(0.5).exp_()
-                float t = in->eps[(size_t)b * cond + j] * std;   // eps.mul(std)
-                c_code[(size_t)b * cond + j] = t + mu[j];  // .add_(mu), rounded separately
-            }
-            if (out->mu) memcpy(out->mu + (size_t)b * cond, mu, sizeof(float) * cond);
-            if (out->logvar) memcpy(out->logvar + (size_t)b * cond, lv, sizeof(float) * cond);
-        }
-        if (out->c_code) memcpy(out->c_code, c_code, sizeof(float) * (size_t)B * cond);
-    }
+    float *c_code = ca_net(x, in, out);
     float *h = fl(x, (size_t)B * gf * 64 * 64);
     init_stage(x, h, c_code, in->z);
     get_image(x, out->img[0], h, &g->p.img[0], 64, 64);
@@ -440,7 +564,160 @@ static void run(Ctx *x, const GNetInputs *in, GNetOutputs *out, int T) {
     }
 }
 
-void gnet_set_threads(GNet *g, int nth) { g->nth = nth > 1 ? nth : 1; }
+
+// ---- forward, NHWC on XNNPACK (GNET_NHWC_XNNPACK) -----------------------------------------
+// Activations are (B, H, W, stride). Stage s leaves h (B, 64<<s, 64<<s, h_stride(s)) with its
+// gf channels first; the next stage writes the word context into channels gf..2gf of the same
+// buffer, which is then the ResBlocks' input cat(h_code, c_code) and their residual sum.
+
+typedef struct {
+    Ctx           c;       // arena, batch, live flag, attention scratch
+    GNetPacked   *x;
+    pthreadpool_t tp;
+    int           rc;
+} NCtx;
+
+// upBlock: UP2 conv (BN folded) into cv (B,2H,2W,OC), GLU into out (stride so): OC/2 channels.
+static void nhwc_up_block(NCtx *n, float *out, size_t so, const float *in, XConv *xc, int H,
+                          int W) {
+    Ctx *x = &n->c;
+    size_t mark = arena_mark(x->a);
+    size_t P = (size_t)x->B * 4 * H * W;
+    float *cv = fl(x, P * xc->out_c);
+    if (x->live && !n->rc) {
+        n->rc = xconv_run(xc, cv, in, x->B, H, W, n->tp);
+        if (!n->rc) nhwc_glu(out, so, cv, (size_t)xc->out_c, P, xc->out_c / 2, n->tp);
+    }
+    arena_reset_to(x->a, mark);
+}
+
+// GET_IMAGE_G: conv3x3 (gf -> 3) on h, tanh, NCHW image out.
+static void nhwc_get_image(NCtx *n, float *img, const float *h, XConv *xc, int R) {
+    Ctx *x = &n->c;
+    size_t mark = arena_mark(x->a);
+    float *t = fl(x, (size_t)x->B * R * R * 3);
+    if (x->live && img && !n->rc) {
+        n->rc = xconv_run(xc, t, h, x->B, R, R, n->tp);
+        if (!n->rc) nhwc_tanh_to_nchw(img, t, x->B, 3, R * R, 3, n->tp);
+    }
+    arena_reset_to(x->a, mark);
+}
+
+static void run_nhwc(NCtx *n, const GNetInputs *in, GNetOutputs *out, int T) {
+    Ctx *x = &n->c;
+    const GNet *g = x->g;
+    const GNetConfig *c = &g->cfg;
+    const int B = x->B, gf = c->gf_dim, ngf = 16 * gf;
+    size_t att_n = 0;
+    for (int s = 1; s < c->branch_num; s++) {
+        size_t q = (size_t)(32 << s) * (32 << s), an = (size_t)gf * T + q * T;
+        if (an > att_n) att_n = an;
+    }
+    x->att_scratch = fl(x, att_n);
+    float *c_code = ca_net(x, in, out);
+    // INIT_STAGE_G: fc -> (B, ngf, 4, 4) NCHW -> NHWC, four upBlocks to (B, 64, 64, gf)
+    float *h = fl(x, (size_t)B * 64 * 64 * h_stride(c, 0));
+    {
+        size_t mark = arena_mark(x->a);
+        size_t big = 0;   // largest upBlock output of the first three
+        for (int k = 0; k < 3; k++) {
+            size_t q = (size_t)B * (ngf >> (k + 1)) * (8 << k) * (8 << k);
+            if (q > big) big = q;
+        }
+        float *code = fl(x, (size_t)B * ngf * 16);
+        float *b0 = fl(x, big > (size_t)B * ngf * 16 ? big : (size_t)B * ngf * 16);
+        float *b1 = fl(x, big);
+        init_code(x, code, c_code, in->z);
+        if (x->live) nchw_to_nhwc(b0, code, B, ngf, 16, (size_t)ngf);
+        float *cur = b0, *nxt = b1;
+        for (int k = 0; k < 4; k++) {
+            int res = 4 << k;
+            int last = k == 3;
+            nhwc_up_block(n, last ? h : nxt, last ? h_stride(c, 0) : (size_t)(ngf >> (k + 1)),
+                          cur, &n->x->init_up[k], res, res);
+            float *t = cur;
+            cur = nxt;
+            nxt = t;
+        }
+        arena_reset_to(x->a, mark);
+    }
+    nhwc_get_image(n, out->img[0], h, &n->x->img[0], 64);
+    for (int s = 1; s < c->branch_num; s++) {
+        const int R = 32 << s;
+        const size_t Q = (size_t)R * R, P = (size_t)B * Q, s2 = 2 * (size_t)gf;
+        float *hn = fl(x, (size_t)B * 4 * Q * h_stride(c, s));
+        size_t mark = arena_mark(x->a);
+        float *t1 = fl(x, P * 4 * gf), *t2 = fl(x, P * s2), *t3 = fl(x, P * s2);
+        if (x->live && !n->rc) {
+            // h holds h_code in channels 0..gf; the word context goes next to it
+            word_attention_forward_nhwc(h + gf, s2, out->att[s - 1], h, s2, in->words_emb,
+                                        in->mask, in->mask_mode, &g->p.att[s - 1], B, (int)Q, T,
+                                        x->att_scratch);
+            for (int r = 0; r < c->r_num && !n->rc; r++) {
+                n->rc = xconv_run(&n->x->res[s - 1][r][0], t1, h, B, R, R, n->tp);
+                if (n->rc) break;
+                nhwc_glu(t2, s2, t1, 4 * (size_t)gf, P, 2 * gf, n->tp);
+                n->rc = xconv_run(&n->x->res[s - 1][r][1], t3, t2, B, R, R, n->tp);
+                if (!n->rc) nhwc_add(h, s2, t3, s2, P, 2 * gf, n->tp);
+            }
+        }
+        arena_reset_to(x->a, mark);
+        nhwc_up_block(n, hn, h_stride(c, s), h, &n->x->next_up[s - 1], R, R);
+        nhwc_get_image(n, out->img[s], hn, &n->x->img[s], 2 * R);
+        h = hn;
+    }
+}
+
+static size_t nhwc_bytes(const GNet *g, int B, int T) {
+    Arena a;
+    arena_init_measure(&a);
+    NCtx n = {.c = {.g = g, .a = &a, .live = 0, .B = B, .b0 = 0, .Btot = B},
+              .x = (GNetPacked *)&g->x};
+    GNetInputs in;
+    GNetOutputs out;
+    memset(&in, 0, sizeof in);
+    memset(&out, 0, sizeof out);
+    run_nhwc(&n, &in, &out, T);
+    return a.high + 64;
+}
+
+static int forward_nhwc(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, int T,
+                        Arena *arena) {
+    if (!g->packed) return t2i_error(T2I_EARG, "G_NET: weights not packed for the NHWC path");
+    size_t mark = arena_mark(arena);
+    NCtx n = {.c = {.g = g, .a = arena, .live = 1, .B = B, .b0 = 0, .Btot = B},
+              .x = (GNetPacked *)&g->x, .tp = g->tp};
+    int saved = blas_get_threads();
+    if (saved != 1) blas_set_threads(1);
+    run_nhwc(&n, in, out, T);
+    if (saved != 1) blas_set_threads(saved);
+    arena_reset_to(arena, mark);
+    return n.rc;
+}
+
+int gnet_set_threads(GNet *g, int nth) {
+    free_peers(g);
+    g->nth = nth > 1 ? nth : 1;
+    pthreadpool_destroy(g->tp);
+    g->tp = xpool_create(g->nth);
+    if (g->nth > 1 && !g->tp) {
+        g->nth = 1;
+        return t2i_error(T2I_ENOMEM, "G_NET: cannot start %d threads", nth);
+    }
+    if (g->nth > 1 && g->packed) {   // single-threaded peers for batch slices
+        g->peers = t2i_calloc((size_t)g->nth - 1, sizeof *g->peers);
+        if (!g->peers) return T2I_ENOMEM;
+        for (int k = 0; k < g->nth - 1; k++) {
+            int rc = share_n(&g->peers[k], g, 1);
+            if (rc) {
+                free_peers(g);
+                return rc;
+            }
+            g->npeers = k + 1;
+        }
+    }
+    return T2I_OK;
+}
 
 static int n_slices(const GNet *g, int B) {
     int n = g->nth > 1 ? g->nth : 1;
@@ -448,6 +725,7 @@ static int n_slices(const GNet *g, int B) {
 }
 
 static size_t slice_bytes(const GNet *g, int B, int Btot, int T) {
+    if (g->path == GNET_NHWC_XNNPACK) return nhwc_bytes(g, B, T);
     Arena a;
     arena_init_measure(&a);
     Ctx x = {.g = g, .a = &a, .live = 0, .B = B, .b0 = 0, .Btot = Btot};
@@ -466,11 +744,16 @@ size_t gnet_arena_bytes(const GNet *g, int B, int T) {
         int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
         total += slice_bytes(g, b1 - b0, B, T) + 64;
     }
+    if (g->path == GNET_NHWC_XNNPACK) {   // or the whole batch on the pool (coupled masks)
+        size_t one = nhwc_bytes(g, B, T) + 64;
+        if (one > total) total = one;
+    }
     return total;
 }
 
 typedef struct {
-    Ctx          x;
+    NCtx         n;       // n.c for the NCHW path
+    int          nhwc;
     GNetInputs   in;
     GNetOutputs  out;
     Arena        arena;
@@ -479,7 +762,8 @@ typedef struct {
 
 static void *slice_main(void *p) {
     Slice *s = p;
-    run(&s->x, &s->in, &s->out, s->T);
+    if (s->nhwc) run_nhwc(&s->n, &s->in, &s->out, s->T);
+    else run(&s->n.c, &s->in, &s->out, s->T);
     return NULL;
 }
 
@@ -489,8 +773,13 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
     if (!in->z && g->cfg.z_dim > 0) return t2i_error(T2I_EARG, "G_NET: no noise z");
     if (!in->sent_emb || !in->eps || (g->cfg.branch_num > 1 && !in->words_emb))
         return t2i_error(T2I_EARG, "G_NET: missing input (sent_emb, eps or words_emb)");
+    const int nhwc = g->path == GNET_NHWC_XNNPACK;
+    // NHWC: slices on the peers for a per-sample batch, else every layer on the pool
+    if (nhwc && (g->npeers == 0 || B < 2 || in->mask_mode == ATT_MASK_BATCH_COUPLED))
+        return forward_nhwc(g, in, out, B, T, arena);
     size_t mark = arena_mark(arena);
     int n = n_slices(g, B);
+    if (nhwc && n > g->npeers + 1) n = g->npeers + 1;
     if (n <= 1) {
         Ctx x = {.g = g, .a = arena, .live = 1, .B = B, .b0 = 0, .Btot = B};
         run(&x, in, out, T);
@@ -509,9 +798,16 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
         size_t need = slice_bytes(g, Bs, B, T);
         s->arena.base = arena_alloc(arena, need);
         s->arena.cap = need;
-        s->x = (Ctx){.g = g, .a = &s->arena, .live = 1, .B = Bs, .b0 = b0, .Btot = B};
+        s->n.c = (Ctx){.g = g, .a = &s->arena, .live = 1, .B = Bs, .b0 = b0, .Btot = B};
+        s->nhwc = nhwc;
+        if (nhwc) {   // instance k: its own packed operators, one thread, local sample indices
+            const GNet *gk = k == 0 ? g : &g->peers[k - 1];
+            s->n.c.g = gk, s->n.c.b0 = 0, s->n.c.Btot = Bs;
+            s->n.x = (GNetPacked *)&gk->x;
+        }
         s->T = T;
         s->in = *in;
+        if (nhwc && in->mask) s->in.mask = in->mask + (size_t)b0 * T;   // per-sample rows
         s->in.z = in->z ? in->z + (size_t)b0 * c->z_dim : NULL;
         s->in.sent_emb = in->sent_emb + (size_t)b0 * E;
         s->in.words_emb = in->words_emb ? in->words_emb + (size_t)b0 * E * T : NULL;
@@ -542,6 +838,8 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
     }
     blas_set_threads(saved);
     arena_reset_to(arena, mark);
+    for (int k = 0; k < n; k++)
+        if (sl[k].n.rc) return sl[k].n.rc;
     return T2I_OK;
 }
 

@@ -11,8 +11,9 @@
 //
 // Memory: weights are loaded once into the GNet; activations come from a caller-owned Arena
 // sized once per (B, T) with gnet_arena_bytes() (a measuring pass over the same allocation
-// sequence), reset after each forward; nothing is allocated per layer call. gnet_forward only
-// reads the GNet, so threads may share one GNet with one arena each.
+// sequence), reset after each forward; nothing is allocated per layer call. The default path
+// keeps per-call state in its XNNPACK operators: one forward at a time per GNet; other threads
+// use gnet_share instances (shared weights, own packed operators).
 #ifndef T2I_ATTNGAN_H
 #define T2I_ATTNGAN_H
 
@@ -20,6 +21,7 @@
 #include "attention.h"
 #include "ops.h"
 #include "state_dict.h"
+#include "xconv.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,11 +60,34 @@ typedef struct {
     GNetConvBN next_up[2];            // h_net{2,3}.upsample
 } GNetParams;
 
+// How gnet_forward computes. Both give the same numbers to float rounding (~1e-6), not bit for bit.
+typedef enum {
+    GNET_NHWC_XNNPACK = 0,   // default: NHWC end to end, XNNPACK convs (BatchNorm folded in,
+                             // upBlock = one 4x4 stride-2 transposed conv), threads inside
+                             // every layer, per-image results independent of batch and threads
+    GNET_NCHW_BLAS    = 1,   // the previous path: NCHW, im2col + OpenBLAS sgemm, batch slices
+                             // on threads (kept as the speed baseline of `bench` and as a twin)
+} GNetPath;
+
+// The XNNPACK operators of one GNet instance (weights packed from GNetParams).
 typedef struct {
-    GNetConfig cfg;
-    GNetParams p;
-    StateDict  sd;    // owns the weights
-    int        nth;   // batch slices run in parallel (gnet_set_threads); 0 or 1 = one
+    XConv init_up[4];
+    XConv img[3];
+    XConv res[2][GNET_MAX_R_NUM][2];
+    XConv next_up[2];
+} GNetPacked;
+
+typedef struct GNet {
+    GNetConfig    cfg;
+    GNetParams    p;
+    StateDict     sd;       // owns the weights (empty in a gnet_share copy)
+    int           nth;      // threads (gnet_set_threads); 0 or 1 = one
+    int           path;     // GNetPath
+    GNetPacked    x;        // packed at load (NHWC path)
+    int           packed;
+    pthreadpool_t tp;       // nth threads for the NHWC path, NULL for one
+    struct GNet  *peers;    // nth - 1 single-threaded instances for batch slices (NHWC path)
+    int           npeers;
 } GNet;
 
 // Declares every state_dict key of the configuration into `bl` (initialized by the caller),
@@ -75,6 +100,12 @@ int  gnet_load(GNet *g /* OUT */, const GNetConfig *cfg, const char *spec);
 // Same from a loaded StateDict, whose ownership moves into `g` (even on failure).
 int  gnet_load_sd(GNet *g /* OUT */, const GNetConfig *cfg, StateDict *sd);
 void gnet_free(GNet *g);   // accepts a zeroed GNet
+// A second instance for another thread: shares src's weights (src must outlive dst) and gets
+// its own packed operators and thread pool (an instance runs one forward at a time). Free dst
+// with gnet_free before src.
+int  gnet_share(GNet *dst /* OUT */, const GNet *src);
+// Switches the computation path (GNET_NHWC_XNNPACK packs the weights if not yet done).
+int  gnet_set_path(GNet *g, GNetPath path);
 
 // ---- forward -------------------------------------------------------------------------------
 
@@ -97,13 +128,17 @@ typedef struct {
     float *c_code;    // (B, condition_dim)
 } GNetOutputs;
 
-// Batch parallelism (STYLE.md §16: parallel over the batch, never nested in BLAS). With nth > 1,
-// gnet_forward cuts the batch into min(nth, B) contiguous slices and runs them on nth threads,
-// each calling BLAS single-threaded: it sets the BLAS thread count to 1 for the duration of the
-// call and restores it afterwards, so no other thread of the process should use BLAS meanwhile.
-// Results are identical to nth = 1 up to BLAS summation order. Default (nth = 1): one thread
-// here, BLAS threads inside sgemm. Call before gnet_arena_bytes (the arena depends on it).
-void gnet_set_threads(GNet *g, int nth);
+// Threads. NHWC path: a batch of B >= 2 (per-sample mask mode) is cut into min(nth, B) slices
+// run side by side by nth single-threaded instances (this one and nth - 1 gnet_share peers:
+// each holds its own packed weights); a single image (or the batch-coupled mask mode) runs
+// every layer on a pool of nth threads (XNNPACK tiles, epilogues split by pixels). BLAS
+// (attention, linears) is single-threaded; results are bit-identical for any nth and any
+// batch size. NCHW path (STYLE.md §16): with nth > 1 the batch is cut into min(nth, B)
+// contiguous slices run on nth threads, results identical up to BLAS summation order. Both paths
+// set the BLAS thread count to 1 for the duration of the call and restore it afterwards, so no
+// other thread of the process should use BLAS meanwhile. Call before gnet_arena_bytes.
+// Returns T2I_OK or T2I_ENOMEM (thread pool).
+int  gnet_set_threads(GNet *g, int nth);
 
 // Arena bytes gnet_forward needs at batch B with T words.
 size_t gnet_arena_bytes(const GNet *g, int B, int T);

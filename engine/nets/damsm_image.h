@@ -9,6 +9,7 @@
 
 #include "inception.h"
 #include "state_dict.h"
+#include "xconv.h"
 
 typedef struct {
     int        nef;             // 256 in every released configuration
@@ -20,6 +21,8 @@ typedef struct {
     float     *x299;            // (maxB,3,299,299) scratch, owned
     float     *mixed_6e;        // (maxB,768,17,17) scratch, owned
     float     *pool;            // (maxB,2048) scratch, owned
+    float     *nhwc;            // (maxB,17,17,768 + nef) scratch of the NHWC emb_features, owned
+    XConv      emb;             // emb_features packed for XNNPACK (NHWC trunk)
     int        max_B;
 } DamsmImage;
 
@@ -29,6 +32,8 @@ void damsm_image_free(DamsmImage *m);   // accepts a zeroed struct
 BindList *damsm_image_keys(DamsmImage *m);
 // Takes ownership of *sd; strict binding.
 int  damsm_image_bind(DamsmImage *m, StateDict *sd, const char *what);
+// The trunk's path (inception_set_nhwc), emb_features following it. After binding.
+int  damsm_image_set_nhwc(DamsmImage *m, int on);
 // Allocates the per-batch buffers and activation arenas for up to B images (once).
 int  damsm_image_reserve(DamsmImage *m, int B);
 size_t damsm_image_bytes(const DamsmImage *m);

@@ -214,8 +214,32 @@ int generator_load(Generator *g, const GenConfig *cfg, const char *spec) {
     return rc;
 }
 
+int generator_share(Generator *dst, const Generator *src) {
+    *dst = *src;
+    if (src->cfg.arch != GEN_ATTNGAN) {
+        dst->borrowed = 1;
+        return T2I_OK;
+    }
+    dst->borrowed = 0;
+    dst->net.attngan = t2i_calloc(1, sizeof *dst->net.attngan);
+    if (!dst->net.attngan) {
+        memset(dst, 0, sizeof *dst);
+        return T2I_ENOMEM;
+    }
+    int rc = gnet_share(dst->net.attngan, src->net.attngan);
+    if (rc) {
+        t2i_free(dst->net.attngan);
+        memset(dst, 0, sizeof *dst);
+    }
+    return rc;
+}
+
 void generator_free(Generator *g) {
     if (!g) return;
+    if (g->borrowed) {
+        memset(g, 0, sizeof *g);
+        return;
+    }
     switch (g->cfg.arch) {
     case GEN_ATTNGAN: gnet_free(g->net.attngan); break;
     case GEN_DMGAN: dmgan_free(g->net.dmgan); break;

@@ -7,6 +7,7 @@
 #include "blas.h"
 #include "ops.h"
 #include "t2i.h"
+#include "xconv.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -15,12 +16,20 @@
 
 // ---- modules -------------------------------------------------------------------------------
 
+#define MAX_SLICES 8
+
 // BasicConv2d: conv (no bias) -> BatchNorm -> ReLU.
 typedef struct {
     Conv2d       c;            // geometry; c.w = the weights used (raw or folded)
     ConvEpilogue ep;           // BatchNorm (unfolded: mean/scale/shift; folded: shift) + ReLU
     float       *w, *gamma, *beta, *mean, *var;   // bound state_dict tensors
     float       *own;          // folded weights + epilogue arrays (owned)
+    XConv        x[MAX_SLICES];   // NHWC path: the packed conv (+ bias, + ReLU unless linear),
+                                  // one per batch slice that runs side by side (x[0] always)
+    float       *xbias;        // its per-channel bias; applied after the pool when linear (owned)
+    size_t       xso;          // its output pixel stride: the block's width when it writes its
+                               // slice of the block output in place, else 0 (dense)
+    int          xlin;         // linear: the avg-pool branch conv run before its pool
 } BConv;
 
 // Several 1x1 BasicConv2d reading the same input, run as one sgemm (rows stacked).
@@ -44,7 +53,6 @@ typedef struct { BConv b1, a1, a2a, a2b, d1, d2, d3a, d3b, pool; Fused f; int po
 
 #define MAX_CONVS 128
 #define MAX_FUSED 16
-#define MAX_SLICES 8
 
 struct Inception {
     InceptionConfig cfg;
@@ -66,6 +74,11 @@ struct Inception {
     Arena           arena[MAX_SLICES][2];   // per batch slice, ping-pong: a layer reads one
                                             // arena and writes the other
     int             reserved_B, reserved_slices;
+    pthreadpool_t   tp;                     // NHWC path threads (inception_set_threads)
+    int             nth;                    // set by inception_set_threads; 0: follow BLAS
+    int             auto_nth;               // pool size chosen while following BLAS
+    int             nsets;                  // packed operator sets (BConv.x)
+    int             raw_released;           // inception_release_unpacked was called
 };
 
 void inception_config(InceptionConfig *cfg, InceptionVariant v) {
@@ -76,6 +89,7 @@ void inception_config(InceptionConfig *cfg, InceptionVariant v) {
     cfg->bn_eps = 0.001f;
     cfg->fold_bn = 1;
     cfg->split_batch = 1;
+    cfg->nhwc = 1;
     switch (v) {
     case INCEPTION_TORCHVISION:
         cfg->num_classes = 1000;
@@ -264,8 +278,13 @@ int inception_create(const InceptionConfig *cfg, Inception **out) {
 
 void inception_free(Inception *n) {
     if (!n) return;
-    for (int i = 0; i < n->nconvs; i++) t2i_free(n->convs[i]->own);
+    for (int i = 0; i < n->nconvs; i++) {
+        t2i_free(n->convs[i]->own);
+        t2i_free(n->convs[i]->xbias);
+        for (int k = 0; k < MAX_SLICES; k++) xconv_free(&n->convs[i]->x[k]);
+    }
     for (int i = 0; i < n->nfused; i++) t2i_free(n->fused[i]->own);
+    pthreadpool_destroy(n->tp);
     bindlist_free(&n->keys);
     sd_free(&n->sd);
     for (int i = 0; i < MAX_SLICES; i++) arena_free(&n->arena[i][0]), arena_free(&n->arena[i][1]);
@@ -328,6 +347,119 @@ static int prep_fused(const InceptionConfig *cfg, Fused *f) {
     return T2I_OK;
 }
 
+// NHWC path: the XNNPACK conv of b with the BatchNorm in its weights and bias (folded or not
+// by prep_conv), ReLU as its clamp. `linear`: no bias and no clamp in the conv; the bias and
+// ReLU come after the average pool that the conv was moved in front of (nhwc_pool3).
+static int pack_conv(const InceptionConfig *cfg, BConv *b, int set) {
+    int OC = b->c.out_c;
+    xconv_free(&b->x[set]);
+    if (set == 0) {
+        t2i_free(b->xbias);
+        b->xbias = t2i_malloc_aligned((size_t)OC * sizeof(float));
+        if (!b->xbias) return T2I_ENOMEM;
+    }
+    const float *scale = cfg->fold_bn ? NULL : b->ep.scale;
+    for (int oc = 0; oc < OC && set == 0; oc++)
+        b->xbias[oc] = cfg->fold_bn ? b->ep.shift[oc] : b->ep.shift[oc] - b->ep.mean[oc] * scale[oc];
+    if (b->xlin)
+        return xconv_create(&b->x[set], &b->c, XCONV_PLAIN, scale, NULL, -INFINITY, INFINITY, 0,
+                            0);
+    return xconv_create(&b->x[set], &b->c, XCONV_PLAIN, scale, b->xbias, 0.0f, INFINITY, 0,
+                        b->xso);
+}
+
+// Operator sets 1..want-1 for batch slices side by side (needs the raw weights).
+static int pack_sets(Inception *n, int want) {
+    if (want > MAX_SLICES) want = MAX_SLICES;
+    for (int k = n->nsets; k < want; k++) {
+        if (n->raw_released) return T2I_OK;   // stays at nsets: the pool runs the rest
+        for (int i = 0; i < n->nconvs; i++) {
+            int rc = pack_conv(&n->cfg, n->convs[i], k);
+            if (rc) return rc;
+        }
+        n->nsets = k + 1;
+    }
+    return T2I_OK;
+}
+
+// The branch convs that write their slice of a block output of `width` channels in place.
+static void slices(size_t width, BConv *a, BConv *b, BConv *c, BConv *d, BConv *e) {
+    BConv *all[5] = {a, b, c, d, e};
+    for (int i = 0; i < 5; i++)
+        if (all[i]) all[i]->xso = width;
+}
+
+static int pack_all(Inception *n) {
+    for (int i = 0; i < n->nconvs; i++) n->convs[i]->xso = 0, n->convs[i]->xlin = 0;
+    BlockA *as[3] = {&n->m5b, &n->m5c, &n->m5d};
+    BlockC *cs[4] = {&n->m6b, &n->m6c, &n->m6d, &n->m6e};
+    BlockE *es[2] = {&n->m7b, &n->m7c};
+    for (int k = 0; k < 3; k++) {
+        BlockA *m = as[k];
+        slices((size_t)224 + m->pf, &m->b1, &m->b5_2, &m->d3, m->pool_fused ? NULL : &m->pool,
+               NULL);
+        m->pool.xlin = m->pool_fused;
+    }
+    slices(768, &n->m6a.b3, &n->m6a.d3, NULL, NULL, NULL);
+    for (int k = 0; k < 4; k++) {
+        BlockC *m = cs[k];
+        slices(768, &m->b1, &m->s3, &m->d5, m->pool_fused ? NULL : &m->pool, NULL);
+        m->pool.xlin = m->pool_fused;
+    }
+    slices(1280, &n->m7a.a2, &n->m7a.b4, NULL, NULL, NULL);
+    for (int k = 0; k < 2; k++) {
+        BlockE *m = es[k];
+        slices(2048, &m->b1, &m->a2a, &m->a2b, &m->d3a, &m->d3b);
+        if (!m->pool_fused) m->pool.xso = 2048;
+        m->pool.xlin = m->pool_fused;
+    }
+    for (int i = 0; i < n->nconvs; i++)
+        for (int k = 1; k < MAX_SLICES; k++) xconv_free(&n->convs[i]->x[k]);
+    n->nsets = 0;
+    for (int i = 0; i < n->nconvs; i++) {
+        int rc = pack_conv(&n->cfg, n->convs[i], 0);
+        if (rc) return rc;
+    }
+    n->nsets = 1;
+    return T2I_OK;
+}
+
+int inception_set_threads(Inception *n, int nth) {
+    pthreadpool_destroy(n->tp);
+    n->auto_nth = 0;
+    n->nth = nth > 1 ? nth : 1;
+    n->tp = xpool_create(n->nth);
+    if (n->nth > 1 && !n->tp) {
+        n->nth = 1;
+        return t2i_error(T2I_ENOMEM, "inception: cannot start %d threads", nth);
+    }
+    return T2I_OK;
+}
+
+struct pthreadpool *inception_threadpool(const Inception *n) { return n->tp; }
+
+// The channel-major path's stacked 1x1 groups (copies of their parts' weights).
+static int prep_all_fused(Inception *n) {
+    for (int i = 0; i < n->nfused; i++) {
+        if (n->fused[i]->own) continue;
+        int rc = prep_fused(&n->cfg, n->fused[i]);
+        if (rc) return rc;
+    }
+    return T2I_OK;
+}
+
+int inception_set_nhwc(Inception *n, int on) {
+    if (!on && n->raw_released)
+        return t2i_error(T2I_EARG, "inception: the channel-major path needs the raw weights, "
+                                   "which were released after packing");
+    n->cfg.nhwc = on != 0;
+    n->reserved_B = n->reserved_slices = 0;   // the arenas are re-measured for the new path
+    int rc = T2I_OK;
+    if (n->bound) rc = on ? (n->c1a.x[0].op ? T2I_OK : pack_all(n)) : prep_all_fused(n);
+    if (rc) return t2i_error_prefix(rc, "inception: preparing the convolutions");
+    return T2I_OK;
+}
+
 int inception_bind(Inception *n, StateDict *sd, const char *what) {
     static const char *const ignore[] = {"AuxLogits.", NULL};
     sd_free(&n->sd);
@@ -344,9 +476,29 @@ int inception_bind(Inception *n, StateDict *sd, const char *what) {
     for (int i = 0; i < n->nfused; i++) {
         t2i_free(n->fused[i]->own);
         n->fused[i]->own = NULL;
-        if ((rc = prep_fused(&n->cfg, n->fused[i]))) return rc;
     }
+    n->raw_released = 0;
+    rc = n->cfg.nhwc ? pack_all(n) : prep_all_fused(n);
+    if (rc) return t2i_error_prefix(rc, "%s: preparing the convolutions", what);
     n->bound = 1;
+    return T2I_OK;
+}
+
+int inception_release_unpacked(Inception *n) {
+    if (!n->bound || !n->cfg.nhwc)
+        return t2i_error(T2I_EARG, "inception: only a bound NHWC network can drop its raw weights");
+    for (int i = 0; i < n->sd.n; i++) {
+        SDEntry *e = &n->sd.e[i];
+        int conv = 0;
+        for (int k = 0; k < n->nconvs && !conv; k++) conv = e->f32 && e->f32 == n->convs[k]->w;
+        if (!conv) continue;
+        if (e->f32 != e->data) t2i_free(e->f32);
+        t2i_free(e->data);
+        e->data = NULL;
+        e->f32 = NULL;
+    }
+    for (int k = 0; k < n->nconvs; k++) n->convs[k]->w = NULL, n->convs[k]->c.w = NULL;
+    n->raw_released = 1;
     return T2I_OK;
 }
 
@@ -357,6 +509,9 @@ typedef struct {
     int    nxt;   // arena that receives the current layer's output and temporaries
     int    run;   // 0 in the measuring pass: allocate only
     int    B;
+    pthreadpool_t tp;   // NHWC path
+    int    rc;          // NHWC path: first XNNPACK failure
+    int    xs;          // NHWC path: the operator set of this slice
 } Fwd;
 
 // In the measuring pass the arena returns NULL; a dummy base keeps the (never dereferenced)
@@ -553,74 +708,249 @@ static float *block_e(Fwd *f, const BlockE *m, const float *in, int IC, int H, i
     return out;
 }
 
-// torchvision transform_input, in float32 as torchvision computes it (mul, then add).
-static void transform_input(float *x_cm, int B, size_t HW) {
+
+// logits = fc(pool3), logits_unbiased = pool3 . fc.weight^T; `per_sample`: one sgemm per image
+// (the same shape whatever the batch: batch-independent bytes).
+static void fc_head(const Inception *n, const InceptionOut *o, const float *pool3, int B,
+                    int per_sample) {
+    if (n->cfg.num_classes <= 0) return;
+    const int K = n->cfg.num_classes;
+    Linear fc = {.in_f = 2048, .out_f = K, .w = n->fc_w, .b = n->fc_b};
+    Linear fu = fc;
+    fu.b = NULL;
+    int steps = per_sample ? B : 1, rows = per_sample ? 1 : B;
+    for (int i = 0; i < steps; i++) {
+        const float *x = pool3 + (size_t)i * 2048;
+        if (o->logits) linear_forward(o->logits + (size_t)i * K, x, &fc, rows);
+        if (o->logits_unbiased) linear_forward(o->logits_unbiased + (size_t)i * K, x, &fu, rows);
+    }
+}
+
+// ---- forward, NHWC on XNNPACK (cfg.nhwc) ----------------------------------------------------
+// Activations (B,H,W,C). Each branch's last conv writes its channel slice of the block output
+// in place (pixel stride = the block's width, fixed when packing: pack_all); max pools write
+// their slice the same way.
+
+static XPoolKind xpool_kind(int ipool) {
+    return ipool == IPOOL_MAX ? XPOOL_MAX : ipool == IPOOL_AVG_PAD ? XPOOL_AVG_PAD : XPOOL_AVG_NOPAD;
+}
+
+static void xc(Fwd *f, const BConv *b, float *out, const float *in, int H, int W) {
+    if (f->run && !f->rc) f->rc = xconv_run(&b->x[f->xs], out, in, f->B, H, W, f->tp);
+}
+
+static float *nstem_conv(Fwd *f, const BConv *b, const float *in, int *H, int *W) {
+    int OH, OW;
+    conv2d_out_hw(&b->c, *H, *W, &OH, &OW);
+    fwd_layer(f);
+    float *out = fwd_floats(f, (size_t)f->B * OH * OW * b->c.out_c);
+    xc(f, b, out, in, *H, *W);
+    *H = OH, *W = OW;
+    return out;
+}
+
+static float *nstem_maxpool(Fwd *f, const float *in, int C, int *H, int *W) {
+    int OH = pool_out(*H, 3, 2, 0), OW = pool_out(*W, 3, 2, 0);
+    fwd_layer(f);
+    float *out = fwd_floats(f, (size_t)f->B * OH * OW * C);
+    if (f->run) nhwc_pool3(out, C, in, C, f->B, *H, *W, C, 2, 0, XPOOL_MAX, NULL, f->tp);
+    *H = OH, *W = OW;
+    return out;
+}
+
+// The pool branch into its slice of out (stride `width`): a linear conv, then the average pool
+// with the bias and ReLU (b->xlin); or the pool on the IC input channels, then the conv.
+static void npool_branch(Fwd *f, const BConv *b, float *out, size_t width, const float *in, int IC,
+                         int H, int W, int kind) {
+    size_t P = (size_t)f->B * H * W;
+    if (b->xlin) {
+        int oc = b->c.out_c;
+        float *t = fwd_floats(f, P * oc);
+        xc(f, b, t, in, H, W);
+        if (f->run && !f->rc)
+            nhwc_pool3(out, width, t, (size_t)oc, f->B, H, W, oc, 1, 1, xpool_kind(kind),
+                       b->xbias, f->tp);
+        return;
+    }
+    float *t = fwd_floats(f, P * IC);
+    if (f->run) nhwc_pool3(t, IC, in, IC, f->B, H, W, IC, 1, 1, xpool_kind(kind), NULL, f->tp);
+    xc(f, b, out, t, H, W);
+}
+
+static float *nblock_a(Fwd *f, const BlockA *m, const float *in, int IC, int H, int W, int pk) {
+    size_t P = (size_t)f->B * H * W, Ct = (size_t)224 + m->pf;
+    fwd_layer(f);
+    float *out = fwd_floats(f, Ct * P);
+    float *t48 = fwd_floats(f, 48 * P), *t64 = fwd_floats(f, 64 * P), *t96 = fwd_floats(f, 96 * P);
+    xc(f, &m->b1, out, in, H, W);
+    xc(f, &m->b5_1, t48, in, H, W);
+    xc(f, &m->b5_2, out + 64, t48, H, W);
+    xc(f, &m->d1, t64, in, H, W);
+    xc(f, &m->d2, t96, t64, H, W);
+    xc(f, &m->d3, out + 128, t96, H, W);
+    npool_branch(f, &m->pool, out + 224, Ct, in, IC, H, W, pk);
+    return out;
+}
+
+static float *nblock_b(Fwd *f, const BlockB *m, const float *in, int IC, int *H, int *W) {
+    int OH = pool_out(*H, 3, 2, 0), OW = pool_out(*W, 3, 2, 0);
+    size_t P = (size_t)f->B * *H * *W, Q = (size_t)f->B * OH * OW, Ct = (size_t)480 + IC;
+    fwd_layer(f);
+    float *out = fwd_floats(f, Ct * Q);
+    float *t64 = fwd_floats(f, 64 * P), *t96 = fwd_floats(f, 96 * P);
+    xc(f, &m->b3, out, in, *H, *W);
+    xc(f, &m->d1, t64, in, *H, *W);
+    xc(f, &m->d2, t96, t64, *H, *W);
+    xc(f, &m->d3, out + 384, t96, *H, *W);
+    if (f->run) nhwc_pool3(out + 480, Ct, in, IC, f->B, *H, *W, IC, 2, 0, XPOOL_MAX, NULL, f->tp);
+    *H = OH, *W = OW;
+    return out;
+}
+
+static float *nblock_c(Fwd *f, const BlockC *m, const float *in, int H, int W, int pk) {
+    size_t P = (size_t)f->B * H * W, c7 = (size_t)m->c7;
+    fwd_layer(f);
+    float *out = fwd_floats(f, 768 * P);
+    float *u = fwd_floats(f, c7 * P), *v = fwd_floats(f, c7 * P);
+    xc(f, &m->b1, out, in, H, W);
+    xc(f, &m->s1, u, in, H, W);
+    xc(f, &m->s2, v, u, H, W);
+    xc(f, &m->s3, out + 192, v, H, W);
+    xc(f, &m->d1, u, in, H, W);
+    xc(f, &m->d2, v, u, H, W);
+    xc(f, &m->d3, u, v, H, W);
+    xc(f, &m->d4, v, u, H, W);
+    xc(f, &m->d5, out + 384, v, H, W);
+    npool_branch(f, &m->pool, out + 576, 768, in, 768, H, W, pk);
+    return out;
+}
+
+static float *nblock_d(Fwd *f, const BlockD *m, const float *in, int IC, int *H, int *W) {
+    int OH = pool_out(*H, 3, 2, 0), OW = pool_out(*W, 3, 2, 0);
+    size_t P = (size_t)f->B * *H * *W, Q = (size_t)f->B * OH * OW, Ct = (size_t)512 + IC;
+    fwd_layer(f);
+    float *out = fwd_floats(f, Ct * Q);
+    float *t = fwd_floats(f, 192 * P), *u = fwd_floats(f, 192 * P), *v = fwd_floats(f, 192 * P);
+    xc(f, &m->a1, t, in, *H, *W);
+    xc(f, &m->a2, out, t, *H, *W);
+    xc(f, &m->b1, u, in, *H, *W);
+    xc(f, &m->b2, v, u, *H, *W);
+    xc(f, &m->b3, u, v, *H, *W);
+    xc(f, &m->b4, out + 320, u, *H, *W);
+    if (f->run) nhwc_pool3(out + 512, Ct, in, IC, f->B, *H, *W, IC, 2, 0, XPOOL_MAX, NULL, f->tp);
+    *H = OH, *W = OW;
+    return out;
+}
+
+static float *nblock_e(Fwd *f, const BlockE *m, const float *in, int IC, int H, int W, int pk) {
+    size_t P = (size_t)f->B * H * W;
+    fwd_layer(f);
+    float *out = fwd_floats(f, 2048 * P);
+    float *t = fwd_floats(f, 384 * P), *d = fwd_floats(f, 448 * P), *u = fwd_floats(f, 384 * P);
+    xc(f, &m->b1, out, in, H, W);
+    xc(f, &m->a1, t, in, H, W);
+    xc(f, &m->a2a, out + 320, t, H, W);
+    xc(f, &m->a2b, out + 704, t, H, W);
+    xc(f, &m->d1, d, in, H, W);
+    xc(f, &m->d2, u, d, H, W);
+    xc(f, &m->d3a, out + 1088, u, H, W);
+    xc(f, &m->d3b, out + 1472, u, H, W);
+    npool_branch(f, &m->pool, out + 1856, 2048, in, IC, H, W, pk);
+    return out;
+}
+
+// The layers of one path: channel-major im2col + OpenBLAS, or NHWC on XNNPACK.
+typedef struct {
+    float *(*stem_conv)(Fwd *, const BConv *, const float *, int *, int *);
+    float *(*stem_maxpool)(Fwd *, const float *, int, int *, int *);
+    float *(*a)(Fwd *, const BlockA *, const float *, int, int, int, int);
+    float *(*b)(Fwd *, const BlockB *, const float *, int, int *, int *);
+    float *(*c)(Fwd *, const BlockC *, const float *, int, int, int);
+    float *(*d)(Fwd *, const BlockD *, const float *, int, int *, int *);
+    float *(*e)(Fwd *, const BlockE *, const float *, int, int, int, int);
+    int nhwc;
+} Path;
+
+static const Path cm_path = {stem_conv, stem_maxpool, block_a, block_b, block_c, block_d, block_e, 0};
+static const Path nhwc_path = {nstem_conv, nstem_maxpool, nblock_a, nblock_b, nblock_c, nblock_d,
+                               nblock_e, 1};
+
+// torchvision transform_input, in float32 as torchvision computes it (mul, then add), on
+// channel c of x at element i * stride + c * cstride.
+static void transform_input(float *x, size_t n, size_t stride, size_t cstride) {
     static const double mean[3] = {0.485, 0.456, 0.406}, stdv[3] = {0.229, 0.224, 0.225};
     for (int c = 0; c < 3; c++) {
         float  s = (float)(stdv[c] / 0.5), t = (float)((mean[c] - 0.5) / 0.5);
-        float *p = x_cm + (size_t)c * B * HW;
-        for (size_t i = 0; i < (size_t)B * HW; i++) {
-            float v = p[i] * s;
-            p[i] = v + t;
+        float *p = x + (size_t)c * cstride;
+        for (size_t i = 0; i < n; i++) {
+            float v = p[i * stride] * s;
+            p[i * stride] = v + t;
         }
     }
 }
 
 static void forward_pass(Inception *n, Fwd *f, const float *x, InceptionOut *o) {
+    const Path *P = n->cfg.nhwc ? &nhwc_path : &cm_path;
     int B = f->B, H = 299, W = 299;
     const InceptionConfig *cfg = &n->cfg;
+    const size_t HW0 = (size_t)H * W;
     f->nxt = 1;
     fwd_layer(f);   // arena 0
     float *cur = fwd_floats(f, (size_t)3 * B * H * W);
     if (f->run) {
-        nchw_to_cm(cur, x, B, 3, H * W);
-        if (cfg->transform_input) transform_input(cur, B, (size_t)H * W);
+        if (P->nhwc) nchw_to_nhwc(cur, x, B, 3, H * W, 3);
+        else nchw_to_cm(cur, x, B, 3, H * W);
+        if (cfg->transform_input)
+            transform_input(cur, B * HW0, P->nhwc ? 3 : 1, P->nhwc ? 1 : B * HW0);
     }
-    cur = stem_conv(f, &n->c1a, cur, &H, &W);
-    cur = stem_conv(f, &n->c2a, cur, &H, &W);
-    cur = stem_conv(f, &n->c2b, cur, &H, &W);
-    cur = stem_maxpool(f, cur, 64, &H, &W);
-    cur = stem_conv(f, &n->c3b, cur, &H, &W);
-    cur = stem_conv(f, &n->c4a, cur, &H, &W);
-    cur = stem_maxpool(f, cur, 192, &H, &W);
+    cur = P->stem_conv(f, &n->c1a, cur, &H, &W);
+    cur = P->stem_conv(f, &n->c2a, cur, &H, &W);
+    cur = P->stem_conv(f, &n->c2b, cur, &H, &W);
+    cur = P->stem_maxpool(f, cur, 64, &H, &W);
+    cur = P->stem_conv(f, &n->c3b, cur, &H, &W);
+    cur = P->stem_conv(f, &n->c4a, cur, &H, &W);
+    cur = P->stem_maxpool(f, cur, 192, &H, &W);
     int pk = cfg->pool_branch;
-    cur = block_a(f, &n->m5b, cur, 192, H, W, pk);
-    cur = block_a(f, &n->m5c, cur, 256, H, W, pk);
-    cur = block_a(f, &n->m5d, cur, 288, H, W, pk);
-    cur = block_b(f, &n->m6a, cur, 288, &H, &W);
-    cur = block_c(f, &n->m6b, cur, H, W, pk);
-    cur = block_c(f, &n->m6c, cur, H, W, pk);
-    cur = block_c(f, &n->m6d, cur, H, W, pk);
-    cur = block_c(f, &n->m6e, cur, H, W, pk);
-    if (f->run && o->mixed_6e) cm_to_nchw(o->mixed_6e, cur, B, 768, H * W);
-    cur = block_d(f, &n->m7a, cur, 768, &H, &W);
-    cur = block_e(f, &n->m7b, cur, 1280, H, W, pk);
-    cur = block_e(f, &n->m7c, cur, 2048, H, W, cfg->pool_7c);
+    cur = P->a(f, &n->m5b, cur, 192, H, W, pk);
+    cur = P->a(f, &n->m5c, cur, 256, H, W, pk);
+    cur = P->a(f, &n->m5d, cur, 288, H, W, pk);
+    cur = P->b(f, &n->m6a, cur, 288, &H, &W);
+    cur = P->c(f, &n->m6b, cur, H, W, pk);
+    cur = P->c(f, &n->m6c, cur, H, W, pk);
+    cur = P->c(f, &n->m6d, cur, H, W, pk);
+    cur = P->c(f, &n->m6e, cur, H, W, pk);
+    if (f->run && o->mixed_6e) {
+        if (P->nhwc) nhwc_to_nchw(o->mixed_6e, cur, B, 768, H * W, 768);
+        else cm_to_nchw(o->mixed_6e, cur, B, 768, H * W);
+    }
+    cur = P->d(f, &n->m7a, cur, 768, &H, &W);
+    cur = P->e(f, &n->m7b, cur, 1280, H, W, pk);
+    cur = P->e(f, &n->m7c, cur, 2048, H, W, cfg->pool_7c);
     // pool3 (B,2048): mean over the 8x8 map, accumulated in double
     fwd_layer(f);
     float *pool3 = o->pool3;
     if (!pool3) pool3 = fwd_floats(f, (size_t)B * 2048);
-    if (f->run) {
+    if (f->run && !f->rc) {
         int HW = H * W;
+        // element i of (b, c): NHWC (b*HW + i)*2048 + c; channel-major (c*B + b)*HW + i
         for (int c = 0; c < 2048; c++)
             for (int b = 0; b < B; b++) {
-                const float *p = cur + ((size_t)c * B + b) * HW;
+                const float *p = P->nhwc ? cur + (size_t)b * HW * 2048 + c
+                                         : cur + ((size_t)c * B + b) * HW;
+                size_t step = P->nhwc ? 2048 : 1;
                 double s = 0;
-                for (int i = 0; i < HW; i++) s += p[i];
+                for (int i = 0; i < HW; i++) s += p[(size_t)i * step];
                 pool3[(size_t)b * 2048 + c] = (float)(s / HW);
             }
-        if (cfg->num_classes > 0) {
-            Linear fc = {.in_f = 2048, .out_f = cfg->num_classes, .w = n->fc_w, .b = n->fc_b};
-            if (o->logits) linear_forward(o->logits, pool3, &fc, B);
-            fc.b = NULL;
-            if (o->logits_unbiased) linear_forward(o->logits_unbiased, pool3, &fc, B);
-        }
+        fc_head(n, o, pool3, B, P->nhwc);
     }
 }
 
 // Slices a batch of B runs in: the BLAS thread count when splitting, else 1.
 static int slice_count(const Inception *n, int B) {
-    int nth = n->cfg.split_batch ? blas_get_threads() : 1;
+    int nth = n->cfg.nhwc ? (n->nth ? n->nth : blas_get_threads())
+                          : n->cfg.split_batch ? blas_get_threads() : 1;
+    if (n->cfg.nhwc && nth > n->nsets) nth = n->nsets;   // packed sets (pack_sets)
     if (nth > MAX_SLICES) nth = MAX_SLICES;
     if (nth > B) nth = B;
     return nth < 1 ? 1 : nth;
@@ -664,6 +994,7 @@ typedef struct {
     const float        *x;
     const InceptionOut *o;
     int                 B;
+    int                 rc[MAX_SLICES];
 } SliceJob;
 
 static float *slice_ptr(float *p, size_t per_image, int b0) {
@@ -671,7 +1002,7 @@ static float *slice_ptr(float *p, size_t per_image, int b0) {
 }
 
 static void slice_job(void *ctx, int ith, int nth) {
-    const SliceJob *j = ctx;
+    SliceJob *j = ctx;
     int b0 = j->B * ith / nth, b1 = j->B * (ith + 1) / nth;
     if (b1 <= b0) return;
     size_t K = (size_t)j->n->cfg.num_classes;
@@ -679,8 +1010,10 @@ static void slice_job(void *ctx, int ith, int nth) {
                       .pool3 = slice_ptr(j->o->pool3, 2048, b0),
                       .logits = slice_ptr(j->o->logits, K, b0),
                       .logits_unbiased = slice_ptr(j->o->logits_unbiased, K, b0)};
-    Fwd f = {.a = {&j->n->arena[ith][0], &j->n->arena[ith][1]}, .run = 1, .B = b1 - b0};
+    Fwd f = {.a = {&j->n->arena[ith][0], &j->n->arena[ith][1]}, .run = 1, .B = b1 - b0,
+             .xs = ith};
     forward_pass(j->n, &f, j->x + (size_t)b0 * 3 * 299 * 299, &o);
+    j->rc[ith] = f.rc;
 }
 
 int inception_forward(Inception *n, const float *x, int B, InceptionOut *o) {
@@ -688,19 +1021,41 @@ int inception_forward(Inception *n, const float *x, int B, InceptionOut *o) {
     if (B <= 0) return t2i_error(T2I_EARG, "inception: batch %d", B);
     if ((o->logits || o->logits_unbiased) && n->cfg.num_classes <= 0)
         return t2i_error(T2I_EARG, "inception: logits requested from a network without fc");
+    int want = n->nth ? n->nth : blas_get_threads();
+    if (n->cfg.nhwc && B > 1 && want > n->nsets) {   // operator sets for slices side by side
+        int rc = pack_sets(n, want < B ? want : B);
+        if (rc) return t2i_error_prefix(rc, "inception: packing operators for %d threads", want);
+    }
     int nth = slice_count(n, B);
     int rc = reserve_slices(n, B, nth);
     if (rc) return rc;
+    if (n->cfg.nhwc && nth == 1) {   // threads inside each layer; BLAS (the fc) single-threaded
+        int pool = blas_get_threads() > 1 ? blas_get_threads() : 1;
+        if (n->nth == 0 && pool != n->auto_nth) {   // unset: follow the BLAS thread count
+            pthreadpool_destroy(n->tp);
+            n->tp = xpool_create(pool);
+            n->auto_nth = n->tp ? pool : 1;
+        }
+        Fwd f = {.a = {&n->arena[0][0], &n->arena[0][1]}, .run = 1, .B = B, .tp = n->tp};
+        int saved = blas_get_threads();
+        if (saved != 1) blas_set_threads(1);
+        forward_pass(n, &f, x, o);
+        if (saved != 1) blas_set_threads(saved);
+        return f.rc;
+    }
     SliceJob j = {.n = n, .x = x, .o = o, .B = B};
     if (nth == 1) {
         slice_job(&j, 0, 1);
-        return T2I_OK;
+        return j.rc[0];
     }
-    // Each slice runs its sgemms single-threaded; the slices run on the helper threads.
+    // Each slice runs single-threaded (its sgemms; NHWC: its own operator set); the slices
+    // run on the helper threads.
     int saved = blas_get_threads();
     blas_set_threads(1);
     t2i_parallel_n(slice_job, &j, nth);
     blas_set_threads(saved);
+    for (int k = 0; k < nth; k++)
+        if (j.rc[k]) return j.rc[k];
     return T2I_OK;
 }
 

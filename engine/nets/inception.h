@@ -13,7 +13,9 @@
 //     by inception_tf.h and checked by the inception_slim fixture.
 // BasicConv2d = conv (no bias) -> BatchNorm (eps 0.001) -> ReLU. AuxLogits.* keys are accepted and
 // ignored (declared, never evaluated, when cfg.aux_logits is set). Eval mode only; dropout is a
-// no-op. Internally activations are channel-major (C,B,H,W) (ops.h) so every convolution of a
+// no-op. By default (cfg.nhwc) activations are NHWC and every conv is an XNNPACK operator packed
+// at bind time, each branch writing its channel slice of the block output in place. With
+// cfg.nhwc = 0 activations are channel-major (C,B,H,W) (ops.h) so every convolution of a
 // batch (slice) is one sgemm; the 1x1 convs reading a block's input are one sgemm; the avg-pool
 // branch runs conv -> pool (they commute); BatchNorm is folded into the conv weights when
 // cfg.fold_bn is set (the fixtures pass either way). With T BLAS threads the batch is cut into T
@@ -46,6 +48,11 @@ typedef struct {
     int   fold_bn;           // fold BatchNorm into the conv weights at bind time
     int   split_batch;       // with T BLAS threads, run T slices of the batch in parallel, each
                              // with single-threaded BLAS (default 1; 0: one pass, threaded BLAS)
+                             // (channel-major path only)
+    int   nhwc;              // 1 (default): NHWC end to end on XNNPACK convolutions (BatchNorm
+                             // folded, ReLU as the conv's clamp), threads inside every layer,
+                             // per-image results independent of batch and threads; 0: the
+                             // channel-major im2col + OpenBLAS path (bench baseline, twin)
 } InceptionConfig;
 
 // Defaults of a variant: torchvision (1000 classes, aux_logits 1, transform_input 0),
@@ -68,6 +75,20 @@ BindList *inception_keys(Inception *net);
 // "AuxLogits." keys are accepted and ignored) and prepares the weights. Takes ownership of *sd
 // (the net frees it; *sd is zeroed). `what` names the model in messages.
 int inception_bind(Inception *net, StateDict *sd, const char *what);
+
+// Threads of the NHWC path (a pool inside the net; 1 = the caller's thread only). T2I_OK or
+// T2I_ENOMEM. Until it is called, the NHWC path follows the BLAS thread count at each forward
+// (as the channel-major path's batch slices do): runner workers (BLAS 1) run single-threaded.
+int inception_set_threads(Inception *net, int nth);
+// The NHWC path's thread pool (NULL = one thread), for wrappers that run layers of their own.
+struct pthreadpool;
+struct pthreadpool *inception_threadpool(const Inception *net);
+// Switches between the NHWC (on) and channel-major (off) paths after binding (packs the
+// XNNPACK weights when needed). T2I_OK, or an error from packing.
+int inception_set_nhwc(Inception *net, int on);
+// Frees the raw (OIHW) conv weights of a bound NHWC network: XNNPACK holds its packed copy, so
+// this halves the network's memory; the channel-major path is unavailable afterwards.
+int inception_release_unpacked(Inception *net);
 
 // Switches torchvision's transform_input on or off after creation (same weights).
 void inception_set_transform_input(Inception *net, int on);

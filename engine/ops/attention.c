@@ -15,6 +15,20 @@ static const uint8_t *mask_row(const uint8_t *mask, AttMaskMode mode, int b, int
     return mask + r * T;
 }
 
+// Scores sc (Q,T) of sample b of B: masked words to -inf, then the row softmax.
+static void masked_softmax(float *sc, const uint8_t *mask, AttMaskMode mode, int b, int B, int Q,
+                           int T) {
+    if (mask) {
+        for (int q = 0; q < Q; q++) {
+            const uint8_t *mr = mask_row(mask, mode, b, q, B, Q, T);
+            float *row = sc + (size_t)q * T;
+            for (int t = 0; t < T; t++)
+                if (mr[t]) row[t] = -INFINITY;
+        }
+    }
+    softmax_rows(sc, sc, Q, T);
+}
+
 size_t word_attention_scratch_floats(const WordAttention *m, int B, int Q, int T) {
     (void)B;
     return (size_t)m->idf * T + (size_t)Q * T;
@@ -41,17 +55,36 @@ void word_attention_forward_part(float *out, float *att, const float *input,
               0.0f, src, T);
         // scores = target^T . sourceT: (Q,idf) x (idf,T)
         sgemm(1, 0, Q, T, idf, 1.0f, in_b, Q, src, T, 0.0f, sc, T);
-        if (mask) {
-            for (int q = 0; q < Q; q++) {
-                const uint8_t *mr = mask_row(mask, mode, b0 + b, q, Btot, Q, T);
-                float *row = sc + (size_t)q * T;
-                for (int t = 0; t < T; t++)
-                    if (mr[t]) row[t] = -INFINITY;
-            }
-        }
-        softmax_rows(sc, sc, Q, T);
+        masked_softmax(sc, mask, mode, b0 + b, Btot, Q, T);
         // weighted context = sourceT . attn^T: (idf,T) x (T,Q)
         sgemm(0, 1, idf, Q, T, 1.0f, src, T, sc, T, 0.0f, out + (size_t)b * idf * Q, Q);
+        if (att) {
+            float *ab = att + (size_t)b * T * Q;
+            for (int q = 0; q < Q; q++)
+                for (int t = 0; t < T; t++) ab[(size_t)t * Q + q] = sc[(size_t)q * T + t];
+        }
+    }
+}
+
+void word_attention_forward_nhwc(float *out, size_t out_stride, float *att, const float *input,
+                                 size_t in_stride, const float *context, const uint8_t *mask,
+                                 AttMaskMode mode, const WordAttention *m, int B, int Q, int T,
+                                 float *scratch) {
+    assert(B > 0 && Q > 0 && T > 0);
+    const int idf = m->idf, cdf = m->cdf;
+    float *src = scratch;                        // (idf, T)
+    float *sc = src + (size_t)idf * T;           // (Q, T)
+    for (int b = 0; b < B; b++) {
+        const float *in_b = input + (size_t)b * Q * in_stride;
+        // sourceT = conv_context(context_b): (idf,cdf) x (cdf,T)
+        sgemm(0, 0, idf, T, cdf, 1.0f, m->w_context, cdf, context + (size_t)b * cdf * T, T,
+              0.0f, src, T);
+        // scores = target . sourceT: (Q,idf) x (idf,T), target rows strided
+        sgemm(0, 0, Q, T, idf, 1.0f, in_b, (int)in_stride, src, T, 0.0f, sc, T);
+        masked_softmax(sc, mask, mode, b, B, Q, T);
+        // weighted context = attn . sourceT^T: (Q,T) x (T,idf), rows strided
+        sgemm(0, 1, Q, idf, T, 1.0f, sc, T, src, T, 0.0f, out + (size_t)b * Q * out_stride,
+              (int)out_stride);
         if (att) {
             float *ab = att + (size_t)b * T * Q;
             for (int q = 0; q < Q; q++)

@@ -41,6 +41,15 @@ void word_attention_forward_part(float *out, float *att, const float *input,
                                  const float *context, const uint8_t *mask, AttMaskMode mode,
                                  const WordAttention *m, int B, int Q, int T, int b0, int Btot,
                                  float *scratch);
+// NHWC queries (G_NET's NHWC path): input (B,Q,in_stride) with idf channels first, out
+// (B,Q,out_stride) receives idf channels (the rest of each pixel untouched, so `out` may be the
+// second half of a concatenation buffer whose first half is `input`); context, mask, att and
+// scratch as word_attention_forward. Per sample the same operations whatever B, b's place in
+// the batch and the thread count (BLAS must run single-threaded: the caller ensures it).
+void word_attention_forward_nhwc(float *out, size_t out_stride, float *att, const float *input,
+                                 size_t in_stride, const float *context, const uint8_t *mask,
+                                 AttMaskMode mode, const WordAttention *m, int B, int Q, int T,
+                                 float *scratch);
 // Plain loops, same contract (att may be NULL), no scratch.
 void word_attention_forward_ref(float *out, float *att, const float *input,
                                 const float *context, const uint8_t *mask, AttMaskMode mode,

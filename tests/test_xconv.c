@@ -1,0 +1,397 @@
+// test_xconv.c -- the NHWC XNNPACK path (engine/ops/xconv.h): every fast kernel against its
+// plain twin on odd shapes (odd channel counts, H != W, pixel strides wider than the channels,
+// batch 1 and 3), outputs poisoned with NaN first; then the reproducibility contract: a
+// sample's bytes are the same at batch 1 and inside a batch, on 1 and 2 threads, for each
+// kernel and for whole networks (G_NET). Tolerance of the twins: atol 1e-5 / rtol 1e-4.
+#include "attention.h"
+#include "attngan.h"
+#include "damsm_image.h"
+#include "inception.h"
+#include "ops.h"
+#include "t2i.h"
+#include "test.h"
+#include "weights.h"
+#include "xconv.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define ATOL 1e-5
+#define RTOL 1e-4
+
+static uint64_t rng_state = 0x243f6a8885a308d3ULL;
+static float frand(void) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((int32_t)(rng_state >> 40) - (1 << 23)) * 0x1p-23f;
+}
+static float *rand_buf(size_t n, float scale) {
+    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
+    return p;
+}
+static float *nan_buf(size_t n) {
+    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
+    test_poison(p, n);
+    return p;
+}
+
+// Compares the `C` channels of every pixel of two strided NHWC buffers.
+static void check_pixels(const char *what, const float *a, const float *b, size_t P, int C,
+                         size_t stride) {
+    for (size_t p = 0; p < P; p++) {
+        char w[128];
+        snprintf(w, sizeof w, "%s pixel %zu", what, p);
+        if (!check_tensor(w, a + p * stride, b + p * stride, (size_t)C, ATOL, RTOL)) return;
+    }
+}
+
+typedef struct {
+    int       ic, oc, kh, kw, sh, sw, ph, pw;
+    XConvKind kind;
+    int       B, H, W, in_pad, out_pad;   // extra channels in the pixel strides
+    int       scaled, relu;
+} ConvCase;
+
+static void conv_case(ConvCase c) {
+    Conv2d m = {.in_c = c.ic, .out_c = c.oc, .kh = c.kh, .kw = c.kw, .sh = c.sh, .sw = c.sw,
+                .ph = c.ph, .pw = c.pw};
+    float *w = rand_buf((size_t)c.oc * c.ic * c.kh * c.kw, 0.5f), *b = rand_buf((size_t)c.oc, 1);
+    float *scale = c.scaled ? rand_buf((size_t)c.oc, 0.5f) : NULL;
+    if (scale)
+        for (int i = 0; i < c.oc; i++) scale[i] += 1.0f;
+    m.w = w;
+    size_t si = (size_t)c.ic + c.in_pad, so = (size_t)c.oc + c.out_pad;
+    float lo = c.relu ? 0.0f : -INFINITY, hi = INFINITY;
+    XConv x;
+    CHECKF(xconv_create(&x, &m, c.kind, scale, b, lo, hi, si, so) == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) return;
+    int OH, OW;
+    xconv_out_hw(&x, c.H, c.W, &OH, &OW);
+    size_t P = (size_t)c.B * OH * OW, Pi = (size_t)c.B * c.H * c.W;
+    float *in = rand_buf(Pi * si, 1), *fast = nan_buf(P * so), *ref = nan_buf(P * so);
+    CHECK(xconv_run(&x, fast, in, c.B, c.H, c.W, NULL) == T2I_OK);
+    xconv_run_ref(ref, in, &m, c.kind, scale, b, lo, hi, si, so, c.B, c.H, c.W);
+    char what[96];
+    snprintf(what, sizeof what, "xconv %dx%d s%d %d->%d kind %d", c.kh, c.kw, c.sh, c.ic, c.oc,
+             c.kind);
+    check_pixels(what, fast, ref, P, c.oc, so);
+    // channels past out_c stay untouched (still NaN)
+    if (c.out_pad) CHECK(isnan(fast[so - 1]) && isnan(fast[(P - 1) * so + c.oc]));
+    // determinism: the last image alone at batch 1, and the whole batch on 2 threads
+    size_t per_in = (size_t)c.H * c.W * si, per_out = (size_t)OH * OW * so;
+    float *one = nan_buf(per_out), *two = nan_buf(P * so);
+    CHECK(xconv_run(&x, one, in + (size_t)(c.B - 1) * per_in, 1, c.H, c.W, NULL) == T2I_OK);
+    pthreadpool_t tp = xpool_create(2);
+    CHECK(xconv_run(&x, two, in, c.B, c.H, c.W, tp) == T2I_OK);
+    pthreadpool_destroy(tp);
+    for (size_t p = 0; p < (size_t)OH * OW; p++)
+        CHECKF(!memcmp(one + p * so, fast + (size_t)(c.B - 1) * per_out + p * so,
+                       sizeof(float) * c.oc),
+               "%s: batch 1 differs from the batch at pixel %zu", what, p);
+    for (size_t p = 0; p < P; p++)
+        CHECKF(!memcmp(two + p * so, fast + p * so, sizeof(float) * c.oc),
+               "%s: 2 threads differ from 1 at pixel %zu", what, p);
+    xconv_free(&x);
+    t2i_free(w), t2i_free(b), t2i_free(scale), t2i_free(in), t2i_free(fast), t2i_free(ref);
+    t2i_free(one), t2i_free(two);
+}
+
+TEST(xconv_matches_ref_on_odd_shapes) {
+    conv_case((ConvCase){5, 7, 3, 3, 1, 1, 1, 1, XCONV_PLAIN, 3, 9, 6, 0, 0, 0, 0});
+    conv_case((ConvCase){5, 7, 3, 3, 2, 2, 0, 0, XCONV_PLAIN, 3, 11, 8, 2, 3, 1, 1});
+    conv_case((ConvCase){9, 13, 1, 1, 1, 1, 0, 0, XCONV_PLAIN, 1, 5, 7, 4, 0, 1, 1});
+    conv_case((ConvCase){6, 5, 1, 7, 1, 1, 0, 3, XCONV_PLAIN, 3, 7, 9, 0, 2, 1, 0});
+    conv_case((ConvCase){6, 5, 7, 1, 1, 1, 3, 0, XCONV_PLAIN, 1, 9, 7, 1, 0, 0, 1});
+    conv_case((ConvCase){3, 11, 5, 5, 1, 1, 2, 2, XCONV_PLAIN, 3, 6, 10, 0, 0, 1, 1});
+    conv_case((ConvCase){3, 4, 3, 3, 1, 1, 1, 1, XCONV_PLAIN, 1, 13, 12, 0, 5, 0, 0});
+}
+
+TEST(xconv_up2_matches_upsample_then_conv) {
+    conv_case((ConvCase){5, 7, 3, 3, 1, 1, 1, 1, XCONV_UP2, 3, 4, 5, 0, 0, 1, 0});
+    conv_case((ConvCase){7, 6, 3, 3, 1, 1, 1, 1, XCONV_UP2, 1, 1, 3, 3, 2, 0, 0});
+    conv_case((ConvCase){4, 10, 3, 3, 1, 1, 1, 1, XCONV_UP2, 3, 7, 2, 1, 0, 1, 0});
+}
+
+TEST(xconv_up2_rejects_other_convs) {
+    float w[2 * 2 * 5 * 5] = {0};
+    Conv2d m = {.in_c = 2, .out_c = 2, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 2,
+                .w = w};
+    XConv x;
+    CHECK(xconv_create(&x, &m, XCONV_UP2, NULL, NULL, -INFINITY, INFINITY, 0, 0) == T2I_EARG);
+    CHECK(x.op == NULL);
+}
+
+TEST(nhwc_helpers_match_refs) {
+    const int B = 3, C = 5, HW = 7 * 3;
+    const size_t P = (size_t)B * HW, si = 2 * C + 3, so = C + 2;
+    float *in = rand_buf(P * si, 4), *fast = nan_buf(P * so), *ref = nan_buf(P * so);
+    in[C] = 100.0f, in[si + C + 1] = -100.0f, in[2 * si + C + 4] = 87.5f;   // saturated gates
+    pthreadpool_t tp = xpool_create(2);
+    nhwc_glu(fast, so, in, si, P, C, tp);
+    nhwc_glu_ref(ref, so, in, si, P, C);
+    check_pixels("nhwc_glu", fast, ref, P, C, so);
+    // GLU equals glu_forward on the NCHW layout
+    float *nchw = nan_buf((size_t)B * 2 * C * HW), *g = nan_buf((size_t)B * C * HW);
+    float *back = nan_buf((size_t)B * C * HW);
+    nhwc_to_nchw(nchw, in, B, 2 * C, HW, si);
+    glu_forward(g, nchw, B, C, HW);
+    nhwc_to_nchw(back, fast, B, C, HW, so);
+    CHECK(check_tensor("nhwc_glu vs glu_forward", back, g, (size_t)B * C * HW, ATOL, RTOL));
+    // add
+    float *acc = rand_buf(P * so, 1), *acc2 = nan_buf(P * so);
+    memcpy(acc2, acc, P * so * sizeof(float));
+    nhwc_add(acc, so, in, si, P, C, tp);
+    nhwc_add_ref(acc2, so, in, si, P, C);
+    check_pixels("nhwc_add", acc, acc2, P, C, so);
+    // layout round trip and tanh at the boundary
+    float *rt = nan_buf(P * si);
+    nchw_to_nhwc(rt, nchw, B, 2 * C, HW, si);
+    check_pixels("nchw_to_nhwc(nhwc_to_nchw)", rt, in, P, 2 * C, si);
+    float *t = nan_buf((size_t)B * 2 * C * HW), *t2 = nan_buf((size_t)B * 2 * C * HW);
+    nhwc_tanh_to_nchw(t, in, B, 2 * C, HW, si, tp);
+    tanh_forward(t2, nchw, (size_t)B * 2 * C * HW);
+    CHECK(check_tensor("nhwc_tanh_to_nchw", t, t2, (size_t)B * 2 * C * HW, 0, 0));
+    pthreadpool_destroy(tp);
+    t2i_free(in), t2i_free(fast), t2i_free(ref), t2i_free(nchw), t2i_free(g), t2i_free(back);
+    t2i_free(acc), t2i_free(acc2), t2i_free(rt), t2i_free(t), t2i_free(t2);
+}
+
+// NHWC pools equal the NCHW ops bit for bit (same summation order), strided, with the
+// bias + ReLU epilogue, every kind, stride 1 and 2, channel counts above the row buffer.
+static void pool_case(int B, int H, int W, int C, int s, int p, XPoolKind kind, int with_bias,
+                      int pad_in, int pad_out) {
+    int OH = pool_out(H, 3, s, p), OW = pool_out(W, 3, s, p);
+    size_t si = (size_t)C + pad_in, so = (size_t)C + pad_out, Po = (size_t)B * OH * OW;
+    float *in = rand_buf((size_t)B * H * W * si, 2), *bias = with_bias ? rand_buf((size_t)C, 1) : NULL;
+    float *fast = nan_buf(Po * so), *ref = nan_buf(Po * so);
+    float *tmp = nan_buf((size_t)2 * B * C * H * W);
+    pthreadpool_t tp = xpool_create(2);
+    nhwc_pool3(fast, so, in, si, B, H, W, C, s, p, kind, bias, tp);
+    pthreadpool_destroy(tp);
+    nhwc_pool3_ref(ref, so, in, si, B, H, W, C, s, p, kind, bias, tmp);
+    char what[64];
+    snprintf(what, sizeof what, "nhwc_pool3 kind %d s%d p%d C %d", kind, s, p, C);
+    // bit-equal where avgpool2d_forward sums in the same order (max, and the 3x3/s1/p1 average)
+    double tol = kind != XPOOL_MAX && (s != 1 || p != 1) ? 1e-6 : 0;
+    for (size_t q = 0; q < Po; q++)
+        if (!check_tensor(what, fast + q * so, ref + q * so, (size_t)C, tol, tol)) break;
+    t2i_free(in), t2i_free(bias), t2i_free(fast), t2i_free(ref), t2i_free(tmp);
+}
+
+TEST(nhwc_pool3_matches_nchw_pools) {
+    for (int k = 0; k < 3; k++) {
+        pool_case(3, 7, 6, 5, 1, 1, (XPoolKind)k, 0, 2, 3);
+        pool_case(1, 9, 8, 7, 2, 0, (XPoolKind)k, 0, 0, 1);
+        pool_case(2, 5, 5, 3, 1, 1, (XPoolKind)k, 1, 1, 0);
+    }
+    pool_case(1, 4, 6, 6000, 1, 1, XPOOL_AVG_NOPAD, 1, 0, 0);   // sliced channels
+    pool_case(1, 5, 150, 130, 2, 0, XPOOL_MAX, 0, 0, 0);        // wide rows
+}
+
+TEST(word_attention_nhwc_matches_nchw) {
+    const int B = 3, Q = 11, T = 5, idf = 7, cdf = 9;
+    const size_t s2 = 2 * idf;
+    float *wc = rand_buf((size_t)idf * cdf, 0.5f), *ctx = rand_buf((size_t)B * cdf * T, 1);
+    float *q = rand_buf((size_t)B * Q * s2, 1);   // queries in channels 0..idf
+    uint8_t mask[15] = {0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    WordAttention m = {.idf = idf, .cdf = cdf, .w_context = wc};
+    float *scratch = nan_buf(word_attention_scratch_floats(&m, B, Q, T));
+    float *att = nan_buf((size_t)B * T * Q), *att_ref = nan_buf((size_t)B * T * Q);
+    float *q_nchw = nan_buf((size_t)B * idf * Q), *out_ref = nan_buf((size_t)B * idf * Q);
+    float *out_nchw = nan_buf((size_t)B * idf * Q);
+    for (int mode = 0; mode < 2; mode++) {
+        word_attention_forward_nhwc(q + idf, s2, att, q, s2, ctx, mask, (AttMaskMode)mode, &m, B,
+                                    Q, T, scratch);
+        // the query channels are untouched, the context landed next to them
+        nhwc_to_nchw(q_nchw, q, B, idf, Q, s2);
+        word_attention_forward_ref(out_ref, att_ref, q_nchw, ctx, mask, (AttMaskMode)mode, &m,
+                                   B, Q, T);
+        nhwc_to_nchw(out_nchw, q + idf, B, idf, Q, s2);
+        CHECK(check_tensor("attention context (NHWC)", out_nchw, out_ref, (size_t)B * idf * Q,
+                           ATOL, RTOL));
+        CHECK(check_tensor("attention maps (NHWC)", att, att_ref, (size_t)B * T * Q, ATOL, RTOL));
+    }
+    t2i_free(wc), t2i_free(ctx), t2i_free(q), t2i_free(scratch), t2i_free(att);
+    t2i_free(att_ref), t2i_free(q_nchw), t2i_free(out_ref), t2i_free(out_nchw);
+}
+
+// ---- whole networks: per-sample bytes independent of batch and threads ----------------------
+
+typedef struct {
+    float *img[3], *att[2], *mu;
+} GOut;
+
+// Runs a small hash-weight G_NET on samples [0, B) of the inputs; outputs per sample.
+static void g_run(GNet *g, int nth, int B, int T, const float *z, const float *sent,
+                  const float *words, const uint8_t *mask, const float *eps, GOut *o) {
+    CHECK(gnet_set_threads(g, nth) == T2I_OK);
+    Arena a;
+    CHECK(arena_init(&a, gnet_arena_bytes(g, B, T)) == T2I_OK);
+    GNetInputs in = {z, sent, words, mask, eps, ATT_MASK_PER_SAMPLE};
+    GNetOutputs out = {.img = {o->img[0], o->img[1], o->img[2]}, .att = {o->att[0], o->att[1]},
+                       .mu = o->mu};
+    CHECKF(gnet_forward(g, &in, &out, B, T, &a) == T2I_OK, "%s", t2i_errmsg());
+    arena_free(&a);
+}
+
+static void g_alloc(GOut *o, int B, int T, const GNetConfig *c) {
+    for (int s = 0; s < 3; s++) o->img[s] = nan_buf((size_t)B * 3 * (64 << s) * (64 << s));
+    for (int s = 0; s < 2; s++) o->att[s] = nan_buf((size_t)B * T * (64 << s) * (64 << s));
+    o->mu = nan_buf((size_t)B * c->condition_dim);
+}
+static void g_free(GOut *o) {
+    for (int s = 0; s < 3; s++) t2i_free(o->img[s]);
+    for (int s = 0; s < 2; s++) t2i_free(o->att[s]);
+    t2i_free(o->mu);
+}
+
+TEST(generator_sample_bytes_independent_of_batch_and_threads) {
+    GNetConfig c = {.gf_dim = 4, .z_dim = 10, .condition_dim = 6, .embedding_dim = 12,
+                    .r_num = 2, .branch_num = 3};
+    GNet g;
+    CHECKF(gnet_load(&g, &c, T2I_HASH_WEIGHTS) == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) return;
+    const int B = 8, T = 5, k = 5;   // sample k of the batch of 8
+    float *z = rand_buf((size_t)B * 10, 1), *sent = rand_buf((size_t)B * 12, 0.5f);
+    float *words = rand_buf((size_t)B * 12 * T, 0.5f), *eps = rand_buf((size_t)B * 6, 1);
+    uint8_t mask[8 * 5] = {0};
+    for (int b = 0; b < B; b++) mask[b * T + 4] = (uint8_t)(b & 1);
+    GOut full1, full2, one;
+    g_alloc(&full1, B, T, &c), g_alloc(&full2, B, T, &c), g_alloc(&one, 1, T, &c);
+    g_run(&g, 1, B, T, z, sent, words, mask, eps, &full1);
+    g_run(&g, 2, B, T, z, sent, words, mask, eps, &full2);
+    g_run(&g, 2, 1, T, z + k * 10, sent + k * 12, words + (size_t)k * 12 * T, mask + k * T,
+          eps + k * 6, &one);
+    for (int s = 0; s < 3; s++) {
+        size_t n = (size_t)3 * (64 << s) * (64 << s);
+        CHECKF(!memcmp(full1.img[s], full2.img[s], B * n * sizeof(float)),
+               "stage %d images: 2 threads differ from 1", s);
+        CHECKF(!memcmp(one.img[s], full1.img[s] + k * n, n * sizeof(float)),
+               "stage %d image: batch 1 differs from sample %d of a batch of 8", s, k);
+    }
+    for (int s = 0; s < 2; s++) {
+        size_t n = (size_t)T * (64 << s) * (64 << s);
+        CHECK(!memcmp(full1.att[s], full2.att[s], B * n * sizeof(float)));
+        CHECK(!memcmp(one.att[s], full1.att[s] + k * n, n * sizeof(float)));
+    }
+    CHECK(!memcmp(one.mu, full1.mu + k * 6, 6 * sizeof(float)));
+    // the NHWC path agrees with the previous NCHW path to float rounding
+    GOut old;
+    g_alloc(&old, B, T, &c);
+    CHECK(gnet_set_path(&g, GNET_NCHW_BLAS) == T2I_OK);
+    g_run(&g, 1, B, T, z, sent, words, mask, eps, &old);
+    CHECK(check_tensor("G_NET 256px NHWC vs NCHW", full1.img[2], old.img[2],
+                       (size_t)B * 3 * 256 * 256, ATOL, RTOL));
+    CHECK(check_tensor("G_NET att_2 NHWC vs NCHW", full1.att[1], old.att[1],
+                       (size_t)B * T * 128 * 128, ATOL, RTOL));
+    // a shared instance computes the same bytes
+    CHECK(gnet_set_path(&g, GNET_NHWC_XNNPACK) == T2I_OK);
+    GNet g2;
+    CHECK(gnet_share(&g2, &g) == T2I_OK);
+    GOut sh;
+    g_alloc(&sh, 1, T, &c);
+    g_run(&g2, 1, 1, T, z + k * 10, sent + k * 12, words + (size_t)k * 12 * T, mask + k * T,
+          eps + k * 6, &sh);
+    CHECK(!memcmp(sh.img[2], one.img[2], (size_t)3 * 256 * 256 * sizeof(float)));
+    gnet_free(&g2);
+    g_free(&full1), g_free(&full2), g_free(&one), g_free(&old), g_free(&sh);
+    gnet_free(&g);
+    t2i_free(z), t2i_free(sent), t2i_free(words), t2i_free(eps);
+}
+
+// Inception of `variant` with hash weights: batch B on 1 thread, on 2 threads (two batch slices
+// with their own operator sets), and sample k alone (on the 2-thread pool) give the same pool3
+// and logits bytes.
+static void inception_case(InceptionVariant v, int B, int k) {
+    InceptionConfig cfg;
+    inception_config(&cfg, v);
+    Inception *n = NULL;
+    CHECK(inception_create(&cfg, &n) == T2I_OK);
+    StateDict sd;
+    memset(&sd, 0, sizeof sd);
+    CHECKF(weights_load(T2I_HASH_WEIGHTS, inception_keys(n), &sd) == T2I_OK, "%s", t2i_errmsg());
+    CHECKF(inception_bind(n, &sd, "test Inception") == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) {
+        inception_free(n);
+        return;
+    }
+    const size_t per = (size_t)3 * 299 * 299, K = (size_t)cfg.num_classes;
+    float *x = rand_buf(B * per, 1);
+    float *p1 = nan_buf(B * 2048), *p2 = nan_buf(B * 2048), *p3 = nan_buf(2048);
+    float *l1 = nan_buf(B * K), *l2 = nan_buf(B * K), *l3 = nan_buf(K);
+    InceptionOut o1 = {.pool3 = p1, .logits = l1}, o2 = {.pool3 = p2, .logits = l2};
+    InceptionOut o3 = {.pool3 = p3, .logits = l3};
+    CHECK(inception_set_threads(n, 1) == T2I_OK);
+    CHECK(inception_forward(n, x, B, &o1) == T2I_OK);
+    CHECK(inception_set_threads(n, 2) == T2I_OK);
+    CHECK(inception_forward(n, x, B, &o2) == T2I_OK);
+    CHECK(inception_forward(n, x + k * per, 1, &o3) == T2I_OK);
+    CHECKF(!memcmp(p1, p2, B * 2048 * sizeof(float)), "%s pool3: 2 threads differ from 1",
+           inception_variant_name(v));
+    CHECKF(!memcmp(l1, l2, B * K * sizeof(float)), "%s logits: 2 threads differ from 1",
+           inception_variant_name(v));
+    CHECKF(!memcmp(p3, p1 + k * 2048, 2048 * sizeof(float)),
+           "%s pool3: batch 1 differs from sample %d of a batch of %d", inception_variant_name(v),
+           k, B);
+    CHECK(!memcmp(l3, l1 + k * K, K * sizeof(float)));
+    // the channel-major path agrees to float rounding
+    float *p4 = nan_buf(B * 2048);
+    InceptionOut o4 = {.pool3 = p4};
+    CHECK(inception_set_nhwc(n, 0) == T2I_OK);
+    CHECK(inception_forward(n, x, B, &o4) == T2I_OK);
+    CHECK(check_tensor("pool3 NHWC vs channel-major", p1, p4, B * 2048, ATOL, RTOL));
+    inception_free(n);
+    t2i_free(x), t2i_free(p1), t2i_free(p2), t2i_free(p3), t2i_free(p4);
+    t2i_free(l1), t2i_free(l2), t2i_free(l3);
+}
+
+TEST(inception_sample_bytes_independent_of_batch_and_threads) {
+    inception_case(INCEPTION_TF2015, 8, 6);
+    inception_case(INCEPTION_SLIM, 3, 1);
+}
+
+TEST(damsm_image_sample_bytes_independent_of_batch_and_threads) {
+    DamsmImage m;
+    CHECK(damsm_image_init(&m, 256) == T2I_OK);
+    StateDict sd;
+    memset(&sd, 0, sizeof sd);
+    CHECKF(weights_load(T2I_HASH_WEIGHTS, damsm_image_keys(&m), &sd) == T2I_OK, "%s",
+           t2i_errmsg());
+    CHECKF(damsm_image_bind(&m, &sd, "test CNN_ENCODER") == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) {
+        damsm_image_free(&m);
+        return;
+    }
+    const int B = 8, k = 3;
+    const size_t per = (size_t)3 * 256 * 256, nf = (size_t)256 * 289;
+    float *x = rand_buf(B * per, 1);
+    float *f1 = nan_buf(B * nf), *f2 = nan_buf(B * nf), *f3 = nan_buf(nf);
+    float *c1 = nan_buf(B * 256), *c2 = nan_buf(B * 256), *c3 = nan_buf(256);
+    DamsmImageOut o1 = {.features = f1, .cnn_code = c1}, o2 = {.features = f2, .cnn_code = c2};
+    DamsmImageOut o3 = {.features = f3, .cnn_code = c3};
+    CHECK(inception_set_threads(m.trunk, 1) == T2I_OK);
+    CHECK(damsm_image_forward(&m, x, B, 256, 256, &o1) == T2I_OK);
+    CHECK(inception_set_threads(m.trunk, 2) == T2I_OK);
+    CHECK(damsm_image_forward(&m, x, B, 256, 256, &o2) == T2I_OK);
+    CHECK(damsm_image_forward(&m, x + k * per, 1, 256, 256, &o3) == T2I_OK);
+    CHECK(!memcmp(f1, f2, B * nf * sizeof(float)) && !memcmp(c1, c2, B * 256 * sizeof(float)));
+    CHECKF(!memcmp(f3, f1 + k * nf, nf * sizeof(float)), "features: batch 1 differs from batch 8");
+    CHECK(!memcmp(c3, c1 + k * 256, 256 * sizeof(float)));
+    damsm_image_free(&m);
+    t2i_free(x), t2i_free(f1), t2i_free(f2), t2i_free(f3), t2i_free(c1), t2i_free(c2);
+    t2i_free(c3);
+}
+
+int main(void) {
+    RUN(xconv_matches_ref_on_odd_shapes);
+    RUN(xconv_up2_matches_upsample_then_conv);
+    RUN(xconv_up2_rejects_other_convs);
+    RUN(nhwc_helpers_match_refs);
+    RUN(nhwc_pool3_matches_nchw_pools);
+    RUN(word_attention_nhwc_matches_nchw);
+    RUN(generator_sample_bytes_independent_of_batch_and_threads);
+    RUN(inception_sample_bytes_independent_of_batch_and_threads);
+    RUN(damsm_image_sample_bytes_independent_of_batch_and_threads);
+    return test_report("test_xconv");
+}

@@ -1,0 +1,282 @@
+// xnn_ab.c -- developer tool (`make ab`, build/tools/xnn_ab): the previous NCHW im2col+OpenBLAS
+// path against the NHWC XNNPACK path of every network, interleaved in one process (old, new,
+// old, new, ...) so that a loaded machine slows both alike, at --batch/--threads; prints
+// images/s of each path, their ratio, the time-weighted fraction of the machine's FMA peak
+// reached inside the XNNPACK convolutions, and whether the two paths' outputs agree.
+//
+//   build/tools/xnn_ab [--batch 8] [--threads 2] [--reps 3] [--nets gbird,gcoco,fid,damsm]
+//   build/tools/xnn_ab --layout 1 ...   new path only: W workers x threads/W threads, W = 1..
+//
+// Hash weights (no files needed). Not a test: it asserts nothing about speed.
+#include "attngan.h"
+#include "blas.h"
+#include "damsm_image.h"
+#include "inception.h"
+#include "rng.h"
+#include "t2i.h"
+#include "weights.h"
+#include "xconv.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---- FMA peak: register-only loop, 12 independent chains of 16-float FMAs per thread ------
+#define FMA_ITERS 5000000L
+// Twelve named accumulators (not an array) so that they stay in registers.
+__attribute__((target("avx512f"))) static void *fma_thread(void *arg) {
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2);
+    __m512 a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5);
+    __m512 a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8);
+    __m512 a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
+    for (long it = 0; it < FMA_ITERS; it++) {
+        a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c);
+        a2 = _mm512_fmadd_ps(a2, m, c), a3 = _mm512_fmadd_ps(a3, m, c);
+        a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
+        a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c);
+        a8 = _mm512_fmadd_ps(a8, m, c), a9 = _mm512_fmadd_ps(a9, m, c);
+        a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
+    }
+    __m512 t = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    t = _mm512_add_ps(t, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+    *(float *)arg = _mm512_reduce_add_ps(t);
+    return NULL;
+}
+
+// GFLOP/s of nth threads (2 FLOPs per FMA lane).
+static double fma_peak(int nth) {
+    pthread_t t[16];
+    float sink[16];
+    double t0 = now_s();
+    for (int i = 1; i < nth; i++) pthread_create(&t[i], NULL, fma_thread, &sink[i]);
+    fma_thread(&sink[0]);
+    for (int i = 1; i < nth; i++) pthread_join(t[i], NULL);
+    double s = now_s() - t0;
+    return (double)nth * FMA_ITERS * 12 * 16 * 2 / s / 1e9;
+}
+
+// ---- networks ------------------------------------------------------------------------------
+
+typedef struct {
+    const char *name;
+    int         old_path;   // 1 = previous NCHW path
+    GNet        g;
+    Inception  *inc;
+    DamsmImage  dim;
+    int         kind;       // 0 G, 1 FID Inception, 2 DAMSM
+    int         T;
+    Arena       arena;
+    float      *in, *out;
+    size_t      n_out;
+} Net;
+
+static float *randn(size_t n, uint64_t seed, float scale) {
+    float *p = t2i_malloc(n * sizeof(float));
+    Rng r;
+    rng_init(&r, seed, 0, RNG_STREAM_Z);
+    for (size_t i = 0; i < n; i++) p[i] = (float)rng_normal(&r) * scale;
+    return p;
+}
+
+static int net_open(Net *n, const char *name, int old_path, int B, int nth) {
+    memset(n, 0, sizeof *n);
+    n->name = name;
+    n->old_path = old_path;
+    int rc;
+    if (!strncmp(name, "g", 1)) {
+        GNetConfig cfg = !strcmp(name, "gcoco") ? gnet_config_coco() : gnet_config_bird();
+        n->T = !strcmp(name, "gcoco") ? 12 : 18;
+        if ((rc = gnet_load(&n->g, &cfg, T2I_HASH_WEIGHTS))) return rc;
+        if ((rc = gnet_set_path(&n->g, old_path ? GNET_NCHW_BLAS : GNET_NHWC_XNNPACK))) return rc;
+        if ((rc = gnet_set_threads(&n->g, nth))) return rc;
+        size_t E = 256;
+        n->in = randn((size_t)B * (100 + E + E * n->T + 100), 7, 0.3f);
+        n->n_out = (size_t)B * 3 * (64 * 64 + 128 * 128 + 256 * 256) +
+                   (size_t)B * n->T * (64 * 64 + 128 * 128) + (size_t)3 * B * 100;
+        n->out = t2i_malloc(n->n_out * sizeof(float));
+        return arena_init(&n->arena, gnet_arena_bytes(&n->g, B, n->T));
+    }
+    if (!strcmp(name, "fid")) {
+        n->kind = 1;
+        InceptionConfig cfg;
+        inception_config(&cfg, INCEPTION_TF2015);
+        cfg.nhwc = !old_path;
+        cfg.split_batch = 1;
+        if ((rc = inception_create(&cfg, &n->inc))) return rc;
+        StateDict sd;
+        memset(&sd, 0, sizeof sd);
+        if ((rc = weights_load(T2I_HASH_WEIGHTS, inception_keys(n->inc), &sd))) return rc;
+        if ((rc = inception_bind(n->inc, &sd, "FID Inception"))) return rc;
+        if ((rc = inception_set_threads(n->inc, nth))) return rc;
+        n->in = randn((size_t)B * 3 * 299 * 299, 9, 0.5f);
+        n->n_out = (size_t)B * 2048;
+        n->out = t2i_malloc(n->n_out * sizeof(float));
+        return T2I_OK;
+    }
+    n->kind = 2;
+    if ((rc = damsm_image_init(&n->dim, 256))) return rc;
+    StateDict sd;
+    memset(&sd, 0, sizeof sd);
+    if ((rc = weights_load(T2I_HASH_WEIGHTS, damsm_image_keys(&n->dim), &sd))) return rc;
+    if ((rc = damsm_image_bind(&n->dim, &sd, "CNN_ENCODER"))) return rc;
+    if ((rc = damsm_image_set_nhwc(&n->dim, !old_path))) return rc;
+    if ((rc = inception_set_threads(n->dim.trunk, nth))) return rc;
+    n->in = randn((size_t)B * 3 * 256 * 256, 11, 0.5f);
+    n->n_out = (size_t)B * 256 * (17 * 17 + 1);
+    n->out = t2i_malloc(n->n_out * sizeof(float));
+    return T2I_OK;
+}
+
+static void net_close(Net *n) {
+    gnet_free(&n->g);
+    inception_free(n->inc);
+    damsm_image_free(&n->dim);
+    arena_free(&n->arena);
+    t2i_free(n->in);
+    t2i_free(n->out);
+}
+
+static int net_run(Net *n, int B) {
+    if (n->kind == 0) {
+        const int T = n->T;
+        const size_t E = 256;
+        GNetInputs in = {.z = n->in, .sent_emb = n->in + (size_t)B * 100,
+                         .words_emb = n->in + (size_t)B * (100 + E),
+                         .eps = n->in + (size_t)B * (100 + E + E * T),
+                         .mask_mode = ATT_MASK_PER_SAMPLE};
+        GNetOutputs out;
+        float *p = n->out;
+        for (int s = 0; s < 3; s++) out.img[s] = p, p += (size_t)B * 3 * (64 << s) * (64 << s);
+        for (int s = 0; s < 2; s++) out.att[s] = p, p += (size_t)B * T * (64 << s) * (64 << s);
+        out.mu = p, out.logvar = p + (size_t)B * 100, out.c_code = p + (size_t)2 * B * 100;
+        return gnet_forward(&n->g, &in, &out, B, T, &n->arena);
+    }
+    if (n->kind == 1) {
+        InceptionOut o = {.pool3 = n->out};
+        return inception_forward(n->inc, n->in, B, &o);
+    }
+    DamsmImageOut o = {.features = n->out, .cnn_code = n->out + (size_t)B * 256 * 289};
+    return damsm_image_forward(&n->dim, n->in, B, 256, 256, &o);
+}
+
+typedef struct {
+    Net *n;
+    int  B, reps;
+} LayoutJob;
+
+static void *layout_main(void *p) {
+    LayoutJob *j = p;
+    for (int r = 0; r < j->reps; r++) net_run(j->n, j->B);
+    return NULL;
+}
+
+// --layout W: the new path as W workers x (threads / W) threads, each worker its own instance
+// running batches of B; prints the total images/s of each layout with W = 1..threads.
+static int layout(const char *nets, int B, int nth, int reps) {
+    char list[256];
+    snprintf(list, sizeof list, "%s", nets);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        printf("%-6s", tok);
+        for (int w = 1; w <= nth; w++) {
+            if (nth % w) continue;
+            Net n[16];
+            for (int k = 0; k < w; k++)
+                if (net_open(&n[k], tok, 0, B, nth / w) || net_run(&n[k], B)) {
+                    fprintf(stderr, "xnn_ab: %s: %s\n", tok, t2i_errmsg());
+                    return 1;
+                }
+            pthread_t t[16];
+            LayoutJob j[16];
+            double t0 = now_s();
+            for (int k = 0; k < w; k++) {
+                j[k] = (LayoutJob){.n = &n[k], .B = B, .reps = reps};
+                if (k) pthread_create(&t[k], NULL, layout_main, &j[k]);
+            }
+            layout_main(&j[0]);
+            for (int k = 1; k < w; k++) pthread_join(t[k], NULL);
+            double secs = now_s() - t0;
+            printf("  %d workers x %d threads: %6.2f img/s", w, nth / w, w * B * reps / secs);
+            for (int k = 0; k < w; k++) net_close(&n[k]);
+        }
+        printf("\n");
+        fflush(stdout);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int B = 8, nth = 2, reps = 3, lay = 0;
+    const char *nets = "gbird,gcoco,fid,damsm";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) nth = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--nets")) nets = argv[i + 1];
+        else if (!strcmp(argv[i], "--layout")) lay = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "usage: xnn_ab [--batch 8] [--threads 2] [--reps 3] [--nets LIST]\n");
+            return 2;
+        }
+    }
+    blas_set_threads(lay ? 1 : nth);
+    if (lay) return layout(nets, B, nth, reps);
+    double peak = fma_peak(nth);
+    printf("%s; FMA peak %.1f GFLOP/s on %d threads (measured again before every rep); "
+           "batch %d\n", xnn_kernel_desc(), peak, nth, B);
+    char list[256];
+    snprintf(list, sizeof list, "%s", nets);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        Net old, nw;
+        if (net_open(&old, tok, 1, B, nth) || net_open(&nw, tok, 0, B, nth)) {
+            fprintf(stderr, "xnn_ab: %s: %s\n", tok, t2i_errmsg());
+            return 1;
+        }
+        // warm up both, compare outputs
+        if (net_run(&old, B) || net_run(&nw, B)) {
+            fprintf(stderr, "xnn_ab: %s: %s\n", tok, t2i_errmsg());
+            return 1;
+        }
+        double maxd = 0;
+        for (size_t i = 0; i < old.n_out; i++) {
+            double d = fabs((double)old.out[i] - nw.out[i]);
+            if (d > maxd) maxd = d;
+        }
+        double t_old = 0, t_new = 0, conv_s = 0, conv_macs = 0, conv_nom = 0, pk = 0;
+        for (int r = 0; r < reps; r++) {
+            pk += fma_peak(nth) / reps;   // the peak under the same load, interleaved
+            double t0 = now_s();
+            net_run(&old, B);
+            t_old += now_s() - t0;
+            xconv_stats = (XConvStats){.enabled = 1};
+            t0 = now_s();
+            net_run(&nw, B);
+            t_new += now_s() - t0;
+            conv_s += xconv_stats.core_seconds, conv_macs += xconv_stats.macs;
+            conv_nom += xconv_stats.macs_nominal;
+            xconv_stats.enabled = 0;
+        }
+        double ips_old = B * reps / t_old, ips_new = B * reps / t_new;
+        // per core: the convs' FLOP rate per core-second against the peak per core
+        double gf = 2 * conv_macs / conv_s / 1e9 * nth, gf_nom = 2 * conv_nom / conv_s / 1e9 * nth;
+        printf("%-6s old %7.2f img/s  new %7.2f img/s  x%.2f | convs %4.1f%% of time, %6.1f "
+               "GFLOP/s = %3.0f%% of FMA peak (nominal %6.1f = %3.0f%%) | max|old-new| %.2e\n",
+               tok, ips_old, ips_new, ips_new / ips_old, 100 * conv_s / (t_new * nth), gf,
+               100 * gf / pk, gf_nom, 100 * gf_nom / pk, maxd);
+        fflush(stdout);
+        net_close(&old);
+        net_close(&nw);
+    }
+    return 0;
+}
