@@ -24,12 +24,20 @@ PATH=$PATH:/usr/sbin
 T=$(mktemp -d /tmp/t2islurm.XXXXXX) || exit 2
 pids=""
 cleanup() {
+    # The daemons by the pids they wrote; wait (up to 10 s) until they are gone.
     for f in "$T/slurmd.pid" "$T/slurmctld.pid" "$T/munged.pid"; do
-        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
+        [ -s "$f" ] && pids="$pids $(cat "$f")"
     done
     for p in $pids; do kill "$p" 2>/dev/null; done
-    sleep 1
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    i=0
+    alive=""
+    while [ $i -lt 20 ]; do
+        alive=""
+        for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+        [ -z "$alive" ] && break
+        i=$((i + 1)); sleep 0.5
+    done
+    for p in $alive; do kill -9 "$p" 2>/dev/null; done
     if [ "${KEEP:-0}" = 1 ] || [ "$status" != 0 ]; then
         echo "slurm_test: logs kept in $T"
     else
