@@ -1,6 +1,7 @@
 # t2ibench -- build, test, demo, bench, fuzz, deps.
 #   make              build build/t2ibench and build/libt2i.a
 #   make test         build and run every tests/test_*.c (last line: "N passed, N failed")
+#   make test-slurm   a real single-node Slurm: 3-task shard array + merge vs one process
 #   make demo         CUB smoke suite on AttnGAN, DM-GAN, DF-GAN and a second AttnGAN card
 #                     (hash weights): one table, HTML reports
 #   make bench        speed of each network next to the PyTorch baseline measured in the same run
@@ -16,7 +17,8 @@ PKGS    := libpng sqlite3 libcjson zlib libjpeg openblas libtiff-4 libwebp
 DEB_PKGS := build-essential pkg-config libopenblas-dev libpng-dev libcjson-dev libsqlite3-dev \
             libjpeg62-turbo-dev zlib1g-dev clang libclang-rt-dev libtiff-dev libwebp-dev \
             protobuf-compiler python3-protobuf libleveldb-dev chromium \
-            libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+            libxnnpack-dev libpthreadpool-dev libcpuinfo-dev \
+            slurmctld slurmd slurm-client munge sqlite3
 
 BUILD   := build
 CFLAGS  ?= -O2 -g
@@ -59,7 +61,7 @@ else
 RUN_BINS := $(TEST_BINS)
 endif
 
-.PHONY: all test demo bench ab fuzz fuzz-run deps clean check-deps mutate
+.PHONY: all test test-slurm demo bench ab fuzz fuzz-run deps clean check-deps mutate
 all: $(BUILD)/t2ibench $(BUILD)/libt2i.a
 ifneq ($(BUILD),build)
 	@mkdir -p build && ln -sf $(patsubst build/%,%,$(BUILD))/t2ibench build/t2ibench-$(notdir $(BUILD))
@@ -92,6 +94,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libt2i.a
 
 test: $(BUILD)/t2ibench $(TEST_BINS)
 	@T2I_BIN=$(BUILD)/t2ibench tests/run_tests.sh $(RUN_BINS)
+
+# A real single-node Slurm on localhost (state under a temp dir): a 3-task array of
+# `run --shard slurm` and a dependent merge job, compared bit for bit with one process.
+test-slurm: $(BUILD)/t2ibench
+	@tests/slurm_test.sh $(BUILD)/t2ibench
 
 demo: $(BUILD)/t2ibench
 	$(BUILD)/t2ibench demo

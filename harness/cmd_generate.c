@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#define GENERATE_MAX_WORDS 256    // AttnGAN trained on at most 18 (CUB) / 12 (COCO) words
+#define GENERATE_MAX_CHARS 16384
+
 static int write_image(const char *dir, const char *name, const float *chw, int px,
                        uint8_t *rgb) {
     char path[4096];
@@ -181,7 +184,16 @@ int cmd_generate(int argc, char **argv) {
         rc = t2i_error(T2I_EFORMAT, "%s: $.text_encoder.config.ntoken %d is smaller than the %d "
                                     "words of the vocabulary %s", card_path, mc.te_cfg.ntoken,
                        v.n_words, mc.vocab_path);
+    // No truncation (as gen_example), but a cap: memory and time grow with the word count
+    // (20,000 words took 3 GB).
+    if (!rc && strlen(caption) > GENERATE_MAX_CHARS)
+        rc = t2i_error(T2I_EARG, "--caption: %zu characters; at most %d", strlen(caption),
+                       GENERATE_MAX_CHARS);
     if (!rc) rc = token_batch_build(&v, &caption, 1, 0, TRUNC_HEAD, NULL, 0, &tb);
+    if (!rc && tb.max_len > GENERATE_MAX_WORDS)
+        rc = t2i_error(T2I_EARG, "--caption: %d words in the model vocabulary; at most %d (the "
+                                 "attention maps grow with the word count)",
+                       tb.max_len, GENERATE_MAX_WORDS);
     if (!rc) rc = text_encoder_load(&te, &mc.te_cfg, mc.te_weights);
     if (!rc) rc = generator_load(&g, &mc.gen_cfg, mc.gen_weights);
     if (!rc && g.note[0]) fprintf(stderr, "t2ibench generate: %s\n", g.note);

@@ -21,9 +21,11 @@
 #include "t2i.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void results_print_metrics(const ResRun *r, FILE *f);
@@ -42,7 +44,9 @@ typedef struct {
     char     *provenance;
     int       shard_index, shard_count;
     ScoreSpec spec;
-    char     *spec_json;     // canonical text of the scoring record (compared across inputs)
+    char     *spec_json;     // canonical text of the scoring record without file paths
+    int       coupled, batch;   // batch-coupled protocol and its --batch (provenance run.*)
+    int       picked;        // the run was not named (FILE, not FILE:RUN): the newest one
 } Input;
 
 static void col(sqlite3_stmt *st, int i, char *buf, size_t n) {
@@ -79,9 +83,11 @@ static int load_input(Input *in) {
     int rc;
     if ((rc = split_arg(in->arg, &in->path, &in->run))) return rc;
     if ((rc = db_open(&in->db, in->path, 1))) return rc;
+    if ((rc = db_quick_check(&in->db))) return rc;
     if (!in->run) {
         if ((rc = db_run_latest(&in->db, &in->run))) return rc;
         if (!in->run) return t2i_error(T2I_EARG, "%s has no runs", in->path);
+        in->picked = 1;
     }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db_handle(&in->db),
@@ -122,8 +128,18 @@ static int load_input(Input *in) {
     const cJSON *r = j ? cJSON_GetObjectItemCaseSensitive(j, "run") : NULL;
     rc = scoring_spec_parse(r ? cJSON_GetObjectItemCaseSensitive(r, "scoring") : NULL, what,
                             &in->spec);
+    const cJSON *bc = r ? cJSON_GetObjectItemCaseSensitive(r, "batch_coupled") : NULL;
+    const cJSON *bs = r ? cJSON_GetObjectItemCaseSensitive(r, "batch_at_start") : NULL;
+    in->coupled = cJSON_IsTrue(bc);
+    in->batch = cJSON_IsNumber(bs) ? bs->valueint : 0;
     if (!rc) {
-        cJSON *sj = scoring_spec_json(&in->spec);
+        // Compared across inputs by content: file paths are left out (a card given as a
+        // relative path in one shard and an absolute one in another is the same card), the
+        // FID statistics' SHA-256 stays in.
+        ScoreSpec cmp = in->spec;
+        cmp.evaluators[0] = 0;
+        cmp.fid_stats[0] = 0;
+        cJSON *sj = scoring_spec_json(&cmp);
         char *s = sj ? cJSON_PrintUnformatted(sj) : NULL;
         in->spec_json = s ? t2i_strdup(s) : NULL;
         cJSON_free(s);
@@ -149,12 +165,40 @@ static int load_input(Input *in) {
                                    "first (rerun the same `t2ibench run` command)",
                          in->path, (long long)in->run, sh, in->status, (long long)nb);
     }
+    int64_t checked = 0, bad = -1;
+    if ((rc = db_samples_verify(&in->db, in->run, &checked, &bad))) return rc;
+    if (bad >= 0)
+        return t2i_error(T2I_EDB, "%s: run %lld: the stored outputs of sample %lld do not match "
+                                  "their checksum (the file was modified or damaged)",
+                         in->path, (long long)in->run, (long long)bad);
     if (in->spec.n != in->n_samples || in->spec.block_size != in->block_size)
         return t2i_error(T2I_EFORMAT, "%s: run %lld: scoring record disagrees with the run row "
                                       "(%lld samples in blocks of %d vs %lld in blocks of %d)",
                          in->path, (long long)in->run, (long long)in->spec.n, in->spec.block_size,
                          (long long)in->n_samples, in->block_size);
     return T2I_OK;
+}
+
+// The keys (object.key) whose values differ between two JSON objects of one level of nesting.
+static void json_diff_keys(const char *ta, const char *tb, char *buf, size_t n) {
+    buf[0] = 0;
+    cJSON *a = cJSON_Parse(ta), *b = cJSON_Parse(tb);
+    for (const cJSON *x = a ? a->child : NULL; x; x = x->next) {
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+        for (const cJSON *k = cJSON_IsObject(x) ? x->child : x; k; k = cJSON_IsObject(x) ? k->next : NULL) {
+            const cJSON *l = cJSON_IsObject(x) ? cJSON_GetObjectItemCaseSensitive(y, k->string) : y;
+            char *sa = cJSON_PrintUnformatted(k), *sb = l ? cJSON_PrintUnformatted(l) : NULL;
+            if (!sb || strcmp(sa ? sa : "", sb))
+                snprintf(buf + strlen(buf), n - strlen(buf), "%s%s%s%s: %s vs %s",
+                         buf[0] ? "; " : "", x->string, cJSON_IsObject(x) ? "." : "",
+                         cJSON_IsObject(x) ? k->string : "", sa ? sa : "?", sb ? sb : "absent");
+            cJSON_free(sa);
+            cJSON_free(sb);
+        }
+    }
+    if (!buf[0]) snprintf(buf, n, "key sets differ");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
 }
 
 // Names what differs between two inputs (besides the shard); "" when nothing.
@@ -170,7 +214,14 @@ static void differences(const Input *a, const Input *b, char *buf, size_t n) {
     DIFF(strcmp(a->suite_sha, b->suite_sha), "suite file");
     DIFF(a->n_samples != b->n_samples, "sample count (--limit)");
     DIFF(a->block_size != b->block_size || a->n_blocks != b->n_blocks, "blocks");
-    DIFF(strcmp(a->spec_json, b->spec_json), "scoring settings");
+    DIFF(a->coupled && b->coupled && a->batch != b->batch, "--batch (the protocol couples the "
+                                                           "samples of a batch)");
+    if (strcmp(a->spec_json, b->spec_json)) {
+        char keys[256];
+        json_diff_keys(a->spec_json, b->spec_json, keys, sizeof keys);
+        snprintf(buf + strlen(buf), n - strlen(buf), "%sscoring settings (%s)", buf[0] ? ", " : "",
+                 keys);
+    }
 #undef DIFF
 }
 
@@ -245,12 +296,19 @@ static int copy_rows(Db *out, int64_t run, Input *in) {
     sqlite3_finalize(t);
     if (rc) return rc;
     // Samples (every column as stored: the BLOBs are copied byte for byte).
-    if (sqlite3_prepare_v2(src, "SELECT sample, block, is_logits, rp_rank, rp_scores, fid_feat,"
-                                " image_sha256 FROM samples WHERE run = ? ORDER BY sample",
+    // The row checksum travels with the row (NULL from a database older than schema 2).
+    if (sqlite3_prepare_v2(src, in->db.version >= 2
+                                    ? "SELECT sample, block, is_logits, rp_rank, rp_scores,"
+                                      " fid_feat, image_sha256, checksum FROM samples WHERE run = ?"
+                                      " ORDER BY sample"
+                                    : "SELECT sample, block, is_logits, rp_rank, rp_scores,"
+                                      " fid_feat, image_sha256, NULL FROM samples WHERE run = ?"
+                                      " ORDER BY sample",
                            -1, &s, NULL) != SQLITE_OK)
         return db_err(&in->db, "read samples");
     if (sqlite3_prepare_v2(dst, "INSERT INTO samples (run, sample, block, is_logits, rp_rank,"
-                                " rp_scores, fid_feat, image_sha256) VALUES (?,?,?,?,?,?,?,?)",
+                                " rp_scores, fid_feat, image_sha256, checksum)"
+                                " VALUES (?,?,?,?,?,?,?,?,?)",
                            -1, &t, NULL) != SQLITE_OK) {
         sqlite3_finalize(s);
         return db_err(out, "insert samples");
@@ -258,7 +316,7 @@ static int copy_rows(Db *out, int64_t run, Input *in) {
     sqlite3_bind_int64(s, 1, in->run);
     while (!rc && (st = sqlite3_step(s)) == SQLITE_ROW) {
         sqlite3_bind_int64(t, 1, run);
-        for (int c = 0; c < 7; c++) sqlite3_bind_value(t, c + 2, sqlite3_column_value(s, c));
+        for (int c = 0; c < 8; c++) sqlite3_bind_value(t, c + 2, sqlite3_column_value(s, c));
         if (sqlite3_step(t) != SQLITE_DONE)
             rc = t2i_error(T2I_EDB, "database %s: sample %lld of %s run %lld: %s", out->path,
                            (long long)sqlite3_column_int64(s, 0), in->path, (long long)in->run,
@@ -351,6 +409,13 @@ int cmd_merge(int argc, char **argv) {
     for (int i = 0; i < n && !rc; i++) {
         in[i].arg = pos[i];
         rc = load_input(&in[i]);
+        if (!rc && in[i].picked && !quiet) {
+            char sh[32];
+            shard_name(&in[i], sh, sizeof sh);
+            fprintf(stderr, "t2ibench merge: %s: using run %lld (%s, %s, started %s), its newest "
+                            "run (name another as %s:RUN)\n",
+                    in[i].path, (long long)in[i].run, sh, in[i].status, in[i].started, in[i].path);
+        }
     }
     // Same run in everything but the shard.
     for (int i = 1; i < n && !rc; i++) {
@@ -416,7 +481,12 @@ int cmd_merge(int argc, char **argv) {
     }
     // One transaction in the output database.
     if (!rc && !(prov = merged_provenance(in, n))) rc = t2i_error(T2I_ENOMEM, "out of memory");
-    if (!rc) rc = db_open(&out, outp, 0);
+    // A new output file is written as OUT.tmp.PID and renamed on success, so a failed merge
+    // leaves no schema-only database behind; an existing one gets one transaction.
+    char tmp[4200];
+    int fresh = access(outp, F_OK) != 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", outp, (int)getpid());
+    if (!rc) rc = db_open(&out, fresh ? tmp : outp, 0);
     if (!rc && !(rc = db_begin(&out))) {
         char key[65];
         scoring_run_key(in[0].kind, in[0].fp, in[0].mfp, in[0].n_samples, in[0].suite_sha, 0, 0,
@@ -461,6 +531,12 @@ int cmd_merge(int argc, char **argv) {
     t2i_free(owner);
     t2i_free(prov);
     db_close(&out);
+    if (fresh && !rc && rename(tmp, outp) != 0)
+        rc = t2i_error(T2I_EIO, "merge: cannot rename %s to %s: %s", tmp, outp, strerror(errno));
+    if (fresh && rc) {
+        struct stat sb;   // remove only the regular file this merge created
+        if (lstat(tmp, &sb) == 0 && S_ISREG(sb.st_mode)) unlink(tmp);
+    }
     if (rc) return cli_fail("merge", rc);
     printf("merged %d run%s (%lld blocks, %lld samples) into %s run %lld\n", n, n > 1 ? "s" : "",
            (long long)nblocks, (long long)total, outp, (long long)run);

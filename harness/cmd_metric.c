@@ -30,13 +30,13 @@ static const char *const USAGE =
     "                    [--seed 2020] [--subset-index-a I.npy --subset-index-b I.npy]\n"
     "                    [--degree 3] [--gamma 1/D] [--coef0 1] [--json]\n"
     "       t2ibench metric rp  --image-codes I.npy --sentence-codes S.npy --candidates C.npy\n"
-    "                    [--folds 10] [--fold-rule exact|dmgan] [--r 1] [--json]\n"
+    "                    [--folds 10] [--fold-rule contiguous|dmgan] [--r 1] [--json]\n"
     "  is:  StackGAN/improved-gan IS; --classes 1:51 drops the CUB background logit;\n"
     "       --temperature 0.5980541706085205 (CUB) / 0.9091363549232483 (COCO) gives TISE IS*.\n"
     "  kid: subsets drawn with the counter-based RNG of engine/core/rng.h keyed by --seed\n"
     "       (not numpy's); --subset-index-a/b (S, m) int arrays give explicit subsets.\n"
     "  rp:  row i of C = sentence ids for image i, true one first; hit when it ranks first\n"
-    "       (top --r); folds exact = R[f*N/F:(f+1)*N/F], dmgan = R[f*n:(f+1)*n-1].";
+    "       (top --r); folds contiguous = R[f*N/F:(f+1)*N/F], dmgan = R[f*n:(f+1)*n-1].";
 
 // ---- loading --------------------------------------------------------------------------------
 
@@ -274,10 +274,11 @@ static int metric_fid(Args *a) {
     fid_stats_free(&sb);
     if (rc) return cli_fail("metric fid", rc);
     if (json)
-        printf("{\"metric\": \"fid\", \"variant\": \"%s\", \"value\": %.17g, \"std\": null, "
-               "\"n\": %lld, \"n_b\": %lld, \"D\": %d, \"mean_term\": %.17g, \"trace_term\": "
-               "%.17g, \"offset_retry\": %s, \"clipped_eigenvalues\": %d}\n", FID_VARIANT, r.fid,
-               (long long)na, (long long)nb, D, r.mean_term, r.trace_term,
+        printf("{\"metric\": \"fid\", \"variant\": \"%s\", \"value\": %.17g, \"raw\": %.17g, "
+               "\"std\": null, \"n\": %lld, \"n_b\": %lld, \"D\": %d, \"mean_term\": %.17g, "
+               "\"trace_term\": %.17g, \"offset_retry\": %s, \"clipped_eigenvalues\": %d}\n",
+               FID_VARIANT, r.fid, r.fid_raw, (long long)na, (long long)nb, D, r.mean_term,
+               r.trace_term,
                r.offset_used ? "true" : "false", r.n_clipped);
     else
         printf("FID %.6f  (n=%lld vs %lld, D=%d%s)\n", r.fid, (long long)na, (long long)nb, D,
@@ -383,7 +384,7 @@ static int metric_rp(Args *a) {
     const char *ps = args_str(a, "--sentence-codes", NULL);
     const char *pc = args_str(a, "--candidates", NULL);
     long folds = args_long(a, "--folds", 10);
-    const char *rule_s = args_str(a, "--fold-rule", "exact");
+    const char *rule_s = args_str(a, "--fold-rule", "contiguous");
     long R = args_long(a, "--r", 1);
     int json = args_flag(a, "--json");
     char *pos[1];
@@ -391,7 +392,7 @@ static int metric_rp(Args *a) {
     int rule = rp_fold_rule_parse(rule_s);
     if (!pi || !ps || !pc || rule < 0 || folds < 1 || folds > 1000000 || R < 1 || R > 1 << 20) {
         t2i_error(T2I_EARG, "need --image-codes, --sentence-codes, --candidates; --fold-rule is "
-                            "exact or dmgan; --folds, --r >= 1");
+                            "contiguous or dmgan; --folds, --r >= 1");
         return cli_usage("metric rp", USAGE);
     }
     double *I = NULL, *S = NULL, *fm = NULL;

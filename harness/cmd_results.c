@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #define DEFAULT_DB "results/t2ibench.db"
 
@@ -35,19 +37,27 @@ static void fmt_pm(char *buf, size_t n, const ResMetric *m) {
     }
 }
 
+// Table labels are the metric names `check --fail-on` takes (case-insensitively), plus a unit.
 static const char *metric_label(const char *name) {
     if (!strcmp(name, "is")) return "IS";
-    if (!strcmp(name, "rp")) return "R-precision (%)";
+    if (!strcmp(name, "rp")) return "RP (%)";
     if (!strcmp(name, "fid")) return "FID";
     if (!strcmp(name, "kid")) return "KID";
-    if (!strcmp(name, "images")) return "images";
     return name;
 }
+
+// The line under a table with time.* rows.
+static const char *const time_total_note =
+    "  time.STAGE: one worker's seconds per image in that stage; time.total: wall-clock seconds "
+    "per image of whole blocks with every worker running in parallel (so it is smaller than the "
+    "sum of the stages)\n";
 
 // Prints the metrics table of one run (also used by `run` and `demo`).
 void results_print_metrics(const ResRun *r, FILE *f) {
     fprintf(f, "  %-24s %-28s %s\n", "metric", "value", "n");
+    int timed = 0;
     for (int i = 0; i < r->n_metrics; i++) {
+        timed |= !strcmp(r->m[i].name, "time.total");
         const ResMetric *m = &r->m[i];
         char v[64];
         fmt_pm(v, sizeof v, m);
@@ -62,6 +72,7 @@ void results_print_metrics(const ResRun *r, FILE *f) {
                     !strcmp(m->name, "is") ? " splits" : !strcmp(m->name, "rp") ? " folds" : "");
         }
     }
+    if (timed) fputs(time_total_note, f);
 }
 
 static int open_db(Args *a, Db *d) {
@@ -278,6 +289,7 @@ int cmd_compare(int argc, char **argv) {
         if (res_run_arg(pos[i], &id)) return cli_usage("compare", usage);
     }
     int rc = db_open(&d, path, 1);
+    if (!rc && (rc = db_quick_check(&d))) db_close(&d);
     if (rc) return cli_fail("compare", rc);
     int loaded = 0;
     for (int i = 0; i < n; i++) {
@@ -340,7 +352,7 @@ int cmd_compare(int argc, char **argv) {
             if (!seen && nn < RES_MAX_METRICS * 4) names[nn++] = r[i].m[k].name;
         }
     for (int q = 0; q < nn; q++) {
-        printf("%-18s", names[q]);
+        printf("%-18s", metric_label(names[q]));
         const ResMetric *m0 = res_metric(&r[0], names[q]);
         for (int i = 0; i < n; i++) {
             const ResMetric *m = res_metric(&r[i], names[q]);
@@ -395,8 +407,8 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
         static const char *const known[] = {"is", "rp", "fid", "images", "time.text",
                                             "time.generate", "time.is", "time.rp", "time.fid",
                                             "time.total", NULL};
-        int k = 0;
-        while (known[k] && strcmp(known[k], item)) k++;
+        int k = 0;   // names as the tables print them, in any case ("IS:-0.1" = "is:-0.1")
+        while (known[k] && strcasecmp(known[k], item)) k++;
         if (!known[k])
             return t2i_error(T2I_EARG,
                              "--fail-on: unknown metric \"%s\" (is, rp, fid, images, time.STAGE "
@@ -404,7 +416,7 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
                              item);
         Rule *r = &rules[(*n)++];
         memset(r, 0, sizeof *r);
-        snprintf(r->name, sizeof r->name, "%s", item);
+        snprintf(r->name, sizeof r->name, "%s", known[k]);
         char *v = c + 1;
         if (*v == '+' || *v == '-') {
             r->sign = *v == '+' ? 1 : -1;
@@ -417,7 +429,9 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
         }
         char *end;
         r->limit = strtod(v, &end);
-        if (!*v || *end || !(r->limit >= 0) || !isfinite(r->limit))
+        // Plain decimal only: strtod would also take 0x10, inf and nan.
+        if (!*v || *end || !(r->limit >= 0) || !isfinite(r->limit) ||
+            v[strspn(v, "0123456789.eE+-")] != 0 || !strchr("0123456789.", v[0]))
             return t2i_error(T2I_EARG, "--fail-on: bad limit in \"%s:%s\"", item, c + 1);
         p = e ? e + 1 : p + l;
     }
@@ -490,8 +504,24 @@ typedef struct {
     char   msg[256];
 } CheckResult;
 
+// 1 when `path` exists (before an output is written to it).
+static int path_exists(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+// After a failed write: removes `path` only when this command created it as a regular file (a
+// device such as /dev/full, or a file that was already there, stays). Says which.
+static const char *discard_output(const char *path, int existed) {
+    struct stat sb;
+    if (!existed && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && remove(path) == 0)
+        return "file removed";
+    return "nothing removed";
+}
+
 static int write_junit(const char *path, const CheckResult *res, int n, const char *global_err,
                        int64_t run, int64_t base) {
+    int existed = path_exists(path);
     FILE *f = fopen(path, "w");
     if (!f) return t2i_error(T2I_EIO, "--junit %s: cannot create", path);
     int fails = 0, errs = global_err ? 1 : 0;
@@ -525,11 +555,63 @@ static int write_junit(const char *path, const CheckResult *res, int n, const ch
     fprintf(f, "  </testsuite>\n</testsuites>\n");
     // After a failed write glibc drops the buffer, so fclose alone may report success.
     int werr = ferror(f);
-    if (fclose(f) != 0 || werr) {
-        remove(path);
-        return t2i_error(T2I_EIO, "--junit %s: write failed (file removed)", path);
-    }
+    if (fclose(f) != 0 || werr)
+        return t2i_error(T2I_EIO, "--junit %s: write failed (%s)", path,
+                         discard_output(path, existed));
     return T2I_OK;
+}
+
+// Recomputes the stored checksum of every sample row of `run` (flipped bytes in a BLOB).
+static int verify_rows(Db *d, int64_t run) {
+    int64_t checked = 0, bad = -1;
+    int rc = db_samples_verify(d, run, &checked, &bad);
+    if (rc) return rc;
+    if (bad >= 0)
+        return t2i_error(T2I_EDB, "database %s: run %lld: the stored outputs of sample %lld do not "
+                                  "match their checksum (the file was modified or damaged)",
+                         d->path, (long long)run, (long long)bad);
+    return T2I_OK;
+}
+
+static int timed_rules(const Rule *rules, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strncmp(rules[i].name, "time.", 5)) return 1;
+    return 0;
+}
+
+// The noise policy of time.* rules, printed under a check that has any.
+static const char *const timing_policy =
+    "timing rules: each run is timed once, and on a shared or loaded machine identical runs "
+    "differ by up to 2x; so a time rule applies only to runs on the same CPU with the same "
+    "workers (else ERROR), and when the database holds two or more runs of the baseline's "
+    "command a slowdown beyond the limit counts only outside 3 std of them (run the baseline "
+    "several times; with one run the limit alone decides). time.total is wall-clock per image of "
+    "whole blocks, all workers in parallel";
+
+// Outcome 2 with a message when two runs were not timed alike (another CPU or worker count).
+static const char *timing_mismatch(const char *name, const ResRun *a, const ResRun *b) {
+    if (strncmp(name, "time.", 5) != 0) return NULL;
+    cJSON *x = cJSON_Parse(a->provenance ? a->provenance : "{}");
+    cJSON *y = cJSON_Parse(b->provenance ? b->provenance : "{}");
+    const char *why = NULL;
+    const char *keys[] = {"cpu", "run"};
+    for (int k = 0; k < 2 && !why; k++) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(x, keys[k]);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(y, keys[k]);
+        if (k == 1) {
+            u = cJSON_GetObjectItemCaseSensitive(u, "workers_at_start");
+            v = cJSON_GetObjectItemCaseSensitive(v, "workers_at_start");
+        }
+        char *su = cJSON_PrintUnformatted(u), *sv = cJSON_PrintUnformatted(v);
+        if (su && sv && strcmp(su, sv) != 0)
+            why = k == 0 ? "the runs were timed on different CPUs" : "the runs used different "
+                                                                     "worker counts";
+        cJSON_free(su);
+        cJSON_free(sv);
+    }
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+    return why;
 }
 
 int cmd_check(int argc, char **argv) {
@@ -568,6 +650,11 @@ int cmd_check(int argc, char **argv) {
     int nr = 0;
     int rc = parse_rules(spec, rules, 32, &nr);
     if (rc) return cli_fail("check", rc), EXIT_USAGE;
+    // A number is a run id (>= 1); anything else an exported JSON file.
+    // A number is a run id (>= 1, so "--baseline 0" is a usage error, not a file name).
+    int64_t base_id = 0;
+    if (base_arg[strspn(base_arg, "0123456789")] == 0 && res_run_arg(base_arg, &base_id))
+        return cli_usage("check", usage);
 
     CheckResult res[32];
     Spread spread[32];
@@ -582,11 +669,16 @@ int cmd_check(int argc, char **argv) {
     memset(&d, 0, sizeof d);
     if ((rc = db_open(&d, dbp, 1)) == T2I_OK) {
         int64_t id;
-        if (!(rc = res_parse_run(&d, run_arg, &id)) && !(rc = res_load(&d, id, &cur))) have_cur = 1;
+        // A gate trusts what it reads: the file's structure, then each row's checksum.
+        rc = db_quick_check(&d);
+        if (!rc && !(rc = res_parse_run(&d, run_arg, &id)) && !(rc = res_load(&d, id, &cur)))
+            have_cur = 1;
+        if (!rc) rc = verify_rows(&d, cur.id);
         if (!rc) {
             if (base_is_run(base_arg)) {
                 if (!(rc = res_parse_run(&d, base_arg, &id)) && !(rc = res_load(&d, id, &base)))
                     have_base = 1;
+                if (!rc) rc = verify_rows(&d, base.id);
             } else if (!(rc = res_load_json(base_arg, &base))) {
                 have_base = 1;
             }
@@ -637,6 +729,8 @@ int cmd_check(int argc, char **argv) {
                  "evaluators (inputs fingerprints %.12s vs %.12s): not comparable",
                  (long long)cur.id, (long long)base.id, cur.inputs_fingerprint,
                  base.inputs_fingerprint);
+    else if (!force)   // the stored digests (also of an exported baseline) must agree
+        res_same_samples(&cur, &base, global_err, sizeof global_err);
 
     int worst = global_err[0] ? 2 : 0;
     int usage_err = 0;
@@ -649,6 +743,12 @@ int cmd_check(int argc, char **argv) {
             c->outcome = 2;
             snprintf(c->msg, sizeof c->msg, "metric %s missing in the %s", rules[i].name,
                      !mc || !isfinite(mc->value) ? "run" : "baseline");
+            continue;
+        }
+        const char *untimed = timing_mismatch(rules[i].name, &cur, &base);
+        if (untimed) {
+            c->outcome = 2;
+            snprintf(c->msg, sizeof c->msg, "%s: %s: not compared", rules[i].name, untimed);
             continue;
         }
         int bad_dir = -mc->direction;   // the direction of a regression
@@ -689,10 +789,10 @@ int cmd_check(int argc, char **argv) {
         } else if (significant) {
             snprintf(sig, sizeof sig, "; no per-sample data for a significance test");
         }
-        snprintf(c->msg, sizeof c->msg, "%s: %.6g -> %.6g (%+.6g, %+.3g%%), allowed %c%.6g%s%s",
+        snprintf(c->msg, sizeof c->msg, "%s: %.6g -> %.6g (%+.6g, %+.3g%%), allowed %c%.6g%s",
                  rules[i].name, c->base, c->cur, c->delta,
                  c->base != 0 ? 100.0 * c->delta / fabs(c->base) : 0.0, bad_dir > 0 ? '+' : '-',
-                 c->allowed, sig, c->outcome ? ": REGRESSION" : "");
+                 c->allowed, sig);
         if (c->outcome > worst) worst = c->outcome;
     }
     for (int i = 0; i < nr && !global_err[0]; i++)
@@ -744,12 +844,15 @@ int cmd_check(int argc, char **argv) {
         for (int i = 0; i < nr && !global_err[0]; i++)
             printf("%-10s %s\n", res[i].outcome == 0 ? "ok" : res[i].outcome == 1 ? "REGRESSION" : "ERROR",
                    res[i].msg);
-        printf("check: %s (run %lld vs baseline %lld)\n",
-               worst == 0 ? "pass" : worst == 1 ? "regression" : "error", (long long)cur.id,
-               (long long)base.id);
+        char rn[64], bn[300];
+        if (have_cur) snprintf(rn, sizeof rn, "%lld", (long long)cur.id);
+        else snprintf(rn, sizeof rn, "%s", run_arg);
+        if (have_base) snprintf(bn, sizeof bn, "%lld", (long long)base.id);
+        else snprintf(bn, sizeof bn, "%s", base_arg);
+        if (timed_rules(rules, nr) && !global_err[0]) puts(timing_policy);
+        printf("check: %s (run %s vs baseline %s)\n",
+               worst == 0 ? "pass" : worst == 1 ? "regression" : "error", rn, bn);
     }
-    (void)have_cur;
-    (void)have_base;
     res_free(&cur);
     res_free(&base);
     return worst == 0 ? EXIT_OK : worst == 1 ? EXIT_REGRESSION : EXIT_ERROR;
@@ -807,6 +910,7 @@ int cmd_export(int argc, char **argv) {
         return cli_fail("export", rc);
     }
     db_close(&d);
+    int existed = out && path_exists(out);
     FILE *f = out ? fopen(out, "w") : stdout;
     if (!f) {
         res_free(&r);
@@ -852,9 +956,9 @@ int cmd_export(int argc, char **argv) {
         // After a failed write glibc drops the buffer, so fclose alone may report success.
         int werr = ferror(f);
         if (fclose(f) != 0 || werr) {
-            remove(out);
             res_free(&r);
-            return cli_fail("export", t2i_error(T2I_EIO, "%s: write failed (file removed)", out));
+            return cli_fail("export", t2i_error(T2I_EIO, "%s: write failed (%s)", out,
+                                                discard_output(out, existed)));
         }
     }
     res_free(&r);

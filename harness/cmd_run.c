@@ -1,4 +1,5 @@
 // cmd_run.c -- `t2ibench run` and `t2ibench eval-images` (harness/runner.h).
+#define _GNU_SOURCE   // sched_getaffinity, CPU_COUNT
 #include "args.h"
 #include "cli.h"
 #include "db.h"
@@ -7,7 +8,11 @@
 #include "scoring.h"
 #include "t2i.h"
 
+#include <limits.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 void results_print_metrics(const ResRun *r, FILE *f);
@@ -34,6 +39,59 @@ static void print_run(const char *dbp, int64_t id) {
     db_close(&d);
 }
 
+#define RUN_COMMON_HELP                                                                          \
+    "  Rerunning the command of a complete run prints \"run N is complete\" and exits 0 without\n"  \
+    "  work; an interrupted or stale run is resumed; --new starts a fresh run instead.\n"          \
+    "  A run has one live owner: a second identical command refuses while the first computes\n"   \
+    "  it (--takeover: the owner was on another host and is gone).\n"                             \
+    "  --threads T   workers (default: the CPUs this process may use: affinity mask, or\n"        \
+    "                SLURM_CPUS_PER_TASK; at most 64)\n"                                          \
+    "  --shard I/N   run only the blocks b with b % N == I (into this --db; combine the shard\n"  \
+    "                databases with `t2ibench merge`); one shard count per database.\n"          \
+    "  --shard slurm the shard of this Slurm array task: (SLURM_ARRAY_TASK_ID - MIN) / STEP of\n" \
+    "                SLURM_ARRAY_TASK_COUNT; --shard auto: the same in an array task, else every\n"\
+    "                block. Without --shard every block runs, in or out of Slurm.\n"           \
+    "  --log-interval without a terminal (CI, Slurm, nohup) a progress line with done/total,\n" \
+    "                images/s and ETA every N seconds (default 30) or every N samples\n"        \
+    "                (\"100samples\"); -q silences it. SIGINT/SIGTERM: the samples finished so\n"\
+    "                far are committed within seconds, the run is marked \"interrupted\" (exit\n"\
+    "                130) and the same command resumes it."
+
+// "30", "30s" -> seconds; "100samples" -> samples. T2I_EARG otherwise.
+static int parse_log_interval(const char *s, double *sec, long *samples) {
+    char *end = NULL;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || !(v > 0) || v > 1e7)
+        return t2i_error(T2I_EARG, "--log-interval '%s': expected seconds (30, 30s) or samples "
+                                   "(100samples), > 0",
+                         s ? s : "");
+    if (!*end || !strcmp(end, "s")) {
+        *sec = v;
+        return T2I_OK;
+    }
+    if (!strcmp(end, "samples") && v == (double)(long)v) {
+        *samples = (long)v;
+        *sec = 1e9;
+        return T2I_OK;
+    }
+    return t2i_error(T2I_EARG, "--log-interval '%s': expected seconds (30, 30s) or samples "
+                               "(100samples)",
+                     s);
+}
+
+// Workers by default: the CPUs this process may use (SLURM_CPUS_PER_TASK inside a Slurm job,
+// else the affinity mask), at least 1.
+static long default_threads(void) {
+    const char *sl = getenv("SLURM_CPUS_PER_TASK");
+    char *end = NULL;
+    long v = sl ? strtol(sl, &end, 10) : 0;
+    if (sl && *sl && end && !*end && v >= 1) return v;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 1) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? n : 1;
+}
+
 static int common(int argc, char **argv, int images_mode) {
     static const char *usage_run =
         "t2ibench run --suite S --model CARD --protocol P [--evaluators CARD]\n"
@@ -42,22 +100,21 @@ static int common(int argc, char **argv, int images_mode) {
         "              tf2015 -> [demo_]<dataset>_tf2015.json, else demo_<dataset>.json /\n"
         "              <dataset>_tf2015.json)\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
-        "             [--images-out DIR] [--fid-stats FILE.npz] [--resume RUN] [--shard I/N]\n"
-        "             [--kid-ref FILE.npy] [-q] [-v]\n"
+        "             [--images-out DIR] [--fid-stats FILE.npz] [--kid-ref FILE.npy]\n"
+        "             [--resume RUN] [--new] [--takeover] [--shard I/N|slurm|auto]\n"
+        "             [--log-interval N[s]|Nsamples] [-q] [-v]\n"
         "  --fid-stats FILE.npz  FID reference statistics (mu, sigma) to use instead of the\n"
         "               evaluator card's (make them with `t2ibench fid-stats DIR`)\n"
         "  --kid-ref FILE.npy    reference pool3 features (N, 2048) for KID (`t2ibench\n"
         "               fid-stats DIR --features FILE.npy` writes them)\n"
-        "  --shard I/N  run only the blocks b with b % N == I (into this --db; combine the shard\n"
-        "               databases with `t2ibench merge`). Without --shard, a Slurm array task\n"
-        "               (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT)\n"
-        "               selects its shard; --shard 0/1 runs every block.";
+        RUN_COMMON_HELP;
     static const char *usage_img =
         "t2ibench eval-images DIR --protocol P --evaluators CARD [--fid-stats FILE.npz]\n"
         "                     [--kid-ref FILE.npy]\n"
         "t2ibench eval-images DIR --suite S --protocol P [--evaluators CARD] [--mapping FILE.tsv]\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
-        "             [--max-pixels N] [--resume RUN] [--shard I/N] [-q] [-v]\n"
+        "             [--max-pixels N] [--resume RUN] [--new] [--takeover]\n"
+        "             [--shard I/N|slurm|auto] [--log-interval N[s]|Nsamples] [-q] [-v]\n"
         "  Without --suite: every image under DIR (sub-folders too, sorted by path) is scored\n"
         "  for the caption-free metrics (IS, FID); files that are not images are listed.\n"
         "  With --suite: DIR/<id>.png (or %06d.png, .jpg) is sample <id>, or --mapping gives a\n"
@@ -68,7 +125,8 @@ static int common(int argc, char **argv, int images_mode) {
         "  --fid-stats FILE FID reference statistics instead of the evaluator card's\n"
         "  --kid-ref FILE   reference pool3 features (N, 2048) for KID (fid-stats --features)\n"
         "  --max-pixels N   refuse larger images (checked from the file header; default\n"
-        "                   100000000)";
+        "                   100000000)\n"
+        RUN_COMMON_HELP;
     const char *cmd = images_mode ? "eval-images" : "run";
     const char *usage = images_mode ? usage_img : usage_run;
     Args a;
@@ -83,8 +141,11 @@ static int common(int argc, char **argv, int images_mode) {
     o.db = args_str(&a, "--db", "results/t2ibench.db");
     o.limit = args_long(&a, "--limit", 0);
     long batch = args_long(&a, "--batch", 8);
-    long threads = args_long(&a, "--threads", 2);
+    long threads = args_long(&a, "--threads", LONG_MIN);   // LONG_MIN: not given
     o.resume = args_long(&a, "--resume", 0);
+    o.new_run = args_flag(&a, "--new");
+    o.takeover = args_flag(&a, "--takeover");
+    const char *logi = args_str(&a, "--log-interval", NULL);
     o.quiet = args_flag(&a, "-q") | args_flag(&a, "--quiet");
     o.verbose = args_flag(&a, "-v") | args_flag(&a, "--verbose");
     const char *shard = args_str(&a, "--shard", NULL);
@@ -126,6 +187,15 @@ static int common(int argc, char **argv, int images_mode) {
         t2i_error(T2I_EARG, "--limit %ld must be >= 0", o.limit);
         return cli_usage(cmd, usage);
     }
+    if (logi && parse_log_interval(logi, &o.log_seconds, &o.log_samples))
+        return cli_usage(cmd, usage);
+    if (o.new_run && o.resume) {
+        t2i_error(T2I_EARG, "--new and --resume exclude each other");
+        return cli_usage(cmd, usage);
+    }
+    int threads_given = threads != LONG_MIN;
+    if (!threads_given) threads = default_threads();
+    if (!threads_given && threads > 64) threads = 64;
     if (batch < 1 || batch > 256 || threads < 1 || threads > 256) {
         int b = batch < 1 || batch > 256;
         t2i_error(T2I_EARG, "%s %ld is outside 1..256", b ? "--batch" : "--threads",
@@ -136,19 +206,32 @@ static int common(int argc, char **argv, int images_mode) {
         t2i_error(T2I_EARG, "--resume %lld must be a run id (>= 1)", (long long)o.resume);
         return cli_usage(cmd, usage);
     }
+    if (threads > 64) {
+        if (!o.quiet)
+            fprintf(stderr, "t2ibench: --threads %ld capped at 64 workers\n", threads);
+        threads = 64;
+    }
     o.batch = (int)batch;
     o.threads = (int)threads;
-    if (shard) {
-        if (scoring_parse_shard(shard, &o.shard_index, &o.shard_count))
-            return cli_usage(cmd, usage);   // prints the message, then the usage
-    } else {
+    if (shard && (!strcmp(shard, "slurm") || !strcmp(shard, "auto"))) {
         int found = 0;
         if (scoring_slurm_shard(&o.shard_index, &o.shard_count, &found))
             return cli_fail(cmd, T2I_EARG);
+        if (!found && !strcmp(shard, "slurm")) {
+            t2i_error(T2I_EARG, "--shard slurm: SLURM_ARRAY_TASK_ID is not set (not a Slurm "
+                                "array task); use --shard auto to run every block outside one");
+            return cli_fail(cmd, T2I_EARG);
+        }
         if (found && !o.quiet)
-            fprintf(stderr, "t2ibench: Slurm array task: shard %d/%d (from SLURM_ARRAY_TASK_ID; "
-                            "--shard overrides)\n",
-                    o.shard_index, o.shard_count);
+            fprintf(stderr, "t2ibench: Slurm array task %s: shard %d/%d\n",
+                    getenv("SLURM_ARRAY_TASK_ID"), o.shard_index, o.shard_count);
+    } else if (shard) {
+        if (scoring_parse_shard(shard, &o.shard_index, &o.shard_count))
+            return cli_usage(cmd, usage);   // prints the message, then the usage
+    } else if (getenv("SLURM_ARRAY_TASK_ID") && *getenv("SLURM_ARRAY_TASK_ID") && !o.quiet) {
+        fprintf(stderr, "t2ibench: note: Slurm array task %s runs every block (no --shard); pass "
+                        "--shard slurm to split the suite over the array\n",
+                getenv("SLURM_ARRAY_TASK_ID"));
     }
     int64_t id = 0;
     int rc = runner_run(&o, &id);

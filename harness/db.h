@@ -17,14 +17,17 @@
 #define T2I_DB_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_APPLICATION_ID 0x74326962   // "t2ib"
 
 typedef struct {
     sqlite3 *db;
     char    *path;
+    int      readonly;
+    int      version;   // schema version of the file (a read-only open of a v1 file keeps 1)
 } Db;
 
 typedef struct {
@@ -83,6 +86,48 @@ int  db_run_exists(Db *d, int64_t run, int *exists /* OUT */);
 int  db_blocks_done(Db *d, int64_t run, uint8_t *done, int64_t n_blocks);
 // The newest run id (0 when empty).
 int  db_run_latest(Db *d, int64_t *id /* OUT */);
+
+// ---- live owner of a run (schema 2) ----
+// A run being computed records its process (pid, host) and a heartbeat (time of its last
+// commit); the owner is cleared when the process stops. A "running" run whose process on this
+// host is gone is shown as "stale" and may be resumed; a live owner makes a second process
+// refuse the run.
+typedef struct {
+    int64_t pid;         // 0 = no owner
+    char    host[256];
+    char    heartbeat[32];
+} DbOwner;
+typedef enum { DB_OWNER_NONE, DB_OWNER_ALIVE, DB_OWNER_GONE, DB_OWNER_UNKNOWN } DbLiveness;
+void       db_this_host(char *host, size_t n);
+int        db_run_owner(Db *d, int64_t run, DbOwner *o /* OUT */);
+// NONE without an owner; ALIVE/GONE for a process of this host; UNKNOWN on another host.
+DbLiveness db_owner_liveness(const DbOwner *o);
+// Inside a transaction: this process becomes the owner / refreshes the heartbeat / stops owning.
+int        db_run_claim(Db *d, int64_t run);
+int        db_run_heartbeat(Db *d, int64_t run);
+int        db_run_release(Db *d, int64_t run);
+
+// ---- partial blocks, sample sets, row checksums ----
+// have[i] = 1 when sample first + i has a stored row (an interrupted block keeps the samples it
+// finished; resume computes only the others).
+int  db_samples_present(Db *d, int64_t run, int64_t first, int64_t cnt, uint8_t *have);
+// Inside a transaction: the digest of the sample ids the run's metrics cover ("N:sha256").
+int  db_run_set_sample_set(Db *d, int64_t run, const char *digest);
+// The stored checksum of a sample row: sha256 over its columns, length-prefixed.
+typedef struct {
+    int64_t     sample, block;
+    const void *is_logits;  int64_t is_bytes;
+    int64_t     rp_rank;    // -1 when absent
+    const void *rp_scores;  int64_t rp_bytes;
+    const void *fid_feat;   int64_t fid_bytes;
+    const char *image_sha256;
+} DbRow;
+void db_row_checksum(const DbRow *w, char hex[65]);
+// Recomputes the checksums of a run's rows: *bad_sample = the first row whose bytes changed
+// (-1 when none); rows written before schema 2 have none and are not counted in *checked.
+int  db_samples_verify(Db *d, int64_t run, int64_t *checked /* OUT */, int64_t *bad_sample /* OUT */);
+// PRAGMA quick_check: T2I_EDB naming the file when the database is damaged.
+int  db_quick_check(Db *d);
 
 sqlite3 *db_handle(Db *d);
 // Error helper: T2I_EDB with "DB: what: sqlite message".

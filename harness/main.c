@@ -68,6 +68,16 @@ static int check_stdout(int rc) {
 }
 
 int main(int argc, char **argv) {
+    // `t2ibench help CMD` is `t2ibench CMD --help`.
+    if (argc == 3 && strcmp(argv[1], "help") == 0) {
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char *hargv[] = {argv[2], "--help", NULL};
+                return check_stdout(commands[i].fn(2, hargv));
+            }
+        fprintf(stderr, "t2ibench: unknown command '%s' (see t2ibench --help)\n", argv[2]);
+        return EXIT_USAGE;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);

@@ -17,7 +17,8 @@
 //     "config": {"ntoken": 5450, "ninput": 300, "nhidden": 256}
 //   },
 //   "vocabulary": "weights/captions.pickle",   captions.pickle or a text vocabulary (vocab.h)
-//   "WORDS_NUM": 18,                           cfg.TEXT.WORDS_NUM
+//   "WORDS_NUM": 18,                           cfg.TEXT.WORDS_NUM (training; recorded in the run
+//                                              provenance, a difference from the protocol's is said)
 //   "notes": "..."                             optional free text
 // }
 // Strict: an unknown key, a missing key or a wrong type is T2I_EARG naming its JSON path

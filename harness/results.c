@@ -58,6 +58,18 @@ static int add_metric(ResRun *r, const char *name, double v, double sd, int64_t 
     return T2I_OK;
 }
 
+static int res_sample_set(Db *d, int64_t id, char *buf, size_t n) {
+    sqlite3_stmt *st;
+    buf[0] = 0;
+    if (sqlite3_prepare_v2(db_handle(d), "SELECT coalesce(sample_set, '') FROM runs WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "read run");
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) col_text(st, 0, buf, n);
+    sqlite3_finalize(st);
+    return T2I_OK;
+}
+
 int res_load(Db *d, int64_t id, ResRun *r) {
     memset(r, 0, sizeof *r);
     sqlite3 *db = db_handle(d);
@@ -98,6 +110,23 @@ int res_load(Db *d, int64_t id, ResRun *r) {
     sqlite3_finalize(st);
     if (!r->provenance) return T2I_ENOMEM;
     scoring_shard_of_provenance(r->provenance, &r->shard_index, &r->shard_count);
+    if (d->version >= 2) {
+        DbOwner ow;
+        int rc = db_run_owner(d, id, &ow);
+        if (rc) {
+            res_free(r);
+            return rc;
+        }
+        r->owner_known = 1;
+        r->owner_pid = ow.pid;
+        snprintf(r->owner_host, sizeof r->owner_host, "%s", ow.host);
+        snprintf(r->heartbeat, sizeof r->heartbeat, "%s", ow.heartbeat);
+        r->owner_liveness = (int)db_owner_liveness(&ow);
+        if ((rc = res_sample_set(d, id, r->sample_set, sizeof r->sample_set))) {
+            res_free(r);
+            return rc;
+        }
+    }
 
     if (sqlite3_prepare_v2(db,
                            "SELECT name, value, std, n, direction FROM metrics WHERE run = ?"
@@ -146,11 +175,32 @@ void res_free(ResRun *r) {
 }
 
 void res_status_label(const ResRun *r, char *buf, size_t n) {
+    // "running" is what the row says; whether its process still exists decides what we show.
+    const char *st = !strcmp(r->status, "shard-complete") ? "complete" : r->status;
+    if (!strcmp(r->status, "running") && r->owner_liveness == DB_OWNER_GONE) st = "stale";
+    if (!strcmp(r->status, "running") && r->owner_liveness == DB_OWNER_NONE && r->owner_known)
+        st = "stale";
     if (r->shard_count > 1)
-        snprintf(buf, n, "shard %d/%d %s", r->shard_index, r->shard_count,
-                 !strcmp(r->status, "shard-complete") ? "complete" : r->status);
+        snprintf(buf, n, "shard %d/%d %s", r->shard_index, r->shard_count, st);
     else
-        snprintf(buf, n, "%s", r->status);
+        snprintf(buf, n, "%s", st);
+}
+
+int res_same_samples(const ResRun *a, const ResRun *b, char *why, size_t n) {
+    why[0] = 0;
+    int64_t na = a->n_samples, nb = b->n_samples;
+    if (a->sample_set[0] && b->sample_set[0]) {
+        if (!strcmp(a->sample_set, b->sample_set)) return 1;
+        na = strtoll(a->sample_set, NULL, 10);
+        nb = strtoll(b->sample_set, NULL, 10);
+    } else if (na == nb) {
+        return 1;   // a run stored before sample-set digests: the count is all we know
+    }
+    snprintf(why, n, "run %lld covers %lld samples (%.20s...), run %lld covers %lld samples "
+                     "(%.20s...): metrics of different sample sets are not comparable",
+             (long long)a->id, (long long)na, a->sample_set[0] ? a->sample_set : "no digest",
+             (long long)b->id, (long long)nb, b->sample_set[0] ? b->sample_set : "no digest");
+    return 0;
 }
 
 const ResMetric *res_metric(const ResRun *r, const char *name) {
@@ -181,6 +231,7 @@ char *res_to_json(const ResRun *r) {
     cJSON_AddStringToObject(j, "finished", r->finished);
     cJSON_AddNumberToObject(j, "n_samples", (double)r->n_samples);
     cJSON_AddNumberToObject(j, "samples_done", (double)r->samples_done);
+    if (r->sample_set[0]) cJSON_AddStringToObject(j, "sample_set", r->sample_set);
     cJSON *ms = cJSON_AddArrayToObject(j, "metrics");
     for (int i = 0; i < r->n_metrics; i++) {
         cJSON *m = cJSON_CreateObject();
@@ -205,17 +256,20 @@ int res_load_json(const char *path, ResRun *r) {
     cJSON *j = NULL;
     int rc = jx_parse_file(path, &j);
     if (rc) return rc;
-    static const char *const keys[] = {"format", "id", "status", "kind", "suite", "protocol",
+    const char *keys[] = {"format", "id", "status", "kind", "suite", "protocol",
                                        "model", "evaluators", "fingerprint",
                                        "inputs_fingerprint", "model_fingerprint", "started",
                                        "finished", "n_samples", "samples_done", "metrics",
-                                       "provenance", NULL};
+                                       "provenance", NULL, NULL};
     static const char *const mkeys[] = {"name", "value", "std", "n", "direction", NULL};
     static const char *const fmts[] = {"t2ibench-run/1", NULL};
     const cJSON *ms;
     long v;
     int k;
-    if ((rc = jx_keys(j, path, "$", keys))) goto done;
+    // "sample_set": written since schema 2, optional for older exports.
+    keys[sizeof keys / sizeof keys[0] - 2] =
+        cJSON_GetObjectItemCaseSensitive(j, "sample_set") ? "sample_set" : NULL;
+    if ((rc = jx_keys(j, path, "$", (const char *const *)keys))) goto done;
     if ((rc = jx_enum(j, path, "$", "format", fmts, &k))) goto done;
     if ((rc = jx_int(j, path, "$", "id", 0, 1L << 53, &v))) goto done;
     r->id = v;
@@ -234,6 +288,9 @@ int res_load_json(const char *path, ResRun *r) {
     r->n_samples = v;
     if ((rc = jx_int(j, path, "$", "samples_done", 0, 1L << 53, &v))) goto done;
     r->samples_done = v;
+    if (cJSON_GetObjectItemCaseSensitive(j, "sample_set") &&
+        (rc = jx_str_copy(j, path, "$", "sample_set", r->sample_set, sizeof r->sample_set)))
+        goto done;
     ms = cJSON_GetObjectItemCaseSensitive(j, "metrics");
     if (!cJSON_IsArray(ms)) {
         rc = t2i_error(T2I_EARG, "%s: $.metrics: expected an array", path);

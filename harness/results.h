@@ -28,6 +28,12 @@ typedef struct {
                                           // a shard: its metrics cover every sample
     ResMetric m[RES_MAX_METRICS];
     int       n_metrics;
+    // Schema 2 (empty / 0 for older files and exported JSON without them):
+    char      sample_set[88];   // "N:sha256" of the sample ids the metrics cover (scoring.h)
+    int       owner_known;      // 1 when the owner columns were read
+    int64_t   owner_pid;        // process computing a "running" run (0 = none)
+    char      owner_host[128], heartbeat[32];
+    int       owner_liveness;   // DbLiveness of that process
 } ResRun;
 
 // Syntax only: "latest"/"last" (*id = 0) or a positive run id; T2I_EARG with a message naming
@@ -42,8 +48,11 @@ int  res_load(Db *d, int64_t id, ResRun *r /* OUT */);
 int  res_load_json(const char *path, ResRun *r /* OUT */);
 void res_free(ResRun *r);
 const ResMetric *res_metric(const ResRun *r, const char *name);
-// Status as shown to users: the stored status, or for a shard run "shard I/N complete" (status
-// "shard-complete"), "shard I/N running", ...
+// 1 when both runs' metrics cover the same samples (equal sample-set digests; equal sample
+// counts for runs stored before digests); 0 with a sentence in why otherwise.
+int  res_same_samples(const ResRun *a, const ResRun *b, char *why, size_t n);
+// Status as shown to users: the stored status ("stale" for a "running" run whose process is
+// gone), or for a shard run "shard I/N complete" (status "shard-complete"), "shard I/N running".
 void res_status_label(const ResRun *r, char *buf, size_t n);
 // JSON export text (t2i_malloc'd).
 char *res_to_json(const ResRun *r);

@@ -48,11 +48,15 @@
 // ---- signals -------------------------------------------------------------------------------
 
 static volatile sig_atomic_t g_stop;
-// The first SIGINT/SIGTERM only sets the flag (the block in flight is committed, then the run
-// stops); SA_RESETHAND restores the default action, so a second one ends the process at once.
+// SIGINT/SIGTERM only set the flag: the workers check it between samples (at every stage of a
+// batch), the samples finished so far are committed and the run is marked "interrupted". A
+// second signal does the same (it cannot be faster); a third one ends the process at once (the
+// run then shows as "stale" in `list` and resumes from its last commit).
 static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
+    if (++g_stop >= 3) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
 }
 
 // ---- state ---------------------------------------------------------------------------------
@@ -112,6 +116,7 @@ typedef struct {
     int           *ldH, *ldW;      // (B)
     double         t[ST_N];
     int64_t        t_images[ST_N];
+    struct ProgLog  *plog;         // progress lines without a terminal (worker 0 writes)
     // progress bar state (shared by the workers; worker 0 draws)
     double           prog_t0;
     int64_t          prog_done0;
@@ -121,9 +126,12 @@ typedef struct {
 
 static void progress(const Run *r, int64_t done, int64_t total, double t_start, int64_t done0,
                      const char *stage);
-static void stage(const Run *r, const char *name) {
+// A stage boundary: draws the progress and is where a stop request is honoured (T2I_EINTR:
+// the batch in flight is dropped, the finished ones are committed).
+static int stage(const Run *r, const char *name) {
     if (r->widx == 0 && r->prog_count)
         progress(r, atomic_load(r->prog_count), r->n_work, r->prog_t0, r->prog_done0, name);
+    return g_stop ? T2I_EINTR : T2I_OK;
 }
 
 static int fail_oom(void) { return t2i_error(T2I_ENOMEM, "out of memory"); }
@@ -277,6 +285,12 @@ static int load_all(Run *r) {
     if (!o->suite && (rc = images_folder_suite(o, &r->P, r->E.dataset, &r->imgs, &r->S))) return rc;
     if ((rc = check_compat(r))) return rc;
     r->words_num = r->S.words_num;
+    // The card's WORDS_NUM (cfg.TEXT.WORDS_NUM of training) is recorded in the provenance; the
+    // protocol decides the evaluation truncation, and a difference is said aloud.
+    if (r->have_model && r->M.words_num != r->S.words_num && !o->quiet)
+        fprintf(stderr, "t2ibench: note: model card %s was trained with WORDS_NUM %d; protocol %s "
+                        "evaluates captions truncated to %d words (suite %s)\n",
+                o->model, r->M.words_num, r->P.name, r->S.words_num, r->S.path);
     r->n = o->limit > 0 && o->limit < r->S.n ? o->limit : r->S.n;
     r->use_is = r->P.is_enabled;
     r->use_rp = r->P.rp_enabled && r->S.mismatches > 0 && o->suite;
@@ -320,6 +334,28 @@ static int add_provenance(Run *r, Provenance *pv) {
         if ((rc = prov_add_file(pv, "model.vocabulary", r->M.vocab_path))) return rc;
     }
     return T2I_OK;
+}
+
+// The FID statistics are read and checked (size, finiteness, symmetric covariance with a
+// non-negative diagonal, 2048 features) before the first sample, not after the generation.
+static int check_fid_stats(const Run *r) {
+    if (!r->use_fid || !r->E.fid_stats) return T2I_OK;
+    FidStats st;
+    int rc = fid_stats_load(r->E.fid_stats, &st);
+    if (rc) return t2i_error_prefix(rc, "evaluator card %s: FID statistics", r->E.path);
+    int D = st.D;
+    for (size_t i = 0; i < (size_t)D && !rc; i++)
+        if (!isfinite(st.mu[i]))
+            rc = t2i_error(T2I_EFORMAT, "%s: mu[%zu] is not finite", r->E.fid_stats, i);
+    for (size_t i = 0; i < (size_t)D * D && !rc; i++)
+        if (!isfinite(st.sigma[i]))
+            rc = t2i_error(T2I_EFORMAT, "%s: sigma[%zu][%zu] is not finite", r->E.fid_stats,
+                           i / (size_t)D, i % (size_t)D);
+    fid_stats_free(&st);
+    if (!rc && D != 2048)
+        rc = t2i_error(T2I_ESHAPE, "%s: statistics of %d features; the FID Inception gives 2048",
+                       r->E.fid_stats, D);
+    return rc;
 }
 
 static int load_worker_nets(Run *r);
@@ -535,7 +571,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
     double t0;
     // Text + generation (run), or image loading (eval-images).
     if (r->have_model) {
-        stage(r, "text");
+        if ((rc = stage(r, "text"))) return rc;
         t0 = prov_now();
         int E = r->te.cfg.nhidden;
         memset(r->cap, 0, sizeof(int64_t) * (size_t)nb * W);
@@ -549,7 +585,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t[ST_TEXT] += prov_now() - t0;
         r->t_images[ST_TEXT] += nb;
 
-        stage(r, "generate");
+        if ((rc = stage(r, "generate"))) return rc;
         t0 = prov_now();
         GenIO io = gen_io(&r->g.cfg);
         int zd = io.z_dim, cd = io.eps_dim;
@@ -565,6 +601,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         // batch, so its results depend on --batch (as in the original code).
         int coupled = in.mask_mode == ATT_MASK_BATCH_COUPLED;
         for (int b0 = 0; b0 < nb; b0 += coupled ? nb : 1) {
+            if (g_stop) return T2I_EINTR;   // between samples
             int ub = coupled ? nb : 1;
             GenInputs in1 = in;
             in1.z = r->z + (size_t)b0 * zd;
@@ -590,7 +627,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t[ST_GEN] += prov_now() - t0;
         r->t_images[ST_GEN] += nb;
     } else {
-        stage(r, "load");
+        if ((rc = stage(r, "load"))) return rc;
         t0 = prov_now();
         if ((rc = images_load_batch(r->imgs.path + first, nb, r->o, r->ld, r->ldH, r->ldW,
                                     r->img_sha)))
@@ -600,7 +637,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
     }
     size_t per = (size_t)3 * IMG * IMG, per299 = (size_t)3 * INC * INC;
     if (r->use_is) {
-        stage(r, "is");
+        if ((rc = stage(r, "is"))) return rc;
         t0 = prov_now();
         for (int b = 0; b < nb; b++)
             if (r->have_model)
@@ -618,7 +655,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t_images[ST_IS] += nb;
     }
     if (r->use_fid) {
-        stage(r, "fid");
+        if ((rc = stage(r, "fid"))) return rc;
         t0 = prov_now();
         for (int b = 0; b < nb; b++)
             if (r->have_model)
@@ -635,7 +672,7 @@ static int run_batch(Run *r, int64_t first, int nb) {
         r->t_images[ST_FID] += nb;
     }
     if (r->use_rp) {
-        stage(r, "rp");
+        if ((rc = stage(r, "rp"))) return rc;
         t0 = prov_now();
         int M = r->S.mismatches, E = r->dte.cfg.nhidden;
         // DM-GAN scores the generator's float output (not the saved uint8 image).
@@ -681,9 +718,44 @@ static int run_batch(Run *r, int64_t first, int nb) {
 
 // ---- progress ------------------------------------------------------------------------------
 
+// Without a terminal (CI, Slurm, nohup): one line every every_s seconds or every_n samples.
+typedef struct ProgLog {
+    double  every_s;
+    int64_t every_n;     // 0 = by time only
+    double  last_t;
+    int64_t last_done;
+    int64_t run;
+} ProgLog;
+
+static void log_line(const Run *r, int64_t done, int64_t total, double t_start, int64_t done0,
+                     const char *stage_name) {
+    double now = prov_now(), el = now - t_start;
+    double rate = el > 0 ? (double)(done - done0) / el : 0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    char etas[32] = "?";
+    if (rate > 0)
+        snprintf(etas, sizeof etas, "%d:%02d:%02d", (int)(eta / 3600), (int)eta / 60 % 60,
+                 (int)eta % 60);
+    fprintf(stderr, "t2ibench: run %lld: %lld/%lld samples (%.0f%%), %.2f images/s, ETA %s, %s\n",
+            (long long)(r->plog ? r->plog->run : 0), (long long)done, (long long)total,
+            total ? 100.0 * (double)done / (double)total : 100.0, rate, etas, stage_name);
+    fflush(stderr);
+    if (r->plog) {
+        r->plog->last_t = now;
+        r->plog->last_done = done;
+    }
+}
+
 static void progress(const Run *r, int64_t done, int64_t total, double t_start, int64_t done0,
                      const char *stage_name) {
-    if (r->o->quiet || !isatty(2)) return;
+    if (r->o->quiet) return;
+    if (!isatty(2)) {
+        const ProgLog *pl = r->plog;
+        if (pl && (prov_now() - pl->last_t >= pl->every_s ||
+                   (pl->every_n > 0 && done - pl->last_done >= pl->every_n)))
+            log_line(r, done, total, t_start, done0, stage_name);
+        return;
+    }
     double el = prov_now() - t_start;
     double rate = el > 0 ? (double)(done - done0) / el : 0;
     double eta = rate > 0 ? (double)(total - done) / rate : 0;
@@ -737,7 +809,7 @@ static void score_spec(const Run *r, const Provenance *pv, ScoreSpec *sp) {
 static int score(const ScoreSpec *sp, Db *d, int64_t run) {
     int rc = db_begin(d);
     if (rc) return rc;
-    if ((rc = scoring_write(d, run, sp))) {
+    if ((rc = scoring_write(d, run, sp)) || (rc = db_run_release(d, run))) {
         db_rollback(d);
         return rc;
     }
@@ -755,6 +827,8 @@ typedef struct {
     float  *is, *fid, *rp;  // (cnt, ...) outputs by sample index in the block
     int    *rank;
     char  (*sha)[65];
+    const uint8_t *have;     // (cnt) 1 = stored by an earlier, interrupted invocation
+    uint8_t       *computed; // (cnt) 1 = computed now (its outputs are valid)
 } BlockOut;
 
 typedef struct {
@@ -773,12 +847,16 @@ static void *job_main(void *arg) {
     j->rc = T2I_OK;
     for (int64_t s = (int64_t)j->k * B; s < o->cnt; s += (int64_t)j->nw * B) {
         int nb = (int)(o->cnt - s < B ? o->cnt - s : B);
-        int rc = run_batch(r, o->first + s, nb);
+        int stored = 1;
+        for (int i = 0; i < nb; i++) stored &= o->have[s + i];
+        if (stored) continue;   // the whole batch was committed before an interrupt
+        int rc = g_stop ? T2I_EINTR : run_batch(r, o->first + s, nb);
         if (rc) {
             j->rc = rc;
-            snprintf(j->err, sizeof j->err, "%s", t2i_errmsg());
+            snprintf(j->err, sizeof j->err, "%s", rc == T2I_EINTR ? "interrupted" : t2i_errmsg());
             break;
         }
+        memset(o->computed + s, 1, (size_t)nb);
         if (r->use_is)
             memcpy(o->is + (size_t)s * o->per_is, r->is_out, sizeof(float) * nb * o->per_is);
         if (r->use_fid) memcpy(o->fid + (size_t)s * 2048, r->pool3, sizeof(float) * nb * 2048);
@@ -817,12 +895,272 @@ static int worker_clone(const Run *w0, Run *w, int k) {
     return rc;
 }
 
+// ---- which run, its owner, partial blocks ---------------------------------------------------
+
+// A live process owning `run` makes this one refuse it (and say which process); a dead owner
+// on this host, or an owner on another host whose last commit is over an hour old
+// (or --takeover), lets it resume.
+static int check_owner(Db *d, int64_t run, const RunOpts *o) {
+    DbOwner ow;
+    int rc = db_run_owner(d, run, &ow);
+    if (rc) return rc;
+    DbLiveness lv = db_owner_liveness(&ow);
+    if (lv == DB_OWNER_GONE && !o->quiet)
+        fprintf(stderr, "t2ibench: run %lld was left \"running\" by process %lld on %s, which is "
+                        "gone (stale); resuming it\n",
+                (long long)run, (long long)ow.pid, ow.host);
+    if (lv == DB_OWNER_ALIVE && ow.pid != (int64_t)getpid())
+        return t2i_error(T2I_EDB, "run %lld is being computed by process %lld on this host (%s, "
+                                  "last commit %s): wait for it to finish, or stop it with "
+                                  "`kill -INT %lld` and rerun; nothing was done",
+                         (long long)run, (long long)ow.pid, ow.host, ow.heartbeat,
+                         (long long)ow.pid);
+    if (lv == DB_OWNER_UNKNOWN && !o->takeover) {
+        sqlite3_stmt *st;
+        int recent = 1;
+        if (sqlite3_prepare_v2(db_handle(d), "SELECT heartbeat > strftime('%Y-%m-%dT%H:%M:%SZ',"
+                                             "'now','-1 hour') FROM runs WHERE id = ?",
+                               -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, run);
+            if (sqlite3_step(st) == SQLITE_ROW) recent = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        if (recent)
+            return t2i_error(T2I_EDB, "run %lld is owned by process %lld on host %s (last commit "
+                                      "%s), which this host cannot check: wait for it, or add "
+                                      "--takeover when that process is gone; nothing was done",
+                             (long long)run, (long long)ow.pid, ow.host, ow.heartbeat);
+    }
+    return T2I_OK;
+}
+
+// The run this command continues: --resume N (same inputs, not complete), or else the newest
+// run with this key (unless --new). *complete = 1 when that run is complete (nothing to do);
+// *run = 0 for a new run. Refuses a run that a live process owns.
+static int pick_run(Db *d, const RunOpts *o, const char *key, int64_t *run, int *complete) {
+    *run = 0;
+    *complete = 0;
+    if (o->resume <= 0 && o->new_run) return T2I_OK;
+    sqlite3_stmt *st;
+    const char *sql = o->resume > 0
+                          ? "SELECT id, run_key, status FROM runs WHERE id = ?"
+                          : "SELECT id, run_key, status FROM runs WHERE run_key = ?"
+                            " ORDER BY id DESC LIMIT 1";
+    if (sqlite3_prepare_v2(db_handle(d), sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "find run");
+    if (o->resume > 0) sqlite3_bind_int64(st, 1, o->resume);
+    else sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE) return db_err(d, "find run");
+        if (o->resume > 0)
+            return t2i_error(T2I_EARG, "--resume %lld: no such run in %s", (long long)o->resume,
+                             o->db);
+        return T2I_OK;
+    }
+    int64_t id = sqlite3_column_int64(st, 0);
+    int same = strcmp((const char *)sqlite3_column_text(st, 1), key) == 0;
+    const char *stt = (const char *)sqlite3_column_text(st, 2);
+    int done = !strcmp(stt, "complete") || !strcmp(stt, "shard-complete");
+    sqlite3_finalize(st);
+    if (o->resume > 0 && !same)
+        return t2i_error(T2I_EARG, "--resume %lld: that run was started with other inputs (suite, "
+                                   "model, protocol, evaluators, build, --limit, --shard, or "
+                                   "--batch for a batch-coupled protocol differ)",
+                         (long long)o->resume);
+    if (done) {
+        if (o->resume > 0)
+            return t2i_error(T2I_EARG, "--resume %lld: the run is already complete",
+                             (long long)o->resume);
+        *complete = 1;
+        *run = id;
+        return T2I_OK;
+    }
+    int rc = check_owner(d, id, o);
+    if (!rc) *run = id;
+    return rc;
+}
+
+// One shard count per database and run: a database holding shard runs i/3 of this run refuses a
+// shard 0/1 (a resubmitted single array task) or a whole run, and the other way round, so that
+// `merge` never meets duplicated blocks or picks a full run as a shard.
+static int check_shard_mix(Db *d, const char *fp, const char *mfp, int64_t n, int shard_n) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db_handle(d), "SELECT id, provenance FROM runs WHERE fingerprint = ?"
+                                         " AND model_fingerprint = ? AND n_samples = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "find runs");
+    sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, mfp, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, n);
+    int rc = T2I_OK;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        int i = 0, c = 0;
+        scoring_shard_of_provenance((const char *)sqlite3_column_text(st, 1), &i, &c);
+        if ((c > 1 ? c : 0) == shard_n) continue;
+        char other[32], mine[32];
+        snprintf(other, sizeof other, c > 1 ? "shard %d/%d" : "every block", i, c);
+        snprintf(mine, sizeof mine, shard_n > 1 ? "a shard of %d" : "every block", shard_n);
+        rc = t2i_error(T2I_EARG, "database %s already holds run %lld of these inputs with %s; this "
+                                 "command runs %s: use one database per shard (and the same shard "
+                                 "count, e.g. --shard I/%d for a resubmitted array task), or "
+                                 "another --db",
+                       d->path, (long long)sqlite3_column_int64(st, 0), other, mine,
+                       c > 1 ? c : 1);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+// Samples stored in the shard's open blocks (kept by an interrupted invocation).
+static int count_stored(Db *d, int64_t run, const uint8_t *done, int64_t nblocks, int shard_i,
+                        int shard_n, int64_t *n) {
+    sqlite3_stmt *st;
+    *n = 0;
+    if (sqlite3_prepare_v2(db_handle(d), "SELECT block, count(*) FROM samples WHERE run = ?"
+                                         " GROUP BY block",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(d, "count samples");
+    sqlite3_bind_int64(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t b = sqlite3_column_int64(st, 0);
+        if (b >= 0 && b < nblocks && !done[b] && scoring_block_in_shard(b, shard_i, shard_n))
+            *n += sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return T2I_OK;
+}
+
+// The provenance JSON of a new run (t2i_malloc'd; NULL when out of memory).
+static char *run_provenance(const Run *r, const Provenance *pv, const ScoreSpec *spec, int nw,
+                            int shard_i, int shard_n) {
+    cJSON *ex = cJSON_CreateObject();
+    char *extra = NULL, *prov = NULL;
+    if (!ex) return NULL;
+    cJSON_AddNumberToObject(ex, "batch_at_start", r->B);
+    cJSON_AddNumberToObject(ex, "workers_at_start", nw);
+    cJSON_AddBoolToObject(ex, "batch_coupled", r->P.attention_mask != 0);
+    cJSON_AddNumberToObject(ex, "limit", (double)r->n);
+    cJSON_AddStringToObject(ex, "suite", r->S.name);
+    cJSON_AddStringToObject(ex, "protocol", r->P.name);
+    cJSON_AddStringToObject(ex, "evaluators", r->E.name);
+    cJSON_AddStringToObject(ex, "model", r->have_model ? r->M.name : "eval-images");
+    if (r->have_model) cJSON_AddNumberToObject(ex, "model_words_num", r->M.words_num);
+    if (shard_n > 1) {
+        cJSON *sh = cJSON_AddObjectToObject(ex, "shard");
+        cJSON_AddNumberToObject(sh, "index", shard_i);
+        cJSON_AddNumberToObject(sh, "count", shard_n);
+    }
+    ScoreSpec all = *spec;
+    all.shard_index = all.shard_count = 0;
+    cJSON *sj = scoring_spec_json(&all);
+    if (sj) cJSON_AddItemToObject(ex, "scoring", sj);
+    extra = cJSON_PrintUnformatted(ex);
+    cJSON_Delete(ex);
+    if (extra) prov = prov_json(pv, extra);
+    cJSON_free(extra);
+    return prov;
+}
+
+// Stage seconds and image counts summed over the workers, before a block.
+typedef struct {
+    double  t[ST_N];
+    int64_t ti[ST_N];
+} BlockClock;
+
+static void clock_read(const Run *workers, int nw, BlockClock *c) {
+    memset(c, 0, sizeof *c);
+    for (int k = 0; k < nw; k++)
+        for (int st = 0; st < ST_N; st++) {
+            c->t[st] += workers[k].t[st];
+            c->ti[st] += workers[k].t_images[st];
+        }
+}
+
+// One transaction: the block's newly computed sample rows, its timings and (when `whole`) the
+// block as done. *stored = rows written.
+static int commit_block(Db *d, const Run *r, const Run *workers, int nw, int64_t run, int64_t b,
+                        const BlockOut *bo, const BlockClock *before, double tb, int whole,
+                        int64_t *stored) {
+    const RunOpts *o = r->o;
+    int64_t first = bo->first, cnt = bo->cnt, n = 0;
+    int M = bo->M;
+    size_t per_is = bo->per_is;
+    *stored = 0;
+    double ts = prov_now();
+    // Another writer may hold the database: wait (busy_timeout 5 s per try) up to a minute
+    // before giving up on this block (not after a stop request: commit what we can now).
+    int rc = db_begin(d);
+    for (int tries = 1; rc == T2I_EDB && tries < 12 && !g_stop; tries++) {
+        if (!o->quiet) fprintf(stderr, "t2ibench: %s; retrying\n", t2i_errmsg());
+        rc = db_begin(d);
+    }
+    if (rc) return rc;
+    for (int64_t s = 0; s < cnt && !rc; s++) {
+        if (!bo->computed[s] || bo->have[s]) continue;
+        DbSample row = {.sample = first + s, .block = b,
+                        .is_logits = r->use_is ? bo->is + (size_t)s * per_is : NULL,
+                        .n_is = r->use_is ? (int)per_is : 0,
+                        .rp_rank = r->use_rp ? bo->rank[s] : -1,
+                        .rp_scores = r->use_rp ? bo->rp + (size_t)s * (1 + M) : NULL,
+                        .n_rp = r->use_rp ? 1 + M : 0,
+                        .fid_feat = r->use_fid ? bo->fid + (size_t)s * 2048 : NULL,
+                        .n_fid = r->use_fid ? 2048 : 0,
+                        .image_sha256 = bo->sha[s]};
+        rc = db_sample_put(d, run, &row);
+        n++;
+    }
+    // Stage times are one worker's seconds per image (latency); "total" is the wall time of
+    // the block per image (throughput).
+    BlockClock now;
+    clock_read(workers, nw, &now);
+    for (int st = 0; st < ST_STORE && !rc; st++)
+        if (now.ti[st] > before->ti[st])
+            rc = db_timing_add(d, run, stage_names[st], now.t[st] - before->t[st],
+                               now.ti[st] - before->ti[st]);
+    if (!rc && n > 0) rc = db_timing_add(d, run, "store", prov_now() - ts, n);
+    if (!rc && n > 0) rc = db_timing_add(d, run, "total", prov_now() - tb, n);
+    if (!rc && whole) rc = db_block_done(d, run, b, cnt, prov_now() - tb);
+    if (!rc) rc = db_run_heartbeat(d, run);
+    if (!rc) rc = db_commit(d);
+    else db_rollback(d);
+    if (!rc) *stored = n;
+    return rc;
+}
+
+// --images-out on a resumed run: the images of samples computed by an earlier invocation are
+// not written again; say how many are missing and how to get them.
+static void images_out_report(const Run *r, int64_t run, Db *d) {
+    sqlite3_stmt *st;
+    int64_t missing = 0, first_missing = -1;
+    if (sqlite3_prepare_v2(db_handle(d), "SELECT sample FROM samples WHERE run = ? ORDER BY sample",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char path[4096];
+        int64_t id = sqlite3_column_int64(st, 0);
+        snprintf(path, sizeof path, "%s/%lld.png", r->o->images_out, (long long)id);
+        if (access(path, F_OK) != 0) {
+            if (first_missing < 0) first_missing = id;
+            missing++;
+        }
+    }
+    sqlite3_finalize(st);
+    if (missing)
+        fprintf(stderr, "t2ibench: warning: --images-out %s lacks the images of %lld samples "
+                        "(first: %lld) computed by an earlier invocation of run %lld; rerun with "
+                        "--new --images-out to get every image\n",
+                r->o->images_out, (long long)missing, (long long)first_missing, (long long)run);
+}
+
 // ---- the run -------------------------------------------------------------------------------
 
 static int set_status(Db *d, int64_t run, const char *status) {
     int rc = db_begin(d);
     if (rc) return rc;
-    if ((rc = db_run_set_status(d, run, status))) {
+    if ((rc = db_run_set_status(d, run, status)) || (rc = db_run_release(d, run))) {
         db_rollback(d);
         return rc;
     }
@@ -846,7 +1184,7 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     int nw = o->threads > 0 ? (o->threads < RUN_MAX_WORKERS ? o->threads : RUN_MAX_WORKERS) : 1;
     Run *workers = NULL;
     blas_set_threads(1);
-    if ((rc = load_all(&r))) goto out;
+    if ((rc = load_all(&r)) || (rc = check_fid_stats(&r))) goto out;
     if (o->images_dir) {
         struct stat sb;
         if (stat(o->images_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -872,12 +1210,31 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     // shard, so rerunning the same shard command resumes that shard and nothing else.
     int shard_i = o->shard_count > 1 ? o->shard_index : 0;
     int shard_n = o->shard_count > 1 ? o->shard_count : 0;
-    scoring_run_key(o->images_dir ? "eval-images" : "run", fp, mfp, r.n, r.S.sha256, shard_i,
-                    shard_n, key);
+    // A batch-coupled protocol (attention mask over the batch) makes a sample's numbers depend
+    // on --batch: the batch size is then part of "the same command", so a resume or a merge
+    // never mixes batch sizes.
+    char kind[64];
+    snprintf(kind, sizeof kind, "%s", o->images_dir ? "eval-images" : "run");
+    if (r.have_model && r.P.attention_mask) snprintf(kind, sizeof kind, "run|batch=%d", r.B);
+    scoring_run_key(kind, fp, mfp, r.n, r.S.sha256, shard_i, shard_n, key);
     ScoreSpec spec;
     score_spec(&r, &pv, &spec);
-    // The database before any heavy work: a read-only or locked file fails fast.
+    // The database before any heavy work: a read-only or locked file fails fast, a complete
+    // run of the same command is reported without any work, a run another process is
+    // computing is refused.
     if ((rc = db_open(&d, o->db, 0))) goto out;
+    int complete = 0;
+    if ((rc = check_shard_mix(&d, fp, mfp, r.n, shard_n))) goto out;
+    if ((rc = pick_run(&d, o, key, &run, &complete))) goto out;
+    if (complete) {
+        *run_id = run;
+        if (!o->quiet)
+            fprintf(stderr, "t2ibench: run %lld is complete (same command and inputs); nothing to "
+                            "do (--new starts a fresh run)\n",
+                    (long long)run);
+        goto out;
+    }
+    run = 0;
     // Networks before the run row: a wrong-shape checkpoint leaves no trace in the database.
     if ((rc = load_networks(&r)) || (rc = alloc_buffers(&r))) goto out;
     workers = t2i_calloc((size_t)nw, sizeof(Run));
@@ -895,64 +1252,23 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
         }
     }
     int64_t nblocks = (r.n + r.S.block_size - 1) / r.S.block_size;
-    if (o->resume > 0) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db_handle(&d), "SELECT run_key, status FROM runs WHERE id = ?", -1,
-                               &st, NULL) != SQLITE_OK) {
-            rc = db_err(&d, "find run");
-            goto out;
-        }
-        sqlite3_bind_int64(st, 1, o->resume);
-        if (sqlite3_step(st) != SQLITE_ROW) {
-            sqlite3_finalize(st);
-            rc = t2i_error(T2I_EARG, "--resume %lld: no such run in %s", (long long)o->resume, o->db);
-            goto out;
-        }
-        int same = strcmp((const char *)sqlite3_column_text(st, 0), key) == 0;
-        const char *stt = (const char *)sqlite3_column_text(st, 1);
-        int complete = !strcmp(stt, "complete") || !strcmp(stt, "shard-complete");
-        sqlite3_finalize(st);
-        if (!same) {
-            rc = t2i_error(T2I_EARG, "--resume %lld: that run was started with other inputs (suite, "
-                                     "model, protocol, evaluators, build or --limit differ)",
-                           (long long)o->resume);
-            goto out;
-        }
-        if (complete) {
-            rc = t2i_error(T2I_EARG, "--resume %lld: the run is already complete", (long long)o->resume);
-            goto out;
-        }
-        run = o->resume;
-    } else if ((rc = db_run_find_incomplete(&d, key, &run))) {
+    // Claim the run (or insert it) in one transaction: two identical commands never compute
+    // one run twice (the second sees the first's live owner and refuses).
+    if ((rc = db_begin(&d))) goto out;
+    if ((rc = pick_run(&d, o, key, &run, &complete))) {
+        db_rollback(&d);
+        goto out;
+    }
+    if (complete) {   // another process finished it while we loaded the networks
+        db_rollback(&d);
+        *run_id = run;
+        if (!o->quiet) fprintf(stderr, "t2ibench: run %lld is complete; nothing to do\n", (long long)run);
         goto out;
     }
     if (run && !o->quiet) fprintf(stderr, "t2ibench: resuming run %lld\n", (long long)run);
     if (!run) {
-        cJSON *ex = cJSON_CreateObject();
-        char *extra = NULL;
-        if (ex) {
-            cJSON_AddNumberToObject(ex, "batch_at_start", r.B);
-            cJSON_AddNumberToObject(ex, "workers_at_start", nw);
-            cJSON_AddNumberToObject(ex, "limit", (double)r.n);
-            cJSON_AddStringToObject(ex, "suite", r.S.name);
-            cJSON_AddStringToObject(ex, "protocol", r.P.name);
-            cJSON_AddStringToObject(ex, "evaluators", r.E.name);
-            cJSON_AddStringToObject(ex, "model", r.have_model ? r.M.name : "eval-images");
-            if (shard_n > 1) {
-                cJSON *sh = cJSON_AddObjectToObject(ex, "shard");
-                cJSON_AddNumberToObject(sh, "index", shard_i);
-                cJSON_AddNumberToObject(sh, "count", shard_n);
-            }
-            ScoreSpec all = spec;
-            all.shard_index = all.shard_count = 0;
-            cJSON *sj = scoring_spec_json(&all);
-            if (sj) cJSON_AddItemToObject(ex, "scoring", sj);
-            extra = cJSON_PrintUnformatted(ex);
-            cJSON_Delete(ex);
-        }
-        prov = extra ? prov_json(&pv, extra) : NULL;
-        cJSON_free(extra);
-        if (!prov) {
+        if (!(prov = run_provenance(&r, &pv, &spec, nw, shard_i, shard_n))) {
+            db_rollback(&d);
             rc = fail_oom();
             goto out;
         }
@@ -962,23 +1278,25 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
                      .protocol = r.P.name, .model = r.have_model ? r.M.name : o->images_dir,
                      .evaluators = r.E.name, .n_samples = r.n, .n_blocks = nblocks,
                      .block_size = r.S.block_size, .provenance = prov};
-        if ((rc = db_begin(&d))) goto out;
-        if ((rc = db_run_insert(&d, &row, &run))) {
-            db_rollback(&d);
-            goto out;
-        }
-        if ((rc = db_commit(&d))) goto out;
-    } else if ((rc = set_status(&d, run, "running"))) {
+        rc = db_run_insert(&d, &row, &run);
+    } else {
+        rc = db_run_set_status(&d, run, "running");
+    }
+    if (!rc) rc = db_run_claim(&d, run);
+    if (!rc) rc = db_commit(&d);
+    else db_rollback(&d);
+    if (rc) {
+        run = 0;
         goto out;
     }
     *run_id = run;
     done = t2i_calloc((size_t)nblocks + 1, 1);
     if (!done) {
         rc = fail_oom();
-        goto out;
+        goto fail_run;
     }
-    if ((rc = db_blocks_done(&d, run, done, nblocks))) goto out;
-    int64_t todo = 0, samples_done = 0;
+    if ((rc = db_blocks_done(&d, run, done, nblocks))) goto fail_run;
+    int64_t todo = 0, samples_done = 0, partial = 0;
     r.n_work = 0;
     for (int64_t b = 0; b < nblocks; b++) {
         if (!scoring_block_in_shard(b, shard_i, shard_n)) continue;
@@ -987,6 +1305,8 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
         if (done[b]) samples_done += nbk;
         else todo++;
     }
+    if ((rc = count_stored(&d, run, done, nblocks, shard_i, shard_n, &partial))) goto fail_run;
+    samples_done += partial;
     for (int k = 0; k < nw; k++) workers[k].n_work = r.n_work;
     if (shard_n > 1 && !o->quiet)
         fprintf(stderr, "t2ibench: run %lld is shard %d/%d: %lld of its blocks (b %% %d == %d) to "
@@ -1003,7 +1323,6 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
     g_stop = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
@@ -1011,44 +1330,45 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
     _Atomic int64_t prog_count;
     atomic_init(&prog_count, samples_done);
     int64_t done_start = samples_done;
+    ProgLog plog = {.every_s = o->log_seconds > 0 ? o->log_seconds : 30, .every_n = o->log_samples,
+                    .last_t = t_start, .last_done = samples_done, .run = run};
     for (int k = 0; k < nw; k++) {
         workers[k].prog_t0 = t_start;
         workers[k].prog_done0 = samples_done;
         workers[k].prog_count = &prog_count;
+        workers[k].plog = &plog;
     }
+    r.plog = &plog;
     BlockOut bo;
     memset(&bo, 0, sizeof bo);
     int M = r.S.mismatches;
     size_t per_is = (size_t)(r.is_cols ? r.is_cols : 1);
+    size_t bs = (size_t)r.S.block_size;
     bo.per_is = per_is;
     bo.M = M;
-    bo.is = t2i_malloc(sizeof(float) * (size_t)r.S.block_size * per_is);
-    bo.fid = t2i_malloc(sizeof(float) * (size_t)r.S.block_size * (r.use_fid ? 2048 : 1));
-    bo.rp = t2i_malloc(sizeof(float) * (size_t)r.S.block_size * (size_t)(1 + M));
-    bo.rank = t2i_malloc(sizeof(int) * (size_t)r.S.block_size);
-    bo.sha = t2i_malloc((size_t)r.S.block_size * 65);
-    if (!bo.is || !bo.fid || !bo.rp || !bo.rank || !bo.sha) rc = fail_oom();
+    bo.is = t2i_malloc(sizeof(float) * bs * per_is);
+    bo.fid = t2i_malloc(sizeof(float) * bs * (r.use_fid ? 2048 : 1));
+    bo.rp = t2i_malloc(sizeof(float) * bs * (size_t)(1 + M));
+    bo.rank = t2i_malloc(sizeof(int) * bs);
+    bo.sha = t2i_malloc(bs * 65);
+    uint8_t *have = t2i_malloc(bs);
+    bo.computed = t2i_malloc(bs);
+    bo.have = have;
+    if (!bo.is || !bo.fid || !bo.rp || !bo.rank || !bo.sha || !have || !bo.computed)
+        rc = fail_oom();
     for (int64_t b = 0; b < nblocks && !rc; b++) {
         if (done[b] || !scoring_block_in_shard(b, shard_i, shard_n)) continue;
         if (g_stop) {
-            rc = t2i_error(T2I_EINTR, "interrupted: run %lld stopped after committing %lld of %lld "
-                                      "blocks; rerun the same command (or --resume %lld) to finish",
-                           (long long)run, (long long)(samples_done / r.S.block_size),
-                           (long long)nblocks, (long long)run);
+            rc = T2I_EINTR;
             break;
         }
         int64_t first = b * r.S.block_size;
         int64_t cnt = first + r.S.block_size < r.n ? r.S.block_size : r.n - first;
+        if ((rc = db_samples_present(&d, run, first, cnt, have))) break;
+        memset(bo.computed, 0, (size_t)cnt);
         double tb = prov_now();
-        double t_before[ST_N];
-        int64_t ti_before[ST_N];
-        memset(t_before, 0, sizeof t_before);
-        memset(ti_before, 0, sizeof ti_before);
-        for (int k = 0; k < nw; k++)
-            for (int st = 0; st < ST_N; st++) {
-                t_before[st] += workers[k].t[st];
-                ti_before[st] += workers[k].t_images[st];
-            }
+        BlockClock clk;
+        clock_read(workers, nw, &clk);
         // The block's chunks of --batch consecutive samples go round-robin to the workers;
         // each sample's outputs land at its own index, so the order of work never matters.
         bo.first = first;
@@ -1065,63 +1385,52 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
         job_main(&jobs[0]);
         for (int k = 1; k < nw; k++)
             if (started[k]) pthread_join(tid[k], NULL);
-        for (int k = 0; k < nw && !rc; k++)
-            if (jobs[k].rc) rc = t2i_error(jobs[k].rc, "%s", jobs[k].err);
-        if (!rc) {
-            double ts = prov_now();
-            // Another writer may hold the database: wait (busy_timeout 5 s per try) up to a
-            // minute before giving up on this block.
-            rc = db_begin(&d);
-            for (int tries = 1; rc == T2I_EDB && tries < 12 && !g_stop; tries++) {
-                if (!o->quiet) fprintf(stderr, "t2ibench: %s; retrying\n", t2i_errmsg());
-                rc = db_begin(&d);
-            }
-            for (int64_t s = 0; s < cnt && !rc; s++) {
-                DbSample row = {.sample = first + s, .block = b,
-                                .is_logits = r.use_is ? bo.is + (size_t)s * per_is : NULL,
-                                .n_is = r.use_is ? (int)per_is : 0,
-                                .rp_rank = r.use_rp ? bo.rank[s] : -1,
-                                .rp_scores = r.use_rp ? bo.rp + (size_t)s * (1 + M) : NULL,
-                                .n_rp = r.use_rp ? 1 + M : 0,
-                                .fid_feat = r.use_fid ? bo.fid + (size_t)s * 2048 : NULL,
-                                .n_fid = r.use_fid ? 2048 : 0,
-                                .image_sha256 = bo.sha[s]};
-                rc = db_sample_put(&d, run, &row);
-            }
-            // Stage times are one worker's seconds per image (latency); "total" is the wall
-            // time of the block per image (throughput).
-            for (int st = 0; st < ST_STORE && !rc; st++) {
-                double tsum = 0;
-                int64_t isum = 0;
-                for (int k = 0; k < nw; k++) {
-                    tsum += workers[k].t[st];
-                    isum += workers[k].t_images[st];
-                }
-                if (isum > ti_before[st])
-                    rc = db_timing_add(&d, run, stage_names[st], tsum - t_before[st],
-                                       isum - ti_before[st]);
-            }
-            if (!rc) rc = db_timing_add(&d, run, "store", prov_now() - ts, cnt);
-            if (!rc) rc = db_timing_add(&d, run, "total", prov_now() - tb, cnt);
-            if (!rc) rc = db_block_done(&d, run, b, cnt, prov_now() - tb);
-            if (!rc) rc = db_commit(&d);
-            else db_rollback(&d);
-            if (!rc) samples_done += cnt;
+        int intr = 0;
+        for (int k = 0; k < nw && !rc; k++) {
+            if (jobs[k].rc == T2I_EINTR) intr = 1;
+            else if (jobs[k].rc) rc = t2i_error(jobs[k].rc, "%s", jobs[k].err);
         }
+        if (rc) break;
+        // Interrupted mid-block: commit the finished samples (the block stays open; resume
+        // computes only the others). Otherwise the whole block.
+        int64_t stored = 0;
+        if ((rc = commit_block(&d, &r, workers, nw, run, b, &bo, &clk, tb, !intr, &stored)))
+            break;
+        samples_done += stored;
+        if (intr) rc = T2I_EINTR;
     }
     t2i_free(bo.is);
     t2i_free(bo.fid);
     t2i_free(bo.rp);
     t2i_free(bo.rank);
     t2i_free(bo.sha);
+    t2i_free(have);
+    t2i_free(bo.computed);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!o->quiet && isatty(2)) {
         progress(&r, samples_done, r.n_work, t_start, done_start, rc ? "stopped" : "scoring");
         fprintf(stderr, "\n");
+    } else if (!o->quiet) {
+        log_line(&r, samples_done, r.n_work, t_start, done_start, rc ? "stopped" : "scoring");
+    }
+    if (rc == T2I_EINTR) {
+        int64_t shard_blocks = 0, blocks_done = 0;
+        for (int64_t b = 0; b < nblocks; b++)
+            if (scoring_block_in_shard(b, shard_i, shard_n)) shard_blocks++;
+        if (!db_blocks_done(&d, run, done, nblocks))
+            for (int64_t b = 0; b < nblocks; b++)
+                blocks_done += done[b] && scoring_block_in_shard(b, shard_i, shard_n);
+        t2i_error(T2I_EINTR, "interrupted: run %lld stopped with %lld of its %lld samples "
+                             "committed (%lld of %lld blocks%s complete); rerun the same command "
+                             "(or --resume %lld) to finish",
+                  (long long)run, (long long)samples_done, (long long)r.n_work,
+                  (long long)blocks_done, (long long)shard_blocks, shard_n > 1 ? " of the shard" : "",
+                  (long long)run);
     }
     if (rc) goto fail_run;
     if ((rc = score(&spec, &d, run))) goto fail_run;
+    if (o->images_out) images_out_report(&r, run, &d);
     goto out;
 fail_run : {
     int keep = rc;

@@ -37,10 +37,16 @@ typedef struct {
     int         shard_index;  // run only the blocks b % shard_count == shard_index
     int         shard_count;  // 0 or 1 = every block (DESIGN.md §11; harness/scoring.h)
     int         quiet, verbose;
+    int         new_run;      // --new: a fresh run even when the same command ran before
+    int         takeover;     // --takeover: resume a run owned by a process on another host
+    double      log_seconds;  // progress line every N s without a terminal (0 = 30 s)
+    long        log_samples;  // ... or every N samples (0 = by time only)
 } RunOpts;
 
-// Runs (or resumes) and stores a run; *run_id receives its id. T2I_EINTR when interrupted by
-// SIGINT/SIGTERM after committing the block in flight.
+// Runs (or resumes) and stores a run; *run_id receives its id. The newest run of the same
+// command being complete: nothing is computed, *run_id is that run (unless new_run). A run
+// another live process owns is refused. T2I_EINTR when interrupted by SIGINT/SIGTERM: the
+// samples finished so far are committed and the run is marked "interrupted".
 int runner_run(const RunOpts *o, int64_t *run_id /* OUT */);
 
 #endif

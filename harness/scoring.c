@@ -43,28 +43,39 @@ int scoring_parse_shard(const char *s, int *index, int *count) {
     return T2I_OK;
 }
 
+// An environment variable as a number: *v = def when unset; T2I_EARG when not a number.
+static int env_int(const char *name, long def, long *v) {
+    const char *s = getenv(name);
+    *v = def;
+    if (!s || !*s) return T2I_OK;
+    if (!parse_int(s, v)) return t2i_error(T2I_EARG, "%s='%s' is not a number", name, s);
+    return T2I_OK;
+}
+
 int scoring_slurm_shard(int *index, int *count, int *found) {
-    const char *id = getenv("SLURM_ARRAY_TASK_ID");
-    const char *cnt = getenv("SLURM_ARRAY_TASK_COUNT");
-    const char *mn = getenv("SLURM_ARRAY_TASK_MIN");
+    long i, n, m, mx, step;
     *found = 0;
+    const char *id = getenv("SLURM_ARRAY_TASK_ID");
     if (!id || !*id) return T2I_OK;
-    long i, n, m = 0;
-    if (!parse_int(id, &i))
-        return t2i_error(T2I_EARG, "SLURM_ARRAY_TASK_ID='%s' is not a number", id);
-    if (!cnt || !parse_int(cnt, &n) || n < 1 || n > MAX_SHARDS)
-        return t2i_error(T2I_EARG, "SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is %s%s%s: "
+    int rc;
+    if ((rc = env_int("SLURM_ARRAY_TASK_ID", 0, &i)) || (rc = env_int("SLURM_ARRAY_TASK_COUNT", -1, &n)) ||
+        (rc = env_int("SLURM_ARRAY_TASK_MIN", 0, &m)) || (rc = env_int("SLURM_ARRAY_TASK_STEP", 1, &step)))
+        return rc;
+    if (n < 1 || n > MAX_SHARDS)
+        return t2i_error(T2I_EARG, "SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is %s: "
                                    "pass --shard I/N explicitly",
-                         cnt ? "'" : "missing", cnt ? cnt : "", cnt ? "'" : "");
-    if (mn && *mn && !parse_int(mn, &m))
-        return t2i_error(T2I_EARG, "SLURM_ARRAY_TASK_MIN='%s' is not a number", mn);
-    if (i - m < 0 || i - m >= n)
+                         n < 0 ? "missing" : "out of range");
+    if ((rc = env_int("SLURM_ARRAY_TASK_MAX", m + (n - 1) * step, &mx))) return rc;
+    // Index = (ID - MIN) / STEP over COUNT tasks; anything else (a list like --array=0,3,5, a
+    // resubmitted single task) does not describe the shards and is refused.
+    if (step < 1 || (i - m) % step != 0 || i < m || (i - m) / step >= n ||
+        mx != m + (n - 1) * step)
         return t2i_error(T2I_EARG,
-                         "Slurm array task %ld (SLURM_ARRAY_TASK_MIN %ld, SLURM_ARRAY_TASK_COUNT "
-                         "%ld) does not give a shard index in 0..%ld: use a contiguous array "
-                         "(--array=0-%ld) or pass --shard I/N explicitly",
-                         i, m, n, n - 1, n - 1);
-    *index = (int)(i - m);
+                         "Slurm array task %ld (SLURM_ARRAY_TASK_MIN %ld, MAX %ld, STEP %ld, COUNT "
+                         "%ld) is not one of COUNT evenly spaced tasks MIN, MIN+STEP, ..., MAX: "
+                         "pass --shard I/N explicitly",
+                         i, m, mx, step, n);
+    *index = (int)((i - m) / step);
     *count = (int)n;
     *found = 1;
     return T2I_OK;
@@ -112,7 +123,7 @@ cJSON *scoring_spec_json(const ScoreSpec *sp) {
         cJSON *o = cJSON_AddObjectToObject(j, "rp");
         cJSON_AddNumberToObject(o, "k", sp->rp_k);
         cJSON_AddNumberToObject(o, "folds", sp->rp_folds);
-        cJSON_AddStringToObject(o, "fold_rule", sp->rp_fold_dmgan ? "dmgan" : "exact");
+        cJSON_AddStringToObject(o, "fold_rule", sp->rp_fold_dmgan ? "dmgan" : "contiguous");
         add_u64(o, "shuffle_seed", sp->rp_shuffle_seed);
     } else {
         cJSON_AddNullToObject(j, "rp");
@@ -212,7 +223,8 @@ int scoring_spec_parse(const cJSON *j, const char *what, ScoreSpec *sp) {
         if ((rc = get_int(o, what, p, "folds", 1, 1 << 20, &v))) return rc;
         sp->rp_folds = (int)v;
         if ((rc = get_str(o, what, p, "fold_rule", &s))) return rc;
-        if (strcmp(s, "dmgan") && strcmp(s, "exact"))
+        // "exact": the name databases written before the names were unified still hold.
+        if (strcmp(s, "dmgan") && strcmp(s, "contiguous") && strcmp(s, "exact"))
             return t2i_error(T2I_EFORMAT, "%s: %s.fold_rule: '%s'", what, p, s);
         sp->rp_fold_dmgan = !strcmp(s, "dmgan");
         if ((rc = get_u64(o, what, p, "shuffle_seed", &sp->rp_shuffle_seed))) return rc;
@@ -291,6 +303,20 @@ static int64_t *shard_samples(const ScoreSpec *sp, int64_t *count) {
 
 static int compute_1(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out, int *nv);
 
+void scoring_sample_set(const int64_t *ids, int64_t n, char out[SCORING_SAMPLE_SET_LEN]) {
+    Sha256 h;
+    sha256_init(&h);
+    for (int64_t i = 0; i < n; i++) {
+        char line[32];
+        int len = snprintf(line, sizeof line, "%lld\n", (long long)ids[i]);
+        sha256_update(&h, line, (size_t)len);
+    }
+    uint8_t dg[32];
+    sha256_final(&h, dg);
+    int k = snprintf(out, SCORING_SAMPLE_SET_LEN, "%lld:", (long long)n);
+    for (int i = 0; i < 32; i++) snprintf(out + k + 2 * i, 3, "%02x", dg[i]);
+}
+
 // Metrics are computed with single-threaded BLAS/LAPACK whatever the caller uses (the FID matrix
 // square root is not bit-reproducible across thread counts), so `merge` reproduces `run`.
 int scoring_compute(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out, int *n_out) {
@@ -302,6 +328,17 @@ int scoring_compute(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out, in
     return rc;
 }
 
+// The digest of the sample ids the metrics cover (runs.sample_set).
+static int store_sample_set(Db *d, int64_t run, const ScoreSpec *sp) {
+    int64_t n = 0;
+    int64_t *ids = shard_samples(sp, &n);
+    if (!ids) return t2i_error(T2I_ENOMEM, "out of memory");
+    char set[SCORING_SAMPLE_SET_LEN];
+    scoring_sample_set(ids, n, set);
+    t2i_free(ids);
+    return db_run_set_sample_set(d, run, set);
+}
+
 int scoring_write(Db *d, int64_t run, const ScoreSpec *sp) {
     ScoreValue v[SCORE_MAX_VALUES];
     int nv = 0;
@@ -309,6 +346,7 @@ int scoring_write(Db *d, int64_t run, const ScoreSpec *sp) {
     if (!rc) rc = db_metrics_clear(d, run);
     for (int i = 0; i < nv && !rc; i++)
         rc = db_metric_put(d, run, v[i].name, v[i].value, v[i].std, v[i].n, v[i].direction);
+    if (!rc) rc = store_sample_set(d, run, sp);
     if (!rc) rc = db_run_set_status(d, run, sp->shard_count > 1 ? "shard-complete" : "complete");
     return rc;
 }

@@ -33,7 +33,7 @@ typedef struct {
     uint64_t is_shuffle_seed;   // 0 = sample order
     int      use_rp;
     int      rp_k, rp_folds;
-    int      rp_fold_dmgan;     // 1 = DM-GAN folds, 0 = exact/contiguous
+    int      rp_fold_dmgan;     // 1 = "dmgan" folds, 0 = "contiguous"
     uint64_t rp_shuffle_seed;
     int      use_fid;           // FID features stored
     char     fid_stats[1024];   // statistics file ("" = features only, no FID)
@@ -45,9 +45,9 @@ typedef struct {
 
 // "i/n" -> index, count (0 <= i < n, 1 <= n <= 1000000). T2I_EARG with a message otherwise.
 int scoring_parse_shard(const char *s, int *index, int *count);
-// The Slurm array task of the environment: SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN (0
-// when unset) out of SLURM_ARRAY_TASK_COUNT. *found = 0 when SLURM_ARRAY_TASK_ID is unset;
-// T2I_EARG when it is set but the others are missing or inconsistent.
+// The Slurm array task of the environment (`run --shard slurm|auto`): index (ID - MIN) / STEP
+// of COUNT tasks (MIN 0 and STEP 1 when unset), MAX = MIN + (COUNT-1) * STEP checked.
+// *found = 0 when SLURM_ARRAY_TASK_ID is unset; T2I_EARG when the values are inconsistent.
 int scoring_slurm_shard(int *index, int *count, int *found);
 // 1 when block b belongs to the shard (every block when count <= 1).
 static inline int scoring_block_in_shard(int64_t b, int index, int count) {
@@ -89,6 +89,11 @@ int scoring_compute(Db *d, int64_t run, const ScoreSpec *sp, ScoreValue *out /* 
 // Inside the caller's transaction: scoring_compute, then replaces the run's metrics with its
 // values and sets the status ("complete", or "shard-complete" for a shard).
 int scoring_write(Db *d, int64_t run, const ScoreSpec *sp);
+
+// The sample set a run's metrics cover: "N:" + sha256 of the sample ids (decimal, one per
+// line, ascending). Stored as runs.sample_set; compare/check require equal sets.
+#define SCORING_SAMPLE_SET_LEN 88
+void scoring_sample_set(const int64_t *ids, int64_t n, char out[SCORING_SAMPLE_SET_LEN]);
 
 // Reads "run"."shard" of a provenance JSON text: *count 0 when the run is not a shard run.
 void scoring_shard_of_provenance(const char *provenance, int *index, int *count);

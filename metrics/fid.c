@@ -216,7 +216,10 @@ int fid_frechet_distance(const double *mu1, const double *sigma1, const double *
     double fid = diff2 + tr1 + tr2 - 2.0 * tr;
     if (!isfinite(fid))
         return t2i_error(T2I_EARG, "fid: result is not finite (tr sqrt = %g)", tr);
-    out->fid = fid;
+    // The distance is >= 0; rounding gives e.g. -7.5e-08 for identical statistics. The value is
+    // clamped at 0 and the unclamped one kept (`metric fid --json` prints it as "raw").
+    out->fid_raw = fid;
+    out->fid = fid < 0 ? 0.0 : fid;
     out->mean_term = diff2;
     out->trace_term = tr1 + tr2 - 2.0 * tr;
     out->tr_covmean = tr;

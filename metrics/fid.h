@@ -42,7 +42,8 @@ int  fid_stats_load(const char *path, FidStats *out /* OUT */);
 int  fid_stats_save(const char *path, const FidStats *s);
 
 typedef struct {
-    double fid;
+    double fid;             // clamped at 0
+    double fid_raw;         // before the clamp (a tiny negative number from rounding)
     double mean_term;       // |mu1 - mu2|^2
     double trace_term;      // tr S1 + tr S2 - 2 tr sqrt(S1 S2)
     double tr_covmean;      // tr sqrt(S1 S2)

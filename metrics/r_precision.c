@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const fold_names[] = {"exact", "dmgan"};
+static const char *const fold_names[] = {"contiguous", "dmgan"};
 static const char *const mismatch_names[] = {"same-class", "same-image", "frozen"};
 
 int rp_fold_rule_parse(const char *s) {

@@ -34,7 +34,7 @@ typedef enum {
     RP_MISMATCH_FROZEN = 2,
 } RpMismatchRule;
 
-// Parses "exact" / "dmgan" and the sampler names "same-class" / "same-image" / "frozen";
+// Parses "contiguous" / "dmgan" (the names of protocols, provenance and `metric rp`) and the sampler names "same-class" / "same-image" / "frozen";
 // returns -1 for anything else.
 int         rp_fold_rule_parse(const char *s);
 const char *rp_fold_rule_name(RpFoldRule r);

@@ -280,8 +280,11 @@ TEST(test_end_to_end_twice) {
     CHECK(strstr(pv, "\"model.generator\"") && strstr(pv, "\"suite\"") &&
           strstr(pv, "\"evaluators.damsm_vocab\"") && strstr(pv, "git_describe") &&
           strstr(pv, "blas_threads") && strstr(pv, "\"cpu\""));
-    // The same command again: a new run with identical stored numbers.
+    // The same command again is a no-op ("run N is complete"); --new: a new run with identical
+    // stored numbers.
     rc = run_cmd(DB, 8, 4, NULL);
+    CHECKF(rc == 0 && last_run(DB) == RUN_A, "%s", OUT);
+    rc = run_cmd(DB, 8, 4, "--new");
     CHECKF(rc == 0, "%s", OUT);
     RUN_B = last_run(DB);
     CHECK(RUN_B == RUN_A + 1);
@@ -338,7 +341,8 @@ static pid_t spawn_run(const char *db, int limit, int batch) {
         freopen("/dev/null", "w", stdout);
         freopen("/dev/null", "w", stderr);
         execl(BIN, BIN, "run", "--suite", SUITE, "--model", MODEL, "--protocol", PROTO,
-              "--evaluators", EVAL, "--db", db, "--limit", lim, "--batch", bat, "-q", (char *)NULL);
+              "--evaluators", EVAL, "--db", db, "--limit", lim, "--batch", bat, "-q", "--new",
+              (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -403,7 +407,8 @@ TEST(test_sigint_commits_and_exits_130) {
         nanosleep(&ts, NULL);
     }
     CHECK(run > 0);
-    // Interrupt while block 0 is in flight: it is committed, then the run stops.
+    // Interrupt while block 0 is in flight: the samples finished so far are committed (block
+    // 0 stays open), then the run stops (tests/test_runs.c covers the latency).
     struct timespec ts = {0, 300 * 1000 * 1000};
     nanosleep(&ts, NULL);
     kill(pid, SIGINT);
@@ -413,8 +418,8 @@ TEST(test_sigint_commits_and_exits_130) {
     char st[32];
     q_text(db, "SELECT status FROM runs WHERE id = 1", st, sizeof st);
     CHECK(strcmp(st, "interrupted") == 0);
-    CHECK(q_int(db, "SELECT count(*) FROM blocks WHERE run = 1") == 1);
-    CHECK(q_int(db, "SELECT count(*) FROM samples WHERE run = 1") == 4);
+    CHECK(q_int(db, "SELECT count(*) FROM blocks WHERE run = 1") <= 1);
+    CHECK(q_int(db, "SELECT count(*) FROM samples WHERE run = 1") <= 4);
     int rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 -q "
                 "--resume 1",
                 BIN, SUITE, MODEL, PROTO, EVAL, db);

@@ -311,7 +311,7 @@ TEST(test_db_round_trip_and_versions) {
     if (js) write_file(jp, js, strlen(js));
     t2i_free(js);
     ResRun back;
-    CHECK(res_load_json(jp, &back) == T2I_OK);
+    CHECKF(res_load_json(jp, &back) == T2I_OK, "%s", t2i_errmsg());
     m = res_metric(&back, "is");
     CHECK(m && m->value == 4.5 && !strcmp(back.inputs_fingerprint, "i"));
     res_free(&back);

@@ -11,8 +11,10 @@
 //     (exact stored values) to the unsharded run's;
 //   * merge refuses a missing shard, a duplicated shard and shards with different fingerprints,
 //     naming the blocks and files, and leaves the output database's runs untouched;
-//   * Slurm: SLURM_ARRAY_TASK_MIN offsets the index, inconsistent variables are errors, --shard
-//     overrides the environment; show / list / check say a shard run is partial.
+//   * Slurm (--shard slurm|auto only): SLURM_ARRAY_TASK_MIN offsets the index, step arrays map
+//     to consecutive shards, inconsistent variables are errors, one shard count per database
+//     (a resubmitted single task is refused), no --shard runs every block; show / list /
+//     check say a shard run is partial.
 #include "test.h"
 
 #include "fid.h"
@@ -86,10 +88,10 @@ TEST(test_shard_runs) {
     CHECKF(rc == 0, "unsharded: %s", OUT);
     CHECK(q_int(FULL, "SELECT count(*) FROM metrics WHERE run = 1 AND name IN "
                       "('images', 'is', 'rp', 'fid')") == 4);
-    // Shard 0 of 2 by option; shard 1 of 2 from the Slurm environment alone.
+    // Shard 0 of 2 by option; shard 1 of 2 from the Slurm environment (--shard slurm).
     rc = run_cmd(NULL, S0, PROTO, "--shard 0/2");
     CHECKF(rc == 0, "shard 0/2: %s", OUT);
-    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2", S1, PROTO, NULL);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2", S1, PROTO, "--shard slurm");
     CHECKF(rc == 0, "slurm shard 1/2: %s", OUT);
     char st[64];
     q_text(S0, "SELECT status FROM runs WHERE id = 1", st, sizeof st);
@@ -164,6 +166,23 @@ TEST(test_merge_equals_unsharded) {
     CHECKF(rc == 0, "exit %d: %s", rc, OUT);
     rc = sh("%s show 2 --db %s", BIN, FULL);
     CHECKF(rc == 0 && strstr(OUT, "[complete]") && !strstr(OUT, "PARTIAL"), "%s", OUT);
+    // A shard run with the evaluator card spelled another way (T/./eval.json) is the same card:
+    // merged by content. Merge names the run it picked in each file and creates the missing
+    // directories of --out.
+    char s1b[300], ev2[400], deep[300];
+    snprintf(s1b, sizeof s1b, "%s/shard1b.db", T);
+    snprintf(ev2, sizeof ev2, "%s/./eval.json", T);
+    snprintf(deep, sizeof deep, "%s/new/dir/m3.db", T);
+    rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 "
+            "--batch 4 -q --shard 1/2",
+            BIN, SUITE, MODEL, PROTO, ev2, s1b);
+    CHECKF(rc == 0, "%s", OUT);
+    rc = sh("%s merge --out %s %s %s", BIN, deep, S0, s1b);
+    CHECKF(rc == 0 && strstr(OUT, "using run 1 (shard 0/2, shard-complete") &&
+               strstr(OUT, "using run 1 (shard 1/2"),
+           "exit %d: %s", rc, OUT);
+    CHECK(same_rows(deep, 1, FULL, 1) == 8);
+    CHECK(same_metrics(deep, 1, FULL, 1, 4));
 }
 
 TEST(test_merge_refusals) {
@@ -176,6 +195,13 @@ TEST(test_merge_refusals) {
     CHECKF(rc == 2 && strstr(OUT, "blocks 1, 3") && strstr(OUT, "missing shard 1/2") &&
                strstr(OUT, S0),
            "exit %d: %s", rc, OUT);
+    // ... into a new file: nothing is left behind (no schema-only database, no temp file).
+    char never[300];
+    snprintf(never, sizeof never, "%s/never.db", T);
+    rc = sh("%s merge --out %s %s", BIN, never, S0);
+    CHECK(rc == 2 && access(never, F_OK) != 0);
+    rc = sh("ls %s | grep -c never", T);
+    CHECKF(atoi(OUT) == 0, "%s", OUT);
     // A duplicated shard (a copy of shard 0): each duplicated block with both files.
     char dup[300];
     snprintf(dup, sizeof dup, "%s/dup.db", T);
@@ -216,10 +242,12 @@ TEST(test_merge_refusals) {
 
 TEST(test_slurm_environment) {
     // SLURM_ARRAY_TASK_MIN offsets the task id: task 5 of an array 4-6 is shard 1/3.
-    char db[300];
+    char db[300], db2[300], db3[300];
     snprintf(db, sizeof db, "%s/slurm.db", T);
+    snprintf(db2, sizeof db2, "%s/slurm2.db", T);
+    snprintf(db3, sizeof db3, "%s/slurm3.db", T);
     int rc = run_cmd("SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=4 SLURM_ARRAY_TASK_COUNT=3", db,
-                     PROTO, NULL);
+                     PROTO, "--shard slurm");
     CHECKF(rc == 0, "%s", OUT);
     CHECK(q_int(db, "SELECT json_extract(provenance, '$.run.shard.index') * 100 + "
                     "json_extract(provenance, '$.run.shard.count') FROM runs WHERE id = 1") == 103);
@@ -227,13 +255,67 @@ TEST(test_slurm_environment) {
     q_text(db, "SELECT group_concat(block, ',') FROM blocks", blocks, sizeof blocks);
     CHECKF(!strcmp(blocks, "1"), "blocks '%s'", blocks);
     CHECK(same_rows(db, 1, FULL, 1) == 2);
-    // Inconsistent environments are errors naming the variables (before any work).
-    rc = run_cmd("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2", db, PROTO, NULL);
-    CHECKF(rc == 2 && strstr(OUT, "SLURM_ARRAY_TASK_COUNT") && strstr(OUT, "--shard"),
+    // A resubmitted single task (--array=1: COUNT 1) is shard 0/1: refused in a database that
+    // holds shards of 3 of the same run, naming the run and the shard count.
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=1 "
+                 "SLURM_ARRAY_TASK_COUNT=1", db, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "shard 1/3") && strstr(OUT, "--shard I/3"), "exit %d: %s", rc,
+           OUT);
+    rc = run_cmd(NULL, db, PROTO, NULL);
+    CHECKF(rc == 2 && strstr(OUT, "already holds run 1"), "exit %d: %s", rc, OUT);
+    // Step arrays: --array=0-4:2 is tasks 0, 2, 4 = shards 0, 1, 2 of 3.
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=4 "
+                 "SLURM_ARRAY_TASK_STEP=2 SLURM_ARRAY_TASK_COUNT=3", db2, PROTO, "--shard slurm");
+    CHECKF(rc == 0, "%s", OUT);
+    CHECK(q_int(db2, "SELECT json_extract(provenance, '$.run.shard.index') * 100 + "
+                     "json_extract(provenance, '$.run.shard.count') FROM runs WHERE id = 1") == 103);
+    q_text(db2, "SELECT group_concat(block, ',') FROM blocks", blocks, sizeof blocks);
+    CHECKF(!strcmp(blocks, "1"), "blocks '%s'", blocks);
+    // Inconsistent environments are errors naming the variables (before any work): a task off
+    // the step, MAX not MIN + (COUNT-1) * STEP (a list such as --array=0,3,5), COUNT missing.
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_MAX=4 SLURM_ARRAY_TASK_STEP=2 "
+                 "SLURM_ARRAY_TASK_COUNT=3", db3, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "STEP") && strstr(OUT, "--shard I/N"), "exit %d: %s", rc, OUT);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MAX=5 SLURM_ARRAY_TASK_COUNT=3", db3,
+                 PROTO, "--shard auto");
+    CHECKF(rc == 2 && strstr(OUT, "MAX 5"), "exit %d: %s", rc, OUT);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2", db3, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "SLURM_ARRAY_TASK") && strstr(OUT, "--shard"),
            "exit %d: %s", rc, OUT);
-    rc = run_cmd("SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=", db, PROTO, NULL);
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=", db3, PROTO, "--shard slurm");
     CHECKF(rc == 2 && strstr(OUT, "SLURM_ARRAY_TASK_COUNT"), "exit %d: %s", rc, OUT);
-    CHECK(q_int(db, "SELECT count(*) FROM runs") == 1);
+    // --shard slurm outside an array task is an error; --shard auto runs every block.
+    rc = run_cmd(NULL, db3, PROTO, "--shard slurm");
+    CHECKF(rc == 2 && strstr(OUT, "not a Slurm array task"), "exit %d: %s", rc, OUT);
+    CHECK(q_int(db3, "SELECT count(*) FROM runs") <= 0);
+    // Without --shard, an array task runs every block (a model sweep).
+    rc = run_cmd("SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2", db3, PROTO, NULL);
+    CHECKF(rc == 0, "exit %d: %s", rc, OUT);
+    CHECK(q_int(db3, "SELECT count(*) FROM blocks") == 4);
+    // Bad FID statistics are found before the first sample (no run row, nothing computed).
+    char bad_ev[300], db4[300];
+    snprintf(bad_ev, sizeof bad_ev, "%s/bad_stats_eval.json", T);
+    snprintf(db4, sizeof db4, "%s/badstats.db", T);
+    char *card = read_all(EVAL);
+    CHECK(card != NULL);
+    if (card) {
+        char *q = strstr(card, "\"statistics\": \"");
+        if (q) {
+            q += strlen("\"statistics\": \"");
+            char *e = strchr(q, '"');
+            char rep[4096];
+            snprintf(rep, sizeof rep, "%.*s%s%s", (int)(q - card), card, SUITE, e);
+            write_file(bad_ev, rep);
+            rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 "
+                    "-q",
+                    BIN, SUITE, MODEL, PROTO, bad_ev, db4);
+            CHECKF(rc == 2 && strstr(OUT, "FID statistics"), "exit %d: %s", rc, OUT);
+            CHECK(q_int(db4, "SELECT count(*) FROM runs") <= 0);
+        } else {
+            CHECKF(0, "no \"statistics\" in %s", EVAL);
+        }
+        t2i_free(card);
+    }
     // Bad --shard values are usage errors.
     rc = run_cmd(NULL, db, PROTO, "--shard 2/2");
     CHECK(rc == 4);

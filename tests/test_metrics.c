@@ -780,7 +780,7 @@ TEST(cli_metric_end_to_end) {
         cJSON_Delete(j);
     }
     // rp, both fold rules
-    const char *rules[] = {"exact", "dmgan"};
+    const char *rules[] = {"contiguous", "dmgan"};
     for (int i = 0; i < 2; i++) {
         snprintf(args, sizeof args, "metric rp --image-codes " FIX "rp_image_codes.npy "
                  "--sentence-codes " FIX "rp_sentence_codes.npy --candidates " FIX

@@ -16,7 +16,7 @@ the *original* formulas of the published code, written out literally (see each r
        Subsets are explicit index lists (kid_subsets_a/b.npy) because torch-fidelity's
        np.random.RandomState draws cannot be reproduced in C; plus one "full" subset (all rows).
   RP   DM-GAN code/trainer.py (R-precision): cosine = dot / clamp(|img| |sent|, min=1e-8),
-       hit when argmax over [true; mismatches] == 0; folds "exact" R[i*N//F:(i+1)*N//F] and
+       hit when argmax over [true; mismatches] == 0; folds "contiguous" R[i*N//F:(i+1)*N//F] and
        "dmgan" R[i*n:(i+1)*n-1] with n = N//F; mean of fold means and np.std (ddof 0).
        No shuffle of R (DM-GAN shuffles R with numpy's global RNG first; we fold in row order).
 
@@ -148,7 +148,7 @@ def ref_rp_folds(R, folds, rule):
     n_all = R.shape[0]
     s = np.zeros(folds)
     for i in range(folds):
-        if rule == "exact":
+        if rule == "contiguous":
             s[i] = np.average(R[i * n_all // folds:(i + 1) * n_all // folds])
         else:
             n = n_all // folds
@@ -317,7 +317,7 @@ def main():
     assert close == [tie_row], close  # no accidental near-ties (only the intended one)
     folds = {}
     for F in (10, 8):
-        for rule in ("exact", "dmgan"):
+        for rule in ("contiguous", "dmgan"):
             mu, sd, per = ref_rp_folds(R, F, rule)
             folds["%s_f%d" % (rule, F)] = {"folds": F, "rule": rule, "mean": mu, "std": sd,
                                            "fold_means": per}

@@ -104,8 +104,10 @@ void sha256_hex(const void *data, size_t n, char hex[65]) {
 
 int sha256_file(const char *path, char hex[65]) {
     hex[0] = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return t2i_error(T2I_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    size_t size;
+    int rc = t2i_open_input(path, &f, &size);
+    if (rc) return rc;
     Sha256 s;
     sha256_init(&s);
     uint8_t buf[1 << 16];

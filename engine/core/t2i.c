@@ -2,10 +2,13 @@
 #include "t2i.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static _Thread_local char errbuf[1024];
 static long alloc_budget = -1;  // < 0: unlimited (test hook only; not thread-safe by design)
@@ -126,16 +129,56 @@ char *t2i_strdup(const char *s) {
     return d;
 }
 
+int t2i_open_input(const char *path, FILE **out, size_t *size) {
+    *out = NULL;
+    *size = 0;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return t2i_error(T2I_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int isdir = S_ISDIR(sb.st_mode);
+        close(fd);
+        return t2i_error(T2I_EIO, "%s: %s", path,
+                         isdir ? "Is a directory (expected a file)"
+                               : "not a regular file (a device, FIFO or socket cannot be an input)");
+    }
+    if ((uint64_t)sb.st_size > T2I_MAX_INPUT_BYTES) {
+        close(fd);
+        return t2i_error(T2I_ENOMEM, "%s: %lld bytes, more than the %llu GiB an input may have",
+                         path, (long long)sb.st_size,
+                         (unsigned long long)(T2I_MAX_INPUT_BYTES >> 30));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return t2i_error(T2I_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    *out = f;
+    *size = (size_t)sb.st_size;
+    return T2I_OK;
+}
+
 int t2i_read_file(const char *path, uint8_t **data, size_t *len) {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return t2i_error(T2I_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    size_t size;
+    int rc = t2i_open_input(path, &f, &size);
+    if (rc) return rc;
     uint8_t *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
         if (n + 1 >= cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
+            // The stat size first; a file that grows while read is followed up to the limit.
+            size_t ncap = cap ? cap * 2 : size + 1 > 65536 ? size + 2 : 65536;
+            if (ncap > T2I_MAX_INPUT_BYTES + 2) {
+                t2i_free(buf);
+                fclose(f);
+                return t2i_error(T2I_ENOMEM, "%s: grows past the input size limit while read", path);
+            }
             uint8_t *nb = t2i_realloc(buf, ncap);
             if (!nb) {
                 t2i_free(buf);

@@ -11,6 +11,7 @@
 #define T2I_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 enum {
@@ -80,7 +81,12 @@ extern const char t2i_build_cflags[];
 #define T2I_COMPILER "unknown compiler"
 #endif
 
-// Reads a whole file into memory (NUL-terminated for convenience; *len excludes the NUL).
+// Opens an input file for reading: a regular file (devices such as /dev/zero, FIFOs and
+// directories are refused without blocking) of at most T2I_MAX_INPUT_BYTES; *size = its size.
+#define T2I_MAX_INPUT_BYTES ((uint64_t)16 << 30)
+int t2i_open_input(const char *path, FILE **f /* OUT */, size_t *size /* OUT */);
+// Reads a whole input file (t2i_open_input's checks) into memory (NUL-terminated for
+// convenience; *len excludes the NUL).
 int t2i_read_file(const char *path, uint8_t **data /* OUT */, size_t *len /* OUT */);
 
 #endif
