@@ -118,7 +118,7 @@ static int parse(const cJSON *j, const char *f, EvalCard *c) {
     return T2I_OK;
 }
 
-int evalcard_load(const char *path, EvalCard *c) {
+static int evalcard_load_1(const char *path, EvalCard *c) {
     memset(c, 0, sizeof *c);
     uint8_t *data = NULL;
     size_t len = 0;
@@ -134,4 +134,9 @@ int evalcard_load(const char *path, EvalCard *c) {
     cJSON_Delete(j);
     if (rc) evalcard_free(c);
     return rc;
+}
+
+int evalcard_load(const char *path, EvalCard *c) {
+    t2i_error_clear();
+    return t2i_error_name_file(evalcard_load_1(path, c), path);
 }

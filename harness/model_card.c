@@ -152,7 +152,7 @@ int model_card_parse(const char *json, size_t len, const char *base_dir, const c
     return rc;
 }
 
-int model_card_load(const char *path, ModelCard *out) {
+static int model_card_load_1(const char *path, ModelCard *out) {
     memset(out, 0, sizeof *out);
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -179,6 +179,11 @@ int model_card_load(const char *path, ModelCard *out) {
         rc = T2I_ENOMEM;
     }
     return rc;
+}
+
+int model_card_load(const char *path, ModelCard *out) {
+    t2i_error_clear();
+    return t2i_error_name_file(model_card_load_1(path, out), path);
 }
 
 void model_card_free(ModelCard *mc) {

@@ -192,7 +192,7 @@ int protocol_parse(const char *what, const char *text, size_t len, Protocol *p) 
     return T2I_OK;
 }
 
-int protocol_load(const char *path, Protocol *p) {
+static int protocol_load_1(const char *path, Protocol *p) {
     uint8_t *data = NULL;
     size_t len = 0;
     memset(p, 0, sizeof *p);
@@ -202,6 +202,11 @@ int protocol_load(const char *path, Protocol *p) {
     t2i_free(data);
     if (rc) protocol_free(p);
     return rc;
+}
+
+int protocol_load(const char *path, Protocol *p) {
+    t2i_error_clear();
+    return t2i_error_name_file(protocol_load_1(path, p), path);
 }
 
 void protocol_free(Protocol *p) {

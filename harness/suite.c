@@ -119,7 +119,7 @@ void caption_table_free(CaptionTable *t) {
     memset(t, 0, sizeof *t);
 }
 
-int caption_table_load(const char *path, CaptionTable *t) {
+static int caption_table_load_1(const char *path, CaptionTable *t) {
     memset(t, 0, sizeof *t);
     uint8_t *data = NULL;
     size_t len = 0;
@@ -246,6 +246,11 @@ fail:
     t2i_free(data);
     caption_table_free(t);
     return rc;
+}
+
+int caption_table_load(const char *path, CaptionTable *t) {
+    t2i_error_clear();
+    return t2i_error_name_file(caption_table_load_1(path, t), path);
 }
 
 // ---- randomness shared by freeze and load ---------------------------------------------------
@@ -600,7 +605,7 @@ done:
     return rc;
 }
 
-int suite_load(const char *path, Suite *s) {
+static int suite_load_1(const char *path, Suite *s) {
     memset(s, 0, sizeof *s);
     uint8_t *data = NULL;
     size_t len = 0;
@@ -770,4 +775,9 @@ fail:
     t2i_free(data);
     suite_free(s);
     return rc;
+}
+
+int suite_load(const char *path, Suite *s) {
+    t2i_error_clear();
+    return t2i_error_name_file(suite_load_1(path, s), path);
 }

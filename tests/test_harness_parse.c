@@ -7,6 +7,7 @@
 #include "db.h"
 #include "evaluators.h"
 #include "jsonx.h"
+#include "model_card.h"
 #include "protocol.h"
 #include "results.h"
 #include "suite.h"
@@ -364,6 +365,68 @@ TEST(test_evaluator_card_errors) {
     evalcard_free(&c);
 }
 
+// Hostile finding 11 of issue 13: an allocation failure anywhere inside a card, protocol, suite
+// or vocabulary loader gives a message that names the file (a bare T2I_ENOMEM from a helper used
+// to print an empty or stale text). Every allocation fails in turn until the load succeeds.
+typedef int (*LoadFn)(const char *path, void *obj);
+typedef void (*FreeFn)(void *obj);
+static int ld_card(const char *p, void *o) { return model_card_load(p, o); }
+static void fr_card(void *o) { model_card_free(o); }
+static int ld_eval(const char *p, void *o) { return evalcard_load(p, o); }
+static void fr_eval(void *o) { evalcard_free(o); }
+static int ld_proto(const char *p, void *o) { return protocol_load(p, o); }
+static void fr_proto(void *o) { protocol_free(o); }
+static int ld_suite(const char *p, void *o) { return suite_load(p, o); }
+static void fr_suite(void *o) { suite_free(o); }
+static int ld_vocab(const char *p, void *o) { return vocab_load(p, o); }
+static void fr_vocab(void *o) { vocab_free(o); }
+
+TEST(test_alloc_failures_name_the_file) {
+    static union {
+        ModelCard mc;
+        EvalCard ec;
+        Protocol pr;
+        Suite su;
+        Vocab vo;
+    } obj;
+    const struct {
+        const char *path;
+        LoadFn load;
+        FreeFn free;
+    } cases[] = {
+        {"suites/models/demo_bird.json", ld_card, fr_card},
+        {"suites/models/demo_dfgan_bird.json", ld_card, fr_card},
+        {"suites/evaluators/demo_cub.json", ld_eval, fr_eval},
+        {"suites/protocols/smoke.json", ld_proto, fr_proto},
+        {"suites/cub_smoke.suite", ld_suite, fr_suite},
+        {"suites/vocab/cub_test.vocab.txt", ld_vocab, fr_vocab},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int ok = 0, failures = 0;
+        // Every one of the first 64 allocations, then steps growing by a quarter (a suite
+        // makes thousands of allocations; each step reloads the whole file).
+        for (long n = 0; n < 100000000 && !ok; n = n < 64 ? n + 1 : n + n / 4) {
+            t2i_error(T2I_EIO, "stale message from an earlier failure");
+            memset(&obj, 0, sizeof obj);
+            t2i_alloc_fail_after(n);
+            int rc = cases[c].load(cases[c].path, &obj);
+            t2i_alloc_fail_after(-1);
+            if (rc == T2I_OK) {
+                ok = 1;
+            } else {
+                failures++;
+                CHECKF(strstr(t2i_errmsg(), cases[c].path) && !strstr(t2i_errmsg(), "stale"),
+                       "%s, allocation %ld failing: rc %d, message '%s'", cases[c].path, n, rc,
+                       t2i_errmsg());
+            }
+            cases[c].free(&obj);
+            if (test_failed) return;
+        }
+        CHECKF(ok && failures > 0, "%s: loaded %d, %d failing allocations", cases[c].path, ok,
+               failures);
+    }
+}
+
 int main(void) {
     snprintf(T, sizeof T, "/tmp/t2ihp_%d", (int)getpid());
     mkdir(T, 0777);
@@ -373,6 +436,7 @@ int main(void) {
     RUN(test_caption_table_errors);
     RUN(test_db_round_trip_and_versions);
     RUN(test_evaluator_card_errors);
+    RUN(test_alloc_failures_name_the_file);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", T);
     if (!test_failed && system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", T);

@@ -34,6 +34,17 @@ int t2i_error_prefix(int code, const char *fmt, ...) {
 
 const char *t2i_errmsg(void) { return errbuf; }
 
+void t2i_error_clear(void) { errbuf[0] = '\0'; }
+
+int t2i_error_name_file(int code, const char *path) {
+    if (code == T2I_OK) return code;
+    if (errbuf[0] == '\0')
+        snprintf(errbuf, sizeof errbuf, "%s: %s", path, t2i_strerror(code));
+    else if (code == T2I_ENOMEM && !strstr(errbuf, path))
+        t2i_error_prefix(code, "%s", path);
+    return code;
+}
+
 const char *t2i_strerror(int code) {
     switch (code) {
     case T2I_OK: return "ok";

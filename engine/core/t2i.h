@@ -33,6 +33,13 @@ int t2i_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 // Prefixes the current message with "prefix: " (e.g. the file name) and returns `code`.
 int t2i_error_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+// Loaders' entry points: t2i_error_clear() first, then `return t2i_error_name_file(rc, path)`.
+// A failure that set no message (a bare T2I_ENOMEM from a small helper) then reads
+// "PATH: out of memory" instead of an empty or stale text, and an allocation failure whose
+// message does not name the file gets "PATH: " in front; other messages are left as they are.
+void t2i_error_clear(void);
+int t2i_error_name_file(int code, const char *path);
+
 // The last message set on this thread ("" when none).
 const char *t2i_errmsg(void);
 

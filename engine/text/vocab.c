@@ -245,13 +245,14 @@ typedef int (*ParseFn)(const uint8_t *, size_t, const char *, Vocab *);
 
 static int load_with(const char *path, Vocab *out, ParseFn fn) {
     memset(out, 0, sizeof *out);
+    t2i_error_clear();
     uint8_t *buf;
     size_t len;
     int rc = t2i_read_file(path, &buf, &len);
-    if (rc) return rc;
+    if (rc) return t2i_error_name_file(rc, path);
     rc = fn(buf, len, path, out);
     t2i_free(buf);
-    return rc;
+    return t2i_error_name_file(rc, path);
 }
 
 int vocab_load_pickle(const char *path, Vocab *out) { return load_with(path, out, parse_pickle); }
