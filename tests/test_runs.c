@@ -398,6 +398,37 @@ TEST(test_batch_coupled_key) {
                     " '$.run.batch_coupled') = 1") == 2);
 }
 
+// Hostile finding 4, merge side: shards of a batch-coupled protocol run with different --batch
+// values are refused by merge (their samples were computed with different batch coupling),
+// while the same shards at one --batch merge.
+TEST(test_merge_refuses_mixed_coupled_batches) {
+    char proto[300], d0[300], d1[300], d1b[300], out[300];
+    snprintf(proto, sizeof proto, "%s/coupled_merge.json", T);
+    snprintf(d0, sizeof d0, "%s/cm_s0.db", T);
+    snprintf(d1, sizeof d1, "%s/cm_s1.db", T);
+    snprintf(d1b, sizeof d1b, "%s/cm_s1b.db", T);
+    snprintf(out, sizeof out, "%s/cm_out.db", T);
+    CHECK(patch_file(PROTO, proto, "\"attention_mask\": \"per-sample\"",
+                     "\"attention_mask\": \"batch-coupled\""));
+    // --limit 20 with the suite's 16-sample blocks: shard 0/2 holds block 0, shard 1/2 block 1.
+    const char *dbs[] = {d0, d1, d1b};
+    const char *shard[] = {"0/2", "1/2", "1/2"};
+    const char *batch[] = {"2", "1", "2"};
+    for (int i = 0; i < 3; i++) {
+        int rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 20 "
+                    "--shard %s --batch %s --threads 1 -q",
+                    BIN, SUITE, MODEL, proto, EVAL, dbs[i], shard[i], batch[i]);
+        CHECKF(rc == 0, "shard %s batch %s: exit %d: %s", shard[i], batch[i], rc, OUT);
+    }
+    int rc = sh("%s merge --out %s %s %s", BIN, out, d0, d1);
+    CHECKF(rc == 2 && strstr(OUT, "--batch"), "mixed batches: exit %d: %s", rc, OUT);
+    struct stat st;
+    CHECK(stat(out, &st) != 0);   // a refused merge leaves no output database behind
+    rc = sh("%s merge --out %s %s %s", BIN, out, d0, d1b);
+    CHECKF(rc == 0, "same batch: exit %d: %s", rc, OUT);
+    CHECK(q_int(out, "SELECT count(*) FROM samples") == 20);
+}
+
 TEST(test_help_cmd) {
     const char *cmds[] = {"run", "eval-images", "list", "show", "compare", "check", "export",
                           "merge", "suite", "metric", "generate", "bench", "fid-stats"};
@@ -425,6 +456,7 @@ int main(void) {
     RUN(test_sample_sets_and_stored_bytes);
     RUN(test_outputs_and_caps);
     RUN(test_batch_coupled_key);
+    RUN(test_merge_refuses_mixed_coupled_batches);
     RUN(test_help_cmd);
     if (!test_failed) sh("rm -rf %s", T);
     return test_report("test_runs");
