@@ -52,8 +52,24 @@ static const char *test_cur_name = "";
 
 #define TEST(name) static void name(void)
 
+// T2I_TEST_ONLY=a,b runs only the tests named a and b (tools/mutate.py uses it for the slow
+// binaries); unset or empty runs them all.
+static inline int test_selected(const char *name) {
+    const char *p = getenv("T2I_TEST_ONLY");
+    if (!p || !*p) return 1;
+    size_t n = strlen(name);
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && memcmp(p, name, n) == 0) return 1;
+        if (!e) return 0;
+        p = e + 1;
+    }
+}
+
 #define RUN(name)                                                         \
     do {                                                                  \
+        if (!test_selected(#name)) break;                                 \
         test_cur_name = #name;                                            \
         test_cur_failed = 0;                                              \
         name();                                                           \

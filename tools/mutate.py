@@ -9,7 +9,12 @@ names), puts the source back byte for byte, and records CAUGHT (a test failed, c
 out), SURVIVED (everything passed) or STILLBORN (the mutant does not compile; not counted).
 Before the first mutant the unmutated tree must build and pass every test the list names.
 
-Usage: tools/mutate.py [--only ID[,ID...]] [--keep] [--jobs N] [--timeout S]
+A test entry may name test cases: test_runs:test_sigint_mid_block+test_help_cmd runs only those
+cases of that binary (through T2I_TEST_ONLY, see tests/test.h), which keeps slow binaries cheap.
+
+Usage: tools/mutate.py [--only ID[,ID...]] [--file PATH[,PATH...]] [--keep] [--jobs N] [--timeout S]
+  --only   the mutants with these ids;  --file  the mutants of these source files (a path such as
+  harness/runner.c, or just runner.c); both given: mutants matching either.
 Exit status 0 when every mutant was caught, 1 when some survived, 2 on a setup error.
 """
 import argparse
@@ -28,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def parse_list(path):
     """Mutant lines: ID <TAB> file <TAB> original <TAB> replacement <TAB> tests.
     Text fields use C-like escapes \\t \\n \\\\ ; tests is a comma list of test binaries
-    (test_npy) and verify:<fixture folder> entries."""
+    (test_npy, or test_runs:case+case for some cases only) and verify:<fixture folder> entries."""
     out = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -77,6 +82,7 @@ def run(cmd, cwd, timeout, env=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", help="comma list of mutant ids to run")
+    ap.add_argument("--file", help="comma list of source files whose mutants to run")
     ap.add_argument("--list", default=os.path.join(ROOT, "tests", "mutants.txt"))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=900, help="seconds per test binary")
@@ -84,11 +90,16 @@ def main():
     a = ap.parse_args()
 
     mutants = parse_list(a.list)
-    if a.only:
-        want = set(a.only.split(","))
-        mutants = [m for m in mutants if m["id"] in want]
+    if a.only or a.file:
+        want = set(a.only.split(",")) if a.only else set()
+        files = [f.strip() for f in a.file.split(",") if f.strip()] if a.file else []
+        unknown = want - {m["id"] for m in mutants}
+        if unknown:
+            sys.exit(f"--only: no mutant with id {', '.join(sorted(unknown))}")
+        match_file = lambda m: any(m["file"] == f or m["file"].endswith("/" + f) for f in files)
+        mutants = [m for m in mutants if m["id"] in want or match_file(m)]
         if not mutants:
-            sys.exit("no mutant matches --only")
+            sys.exit("no mutant matches --only / --file")
 
     scratch = tempfile.mkdtemp(prefix="t2i_mutate_")
     # Readable by others: test_harness runs the binary as an unprivileged user when run as root.
@@ -132,11 +143,14 @@ def main():
                      f"{m['file']} (must be exactly once): {m['orig']!r}")
 
     pristine = {m["file"]: open(os.path.join(tree, m["file"]), "rb").read() for m in mutants}
-    bins = sorted({t for m in mutants for t in m["tests"] if not t.startswith("verify:")})
+    bins = sorted({t.split(":")[0] for m in mutants for t in m["tests"] if not t.startswith("verify:")})
     targets = ["build/t2ibench"] + [f"build/tests/{b}" for b in bins]
 
-    def build():
-        return run(["make", f"-j{a.jobs}", "-s"] + targets, tree, 3600, env)
+    def build(m=None):
+        """Builds the binary and the test binaries of mutant m (all named ones when None)."""
+        t = targets if m is None else ["build/t2ibench"] + sorted(
+            {f"build/tests/{x.split(':')[0]}" for x in m["tests"] if not x.startswith("verify:")})
+        return run(["make", f"-j{a.jobs}", "-s"] + t, tree, 3600, env)
 
     def tests_of(m):
         """Returns (caught, reason)."""
@@ -145,7 +159,15 @@ def main():
                 rc, out = run(["build/t2ibench", "verify", os.path.join(env["T2I_FIXTURES"],
                                                                        t[7:])], tree, a.timeout, env)
             else:
-                rc, out = run([f"build/tests/{t}"], tree, a.timeout, env)
+                name, _, cases = t.partition(":")
+                e = dict(env, T2I_TEST_ONLY=cases.replace("+", ","))
+                rc, out = run([f"build/tests/{name}"], tree, a.timeout, e)
+                # A case name that matches nothing must not pass silently.
+                want = len(set(cases.split("+"))) if cases else 0
+                summary = [l for l in out.splitlines() if " passed, " in l and " failed" in l]
+                if rc == 0 and want and not any(l.split(": ")[-1].startswith(f"{want} passed")
+                                                for l in summary):
+                    return True, f"{t}: expected {want} cases to run, output: {summary[-1:]}"
             if rc != 0:
                 fails = [l for l in out.splitlines() if "FAIL" in l][:1]
                 return True, f"{t} exit {rc}" + (f": {fails[0].strip()[:100]}" if fails else "")
@@ -156,7 +178,20 @@ def main():
     if rc:
         print(out[-4000:])
         sys.exit("mutate: the unmutated tree does not build")
-    base = {"id": "baseline", "tests": [t for t in bins] +
+    # Baseline: each binary once, with the union of the cases named (all of it if any mutant
+    # runs it whole), plus the verify folders.
+    cases = {}
+    for m in mutants:
+        for t in m["tests"]:
+            if t.startswith("verify:"):
+                continue
+            name, _, cs = t.partition(":")
+            if not cs or cases.get(name, 1) is None:
+                cases[name] = None
+            else:
+                cases[name] = cases.get(name, set()) | set(cs.split("+"))
+    base = {"id": "baseline", "tests": [n + (":" + "+".join(sorted(c)) if c else "")
+                                        for n, c in sorted(cases.items())] +
             sorted({t for m in mutants for t in m["tests"] if t.startswith("verify:")})}
     caught, why = tests_of(base)
     if caught:
@@ -173,7 +208,7 @@ def main():
         with open(path, "wb") as f:
             f.write(mutated)
         try:
-            rc, out = build()
+            rc, out = build(m)
             if rc:
                 status, why = "STILLBORN", "does not compile"
             else:
