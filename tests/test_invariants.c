@@ -341,6 +341,22 @@ TEST(kid_subset_size_two) {
     o.subset_size = 2;
     int64_t dup[2] = {1, 1};
     CHECK(kid_compute(A, 3, B, 3, 1, &o, dup, ib, NULL, NULL, &r) != T2I_OK);
+    // Indices run up to n - 1: row n is refused in either set.
+    int64_t last[2] = {0, 2}, past[2] = {0, 3};
+    CHECK(kid_compute(A, 3, B, 3, 1, &o, last, last, NULL, NULL, &r) == T2I_OK);
+    CHECK(kid_compute(A, 3, B, 3, 1, &o, past, ib, NULL, NULL, &r) != T2I_OK);
+    CHECK(kid_compute(A, 3, B, 3, 1, &o, ia, past, NULL, NULL, &r) != T2I_OK);
+    // Sets of different sizes: subsets of b are drawn from b's rows (5 subsets of 2 from 5 rows
+    // of a and 2 of b), and a subset larger than the smaller set is refused whichever it is.
+    double A5[5] = {1, 3, 7, 2, 9};
+    o.subsets = 5;
+    rng_init(&g, 3, 0, RNG_STREAM_KID);
+    CHECKF(kid_compute(A5, 5, B, 2, 1, &o, NULL, NULL, &g, NULL, &r) == T2I_OK, "%s",
+           t2i_errmsg());
+    o.subsets = 1;
+    o.subset_size = 3;
+    CHECK(kid_compute(A5, 5, B, 2, 1, &o, NULL, NULL, &g, NULL, &r) != T2I_OK);
+    CHECK(kid_compute(B, 2, A5, 5, 1, &o, NULL, NULL, &g, NULL, &r) != T2I_OK);
 }
 
 // ---- mismatch sets -----------------------------------------------------------------------------

@@ -251,6 +251,45 @@ TEST(test_stale_after_sigkill_and_one_owner) {
     CHECK(same_as_ref(db, 1));
 }
 
+// A copy of the reference database whose run 1 is "running", owned by a process on another
+// host with its last commit `age` ago (an SQLite modifier such as '-0 seconds').
+static int owned_elsewhere(const char *db, const char *age) {
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET status = 'running', owner_pid = 4194309,"
+             " owner_host = 'elsewhere.example',"
+             " heartbeat = strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '%s') WHERE id = 1",
+             age);
+    if (sh("cp %s %s", REF, db) != 0) return 0;
+    sqlite3 *d = NULL;
+    int ok = sqlite3_open(db, &d) == SQLITE_OK && sqlite3_exec(d, sql, NULL, NULL, NULL) == SQLITE_OK && sqlite3_changes(d) == 1;
+    sqlite3_close(d);
+    return ok;
+}
+
+// An owner on another host cannot be checked from here: a recent commit makes the run refuse
+// (--takeover overrides), one over an hour old lets it resume.
+TEST(test_owner_on_another_host) {
+    char db[300], st[32];
+    snprintf(db, sizeof db, "%s/host.db", T);
+    CHECK(owned_elsewhere(db, "-0 seconds"));
+    int rc = run_sync(db, "-q");
+    CHECKF(rc == 2 && strstr(OUT, "elsewhere.example") && strstr(OUT, "cannot check") &&
+               strstr(OUT, "nothing was done"),
+           "exit %d: %s", rc, OUT);
+    status_of(db, 1, st, sizeof st);
+    CHECK(strcmp(st, "running") == 0);
+    rc = run_sync(db, "-q --takeover");
+    CHECKF(rc == 0, "exit %d: %s", rc, OUT);
+    status_of(db, 1, st, sizeof st);
+    CHECK(strcmp(st, "complete") == 0 && same_as_ref(db, 1));
+    CHECK(owned_elsewhere(db, "-2 hours"));
+    rc = run_sync(db, NULL);
+    CHECKF(rc == 0 && strstr(OUT, "resuming run 1"), "exit %d: %s", rc, OUT);
+    status_of(db, 1, st, sizeof st);
+    CHECK(strcmp(st, "complete") == 0 && same_as_ref(db, 1));
+}
+
 TEST(test_sample_sets_and_stored_bytes) {
     // q.db holds two 4-sample runs (test_reference_progress_and_noop_rerun); a 2-sample run of
     // the same inputs has another sample set: compare and check refuse it, naming both.
@@ -453,6 +492,7 @@ int main(void) {
     RUN(test_sigint_mid_block);
     RUN(test_sigterm_mid_block);
     RUN(test_stale_after_sigkill_and_one_owner);
+    RUN(test_owner_on_another_host);
     RUN(test_sample_sets_and_stored_bytes);
     RUN(test_outputs_and_caps);
     RUN(test_batch_coupled_key);

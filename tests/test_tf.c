@@ -286,6 +286,64 @@ TEST(crafted_structures) {
     unlink(p);
 }
 
+// A one-node GraphDef: Const "w" whose value is the TensorProto `tp` (tp_len bytes < 100).
+static size_t const_graph(uint8_t *out, const uint8_t *tp, size_t tp_len) {
+    uint8_t node[160];
+    size_t  k = 0;
+    static const uint8_t head[] = {0x0a, 0x01, 'w', 0x12, 0x05, 'C', 'o', 'n', 's', 't'};
+    memcpy(node, head, sizeof head);
+    k = sizeof head;
+    node[k++] = 0x2a;                           // attr map entry
+    node[k++] = (uint8_t)(7 + 2 + 2 + tp_len);  // key "value" + value AttrValue{tensor}
+    static const uint8_t key[] = {0x0a, 0x05, 'v', 'a', 'l', 'u', 'e'};
+    memcpy(node + k, key, sizeof key);
+    k += sizeof key;
+    node[k++] = 0x12;
+    node[k++] = (uint8_t)(2 + tp_len);
+    node[k++] = 0x42;   // AttrValue.tensor
+    node[k++] = (uint8_t)tp_len;
+    memcpy(node + k, tp, tp_len);
+    k += tp_len;
+    out[0] = 0x0a;
+    out[1] = (uint8_t)k;
+    memcpy(out + 2, node, k);
+    return k + 2;
+}
+
+// TF's DataType numbers for the 16-bit floats (bfloat16 14, half 19) keep their dtype; a value
+// list shorter than the shape repeats its last value (TensorProto semantics).
+TEST(graphdef_dtypes_and_short_value_lists) {
+    static const struct {
+        uint8_t tf;
+        DType   dt;
+    } d16[] = {{14, DT_BF16}, {19, DT_F16}};
+    for (int i = 0; i < 2; i++) {
+        // dtype, shape [1], tensor_content 2 bytes
+        uint8_t tp[] = {0x08, d16[i].tf, 0x12, 0x04, 0x12, 0x02, 0x08, 0x01, 0x22, 0x02, 0xaa, 0x3f};
+        uint8_t g[200];
+        size_t  n = const_graph(g, tp, sizeof tp);
+        StateDict sd;
+        CHECKF(tf_graphdef_parse(g, n, "d16.pb", &sd) == T2I_OK, "%s", t2i_errmsg());
+        const SDEntry *e = sd_find(&sd, "w");
+        CHECKF(e && e->dtype == d16[i].dt && e->numel == 1 &&
+                   memcmp(e->data, tp + 10, 2) == 0,
+               "TF dtype %d: dtype %d", d16[i].tf, e ? (int)e->dtype : -1);
+        sd_free(&sd);
+    }
+    // float, shape [3], float_val 1.0, 2.0 (unpacked fixed32): [1, 2, 2]
+    uint8_t tp[] = {0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08, 0x03, 0x2d, 0x00, 0x00, 0x80,
+                    0x3f, 0x2d, 0x00, 0x00, 0x00, 0x40};
+    uint8_t g[200];
+    size_t  n = const_graph(g, tp, sizeof tp);
+    StateDict sd;
+    CHECKF(tf_graphdef_parse(g, n, "short.pb", &sd) == T2I_OK, "%s", t2i_errmsg());
+    const SDEntry *e = sd_find(&sd, "w");
+    const float *f = e ? sd_f32((SDEntry *)e) : NULL;
+    CHECKF(f && e->numel == 3 && f[0] == 1.0f && f[1] == 2.0f && f[2] == 2.0f, "%g %g %g",
+           f ? f[0] : -1, f ? f[1] : -1, f ? f[2] : -1);
+    sd_free(&sd);
+}
+
 // Every allocation of each TF loader fails in turn: T2I_ENOMEM (or success once the budget is
 // large enough), no leak (LeakSanitizer under SANITIZE=1), no crash.
 TEST(alloc_failures_are_clean) {
@@ -490,6 +548,7 @@ int main(void) {
     RUN(crafted_structures);
     RUN(alloc_failures_are_clean);
     RUN(pb_reader_bounds);
+    RUN(graphdef_dtypes_and_short_value_lists);
     RUN(slim_names_equal_fixture_manifest);
     RUN(tf2015_mapping_transposes_exactly);
     RUN(slim_missing_moving_averages_named);

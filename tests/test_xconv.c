@@ -105,6 +105,9 @@ TEST(xconv_matches_ref_on_odd_shapes) {
     conv_case((ConvCase){6, 5, 7, 1, 1, 1, 3, 0, XCONV_PLAIN, 1, 9, 7, 1, 0, 0, 1});
     conv_case((ConvCase){3, 11, 5, 5, 1, 1, 2, 2, XCONV_PLAIN, 3, 6, 10, 0, 0, 1, 1});
     conv_case((ConvCase){3, 4, 3, 3, 1, 1, 1, 1, XCONV_PLAIN, 1, 13, 12, 0, 5, 0, 0});
+    // strides and pads that differ between height and width
+    conv_case((ConvCase){4, 6, 3, 3, 2, 1, 1, 0, XCONV_PLAIN, 2, 9, 8, 1, 2, 1, 1});
+    conv_case((ConvCase){3, 5, 3, 5, 1, 3, 0, 2, XCONV_PLAIN, 1, 7, 11, 0, 0, 0, 0});
 }
 
 TEST(xconv_up2_matches_upsample_then_conv) {
