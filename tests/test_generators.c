@@ -652,6 +652,29 @@ TEST(full_size_hash_forward) {
 
 // ---- bad input -----------------------------------------------------------------------------
 
+// The inputs and sizes a card implies: stage count -> image size, attention stages, word
+// features from two stages on; DM-GAN like AttnGAN; DF-GAN sentence + noise only.
+TEST(gen_io_follows_stage_count) {
+    for (int a = 0; a < 2; a++)
+        for (int br = 1; br <= 3; br++) {
+            GenConfig c;
+            CHECK(gen_config_released(a ? GEN_DMGAN : GEN_ATTNGAN, "bird", &c) == T2I_OK);
+            if (a) c.u.dmgan.branch_num = br;
+            else c.u.attngan.branch_num = br;
+            GenIO io = gen_io(&c);
+            CHECKF(io.img_size == (64 << (br - 1)) && io.n_stages == br && io.n_att == br - 1 &&
+                       !!(io.needs & GEN_IN_WORDS) == (br > 1) && (io.needs & GEN_IN_EPS) &&
+                       (io.needs & GEN_IN_Z) && (io.needs & GEN_IN_SENT),
+                   "arch %d, %d stages: size %d, %d stages, %d attention, needs %#x", a, br,
+                   io.img_size, io.n_stages, io.n_att, (unsigned)io.needs);
+        }
+    GenConfig d;
+    CHECK(gen_config_released(GEN_DFGAN, "bird", &d) == T2I_OK);
+    GenIO io = gen_io(&d);
+    CHECK(io.n_stages == 1 && io.img_size == d.u.dfgan.imsize &&
+          io.needs == (GEN_IN_SENT | GEN_IN_Z));
+}
+
 TEST(wrong_architecture_is_named) {
     char path[1024];
     Generator g;
@@ -892,6 +915,7 @@ int main(void) {
     RUN(dfgan_checkpoint_dict);
     RUN(macs_match_reference_summary);
     RUN(full_size_hash_forward);
+    RUN(gen_io_follows_stage_count);
     RUN(wrong_architecture_is_named);
     RUN(model_card_arch);
     RUN(shipped_cards_and_protocols);
