@@ -10,21 +10,26 @@
 //   * golden digests: the sample-set digest ("N:" + SHA-256 of "id\n" lines) and the stored row
 //     checksum (length-prefixed fields), both computed independently with Python's hashlib,
 //     so that databases written by earlier builds keep comparing and verifying;
-//   * res_same_samples compares the whole digest.
+//   * res_same_samples compares the whole digest;
+//   * a run's KID against a reference with fewer rows than the run: subsets of the smaller
+//     size; a reference file changed since the run started is refused.
 #include "test.h"
 
 #include "breakdown.h"
 #include "db.h"
 #include "fid.h"
+#include "npy.h"
 #include "results.h"
 #include "samples.h"
 #include "scoring.h"
+#include "sha256.h"
 #include "suite.h"
 #include "t2i.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NMAX 32
 
@@ -239,6 +244,33 @@ TEST(row_checksum_golden) {
     CHECK(strcmp(hex, h2) != 0);
 }
 
+TEST(kid_against_small_reference) {
+    char dir[] = "/tmp/t2i_breakdown_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    static float ref[2 * 2048], run[3 * 2048];
+    for (int i = 0; i < 2 * 2048; i++) ref[i] = (float)((i * 13) % 11) * 0.1f;
+    for (int i = 0; i < 3 * 2048; i++) run[i] = (float)((i * 7) % 5) * 0.2f;
+    ScoreSpec sp;
+    memset(&sp, 0, sizeof sp);
+    snprintf(sp.kid_ref, sizeof sp.kid_ref, "%s/ref.npy", dir);
+    int64_t shape[2] = {2, 2048};
+    CHECK(npy_save(sp.kid_ref, DT_F32, 2, shape, ref) == T2I_OK);
+    ScoreValue v;
+    int have = 0;
+    // 3 samples, 2 reference rows: subsets of 2 rows.
+    CHECKF(scoring_kid(&sp, run, 3, &v, &have) == T2I_OK && have == 1, "%s", t2i_errmsg());
+    CHECK(have && !strcmp(v.name, "kid") && v.n == 100 && isfinite(v.value));
+    // The recorded digest of the file: a changed file is refused.
+    CHECK(sha256_file(sp.kid_ref, sp.kid_ref_sha256) == T2I_OK);
+    CHECK(scoring_kid(&sp, run, 3, &v, &have) == T2I_OK && have == 1);
+    ref[5] += 1.0f;
+    CHECK(npy_save(sp.kid_ref, DT_F32, 2, shape, ref) == T2I_OK);
+    CHECK(scoring_kid(&sp, run, 3, &v, &have) != T2I_OK && have == 0);
+    CHECKF(strstr(t2i_errmsg(), "changed since the run was started"), "%s", t2i_errmsg());
+    unlink(sp.kid_ref);
+    rmdir(dir);
+}
+
 int main(void) {
     RUN(length_bucket_edges);
     RUN(hits_scores_and_is_minimum);
@@ -246,5 +278,6 @@ int main(void) {
     RUN(worst_captions_order);
     RUN(sample_sets);
     RUN(row_checksum_golden);
+    RUN(kid_against_small_reference);
     return test_report("test_breakdown");
 }

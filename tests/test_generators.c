@@ -654,6 +654,33 @@ TEST(full_size_hash_forward) {
 
 // The inputs and sizes a card implies: stage count -> image size, attention stages, word
 // features from two stages on; DM-GAN like AttnGAN; DF-GAN sentence + noise only.
+// A file holding only a first stage (h_net1) may be a one-stage AttnGAN or DM-GAN, never a
+// DF-GAN: a DF-GAN card names it as the wrong architecture.
+TEST(one_stage_file_on_dfgan_card) {
+    char dir[] = "/tmp/t2i_onestage_XXXXXX", path[128];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/g1.safetensors", dir);
+    static const char hdr[] = "{\"h_net1.fc.0.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
+                              "\"data_offsets\":[0,4]}}";
+    uint64_t hl = sizeof hdr - 1;
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    uint8_t le[8], zero[4] = {0};
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hl >> (8 * i));
+    fwrite(le, 1, 8, f);
+    fwrite(hdr, 1, hl, f);
+    fwrite(zero, 1, 4, f);
+    CHECK(fclose(f) == 0);
+    Generator g;
+    GenConfig df = {.arch = GEN_DFGAN, .u.dfgan = dfgan_fixture_config()};
+    CHECK(generator_load(&g, &df, path) == T2I_ESHAPE);
+    CHECKF(strstr(t2i_errmsg(), "one-stage AttnGAN/DM-GAN") && strstr(t2i_errmsg(), "DF-GAN NetG"),
+           "%s", t2i_errmsg());
+    unlink(path);
+    rmdir(dir);
+}
+
 TEST(gen_io_follows_stage_count) {
     for (int a = 0; a < 2; a++)
         for (int br = 1; br <= 3; br++) {
@@ -916,6 +943,7 @@ int main(void) {
     RUN(macs_match_reference_summary);
     RUN(full_size_hash_forward);
     RUN(gen_io_follows_stage_count);
+    RUN(one_stage_file_on_dfgan_card);
     RUN(wrong_architecture_is_named);
     RUN(model_card_arch);
     RUN(shipped_cards_and_protocols);

@@ -465,6 +465,36 @@ TEST(tf2015_mapping_transposes_exactly) {
     inception_free(net);
 }
 
+// A TF tensor whose first dimension is off by one is named as "of another shape" (every
+// dimension is compared, the first too).
+TEST(tf2015_first_dimension_checked) {
+    InceptionConfig cfg;
+    inception_config(&cfg, INCEPTION_TF2015);
+    Inception *net;
+    CHECK(inception_create(&cfg, &net) == T2I_OK);
+    BindList tk;
+    CHECK(inception_tf_keys(&cfg, inception_keys(net), &tk) == T2I_OK);
+    StateDict sd;
+    sd_init(&sd);
+    int found = 0;
+    for (int i = 0; i < tk.n; i++) {
+        int64_t sh[T2I_MAX_DIMS];
+        size_t  n = 1;
+        for (int d = 0; d < tk.rows[i].ndim; d++) sh[d] = tk.rows[i].shape[d];
+        if (!strcmp(tk.rows[i].name, "conv/conv2d_params")) sh[0]++, found = 1;   // [4,3,3,32]
+        for (int d = 0; d < tk.rows[i].ndim; d++) n *= (size_t)sh[d];
+        float *f = t2i_malloc_aligned(n * sizeof(float));
+        memset(f, 0, n * sizeof(float));
+        CHECK(sd_add(&sd, tk.rows[i].name, DT_F32, tk.rows[i].ndim, sh, f) == 0);
+    }
+    CHECK(found);
+    CHECK(inception_from_tf(&cfg, inception_keys(net), &sd, "test") == T2I_ESHAPE);
+    CHECKF(strstr(t2i_errmsg(), "conv/conv2d_params is [4,3,3,32]"), "%s", t2i_errmsg());
+    sd_free(&sd);
+    bindlist_free(&tk);
+    inception_free(net);
+}
+
 TEST(slim_missing_moving_averages_named) {
     InceptionConfig cfg;
     inception_config(&cfg, INCEPTION_SLIM);
@@ -552,6 +582,7 @@ int main(void) {
     RUN(slim_names_equal_fixture_manifest);
     RUN(tf2015_mapping_transposes_exactly);
     RUN(slim_missing_moving_averages_named);
+    RUN(tf2015_first_dimension_checked);
     RUN(tf2015_graphdef_equals_pytorch_fid_weights);
     rmdir(tmpdir);
     return test_report("test_tf");

@@ -123,6 +123,19 @@ TEST(xconv_up2_rejects_other_convs) {
     XConv x;
     CHECK(xconv_create(&x, &m, XCONV_UP2, NULL, NULL, -INFINITY, INFINITY, 0, 0) == T2I_EARG);
     CHECK(x.op == NULL);
+    // 3x3 but padded on one side only, or strided: refused as well
+    float w3[2 * 2 * 3 * 3] = {0};
+    Conv2d m3[3] = {
+        {.in_c = 2, .out_c = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 0, .w = w3},
+        {.in_c = 2, .out_c = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 0, .pw = 1, .w = w3},
+        {.in_c = 2, .out_c = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 2, .ph = 1, .pw = 1, .w = w3},
+    };
+    for (int i = 0; i < 3; i++) {
+        CHECKF(xconv_create(&x, &m3[i], XCONV_UP2, NULL, NULL, -INFINITY, INFINITY, 0, 0) ==
+                   T2I_EARG,
+               "case %d accepted", i);
+        xconv_free(&x);
+    }
 }
 
 TEST(nhwc_helpers_match_refs) {
