@@ -706,8 +706,9 @@ TEST(pnm_headers_and_data) {
 
 // ---- TIFF and WebP ------------------------------------------------------------------------------
 
-// Little-endian TIFF, one IFD, 8-bit RGB w x h, one strip of w*h*3 bytes (strip bytes `sb`).
-static Buf tiff_make(uint32_t w, uint32_t h, uint32_t sb) {
+// Little-endian TIFF, one IFD, RGB w x h of `bps`-bit samples, one strip of w*h*3 bytes (strip
+// bytes `sb`).
+static Buf tiff_make(uint32_t w, uint32_t h, uint32_t sb, int bps) {
     Buf b = {0};
     b_s(&b, "II*");
     b_u8(&b, 0);
@@ -725,18 +726,22 @@ static Buf tiff_make(uint32_t w, uint32_t h, uint32_t sb) {
         else b_le(&b, vals[i], 4);
     }
     b_le(&b, 0, 4);
-    b_le(&b, 8, 2), b_le(&b, 8, 2), b_le(&b, 8, 2);
+    b_le(&b, (uint64_t)bps, 2), b_le(&b, (uint64_t)bps, 2), b_le(&b, (uint64_t)bps, 2);
     for (uint32_t i = 0; i < w * h * 3; i++) b_u8(&b, (uint8_t)(i * 11));
     return b;
 }
 
 TEST(tiff_and_webp) {
-    Buf b = tiff_make(4, 3, 36);
+    Buf b = tiff_make(4, 3, 36, 8);
     int H, W;
     CHECKF(dec(b.p, b.n, 0, &H, &W, NULL) == T2I_OK && H == 3 && W == 4, "%s", t2i_errmsg());
     limit_both_sides("TIFF", b.p, b.n, 4, 3);
     // the strip one byte short of its rows: refused naming the file and the row
     CHECK(dec(b.p, b.n - 1, 0, NULL, NULL, NULL) == T2I_EFORMAT && msg_has("img.x: bad TIFF"));
+    free(b.p);
+    // 12-bit samples: not a layout read by scanline, and libtiff's RGBA interface refuses them
+    b = tiff_make(4, 3, 36, 12);
+    CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_EFORMAT && msg_has("img.x: unsupported TIFF"));
     free(b.p);
     // WebP: a lossless image written by libwebp's own test vector is not needed: the fixtures
     // hold lossy, lossless and alpha files; here the VP8X header with the animation flag.
@@ -784,8 +789,33 @@ TEST(tiff_and_webp) {
     CHECKF(count >= 60, "%d fixtures", count);
 }
 
+// The file size bound of the reader follows the limit: max_pixels * 8 + 64 MiB bytes are read
+// (here: zeros, then "not an image"), one byte more is refused before reading (sparse files).
+TEST(file_size_bound) {
+    char dir[] = "/tmp/t2i_bimg_XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/big.png", dir);
+    ImageReadOpts o = {.max_pixels = 1};
+    off_t cap = 8 + ((off_t)64 << 20);
+    for (int past = 0; past <= 1; past++) {
+        FILE *f = fopen(path, "wb");
+        CHECK(f && ftruncate(fileno(f), cap + past) == 0);
+        fclose(f);
+        uint8_t *px = NULL;
+        int      H, W;
+        int      rc = image_read_rgb_opts(path, &o, &px, &H, &W, NULL);
+        CHECKF(past ? rc == T2I_ENOMEM && msg_has("big.png: 67108873 bytes is more than an image "
+                                                  "within the pixel limit can need")
+                    : rc == T2I_EFORMAT && msg_has("big.png: not an image"),
+               "past %d: rc %d %s", past, rc, t2i_errmsg());
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     RUN(limit_check_edges);
+    RUN(file_size_bound);
     RUN(png_ihdr_and_bit_depths);
     RUN(png_palette_and_trns);
     RUN(jpeg_probe_markers);

@@ -575,10 +575,13 @@ static void mm_hash(const Line *l, int n, char hex[65]) {
 
 // Writes the suite: header JSON (hdr = NULL: the default one, fixing samples/hashes), lines, an
 // extra field appended to line `extra_at` (-1 none) or the last field dropped (drop_at).
+static const char *g_table = NULL;   // the table written with the suite (NULL: TABLE)
+
 static int suite_try(const char *hdr, const Line *l, int n, int extra_at, int drop_at) {
-    char tsha[65], mh[65];
-    sha256_hex((const uint8_t *)TABLE, strlen(TABLE), tsha);
-    put_file(tpath("caps.tsv"), TABLE, strlen(TABLE));
+    char        tsha[65], mh[65];
+    const char *table = g_table ? g_table : TABLE;
+    sha256_hex((const uint8_t *)table, strlen(table), tsha);
+    put_file(tpath("caps.tsv"), table, strlen(table));
     mm_hash(l, n, mh);
     char h[1200];
     if (!hdr) {
@@ -796,6 +799,40 @@ TEST(suite_mismatch_storage) {
     snprintf(l[2].f[9], 64, "4,7");
     CHECK(suite_try(hd, l, 3, -1, -1) == T2I_EFORMAT &&
           msg_has("s.suite:6: field mismatch: expected \"*\" (derived)"));
+    // A derived draw needs an eligible image: other-class with two classes gets to the hash
+    // check, with one class it is refused; other-image with two images likewise, with one not.
+    static const char *const one_class =
+        TH "0\tk0\t0\t0\tr0\n0\tk0\t0\t1\tr1\n1\tk1\t0\t0\tr2\n1\tk1\t0\t1\tr3\n"
+           "2\tk2\t0\t0\tr4\n2\tk2\t0\t1\tr5\n3\tk3\t0\t0\tr6\n3\tk3\t0\t1\tr7\n";
+    static const char *const one_image =
+        TH "0\tk0\t0\t0\tr0\n0\tk0\t0\t1\tr1\n0\tk0\t0\t2\tr2\n0\tk0\t0\t3\tr3\n"
+           "0\tk0\t0\t4\tr4\n0\tk0\t0\t5\tr5\n0\tk0\t0\t6\tr6\n0\tk0\t0\t7\tr7\n";
+    char *hi = with(hd, "mismatch_rule", cJSON_CreateString("other-image"));
+    for (int k = 0; k < 4; k++) {
+        base_lines(l);
+        for (int i = 0; i < 3; i++) {
+            snprintf(l[i].f[9], 64, "*");
+            if (k == 1) snprintf(l[i].f[2], 64, "0");
+            if (k == 3) {
+                snprintf(l[i].f[1], 64, "k0"), snprintf(l[i].f[2], 64, "0");
+                snprintf(l[i].f[3], 64, "0"), snprintf(l[i].f[5], 64, "%s", l[i].f[4]);
+            }
+        }
+        g_table = k == 1 ? one_class : k == 3 ? one_image : NULL;
+        char tsha[65];
+        sha256_hex((const uint8_t *)(g_table ? g_table : TABLE), strlen(g_table ? g_table : TABLE),
+                   tsha);
+        char *hk = with(k < 2 ? hd : hi, "captions_sha256", cJSON_CreateString(tsha));
+        rc = suite_try(hk, l, 3, -1, -1);
+        cJSON_free(hk);
+        g_table = NULL;
+        CHECKF(k == 1   ? rc == T2I_EARG && msg_has("s.suite: every image of the caption table "
+                                                    "is of class 0")
+               : k == 3 ? rc == T2I_EARG && msg_has("s.suite: the caption table has 1 image(s)")
+                        : rc == T2I_EFORMAT && msg_has("hash to"),
+               "case %d: rc %d %s", k, rc, t2i_errmsg());
+    }
+    cJSON_free(hi);
     cJSON_free(h0), cJSON_free(h0h), cJSON_free(hd);
     free(base);
     // First lines: magic and column line exactly, header present.
