@@ -208,6 +208,16 @@ TEST(png_ihdr_and_bit_depths) {
     b = png_make(IMAGE_MAX_SIDE + 1, 1, 0, 1, 0, 0, 0);
     CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) != T2I_OK && msg_has("img.x"));
     free(b.p);
+    // The probe: IHDR's width and height end at byte 24: 24 bytes give the size, 23 do not; a
+    // first chunk other than IHDR gives none.
+    b = png_make(5, 3, 2, 8, 7, 0, 0);
+    long long pw, ph;
+    CHECK(probe(b.p, 24, &pw, &ph) == T2I_OK && pw == 5 && ph == 3);
+    CHECK(probe(b.p, 23, &pw, &ph) == T2I_EFORMAT &&
+          msg_has("img.x: PNG: cannot read the image size"));
+    b.p[12] = 'X';
+    CHECK(probe(b.p, b.n, &pw, &ph) == T2I_EFORMAT && msg_has("img.x: PNG: cannot read"));
+    free(b.p);
     // Every prefix of a small PNG is refused (the reader's end-of-data check).
     b = png_make(5, 3, 2, 8, 7, 0, 0);
     prefixes_refused("PNG", b.p, b.n, 1);
@@ -294,6 +304,15 @@ TEST(jpeg_probe_markers) {
         int rc = probe(b.p, b.n, &w, &h);
         CHECKF(len == 2 ? rc == T2I_OK && w == 7 && h == 5 : rc == T2I_EFORMAT,
                "length %u: rc %d", len, rc);
+        free(b.p);
+    }
+    // The frame header's own length field: 2 (no payload) still gives the size, 1 and 0 do not.
+    for (unsigned len = 0; len <= 2; len++) {
+        b = jpeg_head(0, 0, 0xC0, 7, 5);
+        b.p[4] = 0, b.p[5] = (uint8_t)len;
+        int rc = probe(b.p, b.n, &w, &h);
+        CHECKF(len == 2 ? rc == T2I_OK && w == 7 : rc == T2I_EFORMAT && msg_has("img.x: JPEG"),
+               "SOF length %u: rc %d", len, rc);
         free(b.p);
     }
     // Fill bytes and standalone markers (RSTn, TEM) pass; a scan or EOI before any frame does not.
