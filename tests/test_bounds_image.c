@@ -50,6 +50,18 @@ static int dec(const uint8_t *b, size_t n, long long limit, int *H, int *W, uint
     return rc;
 }
 
+// Decodes b[0, n) from an allocation that holds `extra` more bytes (b[n, n + extra)): a reader
+// that looks one byte past its input sees those bytes (chosen to make it accept) even without
+// ASan.
+static int dec_hidden(const uint8_t *b, size_t n, size_t extra) {
+    uint8_t *c = bytes_dup(b, n + extra), *rgb = NULL;
+    int      h, w;
+    int      rc = image_decode_rgb(c, n, "img.x", NULL, &rgb, &h, &w, NULL);
+    free(c);
+    t2i_free(rgb);
+    return rc;
+}
+
 static int probe(const uint8_t *b, size_t n, long long *w, long long *h) {
     uint8_t    *c = bytes_dup(b, n);
     ImageFormat f;
@@ -623,6 +635,13 @@ TEST(bmp_palette_and_rle) {
     CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_OK);
     CHECK(dec(b.p, 14 + 40 + 8 + 3, 0, NULL, NULL, NULL) == T2I_EFORMAT && msg_has("RLE data"));
     free(b.p);
+    // A delta at the end of the data, its second byte missing: the data ends there (a reader
+    // that took the next byte, 0, would complete the 2x1 image).
+    uint8_t delta2[] = {0, 2, 2, 0};
+    b = bmp_make(40, 2, 1, 8, 1, 2, delta2, sizeof delta2, 0);
+    CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_OK);
+    CHECK(dec_hidden(b.p, b.n - 1, 1) == T2I_EFORMAT && msg_has("RLE data ends"));
+    free(b.p);
     // RLE4: runs of 2 pixels alternating nibbles, exactly covering 2x2.
     uint8_t rle4[] = {2, 0x10, 0, 0, 2, 0x10};
     b = bmp_make(40, 2, 2, 4, 2, 2, rle4, sizeof rle4, 0);
@@ -670,6 +689,11 @@ TEST(pnm_headers_and_data) {
     b = pnm("P5 1 1 255", 0, 0);
     CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_EFORMAT &&
           msg_has("img.x: bad P5: no whitespace after the header"));
+    free(b.p);
+    // ... also when a whitespace byte and the pixel follow just past the input
+    b = pnm("P5 1 1 255 \x01", 0, 0);
+    CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_OK);
+    CHECK(dec_hidden(b.p, b.n - 2, 2) == T2I_EFORMAT && msg_has("no whitespace after the header"));
     free(b.p);
     // Binary data: exactly the bytes needed, one fewer refused; 16-bit takes 2 per sample;
     // P4 takes whole bytes per row.
