@@ -209,6 +209,17 @@ TEST(png_ihdr_and_bit_depths) {
     b.p[33 + 3] ^= 1;   // IDAT length one off: the chunk runs into the next
     CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_EFORMAT && msg_has("img.x: bad PNG"));
     free(b.p);
+    // IHDR's method bytes: compression 0, filter 0, interlace 0 or 1; one more of each refused
+    // (the CRC recomputed so that only the field is wrong).
+    for (int k = 0; k < 3; k++) {
+        b = png_make(3, 2, 2, 8, 0, 0, 0);
+        b.p[26 + k] = (uint8_t)(k == 2 ? 2 : 1);
+        uint32_t c = (uint32_t)crc32(0, b.p + 12, 17);
+        for (int i = 0; i < 4; i++) b.p[29 + i] = (uint8_t)(c >> (24 - 8 * i));
+        CHECKF(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_EFORMAT && msg_has("img.x: bad PNG"),
+               "IHDR byte %d: %s", 26 + k, t2i_errmsg());
+        free(b.p);
+    }
     b = png_make(0, 2, 2, 8, 0, 0, 0);
     CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_EFORMAT && msg_has("img.x: bad PNG"));
     free(b.p);
