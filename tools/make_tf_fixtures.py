@@ -81,7 +81,8 @@ def v1_checkpoint(pb, exe, out, compression="none"):
     tensors = {
         "conv0/weights/ExponentialMovingAverage": (w, [None]),
         "conv0/BatchNorm/moving_mean/ExponentialMovingAverage": (mm, [None]),
-        "logits/logits/weights": (lw, [((0, 4), (0, None)), ((4, 2), (0, None))]),
+        # rows 0-3 in two column slices (a slice that is not contiguous in the tensor), rows 4-5
+        "logits/logits/weights": (lw, [((0, 4), (0, 3)), ((0, 4), (3, None)), ((4, 2), (0, None))]),
         "global_step": (gs, [None]),
         "some_double": (dd, [None]),
         "int_table": (ii, [None]),
