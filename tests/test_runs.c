@@ -290,6 +290,24 @@ TEST(test_owner_on_another_host) {
     CHECK(strcmp(st, "complete") == 0 && same_as_ref(db, 1));
 }
 
+// A run whose status is "shard-complete" is complete: the same command does nothing.
+TEST(test_shard_complete_is_complete) {
+    char db[300];
+    snprintf(db, sizeof db, "%s/shdone.db", T);
+    CHECK(owned_elsewhere(db, "-0 seconds"));
+    sqlite3 *d = NULL;
+    CHECK(sqlite3_open(db, &d) == SQLITE_OK &&
+          sqlite3_exec(d, "UPDATE runs SET status = 'shard-complete', owner_pid = NULL", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    sqlite3_close(d);
+    int rc = run_sync(db, NULL);
+    CHECKF(rc == 0 && strstr(OUT, "run 1 is complete") && !strstr(OUT, "resuming"), "exit %d: %s",
+           rc, OUT);
+    char st[32];
+    status_of(db, 1, st, sizeof st);
+    CHECK(strcmp(st, "shard-complete") == 0);
+}
+
 TEST(test_sample_sets_and_stored_bytes) {
     // q.db holds two 4-sample runs (test_reference_progress_and_noop_rerun); a 2-sample run of
     // the same inputs has another sample set: compare and check refuse it, naming both.
@@ -493,6 +511,7 @@ int main(void) {
     RUN(test_sigterm_mid_block);
     RUN(test_stale_after_sigkill_and_one_owner);
     RUN(test_owner_on_another_host);
+    RUN(test_shard_complete_is_complete);
     RUN(test_sample_sets_and_stored_bytes);
     RUN(test_outputs_and_caps);
     RUN(test_batch_coupled_key);

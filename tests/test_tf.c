@@ -286,13 +286,15 @@ TEST(crafted_structures) {
     unlink(p);
 }
 
-// A one-node GraphDef: Const "w" whose value is the TensorProto `tp` (tp_len bytes < 100).
-static size_t const_graph(uint8_t *out, const uint8_t *tp, size_t tp_len) {
-    uint8_t node[160];
-    size_t  k = 0;
-    static const uint8_t head[] = {0x0a, 0x01, 'w', 0x12, 0x05, 'C', 'o', 'n', 's', 't'};
-    memcpy(node, head, sizeof head);
-    k = sizeof head;
+// A one-node GraphDef: node "w" of operation `op` whose attr "value" is the TensorProto `tp`
+// (tp_len bytes < 100).
+static size_t op_graph(uint8_t *out, const char *op, const uint8_t *tp, size_t tp_len) {
+    uint8_t node[200];
+    size_t  k = 0, ol = strlen(op);
+    node[k++] = 0x0a, node[k++] = 0x01, node[k++] = 'w';
+    node[k++] = 0x12, node[k++] = (uint8_t)ol;
+    memcpy(node + k, op, ol);
+    k += ol;
     node[k++] = 0x2a;                           // attr map entry
     node[k++] = (uint8_t)(7 + 2 + 2 + tp_len);  // key "value" + value AttrValue{tensor}
     static const uint8_t key[] = {0x0a, 0x05, 'v', 'a', 'l', 'u', 'e'};
@@ -308,6 +310,10 @@ static size_t const_graph(uint8_t *out, const uint8_t *tp, size_t tp_len) {
     out[1] = (uint8_t)k;
     memcpy(out + 2, node, k);
     return k + 2;
+}
+
+static size_t const_graph(uint8_t *out, const uint8_t *tp, size_t tp_len) {
+    return op_graph(out, "Const", tp, tp_len);
 }
 
 // TF's DataType numbers for the 16-bit floats (bfloat16 14, half 19) keep their dtype; a value
@@ -342,6 +348,14 @@ TEST(graphdef_dtypes_and_short_value_lists) {
     CHECKF(f && e->numel == 3 && f[0] == 1.0f && f[1] == 2.0f && f[2] == 2.0f, "%g %g %g",
            f ? f[0] : -1, f ? f[1] : -1, f ? f[2] : -1);
     sd_free(&sd);
+    // Only the operation named exactly "Const" is a constant.
+    static const char *const ops[] = {"ConstX", "Cons", "Identity"};
+    for (int i = 0; i < 3; i++) {
+        n = op_graph(g, ops[i], tp, sizeof tp);
+        CHECKF(tf_graphdef_parse(g, n, "ops.pb", &sd) == T2I_OK && sd.n == 0, "op %s: %d tensors",
+               ops[i], sd.n);
+        sd_free(&sd);
+    }
 }
 
 // Every allocation of each TF loader fails in turn: T2I_ENOMEM (or success once the budget is
