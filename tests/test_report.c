@@ -191,6 +191,32 @@ TEST(test_compare_check_sample_sets) {
     rc = sh("%s compare 1 2 --db %s --resamples 200 --seed 4", BIN, DB);
     CHECKF(rc == 0 && strstr(OUT, "95% interval") && strstr(OUT, "McNemar") &&
                strstr(OUT, "200 resamples"), "exit %d: %s", rc, OUT);
+    // The paired IS difference is the difference of the stored IS values (the protocol's 4
+    // splits, not the default 10); R-precision likewise.
+    static const char *const ms[] = {"is", "rp"};
+    for (int k = 0; k < 2; k++) {
+        char key[16], sql[160];
+        snprintf(key, sizeof key, "\n  %-4s ", ms[k]);
+        const char *p = strstr(OUT, key);
+        double diff = NAN;
+        if (p) sscanf(p + strlen(key), "%lf", &diff);
+        snprintf(sql, sizeof sql, "SELECT b.value - a.value FROM metrics a, metrics b WHERE a.run = 1"
+                 " AND b.run = 2 AND a.name = '%s' AND b.name = '%s'", ms[k], ms[k]);
+        char wt[64] = "";
+        q_text(DB, sql, wt, sizeof wt);
+        double want = wt[0] ? strtod(wt, NULL) : NAN;
+        CHECKF(fabs(diff - want) <= 1e-5 * fabs(want) + 1e-9, "%s: compare says %.9g, stored "
+               "metrics differ by %.9g", ms[k], diff, want);
+    }
+    // Run 2 without R-precision ranks: no paired R-precision, no McNemar (a missing rank is
+    // not a miss).
+    char db2[300];
+    CHECK(tampered_copy("norank.db", "UPDATE samples SET rp_rank = NULL, checksum = NULL"
+                        " WHERE run = 2", db2, sizeof db2));
+    rc = sh("%s compare 1 2 --db %s --resamples 50 --seed 4", BIN, db2);
+    CHECKF(rc == 0 && strstr(OUT, "\n  is ") && !strstr(OUT, "\n  rp ") && !strstr(OUT, "McNemar"),
+           "exit %d: %s", rc, OUT);
+    rc = sh("%s compare 1 2 --db %s --resamples 200 --seed 4", BIN, DB);
     char first[4096];
     snprintf(first, sizeof first, "%s", OUT);
     rc = sh("%s compare 1 2 --db %s --resamples 200 --seed 4", BIN, DB);
