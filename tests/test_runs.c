@@ -308,6 +308,22 @@ TEST(test_shard_complete_is_complete) {
     CHECK(strcmp(st, "shard-complete") == 0);
 }
 
+// --resume N continues run N only with the inputs it was started with (here another --limit),
+// and refuses a complete run; nothing is changed.
+TEST(test_resume_checks_the_run) {
+    char db[300];
+    snprintf(db, sizeof db, "%s/resume.db", T);
+    CHECK(sh("cp %s %s", REF, db) == 0);
+    int rc = sh("%s run --suite %s --model %s --protocol %s --evaluators %s --db %s --limit 8 "
+                "--batch 1 --resume 1 -q",
+                BIN, SUITE, MODEL, PROTO, EVAL, db);
+    CHECKF(rc == 2 && strstr(OUT, "--resume 1") && strstr(OUT, "other inputs"), "exit %d: %s", rc,
+           OUT);
+    rc = run_sync(db, "--resume 1 -q");
+    CHECKF(rc == 2 && strstr(OUT, "already complete"), "exit %d: %s", rc, OUT);
+    CHECK(q_int(db, "SELECT count(*) FROM runs") == 1);
+}
+
 TEST(test_sample_sets_and_stored_bytes) {
     // q.db holds two 4-sample runs (test_reference_progress_and_noop_rerun); a 2-sample run of
     // the same inputs has another sample set: compare and check refuse it, naming both.
@@ -512,6 +528,7 @@ int main(void) {
     RUN(test_stale_after_sigkill_and_one_owner);
     RUN(test_owner_on_another_host);
     RUN(test_shard_complete_is_complete);
+    RUN(test_resume_checks_the_run);
     RUN(test_sample_sets_and_stored_bytes);
     RUN(test_outputs_and_caps);
     RUN(test_batch_coupled_key);
