@@ -346,9 +346,13 @@ TEST(kid_subset_size_two) {
     CHECK(kid_compute(A, 3, B, 3, 1, &o, last, last, NULL, NULL, &r) == T2I_OK);
     CHECK(kid_compute(A, 3, B, 3, 1, &o, past, ib, NULL, NULL, &r) != T2I_OK);
     CHECK(kid_compute(A, 3, B, 3, 1, &o, ia, past, NULL, NULL, &r) != T2I_OK);
+    // ... also when the memory after the last row holds a finite value (rows of a are checked
+    // against a's count, rows of b against b's).
+    double A5[5] = {1, 3, 7, 2, 9}, B4[4] = {2, 5, 4, 1};
+    CHECK(kid_compute(A5, 5, B4, 3, 1, &o, ia, past, NULL, NULL, &r) != T2I_OK);
+    CHECK(kid_compute(B4, 3, A5, 5, 1, &o, past, ia, NULL, NULL, &r) != T2I_OK);
     // Sets of different sizes: subsets of b are drawn from b's rows (5 subsets of 2 from 5 rows
     // of a and 2 of b), and a subset larger than the smaller set is refused whichever it is.
-    double A5[5] = {1, 3, 7, 2, 9};
     o.subsets = 5;
     rng_init(&g, 3, 0, RNG_STREAM_KID);
     CHECKF(kid_compute(A5, 5, B, 2, 1, &o, NULL, NULL, &g, NULL, &r) == T2I_OK, "%s",
