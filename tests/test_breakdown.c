@@ -217,6 +217,12 @@ TEST(sample_sets) {
     scoring_sample_set(other, 4, rb.sample_set);
     CHECK(res_same_samples(&ra, &ra, why, sizeof why) == 1);
     CHECK(res_same_samples(&ra, &rb, why, sizeof why) == 0 && strstr(why, "not comparable"));
+    // The whole digest counts: one that differs in its last character only is another set.
+    rb = ra;
+    rb.id = 2;
+    size_t L = strlen(rb.sample_set);
+    rb.sample_set[L - 1] = rb.sample_set[L - 1] == '0' ? '1' : '0';
+    CHECK(res_same_samples(&ra, &rb, why, sizeof why) == 0);
 }
 
 TEST(row_checksum_golden) {

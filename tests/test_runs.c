@@ -324,6 +324,25 @@ TEST(test_resume_checks_the_run) {
     CHECK(q_int(db, "SELECT count(*) FROM runs") == 1);
 }
 
+// An interrupted run whose blocks are all done: resuming does no work and its progress counts
+// each stored sample once (16 of 16, not the done block's samples again as partial ones).
+TEST(test_resume_counts_done_blocks_once) {
+    char db[300];
+    snprintf(db, sizeof db, "%s/counted.db", T);
+    CHECK(sh("cp %s %s", REF, db) == 0);
+    sqlite3 *d = NULL;
+    CHECK(sqlite3_open(db, &d) == SQLITE_OK &&
+          sqlite3_exec(d, "UPDATE runs SET status = 'interrupted' WHERE id = 1", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    sqlite3_close(d);
+    long long gen = q_int(db, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'");
+    int rc = run_sync(db, NULL);
+    CHECKF(rc == 0 && strstr(OUT, "resuming run 1") && strstr(OUT, " 16/16 samples") &&
+               !strstr(OUT, "32/16"),
+           "exit %d: %s", rc, OUT);
+    CHECK(q_int(db, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'") == gen);
+}
+
 TEST(test_sample_sets_and_stored_bytes) {
     // q.db holds two 4-sample runs (test_reference_progress_and_noop_rerun); a 2-sample run of
     // the same inputs has another sample set: compare and check refuse it, naming both.
@@ -529,6 +548,7 @@ int main(void) {
     RUN(test_owner_on_another_host);
     RUN(test_shard_complete_is_complete);
     RUN(test_resume_checks_the_run);
+    RUN(test_resume_counts_done_blocks_once);
     RUN(test_sample_sets_and_stored_bytes);
     RUN(test_outputs_and_caps);
     RUN(test_batch_coupled_key);
