@@ -1,6 +1,7 @@
 // xconv.c -- see xconv.h.
 #include "xconv.h"
 
+#include "blas.h"
 #include "t2i.h"
 
 #include <assert.h>
@@ -312,6 +313,41 @@ void nhwc_add_ref(float *acc, size_t sa, const float *in, size_t si, size_t P, i
 }
 
 typedef struct {
+    float       *acc;
+    const float *in;
+    size_t       sa, si;
+    int          H, W, C, lrelu;
+} AddUpJob;
+
+// One output row (b, oy) of every channel: row oy reads input row oy / 2.
+static void add_up2_row(void *ctx, size_t row) {
+    const AddUpJob *j = ctx;
+    const size_t b = row / (2 * (size_t)j->H), oy = row % (2 * (size_t)j->H);
+    const int OW = 2 * j->W, C = j->C;
+    const float *src = j->in + (b * j->H + oy / 2) * j->W * j->si;
+    float *dst = j->acc + (b * 2 * j->H + oy) * OW * j->sa;
+    for (int ox = 0; ox < OW; ox++) {
+        const float *x = src + (size_t)(ox / 2) * j->si;
+        float *y = dst + (size_t)ox * j->sa;
+        if (j->lrelu) {
+            for (int c = 0; c < C; c++) {
+                float v = x[c] + y[c];
+                y[c] = v > 0.0f ? v : v * 0.2f;
+            }
+        } else {
+            for (int c = 0; c < C; c++) y[c] = x[c] + y[c];
+        }
+    }
+}
+
+void nhwc_add_up2(float *acc, size_t sa, const float *in, size_t si, int B, int H, int W, int C,
+                  int lrelu, pthreadpool_t tp) {
+    AddUpJob j = {.acc = acc, .in = in, .sa = sa, .si = si, .H = H, .W = W, .C = C,
+                  .lrelu = lrelu};
+    pthreadpool_parallelize_1d(tp, add_up2_row, &j, (size_t)B * 2 * H, 0);
+}
+
+typedef struct {
     float       *out;
     const float *in;
     size_t       stride;
@@ -331,6 +367,58 @@ void nhwc_tanh_to_nchw(float *out, const float *in, int B, int C, int HW, size_t
                        pthreadpool_t tp) {
     TanhJob j = {.out = out, .in = in, .stride = stride, .C = C, .HW = HW};
     pthreadpool_parallelize_1d(tp, tanh_image, &j, (size_t)B, 0);
+}
+
+// ---- batch slices side by side ------------------------------------------------------------
+
+typedef struct {
+    void (*fn)(void *ctx, int k);
+    void *ctx;
+    int   k;
+} SliceArg;
+
+static void *slice_main(void *p) {
+    SliceArg *a = p;
+    a->fn(a->ctx, a->k);
+    return NULL;
+}
+
+void xslices_run(int n, void (*fn)(void *ctx, int k), void *ctx) {
+    enum { MAX_SLICES = 64 };
+    assert(n >= 1 && n <= MAX_SLICES);
+    int saved = blas_get_threads();
+    if (saved != 1) blas_set_threads(1);
+    pthread_t tid[MAX_SLICES];
+    SliceArg arg[MAX_SLICES];
+    int started[MAX_SLICES] = {0};
+    for (int k = 0; k < n; k++) arg[k] = (SliceArg){.fn = fn, .ctx = ctx, .k = k};
+    for (int k = 1; k < n; k++)
+        started[k] = pthread_create(&tid[k], NULL, slice_main, &arg[k]) == 0;
+    fn(ctx, 0);
+    for (int k = 1; k < n; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else fn(ctx, k);
+    }
+    if (saved != 1) blas_set_threads(saved);
+}
+
+void *xpeers_create(int n, size_t size, int (*share1)(void *dst, const void *src),
+                    void (*drop)(void *inst), const void *src, int *rc) {
+    char *p = t2i_calloc((size_t)n, size);
+    *rc = p ? T2I_OK : T2I_ENOMEM;
+    for (int k = 0; p && k < n; k++) {
+        *rc = share1(p + (size_t)k * size, src);
+        if (*rc) {
+            xpeers_free(p, k, size, drop);
+            p = NULL;
+        }
+    }
+    return p;
+}
+
+void xpeers_free(void *peers, int n, size_t size, void (*drop)(void *inst)) {
+    for (int k = 0; k < n; k++) drop((char *)peers + (size_t)k * size);
+    t2i_free(peers);
 }
 
 // ---- pooling -------------------------------------------------------------------------------

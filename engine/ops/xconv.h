@@ -87,10 +87,28 @@ void nhwc_glu_ref(float *out, size_t so, const float *in, size_t si, size_t P, i
 void nhwc_add(float *acc, size_t sa, const float *in, size_t si, size_t P, int C,
               pthreadpool_t tp);
 void nhwc_add_ref(float *acc, size_t sa, const float *in, size_t si, size_t P, int C);
+// acc (B,2H,2W,sa) = in' + acc, in' the nearest-x2 upsample of in (B,H,W,si), over C channels
+// (a residual shortcut computed at low resolution, where it commutes with the upsample); with
+// lrelu != 0 each sum then goes through LeakyReLU(0.2). acc != in.
+void nhwc_add_up2(float *acc, size_t sa, const float *in, size_t si, int B, int H, int W, int C,
+                  int lrelu, pthreadpool_t tp);
 // out (B,C,HW) NCHW = tanh(in (B,HW,stride)): GET_IMAGE_G's tail and the layout change at once.
 void nhwc_tanh_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stride,
                        pthreadpool_t tp);
 
+
+// ---- batch slices side by side ------------------------------------------------------------
+// Runs fn(ctx, k) for k = 0..n-1 at the same time, k = 0 on the caller's thread and the others
+// on threads started for this call (a slice whose thread cannot start runs on the caller's
+// afterwards), with OpenBLAS single-threaded meanwhile. Networks give each slice its own
+// single-threaded instance (own XConvs), so per-image results stay those of one thread.
+void xslices_run(int n, void (*fn)(void *ctx, int k), void *ctx);
+// The single-threaded instances of those slices: an array of n instances of `size` bytes, each
+// made by share1(&array[k], src). NULL with *rc set when one cannot be made (those made are
+// released with drop, the array freed). xpeers_free releases n instances and the array.
+void *xpeers_create(int n, size_t size, int (*share1)(void *dst, const void *src),
+                    void (*drop)(void *inst), const void *src, int *rc /* OUT */);
+void  xpeers_free(void *peers, int n, size_t size, void (*drop)(void *inst));
 
 // ---- pooling -------------------------------------------------------------------------------
 typedef enum { XPOOL_MAX = 0, XPOOL_AVG_PAD = 1, XPOOL_AVG_NOPAD = 2 } XPoolKind;
