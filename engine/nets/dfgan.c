@@ -248,9 +248,22 @@ void dfgan_affine_params(float *gamma, float *beta, const DfGanAffine *m, const 
 // every ISA clone computes the same bits; y may be x.
 DF_CLONES static void dfblk_px(float *y, const float *x, size_t n, int C, const float *g0,
                                const float *b0, const float *g1, const float *b1) {
+    const int CV = C / 16 * 16;
     for (size_t p = 0; p < n; p++, x += C, y += C) {
-#pragma GCC ivdep
-        for (int c = 0; c < C; c++) {
+        for (int c = 0; c < CV; c += 16) {
+            xv16f v, w0, c0, w1, c1;
+            XV16_LOAD(v, x + c);
+            XV16_LOAD(w0, g0 + c), XV16_LOAD(c0, b0 + c);
+            XV16_LOAD(w1, g1 + c), XV16_LOAD(c1, b1 + c);
+            v = w0 * v;
+            v = v + c0;
+            XV16_LRELU(v);
+            v = w1 * v;
+            v = v + c1;
+            XV16_LRELU(v);
+            XV16_STORE(y + c, v);
+        }
+        for (int c = CV; c < C; c++) {
             float v = g0[c] * x[c];
             v = v + b0[c];
             v = v > 0.0f ? v : v * 0.2f;

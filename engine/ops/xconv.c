@@ -48,6 +48,10 @@ pthreadpool_t xpool_create(int n) { return n > 1 ? pthreadpool_create((size_t)n)
 
 int xpool_threads(pthreadpool_t tp) { return tp ? (int)pthreadpool_get_threads_count(tp) : 1; }
 
+// Kernels cloned per ISA: elementwise float arithmetic with no contraction (-std=c11 keeps
+// -ffp-contract=off), so every clone computes the same bits.
+#define ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 // ---- convolution ---------------------------------------------------------------------------
 
 // Taps of the 3x3 kernel that land on tap k (0..3) of the equivalent 4x4 stride-2 transposed
@@ -320,22 +324,27 @@ typedef struct {
 } AddUpJob;
 
 // One output row (b, oy) of every channel: row oy reads input row oy / 2.
-static void add_up2_row(void *ctx, size_t row) {
+ISA_CLONES static void add_up2_row(void *ctx, size_t row) {
     const AddUpJob *j = ctx;
     const size_t b = row / (2 * (size_t)j->H), oy = row % (2 * (size_t)j->H);
     const int OW = 2 * j->W, C = j->C;
     const float *src = j->in + (b * j->H + oy / 2) * j->W * j->si;
     float *dst = j->acc + (b * 2 * j->H + oy) * OW * j->sa;
+    const int lrelu = j->lrelu, CV = C / 16 * 16;
     for (int ox = 0; ox < OW; ox++) {
         const float *x = src + (size_t)(ox / 2) * j->si;
         float *y = dst + (size_t)ox * j->sa;
-        if (j->lrelu) {
-            for (int c = 0; c < C; c++) {
-                float v = x[c] + y[c];
-                y[c] = v > 0.0f ? v : v * 0.2f;
-            }
-        } else {
-            for (int c = 0; c < C; c++) y[c] = x[c] + y[c];
+        for (int c = 0; c < CV; c += 16) {
+            xv16f a, v;
+            XV16_LOAD(a, x + c);
+            XV16_LOAD(v, y + c);
+            v = a + v;
+            if (lrelu) XV16_LRELU(v);
+            XV16_STORE(y + c, v);
+        }
+        for (int c = CV; c < C; c++) {
+            float v = x[c] + y[c];
+            y[c] = lrelu && !(v > 0.0f) ? v * 0.2f : v;
         }
     }
 }
@@ -436,16 +445,14 @@ typedef struct {
 
 static inline float max_nan1(float a, float b) { return (b > a || b != b) ? b : a; }
 
-// Elementwise over channels, so every ISA clone computes the same bits.
-#define POOL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-POOL_CLONES static void vmax(float *restrict y, const float *restrict x, int n) {
+ISA_CLONES static void vmax(float *restrict y, const float *restrict x, int n) {
     for (int c = 0; c < n; c++) y[c] = max_nan1(y[c], x[c]);
 }
-POOL_CLONES static void vadd(float *restrict y, const float *restrict x, int n) {
+ISA_CLONES static void vadd(float *restrict y, const float *restrict x, int n) {
     for (int c = 0; c < n; c++) y[c] += x[c];
 }
-POOL_CLONES static void vdiv_bias_relu(float *restrict y, const float *restrict acc, float div,
+ISA_CLONES static void vdiv_bias_relu(float *restrict y, const float *restrict acc, float div,
                                        const float *restrict bias, int n) {
     if (!bias) {
         for (int c = 0; c < n; c++) y[c] = acc[c] / div;

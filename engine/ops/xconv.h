@@ -77,6 +77,23 @@ extern XConvStats xconv_stats;
 void nchw_to_nhwc(float *out, const float *in, int B, int C, int HW, size_t stride);
 void nhwc_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stride);
 
+// ---- 16-lane float vectors for the elementwise loops (GCC vector extensions: one AVX-512
+// register, two AVX2 or four SSE ones; elementwise IEEE operations, the same bits on each) ----
+typedef float   xv16f __attribute__((vector_size(64)));
+typedef int32_t xv16i __attribute__((vector_size(64)));
+
+// Macros, not functions: a 64-byte vector passed or returned by value has another ABI without
+// AVX-512 (GCC's -Wpsabi), and the default build has none.
+#define XV16_LOAD(v, p)  __builtin_memcpy(&(v), (p), sizeof(xv16f))
+#define XV16_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(xv16f))
+// v = LeakyReLU(0.2)(v) per lane: v > 0 ? v : v * 0.2f (NaN stays NaN, -0 stays -0).
+#define XV16_LRELU(v)                                                                 \
+    do {                                                                              \
+        const xv16f zero_ = {0};                                                      \
+        xv16i m_ = (v) > zero_;                                                       \
+        (v) = (xv16f)((m_ & (xv16i)(v)) | (~m_ & (xv16i)((v) * 0.2f)));               \
+    } while (0)
+
 // ---- elementwise NHWC epilogues over P = B*H*W pixels --------------------------------------
 // GLU over channels: out[p][c] = in[p][c] * sigmoid(in[p][C + c]), c < C; in has 2C channels
 // at stride si, out C channels at stride so. out != in.
