@@ -363,19 +363,20 @@ typedef struct {
     int          C, HW;
 } TanhJob;
 
-static void tanh_image(void *ctx, size_t b) {
+// Pixels [p0, p0 + n) of image b (tasks over pixel ranges, so one image also uses the pool).
+static void tanh_pixels(void *ctx, size_t b, size_t p0, size_t n) {
     const TanhJob *j = ctx;
     for (int c = 0; c < j->C; c++) {
-        const float *src = j->in + b * j->HW * j->stride + c;
-        float *dst = j->out + (b * j->C + c) * j->HW;
-        for (int p = 0; p < j->HW; p++) dst[p] = tanhf(src[(size_t)p * j->stride]);
+        const float *src = j->in + (b * j->HW + p0) * j->stride + c;
+        float *dst = j->out + (b * j->C + c) * j->HW + p0;
+        for (size_t p = 0; p < n; p++) dst[p] = tanhf(src[p * j->stride]);
     }
 }
 
 void nhwc_tanh_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stride,
                        pthreadpool_t tp) {
     TanhJob j = {.out = out, .in = in, .stride = stride, .C = C, .HW = HW};
-    pthreadpool_parallelize_1d(tp, tanh_image, &j, (size_t)B, 0);
+    pthreadpool_parallelize_2d_tile_1d(tp, tanh_pixels, &j, (size_t)B, (size_t)HW, 4096, 0);
 }
 
 // ---- batch slices side by side ------------------------------------------------------------
