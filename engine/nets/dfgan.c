@@ -241,12 +241,10 @@ void dfgan_affine_params(float *gamma, float *beta, const DfGanAffine *m, const 
     }
 }
 
-#define DF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-
 // DFBLK on n pixels of one sample: y = LeakyReLU(g1 * LeakyReLU(g0 * x + b0) + b1) per channel,
 // a multiply then an add (two roundings, as PyTorch's `weight * x + bias`). Elementwise, so
 // every ISA clone computes the same bits; y may be x.
-DF_CLONES static void dfblk_px(float *y, const float *x, size_t n, int C, const float *g0,
+XV16_CLONES static void dfblk_px(float *y, const float *x, size_t n, int C, const float *g0,
                                const float *b0, const float *g1, const float *b1) {
     const int CV = C / 16 * 16;
     for (size_t p = 0; p < n; p++, x += C, y += C) {

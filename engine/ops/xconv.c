@@ -50,7 +50,7 @@ int xpool_threads(pthreadpool_t tp) { return tp ? (int)pthreadpool_get_threads_c
 
 // Kernels cloned per ISA: elementwise float arithmetic with no contraction (-std=c11 keeps
 // -ffp-contract=off), so every clone computes the same bits.
-#define ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define ISA_CLONES XV16_CLONES
 
 // ---- convolution ---------------------------------------------------------------------------
 

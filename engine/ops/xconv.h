@@ -79,6 +79,8 @@ void nhwc_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stri
 
 // ---- 16-lane float vectors for the elementwise loops (GCC vector extensions: one AVX-512
 // register, two AVX2 or four SSE ones; elementwise IEEE operations, the same bits on each) ----
+// Loops over them are cloned per ISA (no contraction under -std=c11: every clone, same bits).
+#define XV16_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 typedef float   xv16f __attribute__((vector_size(64)));
 typedef int32_t xv16i __attribute__((vector_size(64)));
 
