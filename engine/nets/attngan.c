@@ -382,68 +382,37 @@ static void fill_attention(GRun *r, void *arg, int s, float *h, int R) {
     arena_reset_to(r->a, mark);
 }
 
-// One run of B samples on operator set x with pool tp.
-static int run_nhwc(const GNet *g, const GStagePacked *x, pthreadpool_t tp, const GNetInputs *in,
-                    const GNetOutputs *out, int B, int T, Arena *a, int live) {
-    GRun r = {.a = a, .live = live, .B = B, .x = x, .tp = tp};
-    Fill f = {.g = g, .in = in, .out = out, .T = T};
-    gstage_forward(&r, &g->p.st, &g->cfg, in, out, fill_attention, &f);
-    return r.rc;
-}
+typedef struct {
+    const GNet        *g;
+    const GNetInputs  *in;    // whole batch
+    const GNetOutputs *out;
+    int                T;
+} Job;
 
-static size_t nhwc_bytes(const GNet *g, int B, int T) {
-    Arena a;
-    arena_init_measure(&a);
+// Samples b0 .. b0+B-1 on operator set x with pool tp (GStageJob.run).
+static int run_nhwc(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a) {
+    const Job *j = ctx;
+    GRun r = {.a = a, .live = j->in != NULL, .B = B, .x = x, .tp = tp};
     GNetInputs in;
     GNetOutputs out;
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
-    run_nhwc(g, &g->e.x, NULL, &in, &out, B, T, &a, 0);
-    return a.high + 64;
-}
-
-typedef struct {
-    const GNet        *g;
-    const GNetInputs  *in;
-    const GNetOutputs *out;
-    int                B, T, n;
-    Arena              part[64];   // slice k's part of the caller's arena
-    int                rc[64];
-} NhwcSlices;
-
-static void nhwc_slice(void *arg, int k) {
-    NhwcSlices *j = arg;
-    int b0 = (int)((long)j->B * k / j->n), b1 = (int)((long)j->B * (k + 1) / j->n);
-    const GStageExec *e = &j->g->e;
-    GNetInputs in = gstage_inputs_from(j->in, &j->g->cfg, b0, j->T);
-    GNetOutputs out = gstage_outputs_from(j->out, &j->g->cfg, b0, j->T);
-    j->rc[k] = run_nhwc(j->g, k == 0 ? &e->x : &e->peer[k - 1], NULL, &in, &out, b1 - b0, j->T,
-                        &j->part[k], 1);
-}
-
-static int forward_nhwc(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, int T,
-                        Arena *arena) {
-    if (!g->e.packed) return t2i_error(T2I_EARG, "G_NET: weights not packed for the NHWC path");
-    size_t mark = arena_mark(arena);
-    int saved = blas_get_threads(), rc = T2I_OK;
-    if (saved != 1) blas_set_threads(1);
-    int n = g->e.npeers + 1 < B ? g->e.npeers + 1 : B;
-    if (n > 64) n = 64;
-    if (n <= 1 || in->mask_mode == ATT_MASK_BATCH_COUPLED) {   // every layer on the pool
-        rc = run_nhwc(g, &g->e.x, g->e.tp, in, out, B, T, arena, 1);
-    } else {   // slices side by side on single-threaded operator sets
-        NhwcSlices j = {.g = g, .in = in, .out = out, .B = B, .T = T, .n = n};
-        for (int k = 0; k < n; k++) {
-            int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
-            size_t need = nhwc_bytes(g, b1 - b0, T);
-            j.part[k] = (Arena){.base = arena_alloc(arena, need), .cap = need};
-        }
-        gstage_run_slices(n, nhwc_slice, &j);
-        for (int k = 0; k < n && !rc; k++) rc = j.rc[k];
+    if (r.live) {
+        in = gstage_inputs_from(j->in, &j->g->cfg, b0, j->T);
+        out = gstage_outputs_from(j->out, &j->g->cfg, b0, j->T);
     }
-    if (saved != 1) blas_set_threads(saved);
-    arena_reset_to(arena, mark);
-    return rc;
+    Fill f = {.g = j->g, .in = &in, .out = &out, .T = j->T};
+    gstage_forward(&r, &j->g->p.st, &j->g->cfg, &in, &out, fill_attention, &f);
+    return r.rc;
+}
+
+static size_t nhwc_bytes(void *ctx, int B) {
+    const Job *j = ctx;
+    Job m = {.g = j->g, .T = j->T};   // no inputs: measuring
+    Arena a;
+    arena_init_measure(&a);
+    run_nhwc(&m, &j->g->e.x, NULL, 0, B, &a);
+    return a.high + 64;
 }
 
 int gnet_set_threads(GNet *g, int nth) {
@@ -469,17 +438,16 @@ static size_t nchw_bytes(const GNet *g, int B, int Btot, int T) {
 }
 
 size_t gnet_arena_bytes(const GNet *g, int B, int T) {
-    const int nhwc = g->path == GNET_NHWC_XNNPACK;
+    if (g->path == GNET_NHWC_XNNPACK) {
+        Job j = {.g = g, .T = T};
+        GStageJob job = {.bytes = nhwc_bytes, .run = run_nhwc, .ctx = &j};
+        return gstage_exec_arena_bytes(&g->e, B, &job);
+    }
     int n = n_slices(g, B);
-    if (nhwc && n > g->e.npeers + 1) n = g->e.npeers + 1;
     size_t total = 0;
     for (int k = 0; k < n; k++) {
         int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
-        total += (nhwc ? nhwc_bytes(g, b1 - b0, T) : nchw_bytes(g, b1 - b0, B, T)) + 64;
-    }
-    if (nhwc) {   // or the whole batch on the pool (coupled masks)
-        size_t one = nhwc_bytes(g, B, T) + 64;
-        if (one > total) total = one;
+        total += nchw_bytes(g, b1 - b0, B, T) + 64;
     }
     return total;
 }
@@ -509,7 +477,12 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
     if (!in->z && g->cfg.z_dim > 0) return t2i_error(T2I_EARG, "G_NET: no noise z");
     if (!in->sent_emb || !in->eps || (g->cfg.branch_num > 1 && !in->words_emb))
         return t2i_error(T2I_EARG, "G_NET: missing input (sent_emb, eps or words_emb)");
-    if (g->path == GNET_NHWC_XNNPACK) return forward_nhwc(g, in, out, B, T, arena);
+    if (g->path == GNET_NHWC_XNNPACK) {
+        Job j = {.g = g, .in = in, .out = out, .T = T};
+        GStageJob job = {.bytes = nhwc_bytes, .run = run_nhwc, .ctx = &j};
+        return gstage_exec_forward(&g->e, B, in->mask_mode == ATT_MASK_BATCH_COUPLED, &job,
+                                   arena);
+    }
     size_t mark = arena_mark(arena);
     int n = n_slices(g, B);
     if (n <= 1) {

@@ -2,6 +2,7 @@
 // of both repositories: CA_NET, INIT_STAGE_G, ResBlock, upBlock, GET_IMAGE_G).
 #include "gstages.h"
 #include "attngan_kernels.h"
+#include "blas.h"
 #include "t2i.h"
 
 #include <math.h>
@@ -209,6 +210,61 @@ void gstage_run_slices(int n, void (*fn)(void *arg, int k), void *arg) {
         if (started[k]) pthread_join(tid[k], NULL);
         else fn(arg, k);   // could not start a thread: run it here
     }
+}
+
+static int n_slices(const GStageExec *e, int B) {
+    int n = e->npeers + 1 < B ? e->npeers + 1 : B;
+    return n > 64 ? 64 : n;
+}
+
+size_t gstage_exec_arena_bytes(const GStageExec *e, int B, const GStageJob *job) {
+    int n = n_slices(e, B);
+    size_t total = 0;
+    for (int k = 0; k < n; k++) {
+        int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
+        total += job->bytes(job->ctx, b1 - b0) + 64;
+    }
+    size_t one = job->bytes(job->ctx, B) + 64;   // the whole batch on the pool
+    return one > total ? one : total;
+}
+
+typedef struct {
+    const GStageExec *e;
+    const GStageJob  *job;
+    int               B, n;
+    Arena             part[64];   // slice k's part of the caller's arena
+    int               rc[64];
+} Slices;
+
+static void run_slice(void *arg, int k) {
+    Slices *j = arg;
+    int b0 = (int)((long)j->B * k / j->n), b1 = (int)((long)j->B * (k + 1) / j->n);
+    j->rc[k] = j->job->run(j->job->ctx, k == 0 ? &j->e->x : &j->e->peer[k - 1], NULL, b0,
+                           b1 - b0, &j->part[k]);
+}
+
+int gstage_exec_forward(const GStageExec *e, int B, int whole, const GStageJob *job,
+                        Arena *arena) {
+    if (!e->packed) return t2i_error(T2I_EARG, "G_NET: weights not packed for the NHWC path");
+    size_t mark = arena_mark(arena);
+    int saved = blas_get_threads(), rc = T2I_OK;
+    if (saved != 1) blas_set_threads(1);
+    int n = n_slices(e, B);
+    if (n <= 1 || whole) {
+        rc = job->run(job->ctx, &e->x, e->tp, 0, B, arena);
+    } else {
+        Slices j = {.e = e, .job = job, .B = B, .n = n};
+        for (int k = 0; k < n; k++) {
+            int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
+            size_t need = job->bytes(job->ctx, b1 - b0);
+            j.part[k] = (Arena){.base = arena_alloc(arena, need), .cap = need};
+        }
+        gstage_run_slices(n, run_slice, &j);
+        for (int k = 0; k < n && !rc; k++) rc = j.rc[k];
+    }
+    if (saved != 1) blas_set_threads(saved);
+    arena_reset_to(arena, mark);
+    return rc;
 }
 
 // ---- forward ------------------------------------------------------------------------------

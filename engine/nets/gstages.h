@@ -95,6 +95,24 @@ void gstage_exec_free(GStageExec *e);   // accepts a zeroed GStageExec
 // threads of their own (on the caller's thread when one cannot be started). n <= 64.
 void gstage_run_slices(int n, void (*fn)(void *arg, int k), void *arg);
 
+// A network's forward as the exec runs it: bytes(ctx, B) = arena bytes of a run of B samples;
+// run(...) computes samples b0 .. b0+B-1 on operator set x with pool tp (NULL = the calling
+// thread) in arena a and returns its status.
+typedef struct {
+    size_t (*bytes)(void *ctx, int B);
+    int    (*run)(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a);
+    void   *ctx;
+} GStageJob;
+
+// Runs a batch of B: cut into min(nth, B) slices run side by side on the single-threaded
+// operator sets, or (B == 1, one thread, or `whole`: samples coupled by the batch) as one run
+// with every layer on the pool. BLAS is set to one thread meanwhile (restored after), so no
+// other thread of the process should use BLAS during the call. `arena` needs
+// gstage_exec_arena_bytes(e, B, job) free and is reset to its entry mark.
+int    gstage_exec_forward(const GStageExec *e, int B, int whole, const GStageJob *job,
+                           Arena *arena);
+size_t gstage_exec_arena_bytes(const GStageExec *e, int B, const GStageJob *job);
+
 // ---- forward -------------------------------------------------------------------------------
 
 typedef struct {
