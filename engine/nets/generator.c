@@ -216,19 +216,21 @@ int generator_load(Generator *g, const GenConfig *cfg, const char *spec) {
 
 int generator_share(Generator *dst, const Generator *src) {
     *dst = *src;
-    if (src->cfg.arch != GEN_ATTNGAN) {
+    if (src->cfg.arch == GEN_DFGAN) {
         dst->borrowed = 1;
         return T2I_OK;
     }
     dst->borrowed = 0;
-    dst->net.attngan = t2i_calloc(1, sizeof *dst->net.attngan);
-    if (!dst->net.attngan) {
-        memset(dst, 0, sizeof *dst);
-        return T2I_ENOMEM;
+    int rc;
+    if (src->cfg.arch == GEN_ATTNGAN) {
+        dst->net.attngan = t2i_calloc(1, sizeof *dst->net.attngan);
+        rc = !dst->net.attngan ? T2I_ENOMEM : gnet_share(dst->net.attngan, src->net.attngan);
+    } else {
+        dst->net.dmgan = t2i_calloc(1, sizeof *dst->net.dmgan);
+        rc = !dst->net.dmgan ? T2I_ENOMEM : dmgan_share(dst->net.dmgan, src->net.dmgan);
     }
-    int rc = gnet_share(dst->net.attngan, src->net.attngan);
     if (rc) {
-        t2i_free(dst->net.attngan);
+        t2i_free(dst->net.attngan);   // the union's one pointer
         memset(dst, 0, sizeof *dst);
     }
     return rc;
@@ -252,6 +254,7 @@ void generator_free(Generator *g) {
 
 void generator_set_threads(Generator *g, int nth) {
     if (g->cfg.arch == GEN_ATTNGAN && g->net.attngan) gnet_set_threads(g->net.attngan, nth);
+    if (g->cfg.arch == GEN_DMGAN && g->net.dmgan) dmgan_set_threads(g->net.dmgan, nth);
 }
 
 size_t generator_arena_bytes(const Generator *g, int B, int T) {
