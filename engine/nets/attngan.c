@@ -390,9 +390,10 @@ typedef struct {
 } Job;
 
 // Samples b0 .. b0+B-1 on operator set x with pool tp (GStageJob.run).
-static int run_nhwc(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a) {
+static int run_nhwc(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a,
+                    int live) {
     const Job *j = ctx;
-    GRun r = {.a = a, .live = j->in != NULL, .B = B, .x = x, .tp = tp};
+    GRun r = {.a = a, .live = live, .B = B, .x = x, .tp = tp};
     GNetInputs in;
     GNetOutputs out;
     memset(&in, 0, sizeof in);
@@ -404,15 +405,6 @@ static int run_nhwc(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, 
     Fill f = {.g = j->g, .in = &in, .out = &out, .T = j->T};
     gstage_forward(&r, &j->g->p.st, &j->g->cfg, &in, &out, fill_attention, &f);
     return r.rc;
-}
-
-static size_t nhwc_bytes(void *ctx, int B) {
-    const Job *j = ctx;
-    Job m = {.g = j->g, .T = j->T};   // no inputs: measuring
-    Arena a;
-    arena_init_measure(&a);
-    run_nhwc(&m, &j->g->e.x, NULL, 0, B, &a);
-    return a.high + 64;
 }
 
 int gnet_set_threads(GNet *g, int nth) {
@@ -440,7 +432,7 @@ static size_t nchw_bytes(const GNet *g, int B, int Btot, int T) {
 size_t gnet_arena_bytes(const GNet *g, int B, int T) {
     if (g->path == GNET_NHWC_XNNPACK) {
         Job j = {.g = g, .T = T};
-        GStageJob job = {.bytes = nhwc_bytes, .run = run_nhwc, .ctx = &j};
+        GStageJob job = {.run = run_nhwc, .ctx = &j};
         return gstage_exec_arena_bytes(&g->e, B, &job);
     }
     int n = n_slices(g, B);
@@ -479,7 +471,7 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
         return t2i_error(T2I_EARG, "G_NET: missing input (sent_emb, eps or words_emb)");
     if (g->path == GNET_NHWC_XNNPACK) {
         Job j = {.g = g, .in = in, .out = out, .T = T};
-        GStageJob job = {.bytes = nhwc_bytes, .run = run_nhwc, .ctx = &j};
+        GStageJob job = {.run = run_nhwc, .ctx = &j};
         return gstage_exec_forward(&g->e, B, in->mask_mode == ATT_MASK_BATCH_COUPLED, &job,
                                    arena);
     }

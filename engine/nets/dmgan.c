@@ -112,7 +112,7 @@ int dmgan_share(DmGan *dst, const DmGan *src) {
 
 typedef struct {
     const DmGan        *g;
-    const DmGanInputs  *in;    // this run's samples (NULL while measuring)
+    const DmGanInputs  *in;    // this run's samples (zeroed while measuring)
     const DmGanOutputs *out;
     int                 T;
 } Fill;
@@ -235,7 +235,7 @@ static void fill_memory(GRun *r, void *arg, int s, float *h, int R) {
 
 typedef struct {
     const DmGan        *g;
-    const DmGanInputs  *in;    // whole batch (NULL while measuring)
+    const DmGanInputs  *in;    // whole batch
     const DmGanOutputs *out;
     int                 T;
 } Job;
@@ -243,11 +243,12 @@ typedef struct {
 static float *at(float *p, int b0, size_t per) { return p ? p + (size_t)b0 * per : NULL; }
 
 // Samples b0 .. b0+B-1 on operator set x with pool tp (GStageJob.run).
-static int run(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a) {
+static int run(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a,
+               int live) {
     const Job *j = ctx;
     const DmGanConfig *c = &j->g->cfg;
     const size_t gf = (size_t)c->gf_dim, T = (size_t)j->T;
-    GRun r = {.a = a, .live = j->in != NULL, .B = B, .x = x, .tp = tp};
+    GRun r = {.a = a, .live = live, .B = B, .x = x, .tp = tp};
     DmGanInputs in;
     DmGanOutputs out;
     memset(&in, 0, sizeof in);
@@ -280,18 +281,9 @@ static int run(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B
     return r.rc;
 }
 
-static size_t run_bytes(void *ctx, int B) {
-    const Job *j = ctx;
-    Job m = {.g = j->g, .T = j->T};   // no inputs: measuring
-    Arena a;
-    arena_init_measure(&a);
-    run(&m, &j->g->e.x, NULL, 0, B, &a);
-    return a.high + 64;
-}
-
 size_t dmgan_arena_bytes(const DmGan *g, int B, int T) {
     Job j = {.g = g, .T = T};
-    GStageJob job = {.bytes = run_bytes, .run = run, .ctx = &j};
+    GStageJob job = {.run = run, .ctx = &j};
     return gstage_exec_arena_bytes(&g->e, B, &job);
 }
 
@@ -302,7 +294,7 @@ int dmgan_forward(const DmGan *g, const DmGanInputs *in, DmGanOutputs *out, int 
         (g->cfg.branch_num > 1 && !in->words_emb))
         return t2i_error(T2I_EARG, "DM-GAN G_NET: missing input (z, sent_emb, eps or words_emb)");
     Job j = {.g = g, .in = in, .out = out, .T = T};
-    GStageJob job = {.bytes = run_bytes, .run = run, .ctx = &j};
+    GStageJob job = {.run = run, .ctx = &j};
     return gstage_exec_forward(&g->e, B, in->mask_mode == ATT_MASK_BATCH_COUPLED, &job, arena);
 }
 

@@ -217,14 +217,21 @@ static int n_slices(const GStageExec *e, int B) {
     return n > 64 ? 64 : n;
 }
 
+static size_t job_bytes(const GStageExec *e, const GStageJob *job, int B) {
+    Arena a;
+    arena_init_measure(&a);
+    job->run(job->ctx, &e->x, NULL, 0, B, &a, 0);
+    return a.high + 64;
+}
+
 size_t gstage_exec_arena_bytes(const GStageExec *e, int B, const GStageJob *job) {
     int n = n_slices(e, B);
     size_t total = 0;
     for (int k = 0; k < n; k++) {
         int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
-        total += job->bytes(job->ctx, b1 - b0) + 64;
+        total += job_bytes(e, job, b1 - b0) + 64;
     }
-    size_t one = job->bytes(job->ctx, B) + 64;   // the whole batch on the pool
+    size_t one = job_bytes(e, job, B) + 64;   // the whole batch on the pool
     return one > total ? one : total;
 }
 
@@ -240,7 +247,7 @@ static void run_slice(void *arg, int k) {
     Slices *j = arg;
     int b0 = (int)((long)j->B * k / j->n), b1 = (int)((long)j->B * (k + 1) / j->n);
     j->rc[k] = j->job->run(j->job->ctx, k == 0 ? &j->e->x : &j->e->peer[k - 1], NULL, b0,
-                           b1 - b0, &j->part[k]);
+                           b1 - b0, &j->part[k], 1);
 }
 
 int gstage_exec_forward(const GStageExec *e, int B, int whole, const GStageJob *job,
@@ -251,12 +258,12 @@ int gstage_exec_forward(const GStageExec *e, int B, int whole, const GStageJob *
     if (saved != 1) blas_set_threads(1);
     int n = n_slices(e, B);
     if (n <= 1 || whole) {
-        rc = job->run(job->ctx, &e->x, e->tp, 0, B, arena);
+        rc = job->run(job->ctx, &e->x, e->tp, 0, B, arena, 1);
     } else {
         Slices j = {.e = e, .job = job, .B = B, .n = n};
         for (int k = 0; k < n; k++) {
             int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
-            size_t need = job->bytes(job->ctx, b1 - b0);
+            size_t need = job_bytes(e, job, b1 - b0);
             j.part[k] = (Arena){.base = arena_alloc(arena, need), .cap = need};
         }
         gstage_run_slices(n, run_slice, &j);

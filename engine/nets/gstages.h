@@ -95,13 +95,13 @@ void gstage_exec_free(GStageExec *e);   // accepts a zeroed GStageExec
 // threads of their own (on the caller's thread when one cannot be started). n <= 64.
 void gstage_run_slices(int n, void (*fn)(void *arg, int k), void *arg);
 
-// A network's forward as the exec runs it: bytes(ctx, B) = arena bytes of a run of B samples;
-// run(...) computes samples b0 .. b0+B-1 on operator set x with pool tp (NULL = the calling
-// thread) in arena a and returns its status.
+// A network's forward as the exec runs it: run(...) computes samples b0 .. b0+B-1 on operator
+// set x with pool tp (NULL = the calling thread) in arena a and returns its status; with
+// live 0 (a measuring arena, b0 0) it only makes the same allocations.
 typedef struct {
-    size_t (*bytes)(void *ctx, int B);
-    int    (*run)(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a);
-    void   *ctx;
+    int  (*run)(void *ctx, const GStagePacked *x, pthreadpool_t tp, int b0, int B, Arena *a,
+                int live);
+    void *ctx;
 } GStageJob;
 
 // Runs a batch of B: cut into min(nth, B) slices run side by side on the single-threaded
