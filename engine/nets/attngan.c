@@ -489,11 +489,7 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
         size_t need = nchw_bytes(g, b1 - b0, B, T);
         j.part[k] = (Arena){.base = arena_alloc(arena, need), .cap = need};
     }
-    // one BLAS thread per slice while the slices run side by side
-    int saved = blas_get_threads();
-    blas_set_threads(1);
-    gstage_run_slices(n, nchw_slice, &j);
-    blas_set_threads(saved);
+    xslices_run(n, nchw_slice, &j);   // one BLAS thread per slice meanwhile
     arena_reset_to(arena, mark);
     return T2I_OK;
 }

@@ -216,18 +216,21 @@ int generator_load(Generator *g, const GenConfig *cfg, const char *spec) {
 
 int generator_share(Generator *dst, const Generator *src) {
     *dst = *src;
-    if (src->cfg.arch == GEN_DFGAN) {
-        dst->borrowed = 1;
-        return T2I_OK;
-    }
     dst->borrowed = 0;
     int rc;
-    if (src->cfg.arch == GEN_ATTNGAN) {
-        dst->net.attngan = t2i_calloc(1, sizeof *dst->net.attngan);
+    switch (src->cfg.arch) {   // each gets its own XNNPACK operators over src's weights
+    case GEN_ATTNGAN:
+        dst->net.attngan = t2i_calloc(1, sizeof(GNet));
         rc = !dst->net.attngan ? T2I_ENOMEM : gnet_share(dst->net.attngan, src->net.attngan);
-    } else {
-        dst->net.dmgan = t2i_calloc(1, sizeof *dst->net.dmgan);
+        break;
+    case GEN_DMGAN:
+        dst->net.dmgan = t2i_calloc(1, sizeof(DmGan));
         rc = !dst->net.dmgan ? T2I_ENOMEM : dmgan_share(dst->net.dmgan, src->net.dmgan);
+        break;
+    default:
+        dst->net.dfgan = t2i_calloc(1, sizeof(DfGan));
+        rc = !dst->net.dfgan ? T2I_ENOMEM : dfgan_share(dst->net.dfgan, src->net.dfgan);
+        break;
     }
     if (rc) {
         t2i_free(dst->net.attngan);   // the union's one pointer
@@ -255,6 +258,7 @@ void generator_free(Generator *g) {
 void generator_set_threads(Generator *g, int nth) {
     if (g->cfg.arch == GEN_ATTNGAN && g->net.attngan) gnet_set_threads(g->net.attngan, nth);
     if (g->cfg.arch == GEN_DMGAN && g->net.dmgan) dmgan_set_threads(g->net.dmgan, nth);
+    if (g->cfg.arch == GEN_DFGAN && g->net.dfgan) dfgan_set_threads(g->net.dfgan, nth);
 }
 
 size_t generator_arena_bytes(const Generator *g, int B, int T) {

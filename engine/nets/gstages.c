@@ -6,7 +6,6 @@
 #include "t2i.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -185,33 +184,6 @@ int gstage_exec_threads(GStageExec *e, const GStageParams *p, const GStageConfig
     return T2I_OK;
 }
 
-typedef struct {
-    void (*fn)(void *, int);
-    void *arg;
-    int   k;
-} SliceJob;
-
-static void *slice_main(void *p) {
-    SliceJob *j = p;
-    j->fn(j->arg, j->k);
-    return NULL;
-}
-
-void gstage_run_slices(int n, void (*fn)(void *arg, int k), void *arg) {
-    enum { MAX = 64 };
-    if (n > MAX) n = MAX;
-    SliceJob job[MAX];
-    pthread_t tid[MAX];
-    int started[MAX] = {0};
-    for (int k = 0; k < n; k++) job[k] = (SliceJob){.fn = fn, .arg = arg, .k = k};
-    for (int k = 1; k < n; k++) started[k] = pthread_create(&tid[k], NULL, slice_main, &job[k]) == 0;
-    fn(arg, 0);
-    for (int k = 1; k < n; k++) {
-        if (started[k]) pthread_join(tid[k], NULL);
-        else fn(arg, k);   // could not start a thread: run it here
-    }
-}
-
 static int n_slices(const GStageExec *e, int B) {
     int n = e->npeers + 1 < B ? e->npeers + 1 : B;
     return n > 64 ? 64 : n;
@@ -266,7 +238,7 @@ int gstage_exec_forward(const GStageExec *e, int B, int whole, const GStageJob *
             size_t need = job_bytes(e, job, b1 - b0);
             j.part[k] = (Arena){.base = arena_alloc(arena, need), .cap = need};
         }
-        gstage_run_slices(n, run_slice, &j);
+        xslices_run(n, run_slice, &j);
         for (int k = 0; k < n && !rc; k++) rc = j.rc[k];
     }
     if (saved != 1) blas_set_threads(saved);
@@ -278,11 +250,6 @@ int gstage_exec_forward(const GStageExec *e, int B, int whole, const GStageJob *
 
 float *grun_floats(GRun *r, size_t n) { return arena_floats(r->a, n ? n : 1); }
 
-void gstage_linear_per_sample(float *out, const float *in, const Linear *m, int B) {
-    for (int b = 0; b < B; b++)
-        linear_forward(out + (size_t)b * m->out_f, in + (size_t)b * m->in_f, m, 1);
-}
-
 float *gstage_ca_net(GRun *r, const GStageParams *p, const GStageConfig *c, const float *sent,
                      const float *eps, float *mu_out, float *logvar_out, float *c_code_out) {
     int B = r->B, cond = c->condition_dim;
@@ -290,7 +257,7 @@ float *gstage_ca_net(GRun *r, const GStageParams *p, const GStageConfig *c, cons
     float *glu = grun_floats(r, (size_t)B * 2 * cond);
     float *c_code = grun_floats(r, (size_t)B * cond);
     if (!r->live) return c_code;
-    gstage_linear_per_sample(ca, sent, &p->ca_fc, B);
+    linear_forward_per_sample(ca, sent, &p->ca_fc, B);
     glu_forward(glu, ca, B, 2 * cond, 1);
     for (int b = 0; b < B; b++) {
         const float *mu = glu + (size_t)b * 2 * cond, *lv = mu + cond;
@@ -320,7 +287,7 @@ void gstage_init_code(GRun *r, const GStageParams *p, const GStageConfig *c, flo
                 memcpy(cz + (size_t)b * in_f + c->condition_dim, z + (size_t)b * c->z_dim,
                        sizeof(float) * c->z_dim);
         }
-        gstage_linear_per_sample(fc, cz, &p->init_fc, B);
+        linear_forward_per_sample(fc, cz, &p->init_fc, B);
         gnet_bn_glu(code, fc, &p->init_bn, B, F / 2, 1);   // BatchNorm1d(F), GLU
     }
     arena_reset_to(r->a, mark);

@@ -91,10 +91,6 @@ int  gstage_exec_threads(GStageExec *e, const GStageParams *p, const GStageConfi
                          const char *what);
 void gstage_exec_free(GStageExec *e);   // accepts a zeroed GStageExec
 
-// Runs fn(arg, k) for k = 0 .. n-1 side by side: k = 0 on the caller's thread, the others on
-// threads of their own (on the caller's thread when one cannot be started). n <= 64.
-void gstage_run_slices(int n, void (*fn)(void *arg, int k), void *arg);
-
 // A network's forward as the exec runs it: run(...) computes samples b0 .. b0+B-1 on operator
 // set x with pool tp (NULL = the calling thread) in arena a and returns its status; with
 // live 0 (a measuring arena, b0 0) it only makes the same allocations.
@@ -150,9 +146,6 @@ float *grun_floats(GRun *r, size_t n);   // from the arena (n 0 gives one float)
 
 // Floats per pixel of the stage-s output h: 2gf when a later stage fills its second half.
 size_t gstage_h_stride(const GStageConfig *c, int s);
-
-// Linear on each sample alone: the same sgemm shape whatever B.
-void gstage_linear_per_sample(float *out, const float *in, const Linear *m, int B);
 
 // CA_NET: returns c_code (B, cond) from the arena; mu, logvar, c_code_out (B, cond) are filled
 // when not NULL.
