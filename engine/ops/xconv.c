@@ -131,14 +131,16 @@ void xconv_out_hw(const XConv *x, int H, int W, int *OH, int *OW) {
 XConvStats xconv_stats;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static double now_s(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp) {
-    double t0 = xconv_stats.enabled ? now_s() : 0;
+    int    stats = xconv_stats.enabled;
+    double t0 = stats ? clock_s(CLOCK_MONOTONIC) : 0;
+    double c0 = stats ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
     enum xnn_status st;
     if (x->kind == XCONV_UP2)
         st = xnn_setup_deconvolution2d_nhwc_f32(x->op, (size_t)B, (size_t)H, (size_t)W, 0, 0, in,
@@ -151,13 +153,15 @@ int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, 
         return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
                          "xconv: XNNPACK failed on a batch of %d images of %dx%d (status %d)", B,
                          H, W, (int)st);
-    if (xconv_stats.enabled) {
+    if (stats) {
         int OH, OW;
         xconv_out_hw(x, H, W, &OH, &OW);
         double per = (double)B * OH * OW * x->out_c * x->in_c;
-        double cs = (now_s() - t0) * xpool_threads(tp);
+        double cs = (clock_s(CLOCK_MONOTONIC) - t0) * xpool_threads(tp);
+        double cpu = (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * xpool_threads(tp);
         pthread_mutex_lock(&stats_lock);
         xconv_stats.core_seconds += cs;
+        xconv_stats.cpu_seconds += cpu;
         xconv_stats.macs += per * (x->kind == XCONV_UP2 ? 4 : x->kh * x->kw);
         xconv_stats.macs_nominal += per * x->kh * x->kw;
         pthread_mutex_unlock(&stats_lock);
