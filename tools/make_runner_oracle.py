@@ -75,7 +75,7 @@ CASES = {
             ("subset + apostrophe", (2745, 0)),
             ("unknown words, non-ASCII", ("oracle_nonascii", 9001,
                                           "This bird has a caf\u00e9-colored crest, a "
-                                          "zygodactyl foot, BLAC\u212a wings\u2019 tips and "
+                                          "zygodactyl foot, BLAC\u212a wi\u00e9ngs\u2019 tips and "
                                           "red\u00b2 feathers \u2014 tr\u00e8s jolie! \u0130t "
                                           "sings\u00a0loudly.")),
         ],
@@ -423,7 +423,7 @@ def main():
         manifest["datasets"][ds] = {
             "card": case["card"], "words_num": W, "samples": info, "f32_vs_f64": f64,
             "suggested_atol": atol,
-            "near_step_256": {str(d): int((frac < 127.5 * d).sum()) for d in (1e-5, 1e-4, 1e-3)},
+            "near_step_256": int((frac <= 127.5 * atol["img256"]).sum()),
             "values_256": int(v.size)}
     with open(os.path.join(a.out, "manifest.json"), "w", encoding="utf8") as f:
         json.dump(manifest, f, indent=1, ensure_ascii=False)
