@@ -21,11 +21,22 @@
 //                                   of a step (a float32 reimplementation may land on the other
 //                                   side); those flips are counted and bounded.
 // Image rows 0,1,2,31,32,61,62,63 (x4 at 256 px) are stored, to keep the fixture small.
+//
+// And for every sample of the committed suites cub_smoke, cub_examples, coco_smoke and
+// coco_examples (suites.npz; the tool also checks the frozen ntok/words fields of every committed
+// suite against the original caption handling): the ids, cap_len and mask of the runner's own
+// functions (sample_word_ids, sample_encode) against the original's.
 #include "test.h"
 
+#include "arena.h"
 #include "cli_test.h"
 #include "image_io.h"
+#include "model_card.h"
 #include "npz.h"
+#include "sample_inputs.h"
+#include "suite.h"
+#include "text_encoder.h"
+#include "vocab.h"
 
 #include <errno.h>
 #include <math.h>
@@ -244,6 +255,73 @@ TEST(runner_oracle_coco) {
              "suites/vocab/coco_test.vocab.txt");
 }
 
+// The runner's text preparation for every sample of a committed suite.
+static void real_suite(const char *name, const char *card) {
+    char path[300], key[96];
+    Npz fx;
+    ModelCard M;
+    Vocab v;
+    Suite S;
+    TextEncoder te;
+    Arena ar;
+    memset(&M, 0, sizeof M), memset(&v, 0, sizeof v), memset(&S, 0, sizeof S);
+    memset(&te, 0, sizeof te), memset(&ar, 0, sizeof ar), memset(&fx, 0, sizeof fx);
+    int rc = npz_load(FIX "/suites.npz", &fx);
+    snprintf(path, sizeof path, "suites/%s.suite", name);
+    if (!rc) rc = suite_load(path, &S);
+    if (!rc) rc = model_card_load(card, &M);
+    if (!rc) rc = vocab_load(M.vocab_path, &v);
+    if (!rc) rc = text_encoder_load(&te, &M.te_cfg, M.te_weights);
+    int W = S.words_num, E = te.cfg.nhidden;
+    if (!rc) rc = arena_init(&ar, text_encoder_arena_bytes(&te, 1, W) + 4096);
+    CHECKF(rc == 0, "%s: %s", name, t2i_errmsg());
+    snprintf(key, sizeof key, "%s_captions", name);
+    const NpyArray *oc = rc ? NULL : need(&fx, key, FIX "/suites.npz");
+    snprintf(key, sizeof key, "%s_cap_lens", name);
+    const NpyArray *ol = rc ? NULL : need(&fx, key, FIX "/suites.npz");
+    int64_t *ids = t2i_calloc((size_t)W, sizeof *ids);
+    float *tmp = t2i_calloc((size_t)E * W, sizeof(float)), *we = t2i_calloc((size_t)E * W, 4);
+    float *se = t2i_calloc((size_t)E, sizeof(float));
+    uint8_t *mask = t2i_calloc((size_t)W, 1);
+    if (oc && ol && ids && tmp && we && se && mask) {
+        CHECKF(oc->shape[0] == S.n && oc->shape[1] == W, "%s: fixture (%lld, %lld), suite (%lld, %d)",
+               name, (long long)oc->shape[0], (long long)oc->shape[1], (long long)S.n, W);
+        long bad = 0;
+        for (int64_t k = 0; k < S.n && oc->shape[0] == S.n && oc->shape[1] == W; k++) {
+            int len = 0;
+            memset(ids, 0, sizeof *ids * (size_t)W);
+            rc = sample_word_ids(&S, &v, &S.s[k], ids, &len, "model");
+            if (!rc) rc = sample_encode(&te, ids, len, W, tmp, we, se, mask, &ar);
+            CHECKF(rc == 0, "%s sample %lld: %s", name, (long long)k, t2i_errmsg());
+            if (rc) break;
+            const int64_t *o = (const int64_t *)oc->data + k * W;
+            int64_t olen = ((const int64_t *)ol->data)[k];
+            int ok = len == olen;
+            for (int t = 0; t < W; t++) ok &= ids[t] == o[t] && mask[t] == (o[t] == 0);
+            if (!ok && bad++ == 0)
+                CHECKF(0, "%s sample %lld: the runner's ids/mask (len %d) differ from the "
+                       "original's (len %lld)", name, (long long)k, len, (long long)olen);
+        }
+        CHECKF(bad == 0, "%s: %ld samples differ", name, bad);
+        printf("runner oracle %s: ids, cap_len and mask of %lld samples (WORDS_NUM %d) exact\n",
+               name, (long long)S.n, W);
+    }
+    t2i_free(ids), t2i_free(tmp), t2i_free(we), t2i_free(se), t2i_free(mask);
+    arena_free(&ar);
+    text_encoder_free(&te);
+    vocab_free(&v);
+    suite_free(&S);
+    model_card_free(&M);
+    npz_free(&fx);
+}
+
+TEST(runner_oracle_real_suites) {
+    real_suite("cub_smoke", "suites/models/demo_bird.json");
+    real_suite("cub_examples", "suites/models/demo_bird.json");
+    real_suite("coco_smoke", "suites/models/demo_coco.json");
+    real_suite("coco_examples", "suites/models/demo_coco.json");
+}
+
 int main(void) {
     BIN = getenv("T2I_BIN") && *getenv("T2I_BIN") ? getenv("T2I_BIN") : "build/t2ibench";
     snprintf(T, sizeof T, "/tmp/t2iro_XXXXXX");
@@ -252,6 +330,7 @@ int main(void) {
         test_failed++;
         return test_report("test_runner_oracle");
     }
+    RUN(runner_oracle_real_suites);
     RUN(runner_oracle_cub);
     RUN(runner_oracle_coco);
     if (!test_failed) sh("rm -rf %s", T);

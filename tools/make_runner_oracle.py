@@ -40,6 +40,11 @@ engine/core/rng.c (nothing is read from a t2ibench run):
 The suites are frozen by the test itself from the caption tables written here (one caption per
 pseudo image, so sample k is caption row k).
 
+Also, for every sample of every committed suite (suites/*.suite), the word ids and cap_len the
+original caption handling gives with the suite's own seed; the tool stops when a suite's frozen
+`ntok` or `words` field disagrees. Those of the small suites in REAL_SUITES are stored
+(suites.npz) for the test's check of the runner's sample_word_ids / sample_encode.
+
 Usage:  /usr/bin/python3 tools/make_runner_oracle.py [--fixtures ../shared/fixtures]
         [--out tests/fixtures/runner_oracle]
 """
@@ -94,6 +99,12 @@ CASES = {
         ],
     },
 }
+
+
+REAL_SUITES = [("cub_smoke", "suites/cub_smoke.suite", "cub"),
+               ("cub_examples", "suites/cub_examples.suite", "cub"),
+               ("coco_smoke", "suites/coco_smoke.suite", "coco"),
+               ("coco_examples", "suites/coco_examples.suite", "coco")]
 
 
 # ---- t2ibench's counter RNG (engine/core/rng.c) ---------------------------------------------
@@ -255,6 +266,13 @@ def hash_load(model):
     return model
 
 
+def card_vocab(card):
+    with open(os.path.join(ROOT, card)) as f:
+        c = json.load(f)
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.join(ROOT, card)),
+                                         c["vocabulary"]))
+
+
 def build(card):
     with open(os.path.join(ROOT, card)) as f:
         c = json.load(f)
@@ -264,9 +282,7 @@ def build(card):
     r_num = g["R_NUM"]
     net_g = hash_load(tb.GNet(g["GF_DIM"], lambda ngf, size: tb.NextStage(ngf, r_num)))
     enc = hash_load(tb.RNNEncoder(t["ntoken"], t["ninput"], t["nhidden"]))
-    vocab = os.path.normpath(os.path.join(os.path.dirname(os.path.join(ROOT, card)),
-                                          c["vocabulary"]))
-    return net_g, enc, vocab
+    return net_g, enc, card_vocab(card)
 
 
 def init_hidden(enc, bsz):
@@ -364,6 +380,40 @@ def sample(net_g, enc, net_g64, enc64, wordtoix, words_num, sample_id, caption):
     return out
 
 
+def real_suite(name, path, wordtoix):
+    """Word ids (N, WORDS_NUM) and cap_lens of every sample of a committed suite."""
+    with open(os.path.join(ROOT, path), encoding="utf8") as f:
+        lines = f.read().split("\n")
+    head = json.loads(lines[1])
+    W, seed = head["words_num"], int(head["seed"])
+    caps, lens, n_subset = [], [], 0
+    for ln in lines[3:]:
+        if not ln:
+            continue
+        fld = ln.split("\t")
+        sid, ntok, words = int(fld[0]), int(fld[7]), fld[8]
+        ids = caption_ids(load_caption_tokens(unescape(fld[10])), wordtoix)
+        pos = []
+
+        def shuffle(ix):
+            t2i_shuffle(Rng(seed, sid, STREAM_WORDS))(ix)
+            pos.extend(sorted(ix[:W]))
+        x, x_len = get_caption(ids, W, shuffle)
+        if len(ids) != ntok or (words != "-") != bool(pos) or \
+                (pos and [int(v) for v in words.split(",")] != [int(v) for v in pos]):
+            sys.exit("make_runner_oracle: %s sample %d: frozen ntok %d words %s, the original "
+                     "caption handling gives %d tokens, subset %s" % (path, sid, ntok, words,
+                                                                      len(ids), pos))
+        n_subset += bool(pos)
+        caps.append(x[:, 0])
+        lens.append(x_len)
+    print("%s: %d samples (%d with a word subset) agree with the frozen ntok/words fields" %
+          (path, len(caps), n_subset))
+    return np.stack(caps), np.array(lens, np.int64), {"path": path, "words_num": W,
+                                                      "seed": seed, "samples": len(caps),
+                                                      "with_subset": n_subset}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fixtures", default=os.path.join(ROOT, "..", "shared", "fixtures"))
@@ -425,6 +475,22 @@ def main():
             "suggested_atol": atol,
             "near_step_256": int((frac <= 127.5 * atol["img256"]).sum()),
             "values_256": int(v.size)}
+    arr, manifest["real_suites"] = {}, {}
+    vocabs = {ds: read_vocab(card_vocab(c["card"])) for ds, c in CASES.items()}
+    for name, path, ds in REAL_SUITES:
+        caps, lens, info = real_suite(name, path, vocabs[ds])
+        arr[name + "_captions"], arr[name + "_cap_lens"] = caps, lens
+        manifest["real_suites"][name] = info
+    # Every other committed suite: the frozen fields are checked, nothing is stored.
+    stored = {p for _, p, _ in REAL_SUITES}
+    for fn in sorted(os.listdir(os.path.join(ROOT, "suites"))):
+        path = "suites/" + fn
+        if fn.endswith(".suite") and path not in stored:
+            with open(os.path.join(ROOT, path), encoding="utf8") as f:
+                f.readline()
+                ds = json.loads(f.readline())["dataset"]
+            manifest["real_suites"][fn[:-6]] = real_suite(fn[:-6], path, vocabs[ds])[2]
+    np.savez(os.path.join(a.out, "suites.npz"), **arr)
     with open(os.path.join(a.out, "manifest.json"), "w", encoding="utf8") as f:
         json.dump(manifest, f, indent=1, ensure_ascii=False)
         f.write("\n")
