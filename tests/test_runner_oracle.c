@@ -258,14 +258,12 @@ TEST(runner_oracle_coco) {
 // The runner's text preparation for every sample of a committed suite.
 static void real_suite(const char *name, const char *card) {
     char path[300], key[96];
-    Npz fx;
-    ModelCard M;
-    Vocab v;
-    Suite S;
-    TextEncoder te;
-    Arena ar;
-    memset(&M, 0, sizeof M), memset(&v, 0, sizeof v), memset(&S, 0, sizeof S);
-    memset(&te, 0, sizeof te), memset(&ar, 0, sizeof ar), memset(&fx, 0, sizeof fx);
+    Npz fx = {0};
+    ModelCard M = {0};
+    Vocab v = {0};
+    Suite S = {0};
+    TextEncoder te = {0};
+    Arena ar = {0};
     int rc = npz_load(FIX "/suites.npz", &fx);
     snprintf(path, sizeof path, "suites/%s.suite", name);
     if (!rc) rc = suite_load(path, &S);
@@ -306,7 +304,8 @@ static void real_suite(const char *name, const char *card) {
         printf("runner oracle %s: ids, cap_len and mask of %lld samples (WORDS_NUM %d) exact\n",
                name, (long long)S.n, W);
     }
-    t2i_free(ids), t2i_free(tmp), t2i_free(we), t2i_free(se), t2i_free(mask);
+    void *bufs[] = {ids, tmp, we, se, mask};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) t2i_free(bufs[i]);
     arena_free(&ar);
     text_encoder_free(&te);
     vocab_free(&v);
