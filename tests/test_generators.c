@@ -10,6 +10,7 @@
 //     hash-weight forwards, and the "found X, expected Y" errors for mismatched checkpoints.
 // Run from the repository root (T2I_BIN, default build/t2ibench).
 #include "test.h"
+#include "testdata.h"
 
 #include "cli.h"
 #include "dfgan.h"
@@ -79,11 +80,7 @@ static DfGanConfig dfgan_fixture_config(void) {
     return (DfGanConfig){.nf = 4, .z_dim = 16, .cond_dim = 16, .imsize = 256, .ch_size = 3};
 }
 
-static uint64_t lcg = 424242;
-static float frand(void) {   // uniform in [-1, 1)
-    lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((lcg >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f;
-}
+static uint64_t lcg = 424242;   // this file's data seed (tests/testdata.h)
 
 // ---- oracle fixtures through `t2ibench verify` ---------------------------------------------
 
@@ -456,8 +453,7 @@ TEST(uint8_conversion_matches_originals) {
 static void random_inputs(const GenIO *io, int B, int Tw, float **buf, uint8_t *mask,
                           GenInputs *in) {
     size_t n = (size_t)B * (io->z_dim + io->emb_dim + (size_t)io->emb_dim * Tw + io->eps_dim);
-    *buf = t2i_malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) (*buf)[i] = frand() * 0.8f;
+    *buf = rand_buf_from(&lcg, n, 0.8f);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < Tw; t++) mask[b * Tw + t] = t >= Tw - b;   // sample b: b padded words
     float *p = *buf;
