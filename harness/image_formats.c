@@ -104,6 +104,9 @@ int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max
                 for (int i = 0; i < 3; i++) masks[i] = le32(buf + 14 + hs + 4 * i);
             }
         }
+    } else if (hs >= 40 && hs <= 124) {
+        return t2i_error(T2I_EFORMAT, "%s: bad BMP: header of %u bytes runs past the end of the "
+                         "file (%zu bytes)", name, hs, n);
     } else {
         return t2i_error(T2I_EFORMAT, "%s: bad BMP: unsupported header size %u", name, hs);
     }

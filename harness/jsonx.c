@@ -155,10 +155,12 @@ int jx_u64(const cJSON *o, const char *file, const char *path, const char *key, 
     if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) {
         uint64_t x = 0;
         for (const char *p = v->valuestring; *p; p++) {
-            if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+            unsigned d = (unsigned)(*p - '0');
+            if (*p < '0' || *p > '9' || x > UINT64_MAX / 10 ||
+                (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
                 return t2i_error(T2I_EARG, "%s: %s.%s: bad unsigned integer \"%s\"", file, path,
                                  key, v->valuestring);
-            x = x * 10 + (uint64_t)(*p - '0');
+            x = x * 10 + d;
         }
         *out = x;
         return T2I_OK;

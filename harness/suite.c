@@ -134,7 +134,10 @@ static int caption_table_load_1(const char *path, CaptionTable *t) {
     char *f[16];
     int col_img = -1, col_key = -1, col_cls = -1, col_cap = -1, col_txt = -1;
     int nf = hdr ? split_tabs(hdr, f, 15) : 0;
-    if (nf > 15) nf = 15;
+    if (nf > 15) {
+        rc = t2i_error(T2I_EFORMAT, "%s:1: 16 columns, at most 15 are read", path);
+        goto fail;
+    }
     for (int i = 0; i < nf; i++) {
         if (!strcmp(f[i], "image_idx") || !strcmp(f[i], "attngan_test_idx")) col_img = i;
         else if (!strcmp(f[i], "image_key")) col_key = i;
