@@ -3,8 +3,8 @@
 // generator interface (generator.h). T = the words per caption of summary.json (18 bird, 12
 // coco), no padding, the per-sample mask mode. Each timed batch is one generator_forward
 // producing every stage's images and attention maps, as the PyTorch forward does. --threads
-// splits the batch over threads where the network supports it (AttnGAN); DM-GAN and DF-GAN use
-// BLAS threads. MACs per image come from ../shared/reference/summary.json.
+// splits the batch over threads where the network supports it (AttnGAN, DF-GAN; one image runs
+// every layer on a pool of T threads); DM-GAN uses BLAS threads. MACs per image come from ../shared/reference/summary.json.
 #include "bench.h"
 #include "generator.h"
 #include "rng.h"

@@ -2,10 +2,11 @@
 // plain twin on odd shapes (odd channel counts, H != W, pixel strides wider than the channels,
 // batch 1 and 3), outputs poisoned with NaN first; then the reproducibility contract: a
 // sample's bytes are the same at batch 1 and inside a batch, on 1 and 2 threads, for each
-// kernel and for whole networks (G_NET). Tolerance of the twins: atol 1e-5 / rtol 1e-4.
+// kernel and for whole networks (G_NET, DF-GAN NetG, Inception, DAMSM image encoder). Tolerance of the twins: atol 1e-5 / rtol 1e-4.
 #include "attention.h"
 #include "attngan.h"
 #include "damsm_image.h"
+#include "dfgan.h"
 #include "inception.h"
 #include "ops.h"
 #include "t2i.h"
@@ -143,6 +144,36 @@ TEST(nhwc_helpers_match_refs) {
     pthreadpool_destroy(tp);
     t2i_free(in), t2i_free(fast), t2i_free(ref), t2i_free(nchw), t2i_free(g), t2i_free(back);
     t2i_free(acc), t2i_free(acc2), t2i_free(rt), t2i_free(t), t2i_free(t2);
+}
+
+// The shortcut add of DF-GAN's G_Block: upsample (NCHW op) then add equals nhwc_add_up2 bit for
+// bit, strided, with and without the LeakyReLU after it, on 1 and 2 threads.
+TEST(nhwc_add_up2_matches_upsample_then_add) {
+    const int B = 3, C = 5, H = 3, W = 4;
+    const size_t si = C + 2, sa = C + 3, HW = (size_t)H * W, P = (size_t)B * 4 * HW;
+    float *in = rand_buf((size_t)B * HW * si, 2), *acc0 = rand_buf(P * sa, 2);
+    float *nchw = nan_buf((size_t)B * C * HW), *up = nan_buf((size_t)B * C * 4 * HW);
+    float *upx = nan_buf(P * sa), *ref = nan_buf(P * sa), *fast = nan_buf(P * sa);
+    nhwc_to_nchw(nchw, in, B, C, (int)HW, si);
+    upsample_nearest2x_forward(up, nchw, B, C, H, W);
+    nchw_to_nhwc(upx, up, B, C, (int)(4 * HW), sa);
+    for (int nth = 1; nth <= 2; nth++)
+        for (int lrelu = 0; lrelu < 2; lrelu++) {
+            memcpy(ref, acc0, P * sa * sizeof(float));
+            memcpy(fast, acc0, P * sa * sizeof(float));
+            for (size_t p = 0; p < P; p++)
+                for (int c = 0; c < C; c++) {
+                    float v = upx[p * sa + c] + ref[p * sa + c];
+                    ref[p * sa + c] = lrelu && v <= 0.0f ? v * 0.2f : v;
+                }
+            pthreadpool_t tp = xpool_create(nth);
+            nhwc_add_up2(fast, sa, in, si, B, H, W, C, lrelu, tp);
+            pthreadpool_destroy(tp);
+            for (size_t p = 0; p < P; p++)   // the channels beyond C stay untouched too
+                if (!check_tensor("nhwc_add_up2", fast + p * sa, ref + p * sa, sa, 0, 0)) break;
+        }
+    t2i_free(in), t2i_free(acc0), t2i_free(nchw), t2i_free(up), t2i_free(upx), t2i_free(ref);
+    t2i_free(fast);
 }
 
 // NHWC pools equal the NCHW ops bit for bit (same summation order), strided, with the
@@ -288,6 +319,68 @@ TEST(generator_sample_bytes_independent_of_batch_and_threads) {
     t2i_free(z), t2i_free(sent), t2i_free(words), t2i_free(eps);
 }
 
+// DF-GAN NetG (hash weights; 64 px: an identity-shortcut block and three 1x1-shortcut blocks):
+// sample k gives the same image bytes at batch 1 on 1 and on 2 threads (every layer on the
+// pool), inside a batch of 8 on 1 thread and on 2 threads (two batch slices), inside a batch
+// of 3 (uneven slices), and on a dfgan_share instance.
+static void df_run(DfGan *g, int nth, int B, const float *z, const float *sent, float *img) {
+    CHECK(dfgan_set_threads(g, nth) == T2I_OK);
+    Arena a;
+    CHECK(arena_init(&a, dfgan_arena_bytes(g, B)) == T2I_OK);
+    DfGanOutputs o;
+    memset(&o, 0, sizeof o);
+    o.img = img;
+    test_poison(img, (size_t)B * 3 * g->cfg.imsize * g->cfg.imsize);
+    CHECKF(dfgan_forward(g, z, sent, &o, B, &a) == T2I_OK, "%s", t2i_errmsg());
+    arena_free(&a);
+}
+
+TEST(dfgan_sample_bytes_independent_of_batch_and_threads) {
+    DfGanConfig c = {.nf = 8, .z_dim = 20, .cond_dim = 24, .imsize = 64, .ch_size = 3};
+    BindList bl;
+    bindlist_init(&bl);
+    DfGan g;
+    memset(&g, 0, sizeof g);
+    dfgan_keys(&g, &c, &bl);
+    StateDict sd;
+    memset(&sd, 0, sizeof sd);
+    CHECKF(weights_load(T2I_HASH_WEIGHTS, &bl, &sd) == T2I_OK, "%s", t2i_errmsg());
+    bindlist_free(&bl);
+    CHECKF(dfgan_load_sd(&g, &c, &sd, "test DF-GAN") == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) return;
+    CHECK(g.blocks[0].in_c == g.blocks[0].out_c && g.blocks[1].in_c != g.blocks[1].out_c);
+    const int B = 8, k = 5;
+    const size_t n = (size_t)3 * 64 * 64;
+    float *z = rand_buf((size_t)B * 20, 1), *sent = rand_buf((size_t)B * 24, 0.5f);
+    float *b8t1 = nan_buf(B * n), *b8t2 = nan_buf(B * n), *b3t2 = nan_buf(3 * n);
+    float *b1t1 = nan_buf(n), *b1t2 = nan_buf(n), *sh = nan_buf(n);
+    df_run(&g, 1, B, z, sent, b8t1);
+    df_run(&g, 2, B, z, sent, b8t2);
+    df_run(&g, 2, 3, z + (k - 1) * 20, sent + (k - 1) * 24, b3t2);   // k is its middle sample
+    df_run(&g, 1, 1, z + k * 20, sent + k * 24, b1t1);
+    df_run(&g, 2, 1, z + k * 20, sent + k * 24, b1t2);
+    CHECKF(!memcmp(b8t1, b8t2, B * n * sizeof(float)), "batch of 8: 2 threads differ from 1");
+    CHECKF(!memcmp(b1t1, b8t1 + k * n, n * sizeof(float)),
+           "batch 1 differs from sample %d of a batch of 8", k);
+    CHECKF(!memcmp(b1t2, b1t1, n * sizeof(float)), "batch 1: 2 threads differ from 1");
+    CHECKF(!memcmp(b3t2 + n, b1t1, n * sizeof(float)), "batch of 3 on 2 threads differs");
+    DfGan g2;
+    CHECK(dfgan_share(&g2, &g) == T2I_OK);
+    df_run(&g2, 1, 1, z + k * 20, sent + k * 24, sh);
+    CHECK(!memcmp(sh, b1t1, n * sizeof(float)));
+    // the image is an image: finite, in [-1, 1], not constant
+    float lo = 1, hi = -1;
+    for (size_t i = 0; i < B * n; i++) {
+        CHECK(b8t1[i] >= -1.0f && b8t1[i] <= 1.0f);
+        lo = b8t1[i] < lo ? b8t1[i] : lo, hi = b8t1[i] > hi ? b8t1[i] : hi;
+    }
+    CHECK(hi - lo > 0.1f);
+    dfgan_free(&g2);
+    dfgan_free(&g);
+    t2i_free(z), t2i_free(sent), t2i_free(b8t1), t2i_free(b8t2), t2i_free(b3t2);
+    t2i_free(b1t1), t2i_free(b1t2), t2i_free(sh);
+}
+
 // Inception of `variant` with hash weights: batch B on 1 thread, on 2 threads (two batch slices
 // with their own operator sets), and sample k alone (on the 2-thread pool) give the same pool3
 // and logits bytes.
@@ -376,9 +469,11 @@ int main(void) {
     RUN(xconv_up2_matches_upsample_then_conv);
     RUN(xconv_up2_rejects_other_convs);
     RUN(nhwc_helpers_match_refs);
+    RUN(nhwc_add_up2_matches_upsample_then_add);
     RUN(nhwc_pool3_matches_nchw_pools);
     RUN(word_attention_nhwc_matches_nchw);
     RUN(generator_sample_bytes_independent_of_batch_and_threads);
+    RUN(dfgan_sample_bytes_independent_of_batch_and_threads);
     RUN(inception_sample_bytes_independent_of_batch_and_threads);
     RUN(damsm_image_sample_bytes_independent_of_batch_and_threads);
     return test_report("test_xconv");

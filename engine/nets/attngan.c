@@ -7,7 +7,6 @@
 
 #include <assert.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,9 +39,10 @@ int gnet_config_check(const GNetConfig *c) {
 static int  gnet_pack(GNet *g);
 static void gnet_unpack(GNet *g);
 
+static void drop_instance(void *g) { gnet_free(g); }
+
 static void free_peers(GNet *g) {
-    for (int k = 0; k < g->npeers; k++) gnet_free(&g->peers[k]);
-    t2i_free(g->peers);
+    xpeers_free(g->peers, g->npeers, sizeof *g->peers, drop_instance);
     g->peers = NULL;
     g->npeers = 0;
 }
@@ -186,6 +186,8 @@ static int share_n(GNet *dst, const GNet *src, int nth) {
     if (rc) gnet_free(dst);
     return rc;
 }
+
+static int share_one(void *dst, const void *src) { return share_n(dst, src, 1); }
 
 int gnet_share(GNet *dst, const GNet *src) { return share_n(dst, src, src->nth); }
 
@@ -425,13 +427,6 @@ static void get_image(Ctx *x, float *img, const float *h, const Conv2d *m, int H
     tanh_forward(img, img, (size_t)x->B * 3 * H * W);
 }
 
-// Linear on each sample alone: the same sgemm shape whatever the batch size, so a sample's
-// result never depends on its batch.
-static void linear_per_sample(float *out, const float *in, const Linear *m, int B) {
-    for (int b = 0; b < B; b++)
-        linear_forward(out + (size_t)b * m->out_f, in + (size_t)b * m->in_f, m, 1);
-}
-
 // CA_NET: c_code (B, cond) from the arena; mu / logvar / c_code outputs when requested.
 static float *ca_net(Ctx *x, const GNetInputs *in, GNetOutputs *out) {
     const GNet *g = x->g;
@@ -440,7 +435,7 @@ static float *ca_net(Ctx *x, const GNetInputs *in, GNetOutputs *out) {
     float *glu = fl(x, (size_t)B * 2 * cond);
     float *c_code = fl(x, (size_t)B * cond);
     if (!x->live) return c_code;
-    linear_per_sample(ca, in->sent_emb, &g->p.ca_fc, B);
+    linear_forward_per_sample(ca, in->sent_emb, &g->p.ca_fc, B);
     glu_forward(glu, ca, B, 2 * cond, 1);
     for (int b = 0; b < B; b++) {
         const float *mu = glu + (size_t)b * 2 * cond, *lv = mu + cond;
@@ -472,7 +467,7 @@ static void init_code(Ctx *x, float *code, const float *c_code, const float *z) 
             memcpy(cz + (size_t)b * in_f + c->condition_dim, z + (size_t)b * c->z_dim,
                    sizeof(float) * c->z_dim);
         }
-        linear_per_sample(fc, cz, &p->init_fc, B);
+        linear_forward_per_sample(fc, cz, &p->init_fc, B);
         gnet_bn_glu(code, fc, &p->init_bn, B, F / 2, 1);   // BatchNorm1d(F), GLU
     }
     arena_reset_to(x->a, mark);
@@ -705,16 +700,10 @@ int gnet_set_threads(GNet *g, int nth) {
         return t2i_error(T2I_ENOMEM, "G_NET: cannot start %d threads", nth);
     }
     if (g->nth > 1 && g->packed) {   // single-threaded peers for batch slices
-        g->peers = t2i_calloc((size_t)g->nth - 1, sizeof *g->peers);
-        if (!g->peers) return T2I_ENOMEM;
-        for (int k = 0; k < g->nth - 1; k++) {
-            int rc = share_n(&g->peers[k], g, 1);
-            if (rc) {
-                free_peers(g);
-                return rc;
-            }
-            g->npeers = k + 1;
-        }
+        int rc;
+        g->peers = xpeers_create(g->nth - 1, sizeof *g->peers, share_one, drop_instance, g, &rc);
+        if (!g->peers) return rc;
+        g->npeers = g->nth - 1;
     }
     return T2I_OK;
 }
@@ -760,11 +749,10 @@ typedef struct {
     int          T;
 } Slice;
 
-static void *slice_main(void *p) {
-    Slice *s = p;
+static void slice_run(void *ctx, int k) {
+    Slice *s = (Slice *)ctx + k;
     if (s->nhwc) run_nhwc(&s->n, &s->in, &s->out, s->T);
     else run(&s->n.c, &s->in, &s->out, s->T);
-    return NULL;
 }
 
 int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, int T,
@@ -823,20 +811,7 @@ int gnet_forward(const GNet *g, const GNetInputs *in, GNetOutputs *out, int B, i
         s->out.logvar = out->logvar ? out->logvar + (size_t)b0 * cond : NULL;
         s->out.c_code = out->c_code ? out->c_code + (size_t)b0 * cond : NULL;
     }
-    // one BLAS thread per slice while the slices run side by side
-    int saved = blas_get_threads();
-    blas_set_threads(1);
-    pthread_t tid[MAX_SLICES];
-    int started[MAX_SLICES] = {0};
-    for (int k = 1; k < n; k++) started[k] = pthread_create(&tid[k], NULL, slice_main, &sl[k]) == 0;
-    slice_main(&sl[0]);
-    for (int k = 1; k < n; k++) {
-        if (started[k])
-            pthread_join(tid[k], NULL);
-        else
-            slice_main(&sl[k]);   // could not start a thread: run it here
-    }
-    blas_set_threads(saved);
+    xslices_run(n, slice_run, sl);   // one BLAS thread per slice meanwhile
     arena_reset_to(arena, mark);
     for (int k = 0; k < n; k++)
         if (sl[k].n.rc) return sl[k].n.rc;

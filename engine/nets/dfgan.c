@@ -3,6 +3,7 @@
 #include "t2i.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,9 +100,13 @@ void dfgan_keys(DfGan *g, const DfGanConfig *cfg, BindList *bl) {
     bind_conv(bl, &g->to_rgb, cfg->nf, cfg->ch_size, 3, "to_rgb.1");
 }
 
+static int  dfgan_pack(DfGan *g);
+static void dfgan_unpack(DfGan *g);
+
 int dfgan_load_sd(DfGan *g, const DfGanConfig *cfg, StateDict *sd, const char *what) {
     memset(g, 0, sizeof *g);
     g->sd = *sd;
+    g->nth = 1;
     memset(sd, 0, sizeof *sd);
     int rc = dfgan_config_check(cfg);
     if (rc) {
@@ -113,28 +118,114 @@ int dfgan_load_sd(DfGan *g, const DfGanConfig *cfg, StateDict *sd, const char *w
     dfgan_keys(g, cfg, &bl);
     rc = sd_bind(&g->sd, &bl, NULL, what ? what : "DF-GAN NetG");
     bindlist_free(&bl);
+    if (!rc) rc = dfgan_pack(g);
     if (rc) dfgan_free(g);
     return rc;
 }
 
+static void drop_instance(void *g) { dfgan_free(g); }
+
+static void free_peers(DfGan *g) {
+    xpeers_free(g->peers, g->npeers, sizeof *g->peers, drop_instance);
+    g->peers = NULL;
+    g->npeers = 0;
+}
+
 void dfgan_free(DfGan *g) {
     if (!g) return;
+    dfgan_unpack(g);
+    free_peers(g);
+    pthreadpool_destroy(g->tp);
     sd_free(&g->sd);
     memset(g, 0, sizeof *g);
 }
 
+// An instance over src's weights with nth threads.
+static int share_n(DfGan *dst, const DfGan *src, int nth) {
+    *dst = *src;
+    memset(&dst->sd, 0, sizeof dst->sd);   // the weights stay src's
+    memset(&dst->x, 0, sizeof dst->x);
+    dst->tp = NULL;
+    dst->peers = NULL;
+    dst->npeers = 0;
+    dst->nth = 1;
+    int rc = dfgan_pack(dst);
+    if (!rc) rc = dfgan_set_threads(dst, nth);
+    if (rc) dfgan_free(dst);
+    return rc;
+}
+
+static int share_one(void *dst, const void *src) { return share_n(dst, src, 1); }
+
+int dfgan_share(DfGan *dst, const DfGan *src) { return share_n(dst, src, src->nth); }
+
+int dfgan_set_threads(DfGan *g, int nth) {
+    free_peers(g);
+    pthreadpool_destroy(g->tp);
+    g->nth = nth > 1 ? nth : 1;
+    g->tp = xpool_create(g->nth);
+    if (g->nth > 1 && !g->tp) {
+        g->nth = 1;
+        return t2i_error(T2I_ENOMEM, "DF-GAN NetG: cannot start %d threads", nth);
+    }
+    if (g->nth > 1) {   // single-threaded peers for batch slices
+        int rc;
+        g->peers = xpeers_create(g->nth - 1, sizeof *g->peers, share_one, drop_instance, g, &rc);
+        if (!g->peers) return rc;
+        g->npeers = g->nth - 1;
+    }
+    return T2I_OK;
+}
+
+// ---- packing -------------------------------------------------------------------------------
+
+static void dfgan_unpack(DfGan *g) {
+    for (int k = 0; k < DFGAN_MAX_BLOCKS; k++) {
+        xconv_free(&g->x.c1[k]);
+        xconv_free(&g->x.c2[k]);
+        xconv_free(&g->x.c_sc[k]);
+    }
+    xconv_free(&g->x.to_rgb);
+}
+
+static int dfgan_pack(DfGan *g) {
+    int rc = T2I_OK;
+    dfgan_unpack(g);
+    for (int k = 0; k < g->n_blocks && !rc; k++) {
+        const DfGanBlock *b = &g->blocks[k];
+        rc = xconv_create(&g->x.c1[k], &b->c1, XCONV_UP2, NULL, NULL, -INFINITY, INFINITY, 0, 0);
+        if (!rc)
+            rc = xconv_create(&g->x.c2[k], &b->c2, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY,
+                              0, 0);
+        if (!rc && b->in_c != b->out_c)
+            rc = xconv_create(&g->x.c_sc[k], &b->c_sc, XCONV_PLAIN, NULL, NULL, -INFINITY,
+                              INFINITY, 0, 0);
+    }
+    if (!rc)
+        rc = xconv_create(&g->x.to_rgb, &g->to_rgb, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY,
+                          0, 0);
+    if (rc) {
+        dfgan_unpack(g);
+        return t2i_error_prefix(rc, "DF-GAN NetG: packing the convolutions for XNNPACK");
+    }
+    return T2I_OK;
+}
+
 // ---- forward ------------------------------------------------------------------------------
-// Buffers come from the arena in a fixed order; with a measuring arena the same code runs with
-// the arithmetic skipped (live == 0), which is how dfgan_arena_bytes sizes the arena.
+// Activations are NHWC (B, H, W, C), channels contiguous. Buffers come from the arena in a fixed
+// order; with a measuring arena the same code runs with the arithmetic skipped (live == 0),
+// which is how dfgan_arena_bytes sizes the arena.
 
 typedef struct {
-    const DfGan *g;
-    Arena       *a;
-    int          live;
-    int          B;
-    const float *cond;      // (B, nz + cond_dim)
-    float       *scratch;   // im2col of the largest conv, one image
-    float       *hidden, *gamma, *beta;   // (B, C) each, C <= 8nf
+    const DfGan  *g;        // this slice's instance (its own XConvs)
+    Arena        *a;
+    int           live;
+    int           B;
+    int           rc;
+    pthreadpool_t tp;
+    const float  *cond;     // (B, nz + cond_dim)
+    float        *hidden;   // (B, C), C <= 8nf
+    float        *aff[4];   // gamma0, beta0, gamma1, beta1 of one DFBLK, (B, C) each
 } Ctx;
 
 // Affine.forward's parameters: gamma = fc_gamma(cond), beta = fc_beta(cond), each
@@ -144,86 +235,108 @@ void dfgan_affine_params(float *gamma, float *beta, const DfGanAffine *m, const 
     const DfGanMlp *mlp[2] = {&m->fc_gamma, &m->fc_beta};
     float *dst[2] = {gamma, beta};
     for (int j = 0; j < 2; j++) {
-        linear_forward(hidden, cond, &mlp[j]->linear1, B);
+        linear_forward_per_sample(hidden, cond, &mlp[j]->linear1, B);
         relu_forward(hidden, hidden, (size_t)B * mlp[j]->linear1.out_f);
-        linear_forward(dst[j], hidden, &mlp[j]->linear2, B);
+        linear_forward_per_sample(dst[j], hidden, &mlp[j]->linear2, B);
     }
 }
 
-// Affine then LeakyReLU(0.2), in place on x (B, C, HW): y = gamma * x + beta per channel.
-static void affine_lrelu(Ctx *x, float *h, const DfGanAffine *m, int C, size_t HW) {
-    if (!x->live) return;
-    dfgan_affine_params(x->gamma, x->beta, m, x->cond, x->B, x->hidden);
-    for (int b = 0; b < x->B; b++)
-        for (int c = 0; c < C; c++) {
-            float gm = x->gamma[(size_t)b * C + c], bt = x->beta[(size_t)b * C + c];
-            float *p = h + ((size_t)b * C + c) * HW;
-            for (size_t i = 0; i < HW; i++) {
-                float y = gm * p[i];   // weight * x ...
-                y = y + bt;            // ... + bias, two roundings as in PyTorch
-                p[i] = y > 0.0f ? y : y * 0.2f;
-            }
+// DFBLK on n pixels of one sample: y = LeakyReLU(g1 * LeakyReLU(g0 * x + b0) + b1) per channel,
+// a multiply then an add (two roundings, as PyTorch's `weight * x + bias`). Elementwise, so
+// every ISA clone computes the same bits; y may be x.
+XV16_CLONES static void dfblk_px(float *y, const float *x, size_t n, int C, const float *g0,
+                               const float *b0, const float *g1, const float *b1) {
+    const int CV = C / 16 * 16;
+    for (size_t p = 0; p < n; p++, x += C, y += C) {
+        for (int c = 0; c < CV; c += 16) {
+            xv16f v, w0, c0, w1, c1;
+            XV16_LOAD(v, x + c);
+            XV16_LOAD(w0, g0 + c), XV16_LOAD(c0, b0 + c);
+            XV16_LOAD(w1, g1 + c), XV16_LOAD(c1, b1 + c);
+            v = w0 * v;
+            v = v + c0;
+            XV16_LRELU(v);
+            v = w1 * v;
+            v = v + c1;
+            XV16_LRELU(v);
+            XV16_STORE(y + c, v);
         }
+        for (int c = CV; c < C; c++) {
+            float v = g0[c] * x[c];
+            v = v + b0[c];
+            v = v > 0.0f ? v : v * 0.2f;
+            v = g1[c] * v;
+            v = v + b1[c];
+            y[c] = v > 0.0f ? v : v * 0.2f;
+        }
+    }
 }
 
-// DFBLK: h = LeakyReLU(affine1(LeakyReLU(affine0(h)))), in place.
-static void dfblk(Ctx *x, float *h, const DfGanDfblk *m, int C, size_t HW) {
-    affine_lrelu(x, h, &m->affine0, C, HW);
-    affine_lrelu(x, h, &m->affine1, C, HW);
+typedef struct {
+    float       *out;
+    const float *in;
+    float *const *aff;
+    size_t       HW;
+    int          C;
+} DfblkJob;
+
+#define DF_TILE 256   // pixels per pool task
+
+static void dfblk_tile(void *ctx, size_t p0, size_t n) {
+    const DfblkJob *j = ctx;
+    const size_t C = (size_t)j->C;
+    while (n > 0) {   // split at sample boundaries: each sample has its own affine parameters
+        size_t b = p0 / j->HW, m = (b + 1) * j->HW - p0;
+        if (m > n) m = n;
+        dfblk_px(j->out + p0 * C, j->in + p0 * C, m, j->C, j->aff[0] + b * C, j->aff[1] + b * C,
+                 j->aff[2] + b * C, j->aff[3] + b * C);
+        p0 += m, n -= m;
+    }
 }
 
-// G_Block: x (B, in, R, R) -> out (B, out, 2R, 2R).
-static void g_block(Ctx *x, float *out, const float *in, const DfGanBlock *m, int R) {
-    int B = x->B, R2 = 2 * R;
-    size_t HW = (size_t)R2 * R2;
+// The DFBLK `m` on (B, HW, C) `in` into `out` (may be `in`).
+static void dfblk(Ctx *x, float *out, const float *in, const DfGanDfblk *m, int C, size_t HW) {
+    if (!x->live || x->rc) return;
+    dfgan_affine_params(x->aff[0], x->aff[1], &m->affine0, x->cond, x->B, x->hidden);
+    dfgan_affine_params(x->aff[2], x->aff[3], &m->affine1, x->cond, x->B, x->hidden);
+    DfblkJob j = {.out = out, .in = in, .aff = x->aff, .HW = HW, .C = C};
+    pthreadpool_parallelize_1d_tile_1d(x->tp, dfblk_tile, &j, (size_t)x->B * HW, DF_TILE, 0);
+}
+
+static void conv(Ctx *x, const XConv *xc, float *out, const float *in, int R) {
+    if (x->live && !x->rc) x->rc = xconv_run(xc, out, in, x->B, R, R, x->tp);
+}
+
+// G_Block k: in (B, R, R, in_c) -> out (B, 2R, 2R, out_c), LeakyReLU(0.2) at the end with
+// `lrelu` (to_rgb's first layer). c1(fuse1(up(x))) = UP2 conv of fuse1(x); shortcut(up(x)) =
+// up(c_sc(x)) (or up(x)), added as the last step.
+static void g_block(Ctx *x, float *out, const float *in, int k, int R, int lrelu) {
+    const DfGan *g = x->g;
+    const DfGanBlock *m = &g->blocks[k];
+    const size_t lo = (size_t)x->B * R * R, hi = 4 * lo;
     size_t mark = arena_mark(x->a);
-    float *up = arena_floats(x->a, (size_t)B * m->in_c * HW);
-    float *h = arena_floats(x->a, (size_t)B * m->in_c * HW);
-    float *h1 = arena_floats(x->a, (size_t)B * m->out_c * HW);
-    if (x->live) {
-        upsample_nearest2x_forward(up, in, B, m->in_c, R, R);   // F.interpolate(x, 2)
-        memcpy(h, up, sizeof(float) * (size_t)B * m->in_c * HW);
-    }
-    // residual: c2(fuse2(c1(fuse1(x))))
-    dfblk(x, h, &m->fuse1, m->in_c, HW);
-    if (x->live) conv2d_forward(h1, h, &m->c1, B, R2, R2, x->scratch);
-    dfblk(x, h1, &m->fuse2, m->out_c, HW);
-    if (x->live) {
-        conv2d_forward(out, h1, &m->c2, B, R2, R2, x->scratch);
-        // shortcut(x) + residual
-        const float *sc = up;
-        if (m->in_c != m->out_c) {
-            conv2d_forward(h1, up, &m->c_sc, B, R2, R2, x->scratch);
-            sc = h1;
-        }
-        size_t n = (size_t)B * m->out_c * HW;
-        for (size_t i = 0; i < n; i++) out[i] = sc[i] + out[i];
-    }
+    float *f = arena_floats(x->a, lo * m->in_c);
+    float *h = arena_floats(x->a, hi * m->out_c);
+    float *sc = m->in_c != m->out_c ? arena_floats(x->a, lo * m->out_c) : NULL;
+    dfblk(x, f, in, &m->fuse1, m->in_c, (size_t)R * R);
+    conv(x, &g->x.c1[k], h, f, R);
+    dfblk(x, h, h, &m->fuse2, m->out_c, 4 * (size_t)R * R);
+    conv(x, &g->x.c2[k], out, h, 2 * R);
+    if (sc) conv(x, &g->x.c_sc[k], sc, in, R);
+    if (x->live && !x->rc)
+        nhwc_add_up2(out, (size_t)m->out_c, sc ? sc : in, (size_t)(sc ? m->out_c : m->in_c),
+                     x->B, R, R, m->out_c, lrelu, x->tp);
     arena_reset_to(x->a, mark);
-}
-
-static size_t scratch_floats(const DfGan *g) {
-    size_t m = conv2d_scratch_floats(&g->to_rgb, g->cfg.imsize, g->cfg.imsize);
-    for (int k = 0; k < g->n_blocks; k++) {
-        const DfGanBlock *b = &g->blocks[k];
-        int R2 = 8 << k;
-        size_t s[3] = {conv2d_scratch_floats(&b->c1, R2, R2), conv2d_scratch_floats(&b->c2, R2, R2),
-                       b->in_c != b->out_c ? conv2d_scratch_floats(&b->c_sc, R2, R2) : 0};
-        for (int i = 0; i < 3; i++)
-            if (s[i] > m) m = s[i];
-    }
-    return m;
 }
 
 static void run(Ctx *x, const float *noise, const float *sent, DfGanOutputs *out) {
     const DfGan *g = x->g;
     const DfGanConfig *c = &g->cfg;
-    int B = x->B, nz = c->z_dim, cw = c->z_dim + c->cond_dim, C0 = 8 * c->nf;
-    x->scratch = arena_floats(x->a, scratch_floats(g) + 1);
+    const int B = x->B, nz = c->z_dim, cw = c->z_dim + c->cond_dim, C0 = 8 * c->nf;
+    const int S = c->imsize, last = g->n_blocks - 1;
     float *cond = arena_floats(x->a, (size_t)B * cw);
     x->hidden = arena_floats(x->a, (size_t)B * C0);
-    x->gamma = arena_floats(x->a, (size_t)B * C0);
-    x->beta = arena_floats(x->a, (size_t)B * C0);
+    for (int i = 0; i < 4; i++) x->aff[i] = arena_floats(x->a, (size_t)B * C0);
     x->cond = cond;
     // the two largest activations of consecutive blocks, used in turn
     size_t big = (size_t)B * C0 * 16;
@@ -232,34 +345,39 @@ static void run(Ctx *x, const float *noise, const float *sent, DfGanOutputs *out
         if (n > big) big = n;
     }
     float *buf[2] = {arena_floats(x->a, big), arena_floats(x->a, big)};
+    float *fc = arena_floats(x->a, (size_t)B * C0 * 16);
     if (x->live) {
-        linear_forward(buf[0], noise, &g->fc, B);   // .view(B, 8nf, 4, 4)
-        if (out->fc_out) memcpy(out->fc_out, buf[0], sizeof(float) * (size_t)B * C0 * 16);
-        for (int b = 0; b < B; b++) {               // cat(noise, c)
+        linear_forward_per_sample(fc, noise, &g->fc, B);   // .view(B, 8nf, 4, 4)
+        if (out->fc_out) memcpy(out->fc_out, fc, sizeof(float) * (size_t)B * C0 * 16);
+        nchw_to_nhwc(buf[0], fc, B, C0, 16, (size_t)C0);
+        for (int b = 0; b < B; b++) {   // cat(noise, c)
             memcpy(cond + (size_t)b * cw, noise + (size_t)b * nz, sizeof(float) * nz);
             memcpy(cond + (size_t)b * cw + nz, sent + (size_t)b * c->cond_dim,
                    sizeof(float) * c->cond_dim);
         }
     }
+    // to_rgb's LeakyReLU goes into the last residual add unless that block's output is wanted
+    const int fuse_lrelu = out->img && !out->block_out[last];
     int cur = 0;
     for (int k = 0; k < g->n_blocks; k++) {
         int R = 4 << k;
-        g_block(x, buf[1 - cur], buf[cur], &g->blocks[k], R);
+        g_block(x, buf[1 - cur], buf[cur], k, R, k == last && fuse_lrelu);
         cur = 1 - cur;
-        if (x->live && out->block_out[k])
-            memcpy(out->block_out[k], buf[cur],
-                   sizeof(float) * (size_t)B * g->blocks[k].out_c * 4 * R * R);
+        if (x->live && !x->rc && out->block_out[k])
+            nhwc_to_nchw(out->block_out[k], buf[cur], B, g->blocks[k].out_c, 4 * R * R,
+                         (size_t)g->blocks[k].out_c);
     }
-    if (x->live && out->img) {
-        // to_rgb: LeakyReLU(0.2, inplace) -> conv3x3 -> tanh
-        size_t n = (size_t)B * c->nf * c->imsize * c->imsize;
-        leaky_relu_forward(buf[cur], buf[cur], n, 0.2f);
-        conv2d_forward(out->img, buf[cur], &g->to_rgb, B, c->imsize, c->imsize, x->scratch);
-        tanh_forward(out->img, out->img, (size_t)B * c->ch_size * c->imsize * c->imsize);
+    // to_rgb: LeakyReLU(0.2) -> conv3x3 -> tanh, the image back to NCHW
+    float *rgb = arena_floats(x->a, (size_t)B * S * S * c->ch_size);
+    if (x->live && !x->rc && out->img) {
+        if (!fuse_lrelu)
+            leaky_relu_forward(buf[cur], buf[cur], (size_t)B * c->nf * S * S, 0.2f);
+        conv(x, &g->x.to_rgb, rgb, buf[cur], S);
+        if (!x->rc) nhwc_tanh_to_nchw(out->img, rgb, B, c->ch_size, S * S, (size_t)c->ch_size, x->tp);
     }
 }
 
-size_t dfgan_arena_bytes(const DfGan *g, int B) {
+static size_t slice_bytes(const DfGan *g, int B) {
     Arena a;
     arena_init_measure(&a);
     Ctx x = {.g = g, .a = &a, .live = 0, .B = B};
@@ -269,15 +387,65 @@ size_t dfgan_arena_bytes(const DfGan *g, int B) {
     return a.high + 64;
 }
 
+static int n_slices(const DfGan *g, int B) { return B < g->npeers + 1 ? B : g->npeers + 1; }
+
+size_t dfgan_arena_bytes(const DfGan *g, int B) {
+    int n = n_slices(g, B);
+    size_t total = 0;
+    for (int k = 0; k < n; k++) {
+        int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n);
+        total += slice_bytes(g, b1 - b0) + 64;
+    }
+    return total;
+}
+
+typedef struct {
+    Ctx          x;
+    Arena        arena;
+    const float *noise, *sent;
+    DfGanOutputs out;
+} Slice;
+
+static void slice_run(void *ctx, int k) {
+    Slice *s = (Slice *)ctx + k;
+    run(&s->x, s->noise, s->sent, &s->out);
+}
+
 int dfgan_forward(const DfGan *g, const float *noise, const float *sent_emb, DfGanOutputs *out,
                   int B, Arena *arena) {
     if (B < 1) return t2i_error(T2I_EARG, "DF-GAN NetG: batch %d", B);
     if (!noise || (!sent_emb && g->cfg.cond_dim > 0))
         return t2i_error(T2I_EARG, "DF-GAN NetG: missing input (noise or sent_emb)");
+    enum { MAX_SLICES = 64 };
+    int n = n_slices(g, B);
+    if (n > MAX_SLICES) n = MAX_SLICES;
+    Slice sl[MAX_SLICES];
+    const DfGanConfig *c = &g->cfg;
     size_t mark = arena_mark(arena);
-    Ctx x = {.g = g, .a = arena, .live = 1, .B = B};
-    run(&x, noise, sent_emb, out);
+    // one image: every layer on the pool; a batch: contiguous slices on single-threaded peers
+    for (int k = 0; k < n; k++) {
+        int b0 = (int)((long)B * k / n), b1 = (int)((long)B * (k + 1) / n), Bs = b1 - b0;
+        Slice *s = &sl[k];
+        memset(s, 0, sizeof *s);
+        size_t need = slice_bytes(g, Bs);
+        s->arena.base = arena_alloc(arena, need);
+        s->arena.cap = need;
+        const DfGan *gk = k == 0 ? g : &g->peers[k - 1];
+        s->x = (Ctx){.g = gk, .a = &s->arena, .live = 1, .B = Bs, .tp = n == 1 ? g->tp : NULL};
+        s->noise = noise + (size_t)b0 * c->z_dim;
+        s->sent = sent_emb ? sent_emb + (size_t)b0 * c->cond_dim : NULL;
+        size_t S2 = (size_t)c->imsize * c->imsize;
+        s->out.img = out->img ? out->img + (size_t)b0 * c->ch_size * S2 : NULL;
+        s->out.fc_out = out->fc_out ? out->fc_out + (size_t)b0 * 8 * c->nf * 16 : NULL;
+        for (int i = 0; i < g->n_blocks; i++) {
+            size_t per = (size_t)g->blocks[i].out_c * (8 << i) * (8 << i);
+            s->out.block_out[i] = out->block_out[i] ? out->block_out[i] + (size_t)b0 * per : NULL;
+        }
+    }
+    xslices_run(n, slice_run, sl);
     arena_reset_to(arena, mark);
+    for (int k = 0; k < n; k++)
+        if (sl[k].x.rc) return sl[k].x.rc;
     return T2I_OK;
 }
 

@@ -14,14 +14,25 @@
 // sentence embedding. Exact semantics: ../shared/fixtures/README.md "DF-GAN NetG".
 // Not supported: NetD/NetC (the discriminators are never needed to sample).
 //
-// Memory: weights live in the owned StateDict; activations come from a caller-owned Arena
-// sized by dfgan_arena_bytes(B) (a measuring pass over the same allocation sequence).
+// Computation: NHWC end to end on XNNPACK convolutions (xconv.h), layouts changed only at the
+// network's boundaries (fc output in, image out). Affine and LeakyReLU are per pixel and commute
+// with nearest upsampling, so a G_Block runs fuse1 at the input resolution and c1 as one UP2
+// conv (upsample + 3x3 in a 4x4 stride-2 transposed conv); the 1x1 shortcut also runs at the
+// input resolution and is upsampled inside the residual add. The affine MLPs and fc are
+// per-sample sgemms. Per-image results are bit-identical at any batch size or thread count.
+//
+// Memory: weights live in the owned StateDict (a dfgan_share instance borrows them) and are
+// packed once per instance for XNNPACK; activations come from a caller-owned Arena sized by
+// dfgan_arena_bytes(B) (a measuring pass over the same allocation sequence). XNNPACK keeps
+// per-call state in its operators: one forward at a time per DfGan; other threads take a
+// dfgan_share instance.
 #ifndef T2I_DFGAN_H
 #define T2I_DFGAN_H
 
 #include "arena.h"
 #include "ops.h"
 #include "state_dict.h"
+#include "xconv.h"
 
 #include <stddef.h>
 
@@ -65,13 +76,26 @@ typedef struct {
     DfGanDfblk fuse2;       // on out_c channels
 } DfGanBlock;
 
+// The XNNPACK operators of one instance, packed from the Conv2d weights.
 typedef struct {
-    DfGanConfig cfg;
-    int         n_blocks;
-    Linear      fc;                         // (8nf*16, nz) + bias
-    DfGanBlock  blocks[DFGAN_MAX_BLOCKS];   // GBlocks.k
-    Conv2d      to_rgb;                     // to_rgb.1: (ch_size, nf, 3, 3) + bias
-    StateDict   sd;                         // owns the weights
+    XConv c1[DFGAN_MAX_BLOCKS];     // XCONV_UP2: upsample + c1 over the low-resolution input
+    XConv c2[DFGAN_MAX_BLOCKS];
+    XConv c_sc[DFGAN_MAX_BLOCKS];   // 1x1 at the input resolution (only when in_c != out_c)
+    XConv to_rgb;
+} DfGanPacked;
+
+typedef struct DfGan {
+    DfGanConfig   cfg;
+    int           n_blocks;
+    Linear        fc;                         // (8nf*16, nz) + bias
+    DfGanBlock    blocks[DFGAN_MAX_BLOCKS];   // GBlocks.k
+    Conv2d        to_rgb;                     // to_rgb.1: (ch_size, nf, 3, 3) + bias
+    StateDict     sd;                         // owns the weights (empty in a dfgan_share copy)
+    DfGanPacked   x;                          // packed at load
+    int           nth;                        // threads (dfgan_set_threads); 1 = one
+    pthreadpool_t tp;                         // nth threads inside every layer, NULL for one
+    struct DfGan *peers;                      // nth - 1 single-threaded instances (batch slices)
+    int           npeers;
 } DfGan;
 
 // Declares every NetG state_dict key of `cfg` into `bl`, binding the pointers of `g`.
@@ -79,7 +103,14 @@ void dfgan_keys(DfGan *g, const DfGanConfig *cfg, BindList *bl);
 // Binds a loaded StateDict (ownership moves into `g`, even on failure); strict like
 // load_state_dict. `what` names the file in messages.
 int  dfgan_load_sd(DfGan *g /* OUT */, const DfGanConfig *cfg, StateDict *sd, const char *what);
-void dfgan_free(DfGan *g);   // accepts a zeroed DfGan
+void dfgan_free(DfGan *g);   // accepts a zeroed DfGan (free shares before their source)
+// A second instance for another thread over src's weights (src must outlive it), with its own
+// packed operators and src's thread count.
+int  dfgan_share(DfGan *dst /* OUT */, const DfGan *src);
+// nth threads: a batch of B >= 2 is cut into min(nth, B) contiguous slices run side by side by
+// this instance and nth - 1 single-threaded dfgan_share peers; one image runs every layer on a
+// pool of nth threads. T2I_ENOMEM when the threads or peers cannot be made (then one thread).
+int  dfgan_set_threads(DfGan *g, int nth);
 
 // ---- forward -------------------------------------------------------------------------------
 
@@ -93,11 +124,13 @@ typedef struct {
 size_t dfgan_arena_bytes(const DfGan *g, int B);
 // noise (B, z_dim), sent_emb (B, cond_dim) -> out. `arena` needs dfgan_arena_bytes(g, B) free
 // and is reset to its entry mark. T2I_EARG when B < 1 or an input is missing.
+// T2I_ENOMEM / T2I_EARG when XNNPACK fails.
 int dfgan_forward(const DfGan *g, const float *noise, const float *sent_emb, DfGanOutputs *out,
                   int B, Arena *arena);
 
 // The per-channel affine pair of one Affine for a batch: cond (B, nz+cond_dim) -> gamma, beta
-// (B, C); hidden holds (B, C) floats. Exposed for the fixture's affine intermediates.
+// (B, C), one sgemm per sample; hidden holds (B, C) floats. Exposed for the fixture's affine
+// intermediates.
 void dfgan_affine_params(float *gamma, float *beta, const DfGanAffine *m, const float *cond,
                          int B, float *hidden);
 

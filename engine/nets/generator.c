@@ -216,17 +216,20 @@ int generator_load(Generator *g, const GenConfig *cfg, const char *spec) {
 
 int generator_share(Generator *dst, const Generator *src) {
     *dst = *src;
-    if (src->cfg.arch != GEN_ATTNGAN) {
+    if (src->cfg.arch == GEN_DMGAN) {
         dst->borrowed = 1;
         return T2I_OK;
     }
     dst->borrowed = 0;
-    dst->net.attngan = t2i_calloc(1, sizeof *dst->net.attngan);
-    if (!dst->net.attngan) {
+    int df = src->cfg.arch == GEN_DFGAN;
+    void *net = t2i_calloc(1, df ? sizeof(DfGan) : sizeof(GNet));
+    if (!net) {
         memset(dst, 0, sizeof *dst);
         return T2I_ENOMEM;
     }
-    int rc = gnet_share(dst->net.attngan, src->net.attngan);
+    dst->net.attngan = net;   // the union's one pointer
+    int rc = df ? dfgan_share(dst->net.dfgan, src->net.dfgan)
+                : gnet_share(dst->net.attngan, src->net.attngan);
     if (rc) {
         t2i_free(dst->net.attngan);
         memset(dst, 0, sizeof *dst);
@@ -252,6 +255,7 @@ void generator_free(Generator *g) {
 
 void generator_set_threads(Generator *g, int nth) {
     if (g->cfg.arch == GEN_ATTNGAN && g->net.attngan) gnet_set_threads(g->net.attngan, nth);
+    if (g->cfg.arch == GEN_DFGAN && g->net.dfgan) dfgan_set_threads(g->net.dfgan, nth);
 }
 
 size_t generator_arena_bytes(const Generator *g, int B, int T) {

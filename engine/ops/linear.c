@@ -19,6 +19,11 @@ void linear_forward(float *out, const float *in, const Linear *m, int B) {
     sgemm(0, 1, B, m->out_f, m->in_f, 1.0f, in, m->in_f, m->w, m->in_f, beta, out, m->out_f);
 }
 
+void linear_forward_per_sample(float *out, const float *in, const Linear *m, int B) {
+    for (int b = 0; b < B; b++)
+        linear_forward(out + (size_t)b * m->out_f, in + (size_t)b * m->in_f, m, 1);
+}
+
 void linear_forward_ref(float *out, const float *in, const Linear *m, int B) {
     for (int b = 0; b < B; b++)
         for (int o = 0; o < m->out_f; o++) {

@@ -111,6 +111,9 @@ typedef struct {
 // in (B,IN) -> out (B,OUT)
 void linear_forward(float *out, const float *in, const Linear *m, int B);
 void linear_forward_ref(float *out, const float *in, const Linear *m, int B);
+// The same, one sgemm per sample: every row gets the sgemm shape of batch 1, so a sample's
+// result never depends on its batch (with single-threaded BLAS).
+void linear_forward_per_sample(float *out, const float *in, const Linear *m, int B);
 
 // ids (n) -> out (n,E) rows of table (ntoken,E). Returns T2I_OK, or T2I_EARG naming the first
 // id outside [0, ntoken) (no row is read out of bounds).

@@ -1,6 +1,7 @@
 // xconv.c -- see xconv.h.
 #include "xconv.h"
 
+#include "blas.h"
 #include "t2i.h"
 
 #include <assert.h>
@@ -46,6 +47,10 @@ const char *xnn_kernel_desc(void) {
 pthreadpool_t xpool_create(int n) { return n > 1 ? pthreadpool_create((size_t)n) : NULL; }
 
 int xpool_threads(pthreadpool_t tp) { return tp ? (int)pthreadpool_get_threads_count(tp) : 1; }
+
+// Kernels cloned per ISA: elementwise float arithmetic with no contraction (-std=c11 keeps
+// -ffp-contract=off), so every clone computes the same bits.
+#define ISA_CLONES XV16_CLONES
 
 // ---- convolution ---------------------------------------------------------------------------
 
@@ -312,25 +317,118 @@ void nhwc_add_ref(float *acc, size_t sa, const float *in, size_t si, size_t P, i
 }
 
 typedef struct {
+    float       *acc;
+    const float *in;
+    size_t       sa, si;
+    int          H, W, C, lrelu;
+} AddUpJob;
+
+// One output row (b, oy) of every channel: row oy reads input row oy / 2.
+ISA_CLONES static void add_up2_row(void *ctx, size_t row) {
+    const AddUpJob *j = ctx;
+    const size_t b = row / (2 * (size_t)j->H), oy = row % (2 * (size_t)j->H);
+    const int OW = 2 * j->W, C = j->C;
+    const float *src = j->in + (b * j->H + oy / 2) * j->W * j->si;
+    float *dst = j->acc + (b * 2 * j->H + oy) * OW * j->sa;
+    const int lrelu = j->lrelu, CV = C / 16 * 16;
+    for (int ox = 0; ox < OW; ox++) {
+        const float *x = src + (size_t)(ox / 2) * j->si;
+        float *y = dst + (size_t)ox * j->sa;
+        for (int c = 0; c < CV; c += 16) {
+            xv16f a, v;
+            XV16_LOAD(a, x + c);
+            XV16_LOAD(v, y + c);
+            v = a + v;
+            if (lrelu) XV16_LRELU(v);
+            XV16_STORE(y + c, v);
+        }
+        for (int c = CV; c < C; c++) {
+            float v = x[c] + y[c];
+            y[c] = lrelu && !(v > 0.0f) ? v * 0.2f : v;
+        }
+    }
+}
+
+void nhwc_add_up2(float *acc, size_t sa, const float *in, size_t si, int B, int H, int W, int C,
+                  int lrelu, pthreadpool_t tp) {
+    AddUpJob j = {.acc = acc, .in = in, .sa = sa, .si = si, .H = H, .W = W, .C = C,
+                  .lrelu = lrelu};
+    pthreadpool_parallelize_1d(tp, add_up2_row, &j, (size_t)B * 2 * H, 0);
+}
+
+typedef struct {
     float       *out;
     const float *in;
     size_t       stride;
     int          C, HW;
 } TanhJob;
 
-static void tanh_image(void *ctx, size_t b) {
+// Pixels [p0, p0 + n) of image b (tasks over pixel ranges, so one image also uses the pool).
+static void tanh_pixels(void *ctx, size_t b, size_t p0, size_t n) {
     const TanhJob *j = ctx;
     for (int c = 0; c < j->C; c++) {
-        const float *src = j->in + b * j->HW * j->stride + c;
-        float *dst = j->out + (b * j->C + c) * j->HW;
-        for (int p = 0; p < j->HW; p++) dst[p] = tanhf(src[(size_t)p * j->stride]);
+        const float *src = j->in + (b * j->HW + p0) * j->stride + c;
+        float *dst = j->out + (b * j->C + c) * j->HW + p0;
+        for (size_t p = 0; p < n; p++) dst[p] = tanhf(src[p * j->stride]);
     }
 }
 
 void nhwc_tanh_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stride,
                        pthreadpool_t tp) {
     TanhJob j = {.out = out, .in = in, .stride = stride, .C = C, .HW = HW};
-    pthreadpool_parallelize_1d(tp, tanh_image, &j, (size_t)B, 0);
+    pthreadpool_parallelize_2d_tile_1d(tp, tanh_pixels, &j, (size_t)B, (size_t)HW, 4096, 0);
+}
+
+// ---- batch slices side by side ------------------------------------------------------------
+
+typedef struct {
+    void (*fn)(void *ctx, int k);
+    void *ctx;
+    int   k;
+} SliceArg;
+
+static void *slice_main(void *p) {
+    SliceArg *a = p;
+    a->fn(a->ctx, a->k);
+    return NULL;
+}
+
+void xslices_run(int n, void (*fn)(void *ctx, int k), void *ctx) {
+    enum { MAX_SLICES = 64 };
+    assert(n >= 1 && n <= MAX_SLICES);
+    int saved = blas_get_threads();
+    if (saved != 1) blas_set_threads(1);
+    pthread_t tid[MAX_SLICES];
+    SliceArg arg[MAX_SLICES];
+    int started[MAX_SLICES] = {0};
+    for (int k = 0; k < n; k++) arg[k] = (SliceArg){.fn = fn, .ctx = ctx, .k = k};
+    for (int k = 1; k < n; k++)
+        started[k] = pthread_create(&tid[k], NULL, slice_main, &arg[k]) == 0;
+    fn(ctx, 0);
+    for (int k = 1; k < n; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else fn(ctx, k);
+    }
+    if (saved != 1) blas_set_threads(saved);
+}
+
+void *xpeers_create(int n, size_t size, int (*share1)(void *dst, const void *src),
+                    void (*drop)(void *inst), const void *src, int *rc) {
+    char *p = t2i_calloc((size_t)n, size);
+    *rc = p ? T2I_OK : T2I_ENOMEM;
+    for (int k = 0; p && k < n; k++) {
+        *rc = share1(p + (size_t)k * size, src);
+        if (*rc) {
+            xpeers_free(p, k, size, drop);
+            p = NULL;
+        }
+    }
+    return p;
+}
+
+void xpeers_free(void *peers, int n, size_t size, void (*drop)(void *inst)) {
+    for (int k = 0; k < n; k++) drop((char *)peers + (size_t)k * size);
+    t2i_free(peers);
 }
 
 // ---- pooling -------------------------------------------------------------------------------
@@ -348,16 +446,14 @@ typedef struct {
 
 static inline float max_nan1(float a, float b) { return (b > a || b != b) ? b : a; }
 
-// Elementwise over channels, so every ISA clone computes the same bits.
-#define POOL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-POOL_CLONES static void vmax(float *restrict y, const float *restrict x, int n) {
+ISA_CLONES static void vmax(float *restrict y, const float *restrict x, int n) {
     for (int c = 0; c < n; c++) y[c] = max_nan1(y[c], x[c]);
 }
-POOL_CLONES static void vadd(float *restrict y, const float *restrict x, int n) {
+ISA_CLONES static void vadd(float *restrict y, const float *restrict x, int n) {
     for (int c = 0; c < n; c++) y[c] += x[c];
 }
-POOL_CLONES static void vdiv_bias_relu(float *restrict y, const float *restrict acc, float div,
+ISA_CLONES static void vdiv_bias_relu(float *restrict y, const float *restrict acc, float div,
                                        const float *restrict bias, int n) {
     if (!bias) {
         for (int c = 0; c < n; c++) y[c] = acc[c] / div;

@@ -77,6 +77,25 @@ extern XConvStats xconv_stats;
 void nchw_to_nhwc(float *out, const float *in, int B, int C, int HW, size_t stride);
 void nhwc_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stride);
 
+// ---- 16-lane float vectors for the elementwise loops (GCC vector extensions: one AVX-512
+// register, two AVX2 or four SSE ones; elementwise IEEE operations, the same bits on each) ----
+// Loops over them are cloned per ISA (no contraction under -std=c11: every clone, same bits).
+#define XV16_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+typedef float   xv16f __attribute__((vector_size(64)));
+typedef int32_t xv16i __attribute__((vector_size(64)));
+
+// Macros, not functions: a 64-byte vector passed or returned by value has another ABI without
+// AVX-512 (GCC's -Wpsabi), and the default build has none.
+#define XV16_LOAD(v, p)  __builtin_memcpy(&(v), (p), sizeof(xv16f))
+#define XV16_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(xv16f))
+// v = LeakyReLU(0.2)(v) per lane: v > 0 ? v : v * 0.2f (NaN stays NaN, -0 stays -0).
+#define XV16_LRELU(v)                                                                 \
+    do {                                                                              \
+        const xv16f zero_ = {0};                                                      \
+        xv16i m_ = (v) > zero_;                                                       \
+        (v) = (xv16f)((m_ & (xv16i)(v)) | (~m_ & (xv16i)((v) * 0.2f)));               \
+    } while (0)
+
 // ---- elementwise NHWC epilogues over P = B*H*W pixels --------------------------------------
 // GLU over channels: out[p][c] = in[p][c] * sigmoid(in[p][C + c]), c < C; in has 2C channels
 // at stride si, out C channels at stride so. out != in.
@@ -87,10 +106,28 @@ void nhwc_glu_ref(float *out, size_t so, const float *in, size_t si, size_t P, i
 void nhwc_add(float *acc, size_t sa, const float *in, size_t si, size_t P, int C,
               pthreadpool_t tp);
 void nhwc_add_ref(float *acc, size_t sa, const float *in, size_t si, size_t P, int C);
+// acc (B,2H,2W,sa) = in' + acc, in' the nearest-x2 upsample of in (B,H,W,si), over C channels
+// (a residual shortcut computed at low resolution, where it commutes with the upsample); with
+// lrelu != 0 each sum then goes through LeakyReLU(0.2). acc != in.
+void nhwc_add_up2(float *acc, size_t sa, const float *in, size_t si, int B, int H, int W, int C,
+                  int lrelu, pthreadpool_t tp);
 // out (B,C,HW) NCHW = tanh(in (B,HW,stride)): GET_IMAGE_G's tail and the layout change at once.
 void nhwc_tanh_to_nchw(float *out, const float *in, int B, int C, int HW, size_t stride,
                        pthreadpool_t tp);
 
+
+// ---- batch slices side by side ------------------------------------------------------------
+// Runs fn(ctx, k) for k = 0..n-1 at the same time, k = 0 on the caller's thread and the others
+// on threads started for this call (a slice whose thread cannot start runs on the caller's
+// afterwards), with OpenBLAS single-threaded meanwhile. Networks give each slice its own
+// single-threaded instance (own XConvs), so per-image results stay those of one thread.
+void xslices_run(int n, void (*fn)(void *ctx, int k), void *ctx);
+// The single-threaded instances of those slices: an array of n instances of `size` bytes, each
+// made by share1(&array[k], src). NULL with *rc set when one cannot be made (those made are
+// released with drop, the array freed). xpeers_free releases n instances and the array.
+void *xpeers_create(int n, size_t size, int (*share1)(void *dst, const void *src),
+                    void (*drop)(void *inst), const void *src, int *rc /* OUT */);
+void  xpeers_free(void *peers, int n, size_t size, void (*drop)(void *inst));
 
 // ---- pooling -------------------------------------------------------------------------------
 typedef enum { XPOOL_MAX = 0, XPOOL_AVG_PAD = 1, XPOOL_AVG_NOPAD = 2 } XPoolKind;
