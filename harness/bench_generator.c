@@ -75,6 +75,7 @@ int bench_generator(const BenchOpts *o) {
         }
         for (int i = 0; !rc && i < o->warmup; i++)
             rc = generator_forward(&g, &in, &out, B, T, &arena);
+        bench_convs_begin();
         double t0 = bench_now();
         int iters = o->iters > 0 ? o->iters : 3;
         for (int i = 0; !rc && i < iters; i++) rc = generator_forward(&g, &in, &out, B, T, &arena);

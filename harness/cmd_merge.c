@@ -210,7 +210,7 @@ static void differences(const Input *a, const Input *b, char *buf, size_t n) {
     DIFF(strcmp(a->ifp, b->ifp), "inputs fingerprint (suite, protocol or evaluators)");
     DIFF(strcmp(a->mfp, b->mfp), "model fingerprint");
     DIFF(strcmp(a->fp, b->fp) && !strcmp(a->ifp, b->ifp), "build fingerprint (git, compiler, "
-                                                          "flags, BLAS or CPU)");
+                                                          "flags, BLAS, conv kernels or CPU)");
     DIFF(strcmp(a->suite_sha, b->suite_sha), "suite file");
     DIFF(a->n_samples != b->n_samples, "sample count (--limit)");
     DIFF(a->block_size != b->block_size || a->n_blocks != b->n_blocks, "blocks");

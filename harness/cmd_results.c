@@ -212,9 +212,9 @@ int cmd_show(int argc, char **argv) {
 static void fingerprint_diff(const ResRun *x, const ResRun *y, char *buf, size_t n) {
     buf[0] = 0;
     cJSON *a = cJSON_Parse(x->provenance), *b = cJSON_Parse(y->provenance);
-    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels",
-                          "blas_threads", "cpu"};
-    for (int i = 0; a && b && i < 7; i++) {
+    // blas_threads is stored but not fingerprinted (outputs do not depend on it)
+    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels", "cpu"};
+    for (int i = 0; a && b && i < (int)(sizeof keys / sizeof *keys); i++) {
         char *sa = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, keys[i]));
         char *sb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, keys[i]));
         if (!sa || !sb || strcmp(sa, sb))
