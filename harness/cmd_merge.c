@@ -166,7 +166,7 @@ static int load_input(Input *in) {
                          in->path, (long long)in->run, sh, in->status, (long long)nb);
     }
     int64_t checked = 0, bad = -1;
-    if ((rc = db_samples_verify(&in->db, in->run, &checked, &bad))) return rc;
+    if ((rc = db_samples_verify(&in->db, in->run, &checked, NULL, &bad))) return rc;
     if (bad >= 0)
         return t2i_error(T2I_EDB, "%s: run %lld: the stored outputs of sample %lld do not match "
                                   "their checksum (the file was modified or damaged)",

@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "t2i.h"
 #include "test.h"
+#include "testdata.h"
 #include "weights.h"
 #include "xconv.h"
 
@@ -22,21 +23,8 @@
 #define ATOL 1e-5
 #define RTOL 1e-4
 
-static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-static float frand(void) {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((int32_t)(rng_state >> 40) - (1 << 23)) * 0x1p-23f;
-}
-static float *rand_buf(size_t n, float scale) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-    return p;
-}
-static float *nan_buf(size_t n) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    test_poison(p, n);
-    return p;
-}
+static uint64_t rng_state = 0x243f6a8885a308d3ULL;   // this file's data seed (tests/testdata.h)
+static float *rand_buf(size_t n, float scale) { return rand_buf_from(&rng_state, n, scale); }
 
 // Compares the `C` channels of every pixel of two strided NHWC buffers.
 static void check_pixels(const char *what, const float *a, const float *b, size_t P, int C,
