@@ -8,6 +8,7 @@
 #include "inception.h"
 #include "t2i.h"
 #include "weights.h"
+#include "xconv.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -46,11 +47,18 @@ double bench_gmacs(const char *model, const char *field, double fallback) {
     return v;
 }
 
+void bench_convs_begin(void) { xconv_stats = (XConvStats){.enabled = 1}; }
+
 void bench_report(const BenchOpts *o, const char *network, int batch, int images, double seconds,
                   double gmac_per_image) {
     BenchResult r = {.batch = batch, .threads = o->threads, .images = images, .seconds = seconds,
                      .images_per_s = seconds > 0 ? images / seconds : 0,
                      .gmac_per_image = gmac_per_image};
+    if (xconv_stats.enabled && xconv_stats.cpu_seconds > 0) {
+        r.conv_macs = xconv_stats.macs;
+        r.conv_cpu_seconds = xconv_stats.cpu_seconds;
+    }
+    xconv_stats.enabled = 0;
     snprintf(r.network, sizeof r.network, "%s", network);
     if (o->result) {
         *o->result = r;
@@ -73,6 +81,7 @@ static int time_batches(const BenchOpts *o, double *seconds, int (*run)(void *ct
         int rc = run(ctx);
         if (rc) return rc;
     }
+    bench_convs_begin();
     double t0 = bench_now();
     for (int i = 0; i < o->iters; i++) {
         int rc = run(ctx);
@@ -243,24 +252,34 @@ static void print_header(const BenchSession *s, const char *isa, double wall) {
                "`make bench` where /usr/bin/python3 has torch); best of %d round%s.\n",
                s->rounds, s->rounds == 1 ? "" : "s");
     printf("GFLOP/s = 2 x conv/linear MACs per image (../shared/reference/summary.json) x img/s; "
-           "%% peak = of the FMA peak.\n\n");
-    printf("%-32s %5s %7s %12s %12s %6s %8s %7s\n", "network", "batch", "threads",
-           "t2ibench/s", "PyTorch/s", "ratio", "GFLOP/s", "% peak");
+           "%% peak = of the FMA peak.\nconv %% = the XNNPACK convolutions' own GFLOP/s per CPU "
+           "second (their MACs over their time, all of them) as a fraction of one CPU's peak.\n\n");
+    printf("%-32s %5s %7s %12s %12s %6s %8s %7s %7s\n", "network", "batch", "threads",
+           "t2ibench/s", "PyTorch/s", "ratio", "GFLOP/s", "% peak", "conv %");
+}
+
+double bench_conv_fraction(const BenchResult *r, double fma_peak, int cpus) {
+    if (r->conv_macs <= 0 || r->conv_cpu_seconds <= 0 || fma_peak <= 0 || cpus < 1) return -1;
+    return 2e-9 * r->conv_macs / r->conv_cpu_seconds / (fma_peak / cpus);
 }
 
 static void print_row(const BenchSession *s, const BenchResult *ours, const BenchResult *theirs,
                       const double *r_ours, const double *r_theirs) {
     double gflops = 2.0 * ours->gmac_per_image * ours->images_per_s;
     double frac = s->fma_peak > 0 ? gflops / s->fma_peak : 0;
+    double conv = bench_conv_fraction(ours, s->fma_peak, bench_online_cpus());
     double ratio = theirs ? ours->images_per_s / theirs->images_per_s : 0;
     double rss = bench_peak_rss_bytes() / 1048576.0;
     if (s->o.json) {
         printf("{\"network\": \"%s\", \"batch\": %d, \"threads\": %d, \"rounds\": %d, "
                "\"images_per_s\": %.4f, \"gmac_per_image\": %.6f, \"gflops\": %.2f, "
                "\"fma_peak_gflops\": %.2f, \"frac_of_fma_peak\": %.4f, \"peak_rss_mib\": %.1f, "
-               "\"t2ibench_rounds\": [",
+               "\"conv_frac_of_fma_peak\": ",
                ours->network, ours->batch, ours->threads, s->rounds, ours->images_per_s,
                ours->gmac_per_image, gflops, s->fma_peak, frac, rss);
+        if (conv >= 0) printf("%.4f, ", conv);
+        else printf("null, ");
+        printf("\"t2ibench_rounds\": [");
         for (int i = 0; i < s->rounds; i++) printf("%s%.4f", i ? ", " : "", r_ours[i]);
         printf("], \"pytorch_network\": ");
         if (theirs) {
@@ -272,13 +291,14 @@ static void print_row(const BenchSession *s, const BenchResult *ours, const Benc
             printf("null, \"pytorch_images_per_s\": null, \"ratio\": null}\n");
         }
     } else {
-        char pt[32] = "-", ra[32] = "-";
+        char pt[32] = "-", ra[32] = "-", cv[32] = "-";
         if (theirs) {
             snprintf(pt, sizeof pt, "%.2f", theirs->images_per_s);
             snprintf(ra, sizeof ra, "%.2f", ratio);
         }
-        printf("%-32s %5d %7d %12.2f %12s %6s %8.1f %6.1f%%\n", ours->network, ours->batch,
-               ours->threads, ours->images_per_s, pt, ra, gflops, 100 * frac);
+        if (conv >= 0) snprintf(cv, sizeof cv, "%.1f%%", 100 * conv);
+        printf("%-32s %5d %7d %12.2f %12s %6s %8.1f %6.1f%% %7s\n", ours->network, ours->batch,
+               ours->threads, ours->images_per_s, pt, ra, gflops, 100 * frac, cv);
     }
     fflush(stdout);
 }
@@ -342,7 +362,8 @@ static const char *const USAGE =
     "       [--iters N] [--warmup N] [--rounds N] [--limit N] [--pytorch TOOL [--python PATH]]\n"
     "       [--json]\n"
     "  Images/s of each network (hash weights, --iters timed batches after --warmup), its GFLOP/s\n"
-    "  (MACs of ../shared/reference/summary.json) as a fraction of the FMA peak measured first.\n"
+    "  (MACs of ../shared/reference/summary.json) as a fraction of the FMA peak measured first,\n"
+    "  and its convolutions' own fraction of one CPU's peak (conv %: MACs per CPU second).\n"
     "  `generator --arch` picks AttnGAN, DM-GAN or DF-GAN. `run` times `t2ibench run` end to end\n"
     "  on the CUB smoke suite (--limit samples, default 32) and projects a 30,000-image CUB\n"
     "  protocol. `all`: every network at batch 8 and at batch 1, then `run`.\n"

@@ -3,8 +3,9 @@
 // generator interface (generator.h). T = the words per caption of summary.json (18 bird, 12
 // coco), no padding, the per-sample mask mode. Each timed batch is one generator_forward
 // producing every stage's images and attention maps, as the PyTorch forward does. --threads
-// splits the batch over threads where the network supports it (AttnGAN, DF-GAN; one image runs
-// every layer on a pool of T threads); DM-GAN uses BLAS threads. MACs per image come from ../shared/reference/summary.json.
+// splits the batch over threads where the network supports it (AttnGAN, DM-GAN, DF-GAN; one
+// image runs every layer on a pool of T threads). MACs per image come from
+// ../shared/reference/summary.json.
 #include "bench.h"
 #include "generator.h"
 #include "rng.h"
@@ -34,8 +35,8 @@ int bench_generator(const BenchOpts *o) {
     Generator g;
     rc = generator_load(&g, &cfg, T2I_HASH_WEIGHTS);
     if (rc) return rc;
-    // --threads T: AttnGAN splits the batch over T threads, each with single-threaded BLAS
-    // (gnet_set_threads); this beat BLAS-internal threading by ~1.4x on 2 cores.
+    // --threads T: AttnGAN, DM-GAN and DF-GAN split the batch over T threads, each with single-threaded
+    // BLAS; this beat BLAS-internal threading by ~1.4x on 2 cores.
     generator_set_threads(&g, o->threads > 0 ? o->threads : 1);
     GenIO io = gen_io(&cfg);
     const int E = io.emb_dim, Z = io.z_dim, C = io.eps_dim, S = io.img_size;
@@ -75,6 +76,7 @@ int bench_generator(const BenchOpts *o) {
         }
         for (int i = 0; !rc && i < o->warmup; i++)
             rc = generator_forward(&g, &in, &out, B, T, &arena);
+        bench_convs_begin();
         double t0 = bench_now();
         int iters = o->iters > 0 ? o->iters : 3;
         for (int i = 0; !rc && i < iters; i++) rc = generator_forward(&g, &in, &out, B, T, &arena);

@@ -53,7 +53,13 @@ static int demo_run(const RunOpts *o, int64_t *id) {
 }
 
 int cmd_demo(int argc, char **argv) {
-    static const char *usage = "t2ibench demo [--db results/t2ibench.db] [--limit N] [--batch B]";
+    static const char *usage =
+        "t2ibench demo [--db results/t2ibench.db] [--limit N] [--batch B]\n"
+        "  What `make demo` runs: the CUB smoke suite with the demo AttnGAN, DM-GAN and DF-GAN\n"
+        "  cards and a second AttnGAN card (hash weights, no downloads) and the demo evaluators,\n"
+        "  one comparison table of the four runs, and two HTML reports under results/report/.\n"
+        "  Every step is printed as the ordinary t2ibench command it runs.\n"
+        "  --limit N  samples per model (default 16; 0 = all 64)   --batch B  default 8";
     Args a;
     char *pos[4];
     if (args_init(&a, argc, argv)) return cli_usage("demo", usage);

@@ -90,12 +90,16 @@ static void *fid_worker(void *arg) {
 const char fid_dir_usage[] =
         "t2ibench fid-stats DIR --protocol P --evaluators CARD --out FILE.npz\n"
         "                   [--features FILE.npy] [--threads T] [--max-pixels N] [--flip] [-q]\n"
-        "  mu and sigma of the FID Inception's pool3 features over every image under DIR\n"
+        "  DIR: mu and sigma of the FID Inception's pool3 features over every image under DIR\n"
         "  (sub-folders too, sorted by path; any size, PNG/JPEG/BMP/PPM/PGM/TIFF/WebP), each\n"
         "  resized straight to 299x299 with the protocol's FID kernel, as eval-images does.\n"
         "  --features FILE.npy  also write the (N, 2048) features (the --kid-ref of run and\n"
         "          eval-images)\n"
-        "  --flip  also the horizontal mirror of each image (flip-augmented statistics)";
+        "  --flip  also the horizontal mirror of each image (flip-augmented statistics)\n"
+        "  --threads T     workers (default 2)\n"
+        "  --max-pixels N  refuse larger images (checked from the file header; default\n"
+        "                  100000000)\n"
+        "  -q      no per-file messages (skipped files, per-image warnings)";
 
 int cmd_fid_stats_dir(const char *dir, Args *a) {
     const char *usage = fid_dir_usage;

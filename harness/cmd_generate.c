@@ -7,13 +7,17 @@
 // the stage's image darkened where the word gets little attention (map min-max normalised,
 // nearest-upsampled), a plain-C stand-in for the original's build_super_images2 overlays.
 //
-// `t2ibench generate --run RUN --sample ID [--out DIR] [--attention]` draws a stored sample of a
-// run again (harness/regen.h) and checks its SHA-256 against the stored image hash.
+// `t2ibench generate --run RUN --sample ID [--out DIR] [--attention] [--tensors]` draws a stored
+// sample of a run again (harness/regen.h) and checks its SHA-256 against the stored image hash;
+// --tensors also writes DIR/tensors.npz: the generator's inputs as the runner prepared them and
+// its float images, for comparison with a PyTorch run of the original code
+// (tools/make_runner_oracle.py, tests/test_runner_oracle.c).
 #include "args.h"
 #include "generator.h"
 #include "cli.h"
 #include "image_io.h"
 #include "model_card.h"
+#include "npz.h"
 #include "regen.h"
 #include "samples.h"
 #include "rng.h"
@@ -93,8 +97,62 @@ static int write_sample(const char *dir, const RegenSample *x, int want_att) {
     return rc;
 }
 
+// Appends array `name`, a header over caller-owned data, to a[*n] / names[*n]; the shape ends
+// at the first 0 (d0 is always used).
+static void add_view(NpyArray *arrays, const char **names, int *n, const char *name, DType dt,
+                     const void *data, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    const int64_t d[4] = {d0, d1, d2, d3};
+    NpyArray *a = &arrays[*n];
+    names[(*n)++] = name;
+    memset(a, 0, sizeof *a);
+    a->dtype = dt;
+    a->numel = 1;
+    for (int i = 0; i < 4 && (i == 0 || d[i] > 0); i++) {
+        a->shape[a->ndim++] = d[i];
+        a->numel *= (size_t)d[i];
+    }
+    a->data = (void *)data;
+}
+
+// DIR/tensors.npz of one regenerated sample, with the original code's names and batch-1 shapes:
+// captions (1,W) int64 (0 = padding), cap_lens (1), mask (1,W) int64 (1 = padding, the
+// original's `captions == 0`), words_emb (1,E,W), sent_emb (1,E), z (1,z_dim), eps (1,eps_dim)
+// when the generator has CA_NET, fake_img_64/128/256 (1,3,px,px) float32 in [-1,1].
+static int write_tensors(const char *dir, const RegenSample *x) {
+    int W = x->W;
+    int64_t *cl = t2i_malloc(sizeof(int64_t) * (size_t)(2 * W + 1));
+    if (!cl) return T2I_ENOMEM;
+    int64_t *caps = cl, *mask = cl + W, *len = cl + 2 * W;
+    for (int t = 0; t < W; t++) {
+        caps[t] = x->ids[t];
+        mask[t] = x->mask[t];
+    }
+    *len = x->len;
+    NpyArray a[10];
+    const char *names[10];
+    int n = 0;
+    int64_t E = x->E;
+    add_view(a, names, &n, "captions", DT_I64, caps, 1, W, 0, 0);
+    add_view(a, names, &n, "cap_lens", DT_I64, len, 1, 0, 0, 0);
+    add_view(a, names, &n, "mask", DT_I64, mask, 1, W, 0, 0);
+    add_view(a, names, &n, "words_emb", DT_F32, x->words_emb, 1, E, W, 0);
+    add_view(a, names, &n, "sent_emb", DT_F32, x->sent_emb, 1, E, 0, 0);
+    add_view(a, names, &n, "z", DT_F32, x->z, 1, x->z_dim, 0, 0);
+    if (x->eps_dim > 0) add_view(a, names, &n, "eps", DT_F32, x->eps, 1, x->eps_dim, 0, 0);
+    static const char *const img_names[3] = {"fake_img_64", "fake_img_128", "fake_img_256"};
+    for (int s = 0; s < 3; s++)
+        if (x->img[s])
+            add_view(a, names, &n, img_names[s], DT_F32, x->img[s], 1, 3, 64 << s, 64 << s);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tensors.npz", dir);
+    int rc = npz_save(path, n, names, a);
+    if (!rc) printf("%s\n", path);
+    t2i_free(cl);
+    return rc;
+}
+
 static int generate_from_run(const char *db_path, const char *run_arg, long sample,
-                             const char *out, int want_att) {
+                             const char *out, int want_att, int want_tensors) {
     Db d;
     ResRun r;
     char stored[65];
@@ -111,6 +169,7 @@ static int generate_from_run(const char *db_path, const char *run_arg, long samp
         snprintf(dir, sizeof dir, "%s", out ? out : "");
         if (!out) snprintf(dir, sizeof dir, "results/generate/run%lld_sample%ld", (long long)r.id, sample);
         rc = write_sample(dir, &x, want_att);
+        if (!rc && want_tensors) rc = write_tensors(dir, &x);
         if (!rc)
             fprintf(stderr, "t2ibench generate: run %lld sample %ld \"%s\": sha256 %s matches the "
                             "stored image hash\n",
@@ -124,7 +183,8 @@ static int generate_from_run(const char *db_path, const char *run_arg, long samp
 int cmd_generate(int argc, char **argv) {
     static const char usage[] =
         "t2ibench generate --model CARD --caption TEXT [--seed N] [--out DIR] [--attention]\n"
-        "       t2ibench generate --run RUN --sample ID [--db FILE] [--out DIR] [--attention]";
+        "       t2ibench generate --run RUN --sample ID [--db FILE] [--out DIR] [--attention]\n"
+        "                         [--tensors]";
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage("generate", usage);
     if (args_flag(&a, "--help")) {
@@ -133,7 +193,10 @@ int cmd_generate(int argc, char **argv) {
                "stages, DF-GAN cards one 256 px image;\n--attention adds one map per word and "
                "attention (memory) stage.\nWith --run, draws stored sample ID of a run again (same "
                "caption, word subset and noise)\nand checks its SHA-256 against the stored image "
-               "hash (a mismatch is an error naming both).\n", usage);
+               "hash (a mismatch is an error naming both). --tensors also writes tensors.npz: the\n"
+               "generator's inputs as the run prepared them (captions, cap_lens, mask, words_emb,\n"
+               "sent_emb, z, eps) and its float images (fake_img_64/128/256), named and shaped as\n"
+               "in the original code at batch size 1.\n", usage);
         return EXIT_OK;
     }
     const char *run_arg = args_str(&a, "--run", NULL);
@@ -142,13 +205,14 @@ int cmd_generate(int argc, char **argv) {
         const char *dbp = args_str(&a, "--db", "results/t2ibench.db");
         const char *o = args_str(&a, "--out", NULL);
         int att = args_flag(&a, "--attention");
+        int tens = args_flag(&a, "--tensors");
         char *rest[1];
         int64_t rid;
         if (args_rest(&a, rest, 1) != 0 || sample < 0 || res_run_arg(run_arg, &rid)) {
             if (sample < 0) t2i_error(T2I_EARG, "--run needs --sample ID (a sample id >= 0)");
             return cli_usage("generate", usage);
         }
-        int rc = generate_from_run(dbp, run_arg, sample, o, att);
+        int rc = generate_from_run(dbp, run_arg, sample, o, att, tens);
         return rc ? cli_fail("generate", rc) : EXIT_OK;
     }
     const char *card_path = args_str(&a, "--model", NULL);

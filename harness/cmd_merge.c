@@ -166,7 +166,7 @@ static int load_input(Input *in) {
                          in->path, (long long)in->run, sh, in->status, (long long)nb);
     }
     int64_t checked = 0, bad = -1;
-    if ((rc = db_samples_verify(&in->db, in->run, &checked, &bad))) return rc;
+    if ((rc = db_samples_verify(&in->db, in->run, &checked, NULL, &bad))) return rc;
     if (bad >= 0)
         return t2i_error(T2I_EDB, "%s: run %lld: the stored outputs of sample %lld do not match "
                                   "their checksum (the file was modified or damaged)",
@@ -210,7 +210,7 @@ static void differences(const Input *a, const Input *b, char *buf, size_t n) {
     DIFF(strcmp(a->ifp, b->ifp), "inputs fingerprint (suite, protocol or evaluators)");
     DIFF(strcmp(a->mfp, b->mfp), "model fingerprint");
     DIFF(strcmp(a->fp, b->fp) && !strcmp(a->ifp, b->ifp), "build fingerprint (git, compiler, "
-                                                          "flags, BLAS or CPU)");
+                                                          "flags, BLAS, conv kernels or CPU)");
     DIFF(strcmp(a->suite_sha, b->suite_sha), "suite file");
     DIFF(a->n_samples != b->n_samples, "sample count (--limit)");
     DIFF(a->block_size != b->block_size || a->n_blocks != b->n_blocks, "blocks");

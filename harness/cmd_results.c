@@ -83,7 +83,11 @@ static int open_db(Args *a, Db *d) {
 // ---- list ----------------------------------------------------------------------------------
 
 int cmd_list(int argc, char **argv) {
-    static const char *usage = "t2ibench list [--db FILE]";
+    static const char *usage =
+        "t2ibench list [--db FILE]\n"
+        "  One line per stored run (default database results/t2ibench.db): id, status (\"stale\"\n"
+        "  when a running run's process is gone), suite, protocol, model, samples done, IS,\n"
+        "  R-precision and FID.";
     Args a;
     Db d;
     char *pos[4];
@@ -125,7 +129,10 @@ int cmd_list(int argc, char **argv) {
 // ---- show ----------------------------------------------------------------------------------
 
 int cmd_show(int argc, char **argv) {
-    static const char *usage = "t2ibench show RUN|latest [--db FILE]";
+    static const char *usage =
+        "t2ibench show RUN|latest [--db FILE]\n"
+        "  One run in full: status, fingerprint, input files and their hashes, provenance,\n"
+        "  metrics (and metric sets of `rescore`), timings.";
     Args a;
     Db d;
     char *pos[4];
@@ -205,9 +212,9 @@ int cmd_show(int argc, char **argv) {
 static void fingerprint_diff(const ResRun *x, const ResRun *y, char *buf, size_t n) {
     buf[0] = 0;
     cJSON *a = cJSON_Parse(x->provenance), *b = cJSON_Parse(y->provenance);
-    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels",
-                          "blas_threads", "cpu"};
-    for (int i = 0; a && b && i < 7; i++) {
+    // blas_threads is stored but not fingerprinted (outputs do not depend on it)
+    const char *keys[] = {"git_describe", "compiler", "cflags", "blas", "conv_kernels", "cpu"};
+    for (int i = 0; a && b && i < (int)(sizeof keys / sizeof *keys); i++) {
         char *sa = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, keys[i]));
         char *sb = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, keys[i]));
         if (!sa || !sb || strcmp(sa, sb))
@@ -268,9 +275,9 @@ int cmd_compare(int argc, char **argv) {
         "t2ibench compare RUN RUN [RUN...] [--db FILE] [--force] [--resamples N] [--seed S]\n"
         "  Metric table of runs (only the model may differ) and, for each run against the first,\n"
         "  paired statistics over the same samples: bootstrap 95% intervals of the IS,\n"
-        "  R-precision and FID differences (N resamples, default 1000; FID fewer when costly)\n"
-        "  and McNemar's exact test on R-precision hits. Runs over different sample sets or with\n"
-        "  different fingerprints are refused unless --force.";
+        "  R-precision and FID differences (N resamples, default 1000, FID fewer when costly;\n"
+        "  drawn with --seed S, default 1) and McNemar's exact test on R-precision hits. Runs\n"
+        "  over different sample sets or with different fingerprints are refused unless --force.";
     Args a;
     Db d;
     char *pos[16];
@@ -561,15 +568,24 @@ static int write_junit(const char *path, const CheckResult *res, int n, const ch
     return T2I_OK;
 }
 
-// Recomputes the stored checksum of every sample row of `run` (flipped bytes in a BLOB).
-static int verify_rows(Db *d, int64_t run) {
+// Recomputes the stored checksum of every sample row of `run` (flipped bytes in a BLOB). Rows
+// without a checksum cannot be verified: their count goes to *unverified and, when there are
+// any, a sentence saying so to `note` (the check goes on: they are legitimate in a database
+// written before schema 2).
+static int verify_rows(Db *d, const char *what, int64_t run, int64_t *unverified, char *note,
+                       size_t note_size) {
     int64_t checked = 0, bad = -1;
-    int rc = db_samples_verify(d, run, &checked, &bad);
+    int rc = db_samples_verify(d, run, &checked, unverified, &bad);
     if (rc) return rc;
     if (bad >= 0)
         return t2i_error(T2I_EDB, "database %s: run %lld: the stored outputs of sample %lld do not "
                                   "match their checksum (the file was modified or damaged)",
                          d->path, (long long)run, (long long)bad);
+    if (*unverified)
+        snprintf(note, note_size,
+                 "%s %lld: %lld of its %lld sample rows have no checksum (written before schema "
+                 "2, or the checksum was cleared since), so their stored outputs were not verified",
+                 what, (long long)run, (long long)*unverified, (long long)(*unverified + checked));
     return T2I_OK;
 }
 
@@ -623,7 +639,8 @@ int cmd_check(int argc, char **argv) {
         "  --significant: an IS / R-precision / FID regression counts only when it is beyond the\n"
         "  limit AND its 95% paired-bootstrap interval lies wholly on the bad side of zero (the\n"
         "  baseline must then be a run in the database). The run and the baseline must cover the\n"
-        "  same samples (count and ids) unless --force.\n"
+        "  same samples (count and ids) unless --force. Every stored sample row is checked against\n"
+        "  its checksum; rows without one (older databases) are counted in a WARNING line.\n"
         "  exit 0 pass, 1 regression, 2 error or incomplete run, 4 usage error";
     Args a;
     char *pos[4];
@@ -661,6 +678,8 @@ int cmd_check(int argc, char **argv) {
     memset(spread, 0, sizeof spread);
     memset(res, 0, sizeof res);
     char global_err[512] = "";
+    char unverified_note[2][256] = {"", ""};   // run, baseline: rows check could not verify
+    int64_t unverified[2] = {0, 0};
     ResRun cur, base;
     memset(&cur, 0, sizeof cur);
     memset(&base, 0, sizeof base);
@@ -673,12 +692,16 @@ int cmd_check(int argc, char **argv) {
         rc = db_quick_check(&d);
         if (!rc && !(rc = res_parse_run(&d, run_arg, &id)) && !(rc = res_load(&d, id, &cur)))
             have_cur = 1;
-        if (!rc) rc = verify_rows(&d, cur.id);
+        if (!rc)
+            rc = verify_rows(&d, "run", cur.id, &unverified[0], unverified_note[0],
+                             sizeof unverified_note[0]);
         if (!rc) {
             if (base_is_run(base_arg)) {
                 if (!(rc = res_parse_run(&d, base_arg, &id)) && !(rc = res_load(&d, id, &base)))
                     have_base = 1;
-                if (!rc) rc = verify_rows(&d, base.id);
+                if (!rc)
+                    rc = verify_rows(&d, "baseline run", base.id, &unverified[1],
+                                     unverified_note[1], sizeof unverified_note[1]);
             } else if (!(rc = res_load_json(base_arg, &base))) {
                 have_base = 1;
             }
@@ -810,7 +833,9 @@ int cmd_check(int argc, char **argv) {
             worst = 2;
         }
     }
-    // Errors also go to stderr (the report itself stays on stdout).
+    // Errors and warnings also go to stderr (the report itself stays on stdout).
+    for (int k = 0; k < 2; k++)
+        if (unverified_note[k][0]) fprintf(stderr, "t2ibench check: WARNING %s\n", unverified_note[k]);
     if (global_err[0]) fprintf(stderr, "t2ibench check: ERROR %s\n", global_err);
     for (int i = 0; i < nr && !global_err[0]; i++)
         if (res[i].outcome == 2) fprintf(stderr, "t2ibench check: ERROR %s\n", res[i].msg);
@@ -821,6 +846,9 @@ int cmd_check(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "run", (double)cur.id);
         cJSON_AddNumberToObject(j, "baseline", (double)base.id);
         if (global_err[0]) cJSON_AddStringToObject(j, "error", global_err);
+        cJSON *uv = cJSON_AddObjectToObject(j, "unverified_rows");   // rows without a checksum
+        cJSON_AddNumberToObject(uv, "run", (double)unverified[0]);
+        cJSON_AddNumberToObject(uv, "baseline", (double)unverified[1]);
         cJSON *arr = cJSON_AddArrayToObject(j, "checks");
         for (int i = 0; i < nr && !global_err[0]; i++) {
             cJSON *o = cJSON_CreateObject();
@@ -840,6 +868,8 @@ int cmd_check(int argc, char **argv) {
         cJSON_free(s);
         cJSON_Delete(j);
     } else {
+        for (int k = 0; k < 2; k++)
+            if (unverified_note[k][0]) printf("WARNING %s\n", unverified_note[k]);
         if (global_err[0]) printf("ERROR %s\n", global_err);
         for (int i = 0; i < nr && !global_err[0]; i++)
             printf("%-10s %s\n", res[i].outcome == 0 ? "ok" : res[i].outcome == 1 ? "REGRESSION" : "ERROR",
@@ -978,9 +1008,9 @@ int cmd_fid_stats_dir(const char *dir, Args *a);
 int cmd_fid_stats(int argc, char **argv) {
     static const char *usage =
         "t2ibench fid-stats RUN|latest --out FILE.npz [--db FILE]\n"
-        "t2ibench fid-stats DIR --protocol P --evaluators CARD --out FILE.npz (see below)\n"
-        "  Writes pytorch-fid statistics (mu, sigma of the stored pool3 features) of a run, e.g.\n"
-        "  of `t2ibench eval-images` over real test images, for an evaluator card's\n"
+        "       t2ibench fid-stats DIR --protocol P --evaluators CARD --out FILE.npz [options]\n"
+        "  RUN: writes pytorch-fid statistics (mu, sigma of the stored pool3 features) of a run,\n"
+        "  e.g. of `t2ibench eval-images` over real test images, for an evaluator card's\n"
         "  fid.statistics. The run's evaluator card must have an fid section.";
     Args a;
     Db d;

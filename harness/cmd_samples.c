@@ -369,8 +369,8 @@ done:
 int cmd_rescore(int argc, char **argv) {
     static const char *usage =
         "t2ibench rescore RUN|latest --protocol FILE [--name NAME] [--fid-stats FILE.npz]\n"
-        "                 [--kid-reference RUN --kid-subsets N --kid-subset-size M --kid-seed S]\n"
-        "                 [--db FILE]\n"
+        "                 [--kid-reference RUN [--kid-subsets 100] [--kid-subset-size 1000]\n"
+        "                 [--kid-seed 1]] [--db FILE]\n"
         "  Recomputes the metrics of a complete run from its stored per-sample rows under the\n"
         "  scoring rules of another protocol (IS splits, temperature and shuffle; R-precision k,\n"
         "  folds, fold rule and shuffle), another FID statistics file, or KID against the FID\n"
@@ -530,12 +530,14 @@ static void print_breakdown(const BreakRow *r, int n, const char *title, int fid
 
 int cmd_breakdown(int argc, char **argv) {
     static const char *usage =
-        "t2ibench breakdown RUN|latest [--by class|length] [--fid] [--vs RUN] [--top N] [--db FILE]\n"
+        "t2ibench breakdown RUN|latest [--by class|length] [--fid] [--vs BASE] [--top N]\n"
+        "                   [--db FILE]\n"
         "  Per class (default) or per caption-length bucket: samples, R-precision, mean DAMSM\n"
         "  score of the true caption and of the top-1 candidate, IS (only for groups of at least\n"
         "  " BREAKDOWN_IS_MIN_S " samples); --fid adds FID per group against the run's statistics\n"
-        "  (slow: one 2048 x 2048 matrix square root per group). With --vs BASE: the N (default 10) samples whose R-precision rank\n"
-        "  grew most from BASE to RUN (paired by sample id; both runs over the same samples).";
+        "  (slow: one 2048 x 2048 matrix square root per group).\n"
+        "  --vs BASE: the --top N (default 10) samples whose R-precision rank grew most from\n"
+        "  run BASE to RUN (paired by sample id; both runs over the same samples).";
     Args a;
     char *pos[4];
     if (args_init(&a, argc, argv)) return cli_usage("breakdown", usage);

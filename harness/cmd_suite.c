@@ -52,7 +52,16 @@ static int suite_freeze_cmd(int argc, char **argv) {
     static const char *usage =
         "t2ibench suite freeze --captions TSV --protocol FILE --vocab FILE --dataset cub|coco\n"
         "                      --seed S --out SUITE [--name NAME] [--images N] [--limit N]\n"
-        "                      [--block-size B] [--mismatch-storage inline|derived]";
+        "                      [--block-size B] [--mismatch-storage inline|derived]\n"
+        "  Writes SUITE: every sample's caption, tokens, noise seed and mismatched captions,\n"
+        "  drawn from the caption table(s) with the protocol's rules and --seed, so that every\n"
+        "  run of the suite scores the same samples (format: suites/README.md).\n"
+        "  --images N   N evenly spaced images of the table (default: all)\n"
+        "  --limit N    only the first N samples (default: all)\n"
+        "  --block-size B  samples per stored block (default: the protocol's)\n"
+        "  --name NAME  the suite's name (default: SUITE's file name without extension)\n"
+        "  --mismatch-storage derived: the mismatched caption ids are re-drawn from the seed\n"
+        "               at load (and their hash checked) instead of stored inline (default)";
     Args a;
     char *pos[4];
     if (args_init(&a, argc, argv)) return cli_usage("suite freeze", usage);
@@ -117,7 +126,10 @@ static int suite_freeze_cmd(int argc, char **argv) {
 }
 
 static int suite_check_cmd(int argc, char **argv) {
-    static const char *usage = "t2ibench suite check SUITE";
+    static const char *usage =
+        "t2ibench suite check SUITE\n"
+        "  Loads and validates a frozen suite and prints a summary: samples, blocks, protocol,\n"
+        "  seed, WORDS_NUM, mismatches, caption table and SHA-256.";
     Args a;
     char *pos[4];
     if (args_init(&a, argc, argv)) return cli_usage("suite check", usage);
@@ -145,8 +157,10 @@ int cmd_suite(int argc, char **argv) {
     int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     if (argc >= 2 && !help) fprintf(stderr, "t2ibench suite: unknown subcommand '%s'\n", argv[1]);
     fprintf(help ? stdout : stderr,
-            "usage: t2ibench suite freeze ... | t2ibench suite check SUITE\n"
-            "       (t2ibench suite freeze --help for its options)\n");
+            "usage: t2ibench suite freeze --captions TSV --protocol FILE --vocab FILE ... --out SUITE\n"
+            "       t2ibench suite check SUITE\n"
+            "  freeze writes a frozen caption suite, check validates one (t2ibench suite freeze\n"
+            "  --help and suite check --help for their options)\n");
     return help ? EXIT_OK : EXIT_USAGE;
 }
 

@@ -118,7 +118,14 @@ int cmd_vocab(int argc, char **argv) {
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage(argv[0], usage);
     if (args_flag(&a, "--help"))
-        return printf("usage: %s\n       t2ibench vocab build --help\n", usage), EXIT_OK;
+        return printf("usage: %s\n"
+                      "       t2ibench vocab build --captions TSV[,TSV...] --out FILE   (see "
+                      "vocab build --help)\n"
+                      "Prints the size of an AttnGAN captions.pickle or a text vocabulary "
+                      "(id<TAB>word), its\nfirst N words (default 10) and, for a pickle, its "
+                      "caption counts and first caption.\n",
+                      usage),
+               EXIT_OK;
     long sample = args_long(&a, "--sample", 10);
     char *pos[2];
     int np = args_rest(&a, pos, 2);

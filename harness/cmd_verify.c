@@ -516,8 +516,12 @@ int cmd_verify(int argc, char **argv) {
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage("verify", usage);
     if (args_flag(&a, "--help")) {
-        printf("usage: %s\nRuns each fixture folder's inputs and weights and compares every "
-               "output with its manifest's suggested_atol.\n", usage);
+        printf("usage: %s\n"
+               "Runs each fixture folder's inputs and weights (../shared/fixtures/*/, or a copy)\n"
+               "and compares every output with its manifest's suggested_atol, one line per output.\n"
+               "--out DIR also writes the computed outputs as DIR/<case>/NAME.npy.\n"
+               "Exit 0 all pass, 1 an output outside its tolerance, 2 a fixture could not run.\n",
+               usage);
         return EXIT_OK;
     }
     const char *out = args_str(&a, "--out", NULL);

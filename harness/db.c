@@ -654,18 +654,32 @@ void db_row_checksum(const DbRow *w, char hex[65]) {
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dg[i]);
 }
 
-int db_samples_verify(Db *d, int64_t run, int64_t *checked, int64_t *bad_sample) {
+int db_samples_verify(Db *d, int64_t run, int64_t *checked, int64_t *unchecked,
+                      int64_t *bad_sample) {
+    int64_t none = 0;
     *checked = 0;
     *bad_sample = -1;
-    if (d->version < 2) return T2I_OK;
+    if (!unchecked) unchecked = &none;
+    *unchecked = 0;
     sqlite3_stmt *st;
-    int rc = prep(d, "SELECT sample, block, is_logits, coalesce(rp_rank, -1), rp_scores, fid_feat,"
-                     " image_sha256, checksum FROM samples WHERE run = ? AND checksum IS NOT NULL"
-                     " ORDER BY sample",
+    int rc = prep(d, d->version < 2
+                         ? "SELECT count(*) FROM samples WHERE run = ?"   // no checksum column
+                         : "SELECT sample, block, is_logits, coalesce(rp_rank, -1), rp_scores,"
+                           " fid_feat, image_sha256, checksum FROM samples WHERE run = ?"
+                           " ORDER BY sample",
                   &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, run);
+    if (d->version < 2) {
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) *unchecked = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? T2I_OK : db_err(d, "count samples");
+    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 7) == SQLITE_NULL) {
+            (*unchecked)++;
+            continue;
+        }
         DbRow w = {.sample = sqlite3_column_int64(st, 0), .block = sqlite3_column_int64(st, 1),
                    .is_logits = sqlite3_column_blob(st, 2), .is_bytes = sqlite3_column_bytes(st, 2),
                    .rp_rank = sqlite3_column_int64(st, 3),

@@ -124,8 +124,10 @@ typedef struct {
 } DbRow;
 void db_row_checksum(const DbRow *w, char hex[65]);
 // Recomputes the checksums of a run's rows: *bad_sample = the first row whose bytes changed
-// (-1 when none); rows written before schema 2 have none and are not counted in *checked.
-int  db_samples_verify(Db *d, int64_t run, int64_t *checked /* OUT */, int64_t *bad_sample /* OUT */);
+// (-1 when none). Rows without a checksum (written before schema 2, or cleared since) cannot be
+// verified: they are counted in *unchecked (may be NULL), not in *checked.
+int  db_samples_verify(Db *d, int64_t run, int64_t *checked /* OUT */, int64_t *unchecked /* OUT */,
+                       int64_t *bad_sample /* OUT */);
 // PRAGMA quick_check: T2I_EDB naming the file when the database is damaged.
 int  db_quick_check(Db *d);
 

@@ -16,11 +16,11 @@ static const Command commands[] = {
     {"verify", cmd_verify, "run oracle fixture folders and report max errors per output"},
     {"generate", cmd_generate, "images (and attention maps) of a caption, or of a stored sample of a run"},
     {"tensors", cmd_tensors, "list the keys, dtypes and shapes of a weight file (+ SHA-256)"},
-    {"vocab", cmd_vocab, "vocabulary size and a sample of a captions.pickle or vocab file"},
+    {"vocab", cmd_vocab, "size and first words of a captions.pickle or vocabulary file; vocab build"},
     {"run", cmd_run, "generate and score a suite with a model card; stores the run in SQLite"},
-    {"eval-images", cmd_eval_images, "score a folder of images (any size, any format)"},
-    {"demo", cmd_demo, "the CUB smoke suite with the demo model (hash weights): make demo"},
-    {"suite", cmd_suite, "suite freeze (materialize a frozen caption suite) | suite check"},
+    {"eval-images", cmd_eval_images, "score a folder of images (any size; PNG, JPEG, BMP, PPM, TIFF, WebP)"},
+    {"demo", cmd_demo, "what `make demo` runs: the demo cards on the CUB smoke suite, compared, 2 reports"},
+    {"suite", cmd_suite, "suite freeze: write a frozen caption suite; suite check: validate one"},
     {"list", cmd_list, "list the runs stored in the results database"},
     {"show", cmd_show, "one run: status, fingerprint, provenance, metrics, timings"},
     {"compare", cmd_compare, "runs side by side with paired bootstrap intervals (only the model may differ)"},
@@ -35,8 +35,12 @@ static const Command commands[] = {
 };
 
 int cmd_version(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+        printf("usage: t2ibench version   (or t2ibench --version)\n"
+               "Prints the build's git revision, compiler, compiler flags and BLAS library (with\n"
+               "its thread count).\n");
+        return EXIT_OK;
+    }
     printf("t2ibench %s\n", t2i_build_git);
     printf("compiler: %s\n", T2I_COMPILER);
     printf("cflags:   %s\n", t2i_build_cflags);
@@ -47,7 +51,9 @@ int cmd_version(int argc, char **argv) {
 static void usage(FILE *f) {
     fprintf(f,
             "t2ibench -- evaluation and benchmarking harness for AttnGAN-family text-to-image GANs\n"
-            "\nusage: t2ibench COMMAND [options]   (t2ibench COMMAND --help for its options)\n\n"
+            "\nusage: t2ibench COMMAND [options]\n"
+            "       t2ibench COMMAND --help    (or t2ibench help COMMAND): its options\n"
+            "       t2ibench --version         (the same as t2ibench version)\n\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);

@@ -85,11 +85,12 @@ static void digest(const Provenance *p, int which, char out[65]) {
         if ((which == 2) != is_model) continue;
         o += (size_t)snprintf(buf + o, cap - o, "%s=%s\n", p->files[i].role, p->files[i].sha256);
     }
+    // The thread count stays out: every network's per-sample bytes are independent of it
+    // (tests/test_invariants.c, tests/test_xconv.c); it is stored beside (prov_json).
     if (which == 1)
         o += (size_t)snprintf(buf + o, cap - o, "git=%s\ncompiler=%s\ncflags=%s\nblas=%s\n"
-                                                "conv=%s\nthreads=%d\ncpu=%s\n",
-                              p->git, p->compiler, p->cflags, p->blas, p->conv, p->threads,
-                              p->cpu);
+                                                "conv=%s\ncpu=%s\n",
+                              p->git, p->compiler, p->cflags, p->blas, p->conv, p->cpu);
     sha256_hex((const uint8_t *)buf, o, out);
     t2i_free(buf);
 }

@@ -6,7 +6,9 @@
 // Three digests come out of it:
 //   inputs_fingerprint  roles not starting with "model." (suite, captions, protocol, evaluator
 //                       card and its weights, vocabulary and statistics)
-//   fingerprint         inputs + build + BLAS threads + CPU: runs are comparable only when equal
+//   fingerprint         inputs + build + BLAS configuration + conv kernels and ISA path + CPU:
+//                       runs are comparable only when equal. Not the thread count: outputs do
+//                       not depend on it (it is stored in the JSON as blas_threads)
 //   model_fingerprint   roles starting with "model." (model card, generator and text-encoder
 //                       weights, model vocabulary)
 // Hash weights ("hash:...") are recorded with the SHA-256 of the spec string itself.

@@ -144,6 +144,15 @@ int regen_sample(Regen *g, int64_t id, const char *stored_sha, RegenSample *s) {
     for (int k = 0; k + 1 < g->io.n_stages && k < 2; k++) s->img[k] = g->img[k];
     for (int k = 0; k < g->io.n_att && k < 2; k++) s->att[k] = g->att[k];
     s->u8 = g->u8;
+    s->ids = g->ids;
+    s->mask = g->mask;
+    s->words_emb = g->words_emb;
+    s->sent_emb = g->sent;
+    s->z = g->z;
+    s->eps = g->eps;
+    s->E = g->E;
+    s->z_dim = g->io.z_dim;
+    s->eps_dim = g->io.eps_dim > 0 ? g->io.eps_dim : 0;
     if (stored_sha && stored_sha[0] && strcmp(stored_sha, s->sha256) != 0)
         return t2i_error(T2I_EFORMAT, "sample %lld regenerated with hash %s but the run stored %s: "
                                       "this build or BLAS core computes different bytes than the "

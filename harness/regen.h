@@ -29,6 +29,12 @@ typedef struct {
     float   *att[2];                     // att[s-1] (W, 32<<s, 32<<s), s = 1, 2; NULL when the
                                          // generator has no attention (DF-GAN)
     uint8_t *u8;                         // (256, 256, 3) the stored bytes (or rounded floats)
+    // The generator's inputs as the runner prepared them (sample_inputs.h), owned by the Regen:
+    const int64_t *ids;                  // (W) word ids, 0 past len
+    const uint8_t *mask;                 // (W) 1 = padding
+    const float   *words_emb, *sent_emb; // (E, W) zero past len, (E)
+    const float   *z, *eps;              // (z_dim), (eps_dim; eps_dim 0: none)
+    int            E, z_dim, eps_dim;
     char     sha256[65];                 // of the regenerated image as the run hashes it
 } RegenSample;
 

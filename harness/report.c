@@ -721,7 +721,9 @@ int cmd_report(int argc, char **argv) {
         "  a sample grid (default: 8 samples spread over the run), stage strips and attention\n"
         "  maps, per-class / per-length tables, worst captions (first two runs), timings,\n"
         "  metric history of the suite, provenance. Images are regenerated from the stored runs\n"
-        "  (run it from the directory the runs were started in).";
+        "  (run it from the directory the runs were started in).\n"
+        "  --samples ID,...  the sample ids of the grid   --worst N  worst captions (default 5)\n"
+        "  --resamples N     bootstrap resamples of the paired comparison (default 1000)";
     Args a;
     char *pos[MAX_RUNS + 1];
     if (args_init(&a, argc, argv)) return cli_usage("report", usage);

@@ -188,6 +188,47 @@ static int check_output(const char *dir, const cJSON *m, const char *name, const
     return T2I_OK;
 }
 
+// 1 when the manifest's tensors list has `name`.
+static int manifest_lists(const cJSON *m, const char *name) {
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) return 1;
+    }
+    return 0;
+}
+
+// One computed output of a case: compared with DIR/NAME.npy by check_outputs.
+typedef struct {
+    const char    *name;
+    const float   *x;
+    int            ndim;
+    const int64_t *shape;
+    int            if_listed;   // 1: skipped when the manifest's tensors do not list it
+} CaseOutput;
+
+// check_output for each of the n outputs in order; stops at the first error.
+static int check_outputs(const char *dir, const cJSON *m, const CaseOutput *outs, size_t n,
+                         const char *out_dir, int *failures) {
+    int rc = T2I_OK;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!outs[i].if_listed || manifest_lists(m, outs[i].name))
+            rc = check_output(dir, m, outs[i].name, outs[i].x, outs[i].ndim, outs[i].shape,
+                              out_dir, failures);
+    return rc;
+}
+
+// DIR/input.npy as float32, which must be (B,3,299,299).
+static int load_input_299(const char *dir, NpyArray *in) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/input.npy", dir);
+    int rc = npy_load_f32(path, in);
+    if (rc) return rc;
+    if (in->ndim != 4 || in->shape[1] != 3 || in->shape[2] != 299 || in->shape[3] != 299)
+        return t2i_error(T2I_ESHAPE, "%s: expected (B,3,299,299)", path);
+    return T2I_OK;
+}
+
 static int run_inception(const char *dir, const cJSON *m, int fid, const char *out_dir,
                          int *failures) {
     InceptionConfig cfg;
@@ -203,12 +244,7 @@ static int run_inception(const char *dir, const cJSON *m, int fid, const char *o
     if ((rc = hash_weights_from_manifest(m, dir, 0, &sd, failures))) goto done;
     if ((rc = inception_bind(net, &sd, fid ? "inception_fid" : "inception_torchvision")))
         goto done;
-    snprintf(path, sizeof path, "%s/input.npy", dir);
-    if ((rc = npy_load_f32(path, &in))) goto done;
-    if (in.ndim != 4 || in.shape[1] != 3 || in.shape[2] != 299 || in.shape[3] != 299) {
-        rc = t2i_error(T2I_ESHAPE, "%s: expected (B,3,299,299)", path);
-        goto done;
-    }
+    if ((rc = load_input_299(dir, &in))) goto done;
     int B = (int)in.shape[0], K = cfg.num_classes;
     buf = t2i_malloc_aligned((size_t)B * (2048 + 3 * (size_t)K) * sizeof(float) +
                              in.numel * sizeof(float));
@@ -232,12 +268,12 @@ static int run_inception(const char *dir, const cJSON *m, int fid, const char *o
         if ((rc = inception_forward(net, x, B, &o))) goto done;
         softmax_rows(probs, logits, B, K);
         const char *suffix = ti ? "_transform_input" : "";
-        char        name[64];
-        snprintf(name, sizeof name, "pool3%s", suffix);
-        if ((rc = check_output(dir, m, name, pool3, 2, sp, out_dir, failures))) goto done;
-        snprintf(name, sizeof name, "logits%s", suffix);
-        if ((rc = check_output(dir, m, name, logits, 2, sl, out_dir, failures))) goto done;
-        if (!ti && (rc = check_output(dir, m, "probs", probs, 2, sl, out_dir, failures))) goto done;
+        char        pool3_name[64], logits_name[64];
+        snprintf(pool3_name, sizeof pool3_name, "pool3%s", suffix);
+        snprintf(logits_name, sizeof logits_name, "logits%s", suffix);
+        CaseOutput outs[] = {{pool3_name, pool3, 2, sp, 0}, {logits_name, logits, 2, sl, 0},
+                             {"probs", probs, 2, sl, 0}};
+        if ((rc = check_outputs(dir, m, outs, ti ? 2 : 3, out_dir, failures))) goto done;
         if (fid && out_dir) {
             snprintf(path, sizeof path, "%s/logits_unbiased.npy", out_dir);
             if ((rc = npy_save(path, DT_F32, 2, sl, unb))) goto done;
@@ -282,27 +318,16 @@ static int run_damsm(const char *dir, const cJSON *m, const char *out_dir, int *
         goto done;
     int64_t sf[4] = {B, 256, 17, 17}, sc[2] = {B, 256}, sx[4] = {B, 3, 299, 299};
     int64_t sm[4] = {B, 768, 17, 17}, sp[2] = {B, 2048};
-    if ((rc = check_output(dir, m, "features", o.features, 4, sf, out_dir, failures))) goto done;
-    if ((rc = check_output(dir, m, "cnn_code", o.cnn_code, 2, sc, out_dir, failures))) goto done;
-    if ((rc = check_output(dir, m, "x299", o.x299, 4, sx, out_dir, failures))) goto done;
-    if ((rc = check_output(dir, m, "mixed_6e", o.mixed_6e, 4, sm, out_dir, failures))) goto done;
-    rc = check_output(dir, m, "pool", o.pool, 2, sp, out_dir, failures);
+    const CaseOutput outs[] = {{"features", o.features, 4, sf, 0}, {"cnn_code", o.cnn_code, 2, sc, 0},
+                               {"x299", o.x299, 4, sx, 0}, {"mixed_6e", o.mixed_6e, 4, sm, 0},
+                               {"pool", o.pool, 2, sp, 0}};
+    rc = check_outputs(dir, m, outs, sizeof outs / sizeof outs[0], out_dir, failures);
 done:
     t2i_free(buf);
     npy_free(&in);
     sd_free(&sd);
     damsm_image_free(&net);
     return rc;
-}
-
-// 1 when the manifest's tensors list has `name`.
-static int manifest_lists(const cJSON *m, const char *name) {
-    const cJSON *t;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "name");
-        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) return 1;
-    }
-    return 0;
 }
 
 // Class count of the slim logits layer: [2048, nc] in the hash list (the weights define it).
@@ -329,19 +354,13 @@ static int run_slim(const char *dir, const cJSON *m, const char *out_dir, int *f
     StateDict  sd;
     NpyArray   in = {0};
     float     *buf = NULL;
-    char       path[1024];
     int        rc = inception_create(&cfg, &net);
     if (rc) return rc;
     sd_init(&sd);
     if ((rc = hash_weights_from_manifest(m, dir, 1, &sd, failures))) goto done;
     if ((rc = inception_from_tf(&cfg, inception_keys(net), &sd, dir))) goto done;
     if ((rc = inception_bind(net, &sd, "inception_slim"))) goto done;
-    snprintf(path, sizeof path, "%s/input.npy", dir);
-    if ((rc = npy_load_f32(path, &in))) goto done;
-    if (in.ndim != 4 || in.shape[1] != 3 || in.shape[2] != 299 || in.shape[3] != 299) {
-        rc = t2i_error(T2I_ESHAPE, "%s: expected (B,3,299,299)", path);
-        goto done;
-    }
+    if ((rc = load_input_299(dir, &in))) goto done;
     int B = (int)in.shape[0], K = cfg.num_classes;
     buf = t2i_malloc_aligned((size_t)B * (2048 + 3 * (size_t)K) * sizeof(float));
     if (!buf) {
@@ -356,17 +375,12 @@ static int run_slim(const char *dir, const cJSON *m, const char *out_dir, int *f
     for (int b = 0; b < B; b++)   // the IS pred_op: softmax over the K-1 real classes
         softmax_rows(probs + (size_t)b * (K - 1), logits + (size_t)b * K + 1, 1, K - 1);
     int64_t sp[2] = {B, 2048}, sl[2] = {B, K}, sq[2] = {B, K - 1};
-    struct {
-        const char    *name;
-        const float   *x;
-        const int64_t *shape;
-    } outs[] = {{"logits", logits, sl}, {"probs", probs, sq}, {"predictions", pred, sl},
-                {"pool3", pool3, sp}};
+    const CaseOutput outs[] = {{"logits", logits, 2, sl, 1}, {"probs", probs, 2, sq, 1},
+                               {"predictions", pred, 2, sl, 1}, {"pool3", pool3, 2, sp, 1}};
     if (!manifest_lists(m, "logits"))
         rc = t2i_error(T2I_EFORMAT, "%s/manifest.json: no 'logits' tensor", dir);
-    for (size_t i = 0; i < sizeof outs / sizeof outs[0] && !rc; i++)   // those the manifest has
-        if (manifest_lists(m, outs[i].name))
-            rc = check_output(dir, m, outs[i].name, outs[i].x, 2, outs[i].shape, out_dir, failures);
+    else
+        rc = check_outputs(dir, m, outs, sizeof outs / sizeof outs[0], out_dir, failures);
 done:
     t2i_free(buf);
     npy_free(&in);

@@ -9,6 +9,7 @@
 #include "npy.h"
 #include "t2i.h"
 #include "test.h"
+#include "testdata.h"
 #include "text_encoder.h"
 #include "weights.h"
 
@@ -28,16 +29,8 @@ static const char *tp(const char *name) {
     return b;
 }
 
-static uint64_t lcg = 12345;
-static float frand(void) {   // uniform in [-1, 1)
-    lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((lcg >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f;
-}
-static float *rand_buf(size_t n, float scale) {
-    float *p = t2i_malloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-    return p;
-}
+static uint64_t lcg = 12345;   // this file's data seed (tests/testdata.h)
+static float *rand_buf(size_t n, float scale) { return rand_buf_from(&lcg, n, scale); }
 
 // ---- kernels ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "t2i.h"
 #include "test.h"
+#include "testdata.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -17,22 +18,9 @@
 #define ATOL 1e-5
 #define RTOL 1e-4
 
-// Deterministic values in [-1, 1).
+// This file's data seed (tests/testdata.h).
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static float frand(void) {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((int32_t)(rng_state >> 40) - (1 << 23)) * 0x1p-23f;
-}
-static float *rand_buf(size_t n, float scale) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-    return p;
-}
-static float *nan_buf(size_t n) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    test_poison(p, n);
-    return p;
-}
+static float *rand_buf(size_t n, float scale) { return rand_buf_from(&rng_state, n, scale); }
 static float *copy_buf(const float *x, size_t n) {
     float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
     memcpy(p, x, n * sizeof(float));

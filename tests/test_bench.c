@@ -59,6 +59,20 @@ TEST(test_fma_peak_positive_and_finite) {
     CHECK(bench_online_cpus() >= 1);
 }
 
+// The conv column: MACs over CPU seconds against one CPU's share of the peak; -1 uncounted.
+TEST(test_conv_fraction) {
+    BenchResult r = {.conv_macs = 50e9, .conv_cpu_seconds = 1.0};
+    CHECK_CLOSE(bench_conv_fraction(&r, 200.0, 2), 1.0, 1e-12, 0);   // 100 of 100 GFLOP/s
+    CHECK_CLOSE(bench_conv_fraction(&r, 250.0, 2), 0.8, 1e-12, 0);
+    CHECK_CLOSE(bench_conv_fraction(&r, 250.0, 1), 0.4, 1e-12, 0);
+    CHECK(bench_conv_fraction(&r, 0, 2) == -1);
+    CHECK(bench_conv_fraction(&r, 200.0, 0) == -1);
+    BenchResult none = {.images_per_s = 3};
+    CHECK(bench_conv_fraction(&none, 200.0, 2) == -1);
+    r.conv_cpu_seconds = 0;
+    CHECK(bench_conv_fraction(&r, 200.0, 2) == -1);
+}
+
 TEST(test_arguments) {
     CHECK(sh("%s bench --help", BIN) == 0);
     CHECK(strstr(OUT, "--pytorch"));
@@ -94,10 +108,18 @@ TEST(test_no_baseline_without_pytorch) {
     const char *row = strstr(OUT, "damsm CNN_ENCODER");
     CHECK(row && strstr(row, " - "));
     CHECK(!strstr(OUT, "(x0."));
+    CHECK(strstr(OUT, "conv %"));   // the header names the conv column; the row ends in a figure
+    const char *eol = row ? strchr(row, '\n') : NULL;
+    CHECK(eol && eol[-1] == '%');
     CHECK(sh("%s bench damsm --batch 1 --iters 1 --warmup 0 --json", BIN) == 0);
     CHECK(strstr(OUT, "\"pytorch\": null"));
     CHECK(strstr(OUT, "\"pytorch_images_per_s\": null, \"ratio\": null"));
     CHECK(strstr(OUT, "\"fma_peak_gflops\": "));
+    // the convs were counted during the timed batch: a positive, finite fraction
+    const char *cf = strstr(OUT, "\"conv_frac_of_fma_peak\": ");
+    CHECK(cf);
+    double conv = cf ? atof(cf + strlen("\"conv_frac_of_fma_peak\": ")) : 0;
+    CHECKF(conv > 0 && isfinite(conv), "%g", conv);
 }
 
 // The real tool, driven by t2ibench: the reply lands in the row (needs /usr/bin/python3 + torch).
@@ -139,6 +161,7 @@ TEST(test_bench_run_one_sample) {
     CHECK(strstr(OUT, "\"network\": \"end to end (bench run)\""));
     CHECK(strstr(OUT, "\"projection\": \"cub-30000\""));
     CHECK(strstr(OUT, "\"pytorch_hours\": null"));
+    CHECK(strstr(OUT, "\"conv_frac_of_fma_peak\": null"));   // not counted end to end
     CHECK(count_bench_dirs() <= before);
 }
 
@@ -153,6 +176,7 @@ int main(void) {
                  system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
     RUN(test_parse_reply);
     RUN(test_fma_peak_positive_and_finite);
+    RUN(test_conv_fraction);
     RUN(test_arguments);
     RUN(test_no_baseline_without_pytorch);
     RUN(test_pytorch_interchange);

@@ -10,6 +10,7 @@
 //     hash-weight forwards, and the "found X, expected Y" errors for mismatched checkpoints.
 // Run from the repository root (T2I_BIN, default build/t2ibench).
 #include "test.h"
+#include "testdata.h"
 
 #include "cli.h"
 #include "dfgan.h"
@@ -79,11 +80,7 @@ static DfGanConfig dfgan_fixture_config(void) {
     return (DfGanConfig){.nf = 4, .z_dim = 16, .cond_dim = 16, .imsize = 256, .ch_size = 3};
 }
 
-static uint64_t lcg = 424242;
-static float frand(void) {   // uniform in [-1, 1)
-    lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((lcg >> 40) & 0xFFFFFF) / 8388608.0f - 1.0f;
-}
+static uint64_t lcg = 424242;   // this file's data seed (tests/testdata.h)
 
 // ---- oracle fixtures through `t2ibench verify` ---------------------------------------------
 
@@ -155,23 +152,45 @@ TEST(verify_dfgan_every_weight_file) { CHECK(run_verify("generator_dfgan") == 0)
 
 // ---- DM-GAN intermediates ------------------------------------------------------------------
 
-TEST(dmgan_memory_intermediates) {
+// The generator_dmgan fixture's network (weight file `file`) and inputs (B 4, T 9).
+typedef struct {
+    DmGan    g;
+    NpyArray in[5];                    // z, sent_emb, words_embs, mask, eps
+    float   *z, *sent, *words, *eps;   // their data
+    uint8_t  mask[4 * 9];              // 1 = padded word
+} DmGanFixture;
+
+static void dmgan_fixture_close(DmGanFixture *f) {
+    dmgan_free(&f->g);
+    for (int i = 0; i < 5; i++) npy_free(&f->in[i]);
+}
+
+// 1 when everything loaded; else 0, with the failure counted and `f` freed.
+static int dmgan_fixture_open(const char *file, DmGanFixture *f) {
+    static const char *const names[5] = {"z", "sent_emb", "words_embs", "mask", "eps"};
     const char *fx = "generator_dmgan";
     DmGanConfig cfg = dmgan_fixture_config();
     StateDict sd;
-    DmGan g;
-    CHECKF(load_weights_file(fx, "model_legacy.pth", &sd) == T2I_OK, "%s", t2i_errmsg());
-    CHECKF(dmgan_load_sd(&g, &cfg, &sd, "fixture") == T2I_OK, "%s", t2i_errmsg());
-    if (test_cur_failed) return;
-    NpyArray z, s, w, m, e;
-    float *zf = fixture_f32(fx, "z", &z), *sf = fixture_f32(fx, "sent_emb", &s);
-    float *wf = fixture_f32(fx, "words_embs", &w), *mf = fixture_f32(fx, "mask", &m);
-    float *ef = fixture_f32(fx, "eps", &e);
-    CHECK(zf && sf && wf && mf && ef);
-    if (test_cur_failed) return;
+    memset(f, 0, sizeof *f);
+    CHECKF(load_weights_file(fx, file, &sd) == T2I_OK, "%s", t2i_errmsg());
+    CHECKF(dmgan_load_sd(&f->g, &cfg, &sd, "fixture") == T2I_OK, "%s", t2i_errmsg());
+    float *x[5];
+    for (int i = 0; i < 5; i++) x[i] = fixture_f32(fx, names[i], &f->in[i]);
+    CHECK(x[0] && x[1] && x[2] && x[3] && x[4]);
+    if (test_cur_failed) {
+        dmgan_fixture_close(f);
+        return 0;
+    }
+    f->z = x[0], f->sent = x[1], f->words = x[2], f->eps = x[4];
+    for (int i = 0; i < 4 * 9; i++) f->mask[i] = x[3][i] != 0.0f;
+    return 1;
+}
+
+TEST(dmgan_memory_intermediates) {
+    const char *fx = "generator_dmgan";
+    DmGanFixture f;
+    if (!dmgan_fixture_open("model_legacy.pth", &f)) return;
     const int B = 4, Tw = 9, GF = 8;
-    uint8_t mask[4 * 9];
-    for (int i = 0; i < B * Tw; i++) mask[i] = mf[i] != 0.0f;
     // every traced tensor, in the fixture's names
     static const char *const names[2][7] = {
         {"mem1_h_code_avg", "mem1_writing_gate", "mem1_memory", "mem1_key", "mem1_value",
@@ -200,11 +219,11 @@ TEST(dmgan_memory_intermediates) {
     }
     size_t nh = (size_t)B * GF * 64 * 64;
     out.h_code1 = t2i_malloc(sizeof(float) * nh);
-    DmGanInputs in = {.z = zf, .sent_emb = sf, .words_emb = wf, .mask = mask, .eps = ef,
-                      .mask_mode = ATT_MASK_BATCH_COUPLED};
+    DmGanInputs in = {.z = f.z, .sent_emb = f.sent, .words_emb = f.words, .mask = f.mask,
+                      .eps = f.eps, .mask_mode = ATT_MASK_BATCH_COUPLED};
     Arena a;
-    CHECK(arena_init(&a, dmgan_arena_bytes(&g, B, Tw)) == T2I_OK);
-    CHECKF(dmgan_forward(&g, &in, &out, B, Tw, &a) == T2I_OK, "%s", t2i_errmsg());
+    CHECK(arena_init(&a, dmgan_arena_bytes(&f.g, B, Tw)) == T2I_OK);
+    CHECKF(dmgan_forward(&f.g, &in, &out, B, Tw, &a) == T2I_OK, "%s", t2i_errmsg());
     NpyArray ref;
     float *r = fixture_f32(fx, "h_code1", &ref);
     if (r) check_tensor("h_code1", out.h_code1, r, nh, fixture_atol(fx, "h_code1"), 0);
@@ -224,44 +243,35 @@ TEST(dmgan_memory_intermediates) {
         for (int k = 0; k < 7; k++) t2i_free(buf[st][k]);
     t2i_free(out.h_code1);
     arena_free(&a);
-    dmgan_free(&g);
-    npy_free(&z);
-    npy_free(&s);
-    npy_free(&w);
-    npy_free(&m);
-    npy_free(&e);
+    dmgan_fixture_close(&f);
 }
 
 // The fixture was made with the original's mask[r % B]; mask[b] must give other maps (the
 // README measures 0.44), and the two modes agree at batch size 1.
 TEST(dmgan_mask_coupling) {
-    const char *fx = "generator_dmgan";
-    DmGanConfig cfg = dmgan_fixture_config();
-    StateDict sd;
-    DmGan g;
-    CHECKF(load_weights_file(fx, "model.pth", &sd) == T2I_OK, "%s", t2i_errmsg());
-    CHECKF(dmgan_load_sd(&g, &cfg, &sd, "fixture") == T2I_OK, "%s", t2i_errmsg());
-    if (test_cur_failed) return;
-    NpyArray z, s, w, m, e, att;
-    float *zf = fixture_f32(fx, "z", &z), *sf = fixture_f32(fx, "sent_emb", &s);
-    float *wf = fixture_f32(fx, "words_embs", &w), *mf = fixture_f32(fx, "mask", &m);
-    float *ef = fixture_f32(fx, "eps", &e), *af = fixture_f32(fx, "att_1", &att);
-    CHECK(zf && sf && wf && mf && ef && af);
-    if (test_cur_failed) return;
+    DmGanFixture f;
+    if (!dmgan_fixture_open("model.pth", &f)) return;
+    NpyArray att;
+    float *af = fixture_f32("generator_dmgan", "att_1", &att);
+    CHECK(af);
+    if (!af) {
+        dmgan_fixture_close(&f);
+        return;
+    }
+    const float *zf = f.z, *sf = f.sent, *wf = f.words, *ef = f.eps;
+    const uint8_t *mask = f.mask;
     const int B = 4, Tw = 9;
     size_t per = (size_t)Tw * 64 * 64, img = (size_t)3 * 256 * 256;
-    uint8_t mask[4 * 9];
-    for (int i = 0; i < B * Tw; i++) mask[i] = mf[i] != 0.0f;
     float *a_ps = t2i_malloc(sizeof(float) * B * per), *a_1 = t2i_malloc(sizeof(float) * per);
     float *i_ps = t2i_malloc(sizeof(float) * img), *i_cp = t2i_malloc(sizeof(float) * img);
     Arena a;
-    CHECK(arena_init(&a, dmgan_arena_bytes(&g, B, Tw)) == T2I_OK);
+    CHECK(arena_init(&a, dmgan_arena_bytes(&f.g, B, Tw)) == T2I_OK);
     DmGanInputs in = {.z = zf, .sent_emb = sf, .words_emb = wf, .mask = mask, .eps = ef,
                       .mask_mode = ATT_MASK_PER_SAMPLE};
     DmGanOutputs out;
     memset(&out, 0, sizeof out);
     out.att[0] = a_ps;
-    CHECK(dmgan_forward(&g, &in, &out, B, Tw, &a) == T2I_OK);
+    CHECK(dmgan_forward(&f.g, &in, &out, B, Tw, &a) == T2I_OK);
     double worst = 0;
     for (size_t i = 0; i < B * per; i++) {
         double d = fabs((double)a_ps[i] - af[i]);
@@ -277,9 +287,9 @@ TEST(dmgan_mask_coupling) {
         memset(&o1, 0, sizeof o1);
         o1.att[0] = a_1;
         o1.img[2] = mode ? i_cp : i_ps;
-        CHECK(dmgan_forward(&g, &one, &o1, 1, Tw, &a) == T2I_OK);
-        if (mode == 0) CHECK(memcmp(a_1, a_ps + 3 * per, sizeof(float) * per) == 0 ||
-                             check_tensor("att batch 1 vs 4", a_1, a_ps + 3 * per, per, 1e-6, 0));
+        CHECK(dmgan_forward(&f.g, &one, &o1, 1, Tw, &a) == T2I_OK);
+        if (mode == 0)   // per-sample masks: sample 3 alone == sample 3 of the batch, bit for bit
+            CHECK(memcmp(a_1, a_ps + 3 * per, sizeof(float) * per) == 0);
     }
     CHECK(memcmp(i_ps, i_cp, sizeof(float) * img) == 0);
     t2i_free(a_ps);
@@ -287,12 +297,7 @@ TEST(dmgan_mask_coupling) {
     t2i_free(i_ps);
     t2i_free(i_cp);
     arena_free(&a);
-    dmgan_free(&g);
-    npy_free(&z);
-    npy_free(&s);
-    npy_free(&w);
-    npy_free(&m);
-    npy_free(&e);
+    dmgan_fixture_close(&f);
     npy_free(&att);
 }
 
@@ -456,8 +461,7 @@ TEST(uint8_conversion_matches_originals) {
 static void random_inputs(const GenIO *io, int B, int Tw, float **buf, uint8_t *mask,
                           GenInputs *in) {
     size_t n = (size_t)B * (io->z_dim + io->emb_dim + (size_t)io->emb_dim * Tw + io->eps_dim);
-    *buf = t2i_malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) (*buf)[i] = frand() * 0.8f;
+    *buf = rand_buf_from(&lcg, n, 0.8f);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < Tw; t++) mask[b * Tw + t] = t >= Tw - b;   // sample b: b padded words
     float *p = *buf;

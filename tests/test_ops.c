@@ -4,27 +4,16 @@
 #include "ops.h"
 #include "t2i.h"
 #include "test.h"
+#include "testdata.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-// Deterministic values in [-1, 1).
+// This file's data seed (tests/testdata.h): values in [-1, 1).
 static uint64_t rng_state = 0x1234567887654321ULL;
-static float frand(void) {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((int32_t)(rng_state >> 40) - (1 << 23)) * 0x1p-23f;
-}
-static float *rand_buf(size_t n) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
-static float *nan_buf(size_t n) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    test_poison(p, n);
-    return p;
-}
+static float frand(void) { return frand_from(&rng_state); }
+static float *rand_buf(size_t n) { return rand_buf_from(&rng_state, n, 1); }
 
 TEST(sgemm_vs_ref) {
     const int dims[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {64, 129, 31}, {5, 300, 2}};

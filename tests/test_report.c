@@ -243,6 +243,48 @@ TEST(test_check_significant) {
     CHECKF(rc == 1 && strstr(OUT, "interval"), "exit %d: %s", rc, OUT);
 }
 
+TEST(test_check_counts_unverified_rows) {
+    // Rows without a checksum (an older database, or one cleared since) cannot be verified:
+    // check says how many, for the run and for the baseline, and goes on (a warning, not an
+    // error); a damaged row that has a checksum is still an error.
+    long long n = q_int(DB, "SELECT count(*) FROM samples WHERE run = 2");
+    int rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --db %s", BIN, DB);
+    CHECKF(rc == 0 && !strstr(OUT, "WARNING"), "exit %d: %s", rc, OUT);
+    char db2[300], want[200];
+    CHECK(tampered_copy("unverified.db",
+                        "UPDATE samples SET checksum = NULL WHERE run = 2 AND sample < 3;"
+                        "UPDATE samples SET checksum = NULL WHERE run = 1 AND sample = 0",
+                        db2, sizeof db2));
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --db %s", BIN, db2);
+    snprintf(want, sizeof want, "WARNING run 2: 3 of its %lld sample rows have no checksum", n);
+    CHECKF(rc == 0 && strstr(OUT, want), "exit %d, expected '%s': %s", rc, want, OUT);
+    snprintf(want, sizeof want, "WARNING baseline run 1: 1 of its %lld sample rows", n);
+    CHECKF(strstr(OUT, want) && strstr(OUT, "not verified"), "expected '%s': %s", want, OUT);
+    CHECK(strstr(OUT, "t2ibench check: WARNING run 2: 3 of"));   // on stderr too
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --json --db %s 2>/dev/null", BIN, db2);
+    cJSON *j = cJSON_Parse(OUT);
+    const cJSON *uv = cJSON_GetObjectItemCaseSensitive(j, "unverified_rows");
+    const cJSON *ur = cJSON_GetObjectItemCaseSensitive(uv, "run");
+    const cJSON *ub = cJSON_GetObjectItemCaseSensitive(uv, "baseline");
+    CHECKF(rc == 0 && cJSON_IsNumber(ur) && ur->valueint == 3 && cJSON_IsNumber(ub) &&
+               ub->valueint == 1,
+           "exit %d: %s", rc, OUT);
+    cJSON_Delete(j);
+    // a schema-1 database (no checksum column; check opens it read-only, so it stays at 1)
+    CHECK(tampered_copy("v1.db", "ALTER TABLE samples DROP COLUMN checksum; PRAGMA user_version=1",
+                        db2, sizeof db2));
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --db %s", BIN, db2);
+    snprintf(want, sizeof want, "WARNING run 2: %lld of its %lld sample rows have no checksum", n, n);
+    CHECKF(rc == 0 && strstr(OUT, want), "exit %d, expected '%s': %s", rc, want, OUT);
+    // the verified rows are still verified: damage to one of them is an error
+    CHECK(tampered_copy("unverified2.db",
+                        "UPDATE samples SET checksum = NULL WHERE run = 2 AND sample < 3;"
+                        "UPDATE samples SET image_sha256 = 'deadbeef' WHERE run = 2 AND sample = 3",
+                        db2, sizeof db2));
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --db %s", BIN, db2);
+    CHECKF(rc == 2 && strstr(OUT, "sample 3 do not match their checksum"), "exit %d: %s", rc, OUT);
+}
+
 TEST(test_check_timing_spread) {
     // Run 10 repeats run 1's command (a copy of its rows) but took twice as long: one baseline
     // run makes that a timing regression; with run 10 itself as a repeated run of the same
@@ -429,6 +471,7 @@ int main(void) {
     RUN(test_rescore);
     RUN(test_compare_check_sample_sets);
     RUN(test_check_significant);
+    RUN(test_check_counts_unverified_rows);
     RUN(test_check_timing_spread);
     RUN(test_fid_paths);
     RUN(test_report_structure);

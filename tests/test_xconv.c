@@ -2,15 +2,17 @@
 // plain twin on odd shapes (odd channel counts, H != W, pixel strides wider than the channels,
 // batch 1 and 3), outputs poisoned with NaN first; then the reproducibility contract: a
 // sample's bytes are the same at batch 1 and inside a batch, on 1 and 2 threads, for each
-// kernel and for whole networks (G_NET, DF-GAN NetG, Inception, DAMSM image encoder). Tolerance of the twins: atol 1e-5 / rtol 1e-4.
+// kernel and for whole networks (G_NET, DM-GAN G_NET, DF-GAN NetG, Inception, DAMSM image encoder). Tolerance of the twins: atol 1e-5 / rtol 1e-4.
 #include "attention.h"
 #include "attngan.h"
 #include "damsm_image.h"
 #include "dfgan.h"
+#include "dmgan.h"
 #include "inception.h"
 #include "ops.h"
 #include "t2i.h"
 #include "test.h"
+#include "testdata.h"
 #include "weights.h"
 #include "xconv.h"
 
@@ -21,21 +23,8 @@
 #define ATOL 1e-5
 #define RTOL 1e-4
 
-static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-static float frand(void) {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((int32_t)(rng_state >> 40) - (1 << 23)) * 0x1p-23f;
-}
-static float *rand_buf(size_t n, float scale) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-    return p;
-}
-static float *nan_buf(size_t n) {
-    float *p = t2i_malloc_aligned((n ? n : 1) * sizeof(float));
-    test_poison(p, n);
-    return p;
-}
+static uint64_t rng_state = 0x243f6a8885a308d3ULL;   // this file's data seed (tests/testdata.h)
+static float *rand_buf(size_t n, float scale) { return rand_buf_from(&rng_state, n, scale); }
 
 // Compares the `C` channels of every pixel of two strided NHWC buffers.
 static void check_pixels(const char *what, const float *a, const float *b, size_t P, int C,
@@ -347,6 +336,97 @@ TEST(generator_sample_bytes_independent_of_batch_and_threads) {
     t2i_free(z), t2i_free(sent), t2i_free(words), t2i_free(eps);
 }
 
+// DM-GAN's G_NET (hash weights, small): run `B` samples with `nth` threads in `mode`.
+static void dm_run(DmGan *g, int nth, int B, int T, const float *z, const float *sent,
+                   const float *words, const uint8_t *mask, const float *eps, AttMaskMode mode,
+                   GOut *o, float *h_code1) {
+    CHECK(dmgan_set_threads(g, nth) == T2I_OK);
+    Arena a;
+    CHECK(arena_init(&a, dmgan_arena_bytes(g, B, T)) == T2I_OK);
+    DmGanInputs in = {z, sent, words, mask, eps, mode};
+    DmGanOutputs out;
+    memset(&out, 0, sizeof out);
+    for (int s = 0; s < 3; s++) out.img[s] = o->img[s];
+    out.att[0] = o->att[0], out.att[1] = o->att[1], out.mu = o->mu, out.h_code1 = h_code1;
+    CHECKF(dmgan_forward(g, &in, &out, B, T, &a) == T2I_OK, "%s", t2i_errmsg());
+    arena_free(&a);
+}
+
+// Bytes of sample k of `a` (a batch) against sample j of `b`, every output.
+static void dm_same(const char *what, const GOut *a, int k, const GOut *b, int j, int T,
+                    int cond) {
+    for (int s = 0; s < 3; s++) {
+        size_t n = (size_t)3 * (64 << s) * (64 << s);
+        CHECKF(!memcmp(a->img[s] + k * n, b->img[s] + j * n, n * sizeof(float)),
+               "DM-GAN stage %d image: %s", s, what);
+    }
+    for (int s = 0; s < 2; s++) {
+        size_t n = (size_t)T * (64 << s) * (64 << s);
+        CHECKF(!memcmp(a->att[s] + k * n, b->att[s] + j * n, n * sizeof(float)),
+               "DM-GAN memory addressing %d: %s", s, what);
+    }
+    CHECKF(!memcmp(a->mu + k * cond, b->mu + j * cond, cond * sizeof(float)), "DM-GAN mu: %s",
+           what);
+}
+
+TEST(dmgan_sample_bytes_independent_of_batch_and_threads) {
+    DmGanConfig c = {.gf_dim = 4, .z_dim = 10, .condition_dim = 6, .embedding_dim = 12,
+                     .r_num = 2, .branch_num = 3};
+    BindList bl;
+    bindlist_init(&bl);
+    DmGan keys, g;
+    memset(&keys, 0, sizeof keys);
+    dmgan_keys(&keys, &c, &bl);
+    StateDict sd;
+    sd_init(&sd);
+    CHECKF(weights_load(T2I_HASH_WEIGHTS, &bl, &sd) == T2I_OK, "%s", t2i_errmsg());
+    bindlist_free(&bl);
+    CHECKF(dmgan_load_sd(&g, &c, &sd, "test DM-GAN") == T2I_OK, "%s", t2i_errmsg());
+    if (test_cur_failed) return;
+    const int B = 8, T = 5, k = 5;   // sample k of the batch of 8
+    float *z = rand_buf((size_t)B * 10, 1), *sent = rand_buf((size_t)B * 12, 0.5f);
+    float *words = rand_buf((size_t)B * 12 * T, 0.5f), *eps = rand_buf((size_t)B * 6, 1);
+    uint8_t mask[8 * 5] = {0};
+    for (int b = 0; b < B; b++) mask[b * T + 4] = (uint8_t)(b & 1), mask[b * T + 3] = b == k;
+    const size_t nh = (size_t)4 * 64 * 64;
+    float *h8 = nan_buf(B * nh), *h1 = nan_buf(nh);
+    GOut full1, full2, one1, one2, cp1, cp2;
+    g_alloc(&full1, B, T, &c), g_alloc(&full2, B, T, &c), g_alloc(&one1, 1, T, &c);
+    g_alloc(&one2, 1, T, &c), g_alloc(&cp1, B, T, &c), g_alloc(&cp2, B, T, &c);
+    const float *zk = z + k * 10, *sk = sent + k * 12, *wk = words + (size_t)k * 12 * T;
+    // per-sample masks: batch 8 on 1 thread and as 2 slices, sample k alone on 1 and on a pool of 2
+    dm_run(&g, 1, B, T, z, sent, words, mask, eps, ATT_MASK_PER_SAMPLE, &full1, h8);
+    dm_run(&g, 2, B, T, z, sent, words, mask, eps, ATT_MASK_PER_SAMPLE, &full2, NULL);
+    dm_run(&g, 1, 1, T, zk, sk, wk, mask + k * T, eps + k * 6, ATT_MASK_PER_SAMPLE, &one1, h1);
+    dm_run(&g, 2, 1, T, zk, sk, wk, mask + k * T, eps + k * 6, ATT_MASK_PER_SAMPLE, &one2, NULL);
+    for (int b = 0; b < B; b++) dm_same("batch 8: 2 threads differ from 1", &full2, b, &full1, b, T, 6);
+    dm_same("batch 1 differs from sample 5 of a batch of 8", &one1, 0, &full1, k, T, 6);
+    dm_same("batch 1: a pool of 2 differs from 1 thread", &one2, 0, &one1, 0, T, 6);
+    CHECK(!memcmp(h1, h8 + k * nh, nh * sizeof(float)));   // h_code1 trace
+    // the batch-coupled masks (the original's mask[r % B]): the batch is one unit, computed on
+    // the pool; 1 and 2 threads agree, and at batch 1 the two modes are the same computation
+    dm_run(&g, 1, B, T, z, sent, words, mask, eps, ATT_MASK_BATCH_COUPLED, &cp1, NULL);
+    dm_run(&g, 2, B, T, z, sent, words, mask, eps, ATT_MASK_BATCH_COUPLED, &cp2, NULL);
+    for (int b = 0; b < B; b++) dm_same("coupled batch 8: 2 threads differ from 1", &cp2, b, &cp1, b, T, 6);
+    CHECK(memcmp(cp1.att[0], full1.att[0], (size_t)B * T * 64 * 64 * sizeof(float)) != 0);
+    GOut one_cp;
+    g_alloc(&one_cp, 1, T, &c);
+    dm_run(&g, 2, 1, T, zk, sk, wk, mask + k * T, eps + k * 6, ATT_MASK_BATCH_COUPLED, &one_cp, NULL);
+    dm_same("batch 1: coupled differs from per-sample", &one_cp, 0, &one1, 0, T, 6);
+    // a shared instance (another thread's) computes the same bytes
+    DmGan g2;
+    CHECK(dmgan_share(&g2, &g) == T2I_OK);
+    GOut sh;
+    g_alloc(&sh, 1, T, &c);
+    dm_run(&g2, 1, 1, T, zk, sk, wk, mask + k * T, eps + k * 6, ATT_MASK_PER_SAMPLE, &sh, NULL);
+    dm_same("a dmgan_share instance differs", &sh, 0, &one1, 0, T, 6);
+    dmgan_free(&g2);
+    g_free(&full1), g_free(&full2), g_free(&one1), g_free(&one2), g_free(&cp1), g_free(&cp2);
+    g_free(&one_cp), g_free(&sh);
+    dmgan_free(&g);
+    t2i_free(z), t2i_free(sent), t2i_free(words), t2i_free(eps), t2i_free(h8), t2i_free(h1);
+}
+
 // DF-GAN NetG (hash weights; 64 px: an identity-shortcut block and three 1x1-shortcut blocks):
 // sample k gives the same image bytes at batch 1 on 1 and on 2 threads (every layer on the
 // pool), inside a batch of 8 on 1 thread and on 2 threads (two batch slices), inside a batch
@@ -501,6 +581,7 @@ int main(void) {
     RUN(nhwc_pool3_matches_nchw_pools);
     RUN(word_attention_nhwc_matches_nchw);
     RUN(generator_sample_bytes_independent_of_batch_and_threads);
+    RUN(dmgan_sample_bytes_independent_of_batch_and_threads);
     RUN(dfgan_sample_bytes_independent_of_batch_and_threads);
     RUN(inception_sample_bytes_independent_of_batch_and_threads);
     RUN(damsm_image_sample_bytes_independent_of_batch_and_threads);

@@ -15,7 +15,7 @@ shipped; point the tool at checkouts:
     /usr/bin/python3 tools/make_generator_holdouts.py --dmgan-code ~/src/DM-GAN/code \\
         --dfgan-code ~/src/DF-GAN/code
 
-DM-GAN's model.py runs unmodified with the stand-ins of tools/bench_torch_generators.py, except
+DM-GAN's model.py runs unmodified with the stand-ins of tools/torch_baseline.py, except
 that CA_NET.reparametrize uses a stored eps (same op order: eps.mul(logvar.mul(0.5).exp_())
 .add_(mu)), as the shared fixtures do. BatchNorm statistics and DF-GAN's affine output layers
 are re-drawn so that every part of the networks matters.
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_torch_generators as btg  # noqa: E402
+import torch_baseline as tb  # noqa: E402
 
 
 def atol_of(d):
@@ -76,7 +76,7 @@ class Writer:
 
 def dmgan(code, out):
     torch.manual_seed(1234)
-    gnet, cfg = btg.build_dmgan(code, False)
+    gnet, cfg = tb.original_dmgan(code, False)
     cfg.GAN.GF_DIM, cfg.GAN.Z_DIM, cfg.GAN.CONDITION_DIM, cfg.GAN.R_NUM = 4, 7, 5, 1
     cfg.TEXT.EMBEDDING_DIM, cfg.TREE.BRANCH_NUM = 6, 2
     model = sys.modules["model"]
@@ -135,7 +135,7 @@ def dmgan(code, out):
 
 def dfgan(code, out):
     torch.manual_seed(4321)
-    gan = btg.load_module("GAN", os.path.join(code, "models", "GAN.py"))
+    gan = tb.load_module("GAN", os.path.join(code, "models", "GAN.py"))
     net = gan.NetG(3, 7, 6, 64, 3)
     g = torch.Generator().manual_seed(99)
     for m in net.modules():

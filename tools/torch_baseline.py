@@ -19,6 +19,16 @@ and times them in eval mode under torch.no_grad(). Every network's structure is 
 the reference listings of ../shared/reference (state_dict keys and shapes, parameter counts and
 the conv/linear MAC counts of summary.json): `--check`.
 
+With `--original-code DIR`, dmgan_bird, dmgan_coco and dfgan are instead built from the ORIGINAL
+repository code in a checkout the user names (DM-GAN's or DF-GAN's code/ folder; the code is not
+shipped): model.py (MinfengZhu/DM-GAN) or models/GAN.py (tobran/DF-GAN) is executed unmodified.
+DM-GAN's imports get stand-ins only where G_NET does not need them: `miscc.config.cfg` (the
+released configuration: GF_DIM 64, R_NUM 2 bird / 3 coco, Z_DIM 100, CONDITION_DIM 100,
+EMBEDDING_DIM 256, BRANCH_NUM 3), `spectral` (SpectralNorm, unused by G_NET) and
+`torchvision.models` (CNN_ENCODER only) when torchvision is missing; GlobalAttention.py is the
+repository's. DF-GAN is NetG(ngf=32, nz=100, cond_dim=256, imsize=256, ch_size=3). The weights are
+the modules' own random init. tools/make_generator_holdouts.py uses the same loaders.
+
 Output is JSON lines on stdout, one object per measurement:
   {"network": ..., "batch": B, "threads": T, "images": N, "seconds": S, "images_per_s": R,
    "torch": "1.13.0", "gmac_per_image": G}
@@ -29,6 +39,7 @@ Modes:
   torch_baseline.py --check [--reference DIR]
   torch_baseline.py --verify-fixtures ../shared/fixtures   outputs vs the oracle fixtures
   torch_baseline.py --network NAME [--batch 8] [--threads 2] [--iters 3] [--warmup 1]
+  torch_baseline.py --network dmgan_bird|dmgan_coco|dfgan --original-code DIR [...]
   torch_baseline.py --all [--batch 8] [--threads 2]    every network at --batch and at batch 1
   torch_baseline.py --serve      one JSON request per stdin line ({"network", "batch", "threads",
                                  "iters", "warmup"}), one JSON reply line each; what
@@ -41,6 +52,7 @@ import json
 import os
 import sys
 import time
+import types
 from collections import OrderedDict
 
 import torch
@@ -484,6 +496,76 @@ def resize299(x):
     return F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
 
 
+# ---- the original DM-GAN / DF-GAN code, from a checkout ----------------------------------------
+
+class AttrDict(dict):
+    """Minimal EasyDict: attribute access on nested dicts."""
+
+    def __getattr__(self, k):
+        try:
+            return self[k]
+        except KeyError as e:
+            raise AttributeError(k) from e
+
+    def __setattr__(self, k, v):
+        self[k] = v
+
+
+def load_module(name, path):
+    """Executes the file `path` unmodified as the module `name` (registered in sys.modules)."""
+    mod = types.ModuleType(name)
+    mod.__file__ = path
+    sys.modules[name] = mod
+    with open(path) as f:
+        code = compile(f.read(), path, "exec")
+    exec(code, mod.__dict__)
+    return mod
+
+
+def original_dmgan(code_dir, coco):
+    """DM-GAN's G_NET from `code_dir`/model.py and the cfg it reads (change the cfg and call
+    sys.modules["model"].G_NET() again for other dimensions)."""
+    cfg = AttrDict(
+        CUDA=False, RNN_TYPE="LSTM", B_VALIDATION=False,
+        GAN=AttrDict(GF_DIM=64, DF_DIM=64, Z_DIM=Z_DIM, CONDITION_DIM=COND_DIM,
+                     R_NUM=3 if coco else 2, B_ATTENTION=True, B_DCGAN=False),
+        TEXT=AttrDict(EMBEDDING_DIM=EMB_DIM, WORDS_NUM=WORDS["coco" if coco else "bird"],
+                      CAPTIONS_PER_IMAGE=5 if coco else 10),
+        TREE=AttrDict(BRANCH_NUM=3, BASE_SIZE=64),
+        TRAIN=AttrDict(FLAG=False, BATCH_SIZE=10,
+                       SMOOTH=AttrDict(GAMMA1=4.0, GAMMA2=5.0, GAMMA3=10.0, LAMBDA=1.0)))
+    miscc = types.ModuleType("miscc")
+    config = types.ModuleType("miscc.config")
+    config.cfg = cfg
+    miscc.config = config
+    sys.modules["miscc"] = miscc
+    sys.modules["miscc.config"] = config
+    spectral = types.ModuleType("spectral")
+    spectral.SpectralNorm = None   # imported by model.py, not used by G_NET
+    sys.modules["spectral"] = spectral
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:       # CNN_ENCODER needs it, G_NET does not
+        tv = types.ModuleType("torchvision")
+        tv.models = types.ModuleType("torchvision.models")
+        sys.modules["torchvision"] = tv
+        sys.modules["torchvision.models"] = tv.models
+    ga = os.path.join(code_dir, "GlobalAttention.py")   # imported by model.py
+    if os.path.exists(ga):
+        load_module("GlobalAttention", ga)
+    model = load_module("model", os.path.join(code_dir, "model.py"))
+    return model.G_NET(), cfg
+
+
+def original_dfgan(code_dir):
+    """DF-GAN's NetG from `code_dir`/models/GAN.py at the released size."""
+    gan = load_module("GAN", os.path.join(code_dir, "models", "GAN.py"))
+    return gan.NetG(32, Z_DIM, EMB_DIM, 256, 3)
+
+
+ORIGINAL = ("dmgan_bird", "dmgan_coco", "dfgan")   # networks --original-code can replace
+
+
 # ---- the measured networks -----------------------------------------------------------------------
 
 def g_inputs(batch, t, gen):
@@ -510,10 +592,21 @@ def summary(ref_dir):
         return json.load(f)
 
 
-def build(name, ref_dir):
-    """The network `name`, with random weights, in eval mode."""
+def build(name, ref_dir, code=None):
+    """The network `name`, with random weights, in eval mode; with `code`, one of ORIGINAL built
+    from the original repository's code in that folder."""
     gen = torch.Generator().manual_seed(100)
     s = summary(ref_dir)
+    if code and name.startswith("dmgan_"):
+        t = WORDS[name.split("_")[1]]
+        model, _ = original_dmgan(code, name == "dmgan_coco")
+
+        def make(batch):
+            z, sent, words, mask = g_inputs(batch, t, gen)
+            lens = torch.full((batch,), t, dtype=torch.long)
+            return lambda: model(z, sent, words, mask, lens)
+        ref = "DMGAN_G_NET_" + name.split("_")[1]
+        return Net(name, ref, model, make, s[ref]["gmacs_per_image"])
     if name in ("g_bird", "g_coco", "dmgan_bird", "dmgan_coco"):
         cfg = name.split("_")[1]
         t = WORDS[cfg]
@@ -531,7 +624,7 @@ def build(name, ref_dir):
             return lambda: model(z, sent, words, mask)
         return Net(name, ref, model, make, s[ref]["gmacs_per_image"])
     if name == "dfgan":
-        model = DFNetG()
+        model = original_dfgan(code) if code else DFNetG()
 
         def make(batch):
             noise = torch.randn(batch, Z_DIM, generator=gen)
@@ -800,8 +893,8 @@ def verify_generators(fixtures):
 # ---- timing --------------------------------------------------------------------------------------
 
 class Bench:
-    def __init__(self, ref_dir):
-        self.ref_dir = ref_dir
+    def __init__(self, ref_dir, code=None):
+        self.ref_dir, self.code = ref_dir, code   # code: --original-code
         self.net = None
 
     def measure(self, req):
@@ -815,7 +908,7 @@ class Bench:
         torch.set_num_threads(threads)
         if self.net is None or self.net.name != name:
             self.net = None      # free the previous network first
-            self.net = build(name, self.ref_dir)
+            self.net = build(name, self.ref_dir, self.code)
             self.net.model.eval()
         with torch.no_grad():
             run = self.net.make(batch)
@@ -825,9 +918,12 @@ class Bench:
             for _ in range(iters):
                 run()
             sec = time.perf_counter() - t0
-        return {"network": name, "batch": batch, "threads": threads, "images": batch * iters,
-                "seconds": round(sec, 6), "images_per_s": round(batch * iters / sec, 4),
-                "gmac_per_image": self.net.gmac, "torch": torch.__version__}
+        res = {"network": name, "batch": batch, "threads": threads, "images": batch * iters,
+               "seconds": round(sec, 6), "images_per_s": round(batch * iters / sec, 4),
+               "gmac_per_image": self.net.gmac, "torch": torch.__version__}
+        if self.code:
+            res["impl"] = "original code in " + self.code
+        return res
 
 
 def reply(obj):
@@ -873,7 +969,13 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--original-code", metavar="DIR",
+                   help="with --network %s: time the original repository code in DIR (DM-GAN's "
+                   "or DF-GAN's code/ folder) instead of the definitions written here"
+                   % "|".join(ORIGINAL))
     a = p.parse_args()
+    if a.original_code and a.network not in ORIGINAL:
+        p.error("--original-code goes with --network %s" % "|".join(ORIGINAL))
     if not os.path.isfile(os.path.join(a.reference, "summary.json")):
         p.error("no summary.json in %s (give --reference DIR or set T2I_REFERENCE)" % a.reference)
     if a.list:
@@ -884,7 +986,7 @@ def main():
     if a.verify_fixtures:
         worst = max(verify_fixtures(a.verify_fixtures), verify_generators(a.verify_fixtures))
         return 1 if worst > 5e-5 else 0
-    bench = Bench(a.reference)
+    bench = Bench(a.reference, a.original_code)
     if a.serve:
         serve(bench)
         return 0

@@ -1,5 +1,6 @@
 // npy.c -- see npy.h. Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 #include "npy.h"
+#include "rd.h"
 #include "t2i.h"
 
 #include <errno.h>
@@ -194,15 +195,13 @@ int npy_parse(const uint8_t *buf, size_t len, const char *name, NpyArray *out) {
     return T2I_OK;
 }
 
+static int parse_file(const uint8_t *buf, size_t len, const char *name, void *out) {
+    return npy_parse(buf, len, name, out);
+}
+
 int npy_load(const char *path, NpyArray *out) {
-    uint8_t *buf;
-    size_t len;
     memset(out, 0, sizeof *out);
-    int rc = t2i_read_file(path, &buf, &len);
-    if (rc) return rc;
-    rc = npy_parse(buf, len, path, out);
-    t2i_free(buf);
-    return rc;
+    return rd_load_file(path, parse_file, out);
 }
 
 int npy_load_f32(const char *path, NpyArray *out) {

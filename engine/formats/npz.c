@@ -2,6 +2,7 @@
 // writing emits a plain stored zip (no zip64, so each member and the archive stay < 4 GiB),
 // which numpy.load reads.
 #include "npz.h"
+#include "rd.h"
 #include "t2i.h"
 #include "zip.h"
 
@@ -72,15 +73,13 @@ fail:
     return rc;
 }
 
+static int parse_file(const uint8_t *buf, size_t len, const char *name, void *out) {
+    return npz_parse(buf, len, name, out);
+}
+
 int npz_load(const char *path, Npz *out) {
-    uint8_t *buf;
-    size_t len;
     memset(out, 0, sizeof *out);
-    int rc = t2i_read_file(path, &buf, &len);
-    if (rc) return rc;
-    rc = npz_parse(buf, len, path, out);
-    t2i_free(buf);
-    return rc;
+    return rd_load_file(path, parse_file, out);
 }
 
 // ---- writing ---------------------------------------------------------------------------------

@@ -89,3 +89,13 @@ int rd_line(Rd *r, const uint8_t **out, size_t *len) {
     r->p = nl + 1;
     return T2I_OK;
 }
+
+int rd_load_file(const char *path, RdParseFn parse, void *out) {
+    uint8_t *buf;
+    size_t len;
+    int rc = t2i_read_file(path, &buf, &len);
+    if (rc) return rc;
+    rc = parse(buf, len, path, out);
+    t2i_free(buf);
+    return rc;
+}

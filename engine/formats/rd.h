@@ -36,6 +36,14 @@ int rd_skip(Rd *r, size_t n);
 // Reads up to and including the next '\n'; *out/*len exclude the newline.
 int rd_line(Rd *r, const uint8_t **out /* OUT */, size_t *len /* OUT */);
 
+// The parse half of a file loader: reads the `len` bytes at `buf`, names `name` in every error
+// and fills `out`, which it leaves in its empty state on failure.
+typedef int (*RdParseFn)(const uint8_t *buf, size_t len, const char *name, void *out /* OUT */);
+// The whole loader: reads the file `path` into memory, parses it with `parse` (the path names the
+// file in every error, the read's included) and frees the buffer. The caller puts `out` in its
+// empty state first, so that it can be freed after any return.
+int rd_load_file(const char *path, RdParseFn parse, void *out /* OUT */);
+
 // Little-endian loads from a pointer the caller has already bounds-checked.
 static inline uint16_t rd_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t rd_le32(const uint8_t *p) {

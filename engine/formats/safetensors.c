@@ -192,13 +192,11 @@ done:
     return rc;
 }
 
+static int parse_file(const uint8_t *buf, size_t len, const char *name, void *out) {
+    return safetensors_parse(buf, len, name, out);
+}
+
 int safetensors_load(const char *path, StateDict *out) {
-    uint8_t *buf;
-    size_t len;
     sd_init(out);
-    int rc = t2i_read_file(path, &buf, &len);
-    if (rc) return rc;
-    rc = safetensors_parse(buf, len, path, out);
-    t2i_free(buf);
-    return rc;
+    return rd_load_file(path, parse_file, out);
 }

@@ -19,6 +19,7 @@
 
 #include "arena.h"
 #include "attention.h"
+#include "gstages.h"
 #include "ops.h"
 #include "state_dict.h"
 #include "xconv.h"
@@ -26,16 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GNET_MAX_R_NUM 8
+#define GNET_MAX_R_NUM GSTAGE_MAX_R_NUM
 
-typedef struct {
-    int gf_dim;          // cfg.GAN.GF_DIM        (bird 32, coco 48)
-    int z_dim;           // cfg.GAN.Z_DIM         (100)
-    int condition_dim;   // cfg.GAN.CONDITION_DIM (100)
-    int embedding_dim;   // cfg.TEXT.EMBEDDING_DIM (256)
-    int r_num;           // cfg.GAN.R_NUM         (bird 2, coco 3), 1..GNET_MAX_R_NUM
-    int branch_num;      // cfg.TREE.BRANCH_NUM   (3): 1..3 stages, 64/128/256 px
-} GNetConfig;
+typedef GStageConfig GNetConfig;   // gf_dim bird 32, coco 48; r_num bird 2, coco 3
 
 GNetConfig gnet_config_bird(void);   // cfg/eval_bird.yml
 GNetConfig gnet_config_coco(void);   // cfg/eval_coco.yml
@@ -44,20 +38,11 @@ int gnet_config_check(const GNetConfig *cfg);
 
 // ---- parameters (pointers into the owned StateDict) ----------------------------------------
 
-typedef struct {
-    Conv2d    conv;   // (2*out, in, 3, 3), no bias
-    BatchNorm bn;     // 2*out channels, eps 1e-5
-} GNetConvBN;         // conv3x3 -> BN (-> GLU by the caller)
+typedef ConvBN GNetConvBN;   // conv3x3 -> BN (-> GLU by the caller)
 
 typedef struct {
-    Linear     ca_fc;                 // ca_net.fc: (4*cond, emb) + bias
-    Linear     init_fc;               // h_net1.fc.0: (GF_DIM*16*4*4*2, cond+z), no bias
-    BatchNorm  init_bn;               // h_net1.fc.1 (BatchNorm1d over ngf*16*4*4*2 features)
-    GNetConvBN init_up[4];            // h_net1.upsample1..4
-    Conv2d     img[3];                // img_net1..3.img.0: (3, ngf, 3, 3)
-    WordAttention att[2];             // h_net2/3.att.conv_context
-    GNetConvBN res[2][GNET_MAX_R_NUM][2];   // h_net{2,3}.residual.k.block.{0,1} and {3,4}
-    GNetConvBN next_up[2];            // h_net{2,3}.upsample
+    GStageParams  st;       // CA_NET, INIT_STAGE_G, ResBlocks, upBlocks, GET_IMAGE_G
+    WordAttention att[2];   // h_net2/3.att.conv_context
 } GNetParams;
 
 // How gnet_forward computes. Both give the same numbers to float rounding (~1e-6), not bit for bit.
@@ -65,29 +50,17 @@ typedef enum {
     GNET_NHWC_XNNPACK = 0,   // default: NHWC end to end, XNNPACK convs (BatchNorm folded in,
                              // upBlock = one 4x4 stride-2 transposed conv), threads inside
                              // every layer, per-image results independent of batch and threads
+                             // (gstages.h)
     GNET_NCHW_BLAS    = 1,   // the previous path: NCHW, im2col + OpenBLAS sgemm, batch slices
                              // on threads (kept as the speed baseline of `bench` and as a twin)
 } GNetPath;
 
-// The XNNPACK operators of one GNet instance (weights packed from GNetParams).
-typedef struct {
-    XConv init_up[4];
-    XConv img[3];
-    XConv res[2][GNET_MAX_R_NUM][2];
-    XConv next_up[2];
-} GNetPacked;
-
 typedef struct GNet {
-    GNetConfig    cfg;
-    GNetParams    p;
-    StateDict     sd;       // owns the weights (empty in a gnet_share copy)
-    int           nth;      // threads (gnet_set_threads); 0 or 1 = one
-    int           path;     // GNetPath
-    GNetPacked    x;        // packed at load (NHWC path)
-    int           packed;
-    pthreadpool_t tp;       // nth threads for the NHWC path, NULL for one
-    struct GNet  *peers;    // nth - 1 single-threaded instances for batch slices (NHWC path)
-    int           npeers;
+    GNetConfig  cfg;
+    GNetParams  p;
+    StateDict   sd;     // owns the weights (empty in a gnet_share copy)
+    int         path;   // GNetPath
+    GStageExec  e;      // packed operators (NHWC path), threads (gnet_set_threads)
 } GNet;
 
 // Declares every state_dict key of the configuration into `bl` (initialized by the caller),
@@ -109,28 +82,17 @@ int  gnet_set_path(GNet *g, GNetPath path);
 
 // ---- forward -------------------------------------------------------------------------------
 
-typedef struct {
-    const float   *z;          // (B, z_dim)
-    const float   *sent_emb;   // (B, embedding_dim)
-    const float   *words_emb;  // (B, embedding_dim, T), zero at padded steps
-    const uint8_t *mask;       // (B, T), 1 = padded word (captions == 0); NULL = no mask
-    const float   *eps;        // (B, condition_dim) CA_NET noise
-    AttMaskMode    mask_mode;  // ATT_MASK_PER_SAMPLE (default) or ATT_MASK_BATCH_COUPLED
-} GNetInputs;
+typedef GStageInputs GNetInputs;   // z, sent_emb, words_emb, mask, eps, mask_mode
 
 // Caller-owned outputs; any pointer may be NULL (that output is then not computed when it is
-// not needed for a later stage). Stage s (0-based, s < branch_num) is 64<<s pixels.
-typedef struct {
-    float *img[3];    // (B, 3, 64<<s, 64<<s) in [-1, 1]
-    float *att[2];    // att[s-1] (B, T, 32<<s, 32<<s): attention of stage s = 1, 2 (64 and 128 px)
-    float *mu;        // (B, condition_dim)
-    float *logvar;    // (B, condition_dim)
-    float *c_code;    // (B, condition_dim)
-} GNetOutputs;
+// not needed for a later stage). Stage s (0-based, s < branch_num) is 64<<s pixels: img[s]
+// (B, 3, 64<<s, 64<<s) in [-1, 1]; att[s-1] (B, T, 32<<s, 32<<s) the attention of stage s = 1,
+// 2 (64 and 128 px); mu, logvar, c_code (B, condition_dim).
+typedef GStageOutputs GNetOutputs;
 
 // Threads. NHWC path: a batch of B >= 2 (per-sample mask mode) is cut into min(nth, B) slices
-// run side by side by nth single-threaded instances (this one and nth - 1 gnet_share peers:
-// each holds its own packed weights); a single image (or the batch-coupled mask mode) runs
+// run side by side on nth single-threaded operator sets (GStageExec: each holds its own packed
+// weights); a single image (or the batch-coupled mask mode) runs
 // every layer on a pool of nth threads (XNNPACK tiles, epilogues split by pixels). BLAS
 // (attention, linears) is single-threaded; results are bit-identical for any nth and any
 // batch size. NCHW path (STYLE.md §16): with nth > 1 the batch is cut into min(nth, B)

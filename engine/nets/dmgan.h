@@ -18,29 +18,31 @@
 // ATT_MASK_PER_SAMPLE uses mask[b] (identical at batch size 1). Exact semantics:
 // ../shared/fixtures/README.md "DM-GAN G_NET". Not supported: B_DCGAN.
 //
+// Computation: NHWC end to end on XNNPACK convolutions, the stages shared with AttnGAN
+// (gstages.h: BatchNorm folded into the convs, upBlock = one 4x4 stride-2 transposed conv); the
+// memory writes its response o next to h (channels gf..2gf of the ResBlocks' input), the
+// response gate, the blend and cat(h', h') are one per-pixel pass. Threads and reproducibility
+// as gstages.h: per-image bytes do not depend on the batch size, the sample's place in it or
+// the thread count (in ATT_MASK_BATCH_COUPLED mode the batch is, by definition, one unit).
+//
 // Memory: weights in the owned StateDict; activations from a caller-owned Arena sized by
-// dmgan_arena_bytes(B, T), reset after each forward.
+// dmgan_arena_bytes(B, T), reset after each forward. One forward at a time per DmGan (its
+// XNNPACK operators keep per-call state); other threads use dmgan_share instances.
 #ifndef T2I_DMGAN_H
 #define T2I_DMGAN_H
 
 #include "arena.h"
 #include "attention.h"
+#include "gstages.h"
 #include "ops.h"
 #include "state_dict.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define DMGAN_MAX_R_NUM 8
+#define DMGAN_MAX_R_NUM GSTAGE_MAX_R_NUM
 
-typedef struct {
-    int gf_dim;          // cfg.GAN.GF_DIM         (64)
-    int z_dim;           // cfg.GAN.Z_DIM          (100)
-    int condition_dim;   // cfg.GAN.CONDITION_DIM  (100)
-    int embedding_dim;   // cfg.TEXT.EMBEDDING_DIM (256)
-    int r_num;           // cfg.GAN.R_NUM          (bird 2, coco 3)
-    int branch_num;      // cfg.TREE.BRANCH_NUM    (3): 1..3 stages, 64/128/256 px
-} DmGanConfig;
+typedef GStageConfig DmGanConfig;   // gf_dim 64; r_num bird 2, coco 3
 
 DmGanConfig dmgan_config_bird(void);   // cfg/bird_DMGAN.yml, eval_bird.yml
 DmGanConfig dmgan_config_coco(void);   // cfg/coco_DMGAN.yml, eval_coco.yml
@@ -49,47 +51,37 @@ int dmgan_config_check(const DmGanConfig *cfg);   // T2I_EARG with the reason
 // ---- parameters (pointers into the owned StateDict) ----------------------------------------
 
 typedef struct {
-    Conv2d    conv;   // 3x3, no bias
-    BatchNorm bn;     // eps 1e-5
-} DmGanConvBN;
+    Linear A;               // Linear(EMB -> 1), no bias
+    Linear Bg;              // Linear(GF -> 1), no bias (PyTorch name "B")
+    Conv2d M_r, M_w;        // Conv1d(k=1) + bias: GF -> 2GF, EMB -> 2GF (ReLU after)
+    Conv2d key, value;      // Conv1d(k=1) + bias: 2GF -> GF (ReLU after)
+    Conv2d response_gate;   // Conv2d(2GF -> 1, 1x1) + bias (sigmoid after)
+} DmGanMemory;              // h_net2/3 without their ResBlocks and upBlock (GStageParams)
 
 typedef struct {
-    Linear      A;               // Linear(EMB -> 1), no bias
-    Linear      Bg;              // Linear(GF -> 1), no bias (PyTorch name "B")
-    Conv2d      M_r, M_w;        // Conv1d(k=1) + bias: GF -> 2GF, EMB -> 2GF (ReLU after)
-    Conv2d      key, value;      // Conv1d(k=1) + bias: 2GF -> GF (ReLU after)
-    Conv2d      response_gate;   // Conv2d(2GF -> 1, 1x1) + bias (sigmoid after)
-    DmGanConvBN res[DMGAN_MAX_R_NUM][2];   // residual.k.block.{0,1} and {3,4}
-    DmGanConvBN up;                        // upsample.{1,2}
-} DmGanNextStage;
-
-typedef struct {
-    DmGanConfig    cfg;
-    Linear         ca_fc;        // ca_net.fc: (4 cond, EMB) + bias
-    Linear         init_fc;      // h_net1.fc.0: (16GF*4*4*2, cond + z), no bias
-    BatchNorm      init_bn;      // h_net1.fc.1 (BatchNorm1d)
-    DmGanConvBN    init_up[4];   // h_net1.upsample1..4
-    DmGanNextStage next[2];      // h_net2, h_net3
-    Conv2d         img[3];       // img_net1..3.img.0: (3, GF, 3, 3), no bias
-    StateDict      sd;           // owns the weights
+    DmGanConfig  cfg;
+    GStageParams st;       // CA_NET, INIT_STAGE_G, ResBlocks, upBlocks, GET_IMAGE_G
+    DmGanMemory  mem[2];   // h_net2, h_net3
+    StateDict    sd;       // owns the weights (empty in a dmgan_share copy)
+    GStageExec   e;        // packed operators, threads
 } DmGan;
 
 // Declares every state_dict key of `cfg` into `bl`, binding the pointers of `g`.
 void dmgan_keys(DmGan *g, const DmGanConfig *cfg, BindList *bl);
-// Binds a loaded StateDict (ownership moves into `g`, even on failure), strictly.
+// Binds a loaded StateDict (ownership moves into `g`, even on failure), strictly, and packs
+// the convolutions.
 int  dmgan_load_sd(DmGan *g /* OUT */, const DmGanConfig *cfg, StateDict *sd, const char *what);
 void dmgan_free(DmGan *g);   // accepts a zeroed DmGan
+// A second instance for another thread over src's weights (src must outlive dst): its own
+// packed operators and threads. Free dst with dmgan_free before src.
+int  dmgan_share(DmGan *dst /* OUT */, const DmGan *src);
+// nth threads: a batch is cut into min(nth, B) slices run side by side, one image (or a
+// coupled batch) runs every layer on a pool of nth. Call before dmgan_arena_bytes.
+int  dmgan_set_threads(DmGan *g, int nth);
 
 // ---- forward -------------------------------------------------------------------------------
 
-typedef struct {
-    const float   *z;          // (B, z_dim)
-    const float   *sent_emb;   // (B, embedding_dim)
-    const float   *words_emb;  // (B, embedding_dim, T), zero at padded steps
-    const uint8_t *mask;       // (B, T), 1 = padded word; NULL = no mask
-    const float   *eps;        // (B, condition_dim) CA_NET noise
-    AttMaskMode    mask_mode;
-} DmGanInputs;
+typedef GStageInputs DmGanInputs;   // z, sent_emb, words_emb, mask, eps, mask_mode
 
 // Debugging view of one memory stage (each pointer may be NULL).
 typedef struct {

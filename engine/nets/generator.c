@@ -216,22 +216,24 @@ int generator_load(Generator *g, const GenConfig *cfg, const char *spec) {
 
 int generator_share(Generator *dst, const Generator *src) {
     *dst = *src;
-    if (src->cfg.arch == GEN_DMGAN) {
-        dst->borrowed = 1;
-        return T2I_OK;
-    }
     dst->borrowed = 0;
-    int df = src->cfg.arch == GEN_DFGAN;
-    void *net = t2i_calloc(1, df ? sizeof(DfGan) : sizeof(GNet));
-    if (!net) {
-        memset(dst, 0, sizeof *dst);
-        return T2I_ENOMEM;
+    int rc;
+    switch (src->cfg.arch) {   // each gets its own XNNPACK operators over src's weights
+    case GEN_ATTNGAN:
+        dst->net.attngan = t2i_calloc(1, sizeof(GNet));
+        rc = !dst->net.attngan ? T2I_ENOMEM : gnet_share(dst->net.attngan, src->net.attngan);
+        break;
+    case GEN_DMGAN:
+        dst->net.dmgan = t2i_calloc(1, sizeof(DmGan));
+        rc = !dst->net.dmgan ? T2I_ENOMEM : dmgan_share(dst->net.dmgan, src->net.dmgan);
+        break;
+    default:
+        dst->net.dfgan = t2i_calloc(1, sizeof(DfGan));
+        rc = !dst->net.dfgan ? T2I_ENOMEM : dfgan_share(dst->net.dfgan, src->net.dfgan);
+        break;
     }
-    dst->net.attngan = net;   // the union's one pointer
-    int rc = df ? dfgan_share(dst->net.dfgan, src->net.dfgan)
-                : gnet_share(dst->net.attngan, src->net.attngan);
     if (rc) {
-        t2i_free(dst->net.attngan);
+        t2i_free(dst->net.attngan);   // the union's one pointer
         memset(dst, 0, sizeof *dst);
     }
     return rc;
@@ -255,6 +257,7 @@ void generator_free(Generator *g) {
 
 void generator_set_threads(Generator *g, int nth) {
     if (g->cfg.arch == GEN_ATTNGAN && g->net.attngan) gnet_set_threads(g->net.attngan, nth);
+    if (g->cfg.arch == GEN_DMGAN && g->net.dmgan) dmgan_set_threads(g->net.dmgan, nth);
     if (g->cfg.arch == GEN_DFGAN && g->net.dfgan) dfgan_set_threads(g->net.dfgan, nth);
 }
 

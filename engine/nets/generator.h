@@ -14,8 +14,8 @@
 //
 // Every generator writes a 256x256 (imsize) RGB image in [-1, 1]; AttnGAN and DM-GAN can also
 // give their 64/128 px stage images, attention (memory addressing) maps and the CA_NET outputs.
-// DM-GAN's forward only reads the Generator; AttnGAN's and DF-GAN's keep per-call state in
-// their XNNPACK operators, so other threads take a generator_share instance (shared weights).
+// Every forward keeps per-call state in its XNNPACK operators, so other threads take a
+// generator_share instance (shared weights).
 #ifndef T2I_GENERATOR_H
 #define T2I_GENERATOR_H
 
@@ -97,13 +97,12 @@ typedef struct {
 // Loads and binds `spec`; on failure `g` is left freed (zeroed).
 int  generator_load(Generator *g /* OUT */, const GenConfig *cfg, const char *spec);
 void generator_free(Generator *g);   // accepts a zeroed Generator
-// A second instance for another thread: AttnGAN and DF-GAN get their own packed XNNPACK
-// operators over src's weights (gnet_share, dfgan_share: one forward at a time per instance);
-// DM-GAN borrows src's network (its forward only reads it). Free dst with generator_free
-// before src.
+// A second instance for another thread: its own packed XNNPACK operators over src's weights
+// (gnet_share, dmgan_share, dfgan_share: one forward at a time per instance). Free dst with
+// generator_free before src.
 int  generator_share(Generator *dst /* OUT */, const Generator *src);
-// nth threads where the network supports it (AttnGAN, DF-GAN): batch slices side by side, one
-// image on a pool inside every layer; else ignored.
+// nth threads (AttnGAN, DM-GAN, DF-GAN): batch slices side by side, one image on a pool inside
+// every layer.
 void generator_set_threads(Generator *g, int nth);
 size_t generator_arena_bytes(const Generator *g, int B, int T);
 // `arena` needs generator_arena_bytes(g, B, T) free; it is reset to its entry mark. T (the

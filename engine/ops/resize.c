@@ -35,24 +35,35 @@ static void torch_axis(int in, int out, int ac, int d, int *i0, int *i1, float *
     *l0 = 1.0f - l;
 }
 
+// Columns whose source indices and weights are computed at once (a stack table per chunk).
+#define TORCH_COLS 256
+
 // t0 = x00*w0 + x01*w1 with the first product fused (PyTorch's compiled kernel contracts
-// `t0 * w0 + t1 * w1` into fma(t0, w0, t1 * w1)); the same for the rows.
-void resize_bilinear_torch(float *out, const float *in, int N, int H, int W, int OH, int OW,
-                           int align_corners) {
+// `t0 * w0 + t1 * w1` into fma(t0, w0, t1 * w1)); the same for the rows. fmaf is exact in
+// every clone; the "fma" one inlines it (the default one calls libm).
+__attribute__((target_clones("fma", "default"))) void
+resize_bilinear_torch(float *out, const float *in, int N, int H, int W, int OH, int OW,
+                      int align_corners) {
     assert(out != in);
-    for (int oy = 0; oy < OH; oy++) {
-        int   y0, y1;
-        float h0, h1;
-        torch_axis(H, OH, align_corners, oy, &y0, &y1, &h0, &h1);
-        for (int ox = 0; ox < OW; ox++) {
-            int   x0, x1;
-            float w0, w1;
-            torch_axis(W, OW, align_corners, ox, &x0, &x1, &w0, &w1);
+    int   x0[TORCH_COLS], x1[TORCH_COLS];
+    float w0[TORCH_COLS], w1[TORCH_COLS];
+    for (int c0 = 0; c0 < OW; c0 += TORCH_COLS) {
+        int nc = OW - c0 < TORCH_COLS ? OW - c0 : TORCH_COLS;
+        for (int i = 0; i < nc; i++)
+            torch_axis(W, OW, align_corners, c0 + i, &x0[i], &x1[i], &w0[i], &w1[i]);
+        for (int oy = 0; oy < OH; oy++) {
+            int   y0, y1;
+            float h0, h1;
+            torch_axis(H, OH, align_corners, oy, &y0, &y1, &h0, &h1);
             for (int n = 0; n < N; n++) {
-                const float *p = in + (size_t)n * H * W;
-                float t0 = fmaf(p[(size_t)y0 * W + x0], w0, p[(size_t)y0 * W + x1] * w1);
-                float t1 = fmaf(p[(size_t)y1 * W + x0], w0, p[(size_t)y1 * W + x1] * w1);
-                out[((size_t)n * OH + oy) * OW + ox] = fmaf(t0, h0, t1 * h1);
+                const float *r0 = in + ((size_t)n * H + y0) * W;
+                const float *r1 = in + ((size_t)n * H + y1) * W;
+                float       *o = out + ((size_t)n * OH + oy) * OW + c0;
+                for (int i = 0; i < nc; i++) {
+                    float t0 = fmaf(r0[x0[i]], w0[i], r0[x1[i]] * w1[i]);
+                    float t1 = fmaf(r1[x0[i]], w0[i], r1[x1[i]] * w1[i]);
+                    o[i] = fmaf(t0, h0, t1 * h1);
+                }
             }
         }
     }

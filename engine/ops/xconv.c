@@ -136,14 +136,16 @@ void xconv_out_hw(const XConv *x, int H, int W, int *OH, int *OW) {
 XConvStats xconv_stats;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static double now_s(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp) {
-    double t0 = xconv_stats.enabled ? now_s() : 0;
+    int    stats = xconv_stats.enabled;
+    double t0 = stats ? clock_s(CLOCK_MONOTONIC) : 0;
+    double c0 = stats ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
     enum xnn_status st;
     if (x->kind == XCONV_UP2)
         st = xnn_setup_deconvolution2d_nhwc_f32(x->op, (size_t)B, (size_t)H, (size_t)W, 0, 0, in,
@@ -156,13 +158,15 @@ int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, 
         return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
                          "xconv: XNNPACK failed on a batch of %d images of %dx%d (status %d)", B,
                          H, W, (int)st);
-    if (xconv_stats.enabled) {
+    if (stats) {
         int OH, OW;
         xconv_out_hw(x, H, W, &OH, &OW);
         double per = (double)B * OH * OW * x->out_c * x->in_c;
-        double cs = (now_s() - t0) * xpool_threads(tp);
+        double cs = (clock_s(CLOCK_MONOTONIC) - t0) * xpool_threads(tp);
+        double cpu = (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * xpool_threads(tp);
         pthread_mutex_lock(&stats_lock);
         xconv_stats.core_seconds += cs;
+        xconv_stats.cpu_seconds += cpu;
         xconv_stats.macs += per * (x->kind == XCONV_UP2 ? 4 : x->kh * x->kw);
         xconv_stats.macs_nominal += per * x->kh * x->kw;
         pthread_mutex_unlock(&stats_lock);
@@ -446,20 +450,49 @@ typedef struct {
 
 static inline float max_nan1(float a, float b) { return (b > a || b != b) ? b : a; }
 
+// Elementwise over channels, so every ISA clone computes the same bits. 8-float vectors (GCC
+// vector extensions: one AVX2 register or two SSE ones) because -O2 leaves these loops scalar,
+// and the scalar max with its NaN test branches on every element (it took 12% of Inception's
+// time). Not xconv.h's 16-lane vectors: GCC 12 compiles this max (two compares OR-ed, then a
+// select) on them to scalar code in the AVX-512F clone.
+#define POOL_CLONES __attribute__((target_clones("avx2", "default")))
+typedef float v8f __attribute__((vector_size(32)));
+typedef int   v8i __attribute__((vector_size(32)));
+// An unaligned view of 8 floats (no helper functions: a vector return value would depend on
+// the clone's ISA).
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+#define LD8(p) (*(const v8f_u *)(p))
+#define ST8(p) (*(v8f_u *)(p))
 
-ISA_CLONES static void vmax(float *restrict y, const float *restrict x, int n) {
-    for (int c = 0; c < n; c++) y[c] = max_nan1(y[c], x[c]);
+POOL_CLONES static void vmax(float *restrict y, const float *restrict x, int n) {
+    int c = 0;
+    for (; c + 8 <= n; c += 8) {
+        v8f a = LD8(y + c), b = LD8(x + c);
+        v8i take_b = (b > a) | (b != b);   // max_nan1, lane by lane
+        ST8(y + c) = (v8f)((take_b & (v8i)b) | (~take_b & (v8i)a));
+    }
+    for (; c < n; c++) y[c] = max_nan1(y[c], x[c]);
 }
-ISA_CLONES static void vadd(float *restrict y, const float *restrict x, int n) {
-    for (int c = 0; c < n; c++) y[c] += x[c];
+POOL_CLONES static void vadd(float *restrict y, const float *restrict x, int n) {
+    int c = 0;
+    for (; c + 8 <= n; c += 8) ST8(y + c) = LD8(y + c) + LD8(x + c);
+    for (; c < n; c++) y[c] += x[c];
 }
-ISA_CLONES static void vdiv_bias_relu(float *restrict y, const float *restrict acc, float div,
+POOL_CLONES static void vdiv_bias_relu(float *restrict y, const float *restrict acc, float div,
                                        const float *restrict bias, int n) {
+    int c = 0;
     if (!bias) {
-        for (int c = 0; c < n; c++) y[c] = acc[c] / div;
+        for (; c + 8 <= n; c += 8) ST8(y + c) = LD8(acc + c) / div;
+        for (; c < n; c++) y[c] = acc[c] / div;
         return;
     }
-    for (int c = 0; c < n; c++) {
+    const v8f zero = {0};
+    for (; c + 8 <= n; c += 8) {
+        v8f v = LD8(acc + c) / div + LD8(bias + c);
+        v8i pos = v > zero;   // v > 0 ? v : 0, as the scalar tail (NaN -> 0)
+        ST8(y + c) = (v8f)(pos & (v8i)v);
+    }
+    for (; c < n; c++) {
         float v = acc[c] / div + bias[c];
         y[c] = v > 0.0f ? v : 0.0f;
     }

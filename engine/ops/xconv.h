@@ -63,12 +63,14 @@ void xconv_run_ref(float *out, const float *in, const Conv2d *m, XConvKind kind,
                    size_t out_stride, int B, int H, int W);
 
 // Optional accounting for benchmarks (off by default; enable while no forward runs): core
-// seconds inside xconv_run (wall time x the pool's threads, summed over calling threads) and
+// seconds inside xconv_run (wall time x the pool's threads, summed over calling threads), CPU
+// seconds (the calling thread's CPU time x the pool's threads: what the convs cost while other
+// processes take wall time from the cores; compare with bench_fma_peak, counted the same way),
 // the multiply-accumulates done (`macs`, an UP2 conv counted at its 4 taps per output) and those
 // of the plain layers it replaces (`macs_nominal`, an UP2 conv counted as upsample + 3x3: 9).
 typedef struct {
     int    enabled;
-    double core_seconds, macs, macs_nominal;
+    double core_seconds, cpu_seconds, macs, macs_nominal;
 } XConvStats;
 extern XConvStats xconv_stats;
 
