@@ -40,9 +40,11 @@ static void torch_axis(int in, int out, int ac, int d, int *i0, int *i1, float *
 
 // t0 = x00*w0 + x01*w1 with the first product fused (PyTorch's compiled kernel contracts
 // `t0 * w0 + t1 * w1` into fma(t0, w0, t1 * w1)); the same for the rows. fmaf is exact in
-// every clone; the "fma" one inlines it (the default one calls libm).
-__attribute__((target_clones("fma", "default"))) void
-resize_bilinear_torch(float *out, const float *in, int N, int H, int W, int OH, int OW,
+// every clone; the "fma" one inlines it (the default one calls libm). The clones are static
+// behind a plain entry point: clang 14 emits a target_clones dispatcher only in a translation
+// unit that calls the function.
+__attribute__((target_clones("fma", "default"))) static void
+bilinear_torch_clones(float *out, const float *in, int N, int H, int W, int OH, int OW,
                       int align_corners) {
     assert(out != in);
     int   x0[TORCH_COLS], x1[TORCH_COLS];
@@ -67,6 +69,11 @@ resize_bilinear_torch(float *out, const float *in, int N, int H, int W, int OH, 
             }
         }
     }
+}
+
+void resize_bilinear_torch(float *out, const float *in, int N, int H, int W, int OH, int OW,
+                           int align_corners) {
+    bilinear_torch_clones(out, in, N, H, W, OH, OW, align_corners);
 }
 
 // ---- TF1 ResizeBilinear (legacy scaler) ----------------------------------------------------
