@@ -61,7 +61,7 @@ static void same_rows(const char *what, int threads, const float *batch, const f
 // must equal them bit for bit. (Batch-1 itself with 2 BLAS threads differs in the last bits:
 // OpenBLAS's sgemm is not bitwise thread-count independent; the runner evaluates one image per
 // call on single-threaded BLAS per worker, see test_golden.)
-static void inception_batch(InceptionVariant v, const char *what) {
+static void inception_batch(InceptionVariant v, const char *what, int nhwc) {
     InceptionConfig cfg;
     inception_config(&cfg, v);
     Inception *net;
@@ -69,6 +69,7 @@ static void inception_batch(InceptionVariant v, const char *what) {
     StateDict sd;
     CHECK(hash_weights_fill(inception_keys(net), &sd) == T2I_OK);
     CHECK(inception_bind(net, &sd, what) == T2I_OK);
+    CHECK(inception_set_nhwc(net, nhwc) == T2I_OK);
     int C = cfg.num_classes;
     float *x = test_images(299, 299);
     size_t per = (size_t)3 * 299 * 299;
@@ -106,8 +107,12 @@ static void inception_batch(InceptionVariant v, const char *what) {
     inception_free(net);
 }
 
-TEST(inception_torchvision_batch_equals_batch1) { inception_batch(INCEPTION_TORCHVISION, "tv"); }
-TEST(inception_tf2015_batch_equals_batch1) { inception_batch(INCEPTION_TF2015, "tf2015"); }
+TEST(inception_torchvision_batch_equals_batch1) { inception_batch(INCEPTION_TORCHVISION, "tv", 1); }
+TEST(inception_tf2015_batch_equals_batch1) { inception_batch(INCEPTION_TF2015, "tf2015", 1); }
+// The channel-major twin (bench baseline, tools/xnn_ab) keeps the same contract.
+TEST(inception_channel_major_batch_equals_batch1) {
+    inception_batch(INCEPTION_TF2015, "tf2015 channel-major", 0);
+}
 
 TEST(damsm_image_batch_equals_batch1) {
     DamsmImage m;
@@ -558,6 +563,7 @@ int main(void) {
     RUN(resume_lookup_by_status);
     RUN(inception_torchvision_batch_equals_batch1);
     RUN(inception_tf2015_batch_equals_batch1);
+    RUN(inception_channel_major_batch_equals_batch1);
     RUN(damsm_image_batch_equals_batch1);
     db_close(&DB);
     unlink(path);

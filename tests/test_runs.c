@@ -336,11 +336,19 @@ TEST(test_resume_counts_done_blocks_once) {
                        NULL) == SQLITE_OK);
     sqlite3_close(d);
     long long gen = q_int(db, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'");
+    // The done blocks' rows (their measured seconds) are not committed a second time.
+    const char *blocks_sql = "SELECT group_concat(block || ':' || state || ':' || samples || ':' "
+                             "|| quote(seconds), ',') FROM (SELECT * FROM blocks WHERE run = 1 "
+                             "ORDER BY block)";
+    char before[4096], after[4096];
+    q_text(db, blocks_sql, before, sizeof before);
     int rc = run_sync(db, NULL);
     CHECKF(rc == 0 && strstr(OUT, "resuming run 1") && strstr(OUT, " 16/16 samples") &&
                !strstr(OUT, "32/16"),
            "exit %d: %s", rc, OUT);
     CHECK(q_int(db, "SELECT images FROM timings WHERE run = 1 AND stage = 'generate'") == gen);
+    q_text(db, blocks_sql, after, sizeof after);
+    CHECKF(before[0] && strcmp(before, after) == 0, "blocks before %s, after %s", before, after);
 }
 
 TEST(test_sample_sets_and_stored_bytes) {
