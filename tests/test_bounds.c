@@ -21,17 +21,6 @@
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-// An exactly-sized heap copy of the first n bytes (malloc(0) avoided: n = 0 gets 1 byte that is
-// never part of the input).
-static uint8_t *bytes_dup(const uint8_t *p, size_t n) {
-    uint8_t *c = malloc(n ? n : 1);
-    if (!c) abort();
-    if (n) memcpy(c, p, n);
-    return c;
-}
-
-static int msg_has(const char *s) { return strstr(t2i_errmsg(), s) != NULL; }
-
 // ---- npy ---------------------------------------------------------------------------------------
 
 static int npy_try(const uint8_t *img, size_t n) {

@@ -20,15 +20,6 @@
 
 #include "bytes_test.h"
 
-static uint8_t *bytes_dup(const uint8_t *p, size_t n) {
-    uint8_t *c = malloc(n ? n : 1);
-    if (!c) abort();
-    if (n) memcpy(c, p, n);
-    return c;
-}
-
-static int msg_has(const char *s) { return strstr(t2i_errmsg(), s) != NULL; }
-
 static void b_be(Buf *b, uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; i--) b_u8(b, (uint8_t)(v >> (8 * i)));
 }

@@ -7,6 +7,7 @@
 // from the shipped protocol, evaluator card and model cards through cJSON.
 #include "test.h"
 
+#include "bytes_test.h"
 #include "evaluators.h"
 #include "jsonx.h"
 #include "model_card.h"
@@ -24,8 +25,6 @@
 #include <unistd.h>
 
 static char T[64] = "/tmp/t2i_btext_XXXXXX";
-
-static int msg_has(const char *s) { return strstr(t2i_errmsg(), s) != NULL; }
 
 static void put_file(const char *path, const char *text, size_t n) {
     FILE *f = fopen(path, "wb");

@@ -17,15 +17,6 @@
 
 #include "bytes_test.h"
 
-static uint8_t *bytes_dup(const uint8_t *p, size_t n) {
-    uint8_t *c = malloc(n ? n : 1);
-    if (!c) abort();
-    if (n) memcpy(c, p, n);
-    return c;
-}
-
-static int msg_has(const char *s) { return strstr(t2i_errmsg(), s) != NULL; }
-
 // ---- protobuf writer --------------------------------------------------------------------------
 
 static void pv(Buf *b, uint64_t v) {

@@ -186,8 +186,6 @@ static void build_zip_pth(Buf *b, const TSpec *t, int nt, const SSpec *s, int ns
     free(pk.p);
 }
 
-static int msg_has(const char *s) { return strstr(t2i_errmsg(), s) != NULL; }
-
 // ---- sha256 / rd -----------------------------------------------------------------------------
 
 TEST(sha256_vectors) {
