@@ -356,8 +356,36 @@ static int bench_end_to_end(const BenchSession *s) {
     return T2I_OK;
 }
 
+// The peak-memory rows: a `run` with every evaluator per generator, each in its own process.
+static int bench_memory_rows(const BenchSession *s) {
+    BenchMemory m[BENCH_MEMORY_N];
+    int         rc = bench_memory(&s->o, m);
+    if (rc) return rc;
+    if (!s->o.json)
+        printf("\npeak resident memory of a %d-worker `run` with every evaluator (IS slim-cub, "
+               "FID tf2015 with statistics,\nKID with reference features, DAMSM R-precision; "
+               "demo_cub_slim card, --batch %d, %d samples), a process each:\n",
+               m[0].workers, m[0].batch, m[0].samples);
+    for (int i = 0; i < BENCH_MEMORY_N; i++) {
+        double mib = m[i].peak_rss_bytes / 1048576.0;
+        int    ok = mib <= BENCH_MEMORY_LIMIT_MIB;
+        if (s->o.json)
+            printf("{\"memory\": \"%s\", \"workers\": %d, \"batch\": %d, \"samples\": %d, "
+                   "\"evaluators\": \"is slim-cub, fid tf2015 + statistics, kid, damsm "
+                   "r-precision\", "
+                   "\"peak_rss_mib\": %.1f, \"limit_mib\": %.0f, \"within_limit\": %s}\n",
+                   m[i].network, m[i].workers, m[i].batch, m[i].samples, mib,
+                   BENCH_MEMORY_LIMIT_MIB, ok ? "true" : "false");
+        else
+            printf("  %-14s %6.0f MiB (%.2f GiB)   target <= %.1f GiB: %s\n", m[i].network, mib,
+                   mib / 1024, BENCH_MEMORY_LIMIT_MIB / 1024, ok ? "met" : "NOT met");
+    }
+    fflush(stdout);
+    return T2I_OK;
+}
+
 static const char *const USAGE =
-    "t2ibench bench generator|inception|damsm|run|all [--batch B] [--threads T]\n"
+    "t2ibench bench generator|inception|damsm|run|memory|all [--batch B] [--threads T]\n"
     "       [--config bird|coco] [--arch attngan|dmgan|dfgan] [--variant tf2015|torchvision]\n"
     "       [--iters N] [--warmup N] [--rounds N] [--limit N] [--pytorch TOOL [--python PATH]]\n"
     "       [--json]\n"
@@ -366,13 +394,21 @@ static const char *const USAGE =
     "  and its convolutions' own fraction of one CPU's peak (conv %: MACs per CPU second).\n"
     "  `generator --arch` picks AttnGAN, DM-GAN or DF-GAN. `run` times `t2ibench run` end to end\n"
     "  on the CUB smoke suite (--limit samples, default 32) and projects a 30,000-image CUB\n"
-    "  protocol. `all`: every network at batch 8 and at batch 1, then `run`.\n"
+    "  protocol. `memory`: peak resident memory of a --threads-worker `t2ibench run` with\n"
+    "  every evaluator (IS, FID with statistics, KID, R-precision) for the AttnGAN, DM-GAN and\n"
+    "  DF-GAN demo cards, each in a process of its own, next to the 1.5 GiB target (statistics\n"
+    "  made by `run --images-out` + `fid-stats` in a scratch folder under /tmp).\n"
+    "  `all`: every network at batch 8 and at batch 1, then `run`, then `memory`.\n"
+    "  (`bench peak-rss OUT run ARGS...`: runs `t2ibench run ARGS...` and writes its peak\n"
+    "  resident memory in bytes to OUT; what `memory` starts.)\n"
     "  --pytorch tools/torch_baseline.py also times the original PyTorch networks in this run\n"
     "  (started with --python, default /usr/bin/python3), alternating with t2ibench network by\n"
     "  network, best of --rounds (default 1), and prints the ratio. Without it no PyTorch figure\n"
     "  is printed: baselines are never remembered from another machine or run.";
 
 int cmd_bench(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "peak-rss") == 0)
+        return bench_peak_rss_child(argc - 1, argv + 1);
     Args a;
     if (args_init(&a, argc, argv)) return cli_usage("bench", USAGE);
     if (args_flag(&a, "--help")) {
@@ -416,8 +452,9 @@ int cmd_bench(int argc, char **argv) {
     const char *what = pos[0];
     int         all = strcmp(what, "all") == 0;
     if (!all && strcmp(what, "generator") && strcmp(what, "inception") &&
-        strcmp(what, "damsm") && strcmp(what, "run")) {
-        t2i_error(T2I_EARG, "unknown network '%s' (generator, inception, damsm, run or all)",
+        strcmp(what, "damsm") && strcmp(what, "run") && strcmp(what, "memory")) {
+        t2i_error(T2I_EARG, "unknown network '%s' (generator, inception, damsm, run, memory or "
+                            "all)",
                   what);
         return cli_usage("bench", USAGE);
     }
@@ -443,8 +480,11 @@ int cmd_bench(int argc, char **argv) {
             for (size_t i = 0; i < sizeof ITEMS / sizeof *ITEMS && !rc; i++)
                 rc = bench_item(&s, &ITEMS[i], batches[b], NULL, NULL);
         if (!rc) rc = bench_end_to_end(&s);
+        if (!rc) rc = bench_memory_rows(&s);
     } else if (strcmp(what, "run") == 0) {
         rc = bench_end_to_end(&s);
+    } else if (strcmp(what, "memory") == 0) {
+        rc = bench_memory_rows(&s);
     } else {
         BenchItem one = {what, NULL, NULL, NULL, what};
         if (strcmp(what, "generator") == 0) {

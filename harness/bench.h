@@ -101,6 +101,26 @@ int bench_run(const BenchOpts *o);
 // words through the bi-LSTM), from summary.json; 0 when the file is missing.
 double bench_pipeline_gmacs(void);
 
+// ---- peak memory of a run with every evaluator (harness/bench_memory.c) ----------------------
+// One measurement: `t2ibench run` of `network` (hash weights) on the attngan-2018 suite with
+// the demo_cub_slim evaluator card (IS slim-cub, FID tf2015 with statistics, KID with reference
+// features, DAMSM R-precision), `workers` workers, --batch `batch`, `samples` samples (one batch
+// per worker), in a child process of its own.
+#define BENCH_MEMORY_N 3        // AttnGAN, DM-GAN, DF-GAN bird
+#define BENCH_MEMORY_LIMIT_MIB 1536.0   // issue 10's target: 1.5 GiB (printed, never asserted)
+typedef struct {
+    char   network[64];
+    int    workers, batch, samples;
+    double peak_rss_bytes;
+} BenchMemory;
+// Makes FID statistics and KID reference features with `run --images-out` + `fid-stats` in a
+// scratch folder under /tmp (removed afterwards), then measures each generator with o->threads
+// workers and o->batch. T2I_OK, or T2I_EIO naming the command that failed and its output's tail.
+int bench_memory(const BenchOpts *o, BenchMemory out[BENCH_MEMORY_N]);
+// `t2ibench bench peak-rss OUT run ARGS...`: runs `t2ibench run ARGS...` in this process, then
+// writes its peak resident memory in bytes (VmHWM) to OUT. An exit code.
+int bench_peak_rss_child(int argc, char **argv);
+
 int cmd_bench(int argc, char **argv);
 
 #endif

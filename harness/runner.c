@@ -31,6 +31,9 @@
 #include "weights.h"
 
 #include <cjson/cJSON.h>
+#ifdef __GLIBC__
+#include <malloc.h>   // malloc_trim
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -435,6 +438,14 @@ static int load_worker_nets(Run *r) {
     return T2I_OK;
 }
 
+// The evaluator networks (IS classifier, FID Inception, DAMSM image encoder) take the images of
+// a batch EVAL_CHUNK at a time: their activation arenas then hold EVAL_CHUNK images, not --batch
+// (an Inception's is ~72 MB at 8 images, and a worker has up to three), at the same speed (the
+// convolutions' work per image does not change), and a sample's bytes stay the same (XNNPACK's
+// per-image results do not depend on the batch: tests/test_xconv.c).
+#define EVAL_CHUNK 2
+static int eval_chunk(int nb, int b0) { return nb - b0 < EVAL_CHUNK ? nb - b0 : EVAL_CHUNK; }
+
 static int alloc_buffers(Run *r) {
     int B = r->B, W = r->words_num, M = r->S.mismatches;
     size_t img = (size_t)B * 3 * IMG * IMG;
@@ -483,11 +494,11 @@ static int alloc_buffers(Run *r) {
     if (r->use_rp) {
         size_t c = text_encoder_arena_bytes(&r->dte, 1 + M, W);
         if (c > need) need = c;
-        int rc = damsm_image_reserve(&r->dim, B);
+        int rc = damsm_image_reserve(&r->dim, eval_chunk(B, 0));
         if (rc) return rc;
     }
-    if (r->use_is && inception_reserve(r->is_net, B)) return T2I_ENOMEM;
-    if (r->use_fid && inception_reserve(r->fid_net, B)) return T2I_ENOMEM;
+    if (r->use_is && inception_reserve(r->is_net, eval_chunk(B, 0))) return T2I_ENOMEM;
+    if (r->use_fid && inception_reserve(r->fid_net, eval_chunk(B, 0))) return T2I_ENOMEM;
     return arena_init(&r->arena, need + 4096);
 }
 
@@ -646,11 +657,15 @@ static int run_batch(Run *r, int64_t first, int nb) {
             else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.is_resize,
                                           r->is_map, INC, INC, r->x299 + per299 * b)))
                 return rc;
-        InceptionOut io;   // the work unit at once: per-image bytes do not depend on it
-        memset(&io, 0, sizeof io);
-        if (r->is_unbiased) io.logits_unbiased = r->is_out;
-        else io.logits = r->is_out;
-        if ((rc = inception_forward(r->is_net, r->x299, nb, &io))) return rc;
+        for (int b0 = 0; b0 < nb; b0 += EVAL_CHUNK) {   // per-image bytes do not depend on it
+            InceptionOut io;
+            memset(&io, 0, sizeof io);
+            float *lg = r->is_out + (size_t)b0 * r->is_cols;
+            if (r->is_unbiased) io.logits_unbiased = lg;
+            else io.logits = lg;
+            if ((rc = inception_forward(r->is_net, r->x299 + per299 * b0, eval_chunk(nb, b0), &io)))
+                return rc;
+        }
         r->t[ST_IS] += prov_now() - t0;
         r->t_images[ST_IS] += nb;
     }
@@ -664,10 +679,14 @@ static int run_batch(Run *r, int64_t first, int nb) {
             else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.fid_resize,
                                           r->fid_map, INC, INC, r->x299 + per299 * b)))
                 return rc;
-        InceptionOut io;
-        memset(&io, 0, sizeof io);
-        io.pool3 = r->pool3;
-        if ((rc = inception_forward(r->fid_net, r->x299, nb, &io))) return rc;
+        for (int b0 = 0; b0 < nb; b0 += EVAL_CHUNK) {
+            InceptionOut io;
+            memset(&io, 0, sizeof io);
+            io.pool3 = r->pool3 + (size_t)b0 * 2048;
+            if ((rc = inception_forward(r->fid_net, r->x299 + per299 * b0, eval_chunk(nb, b0),
+                                        &io)))
+                return rc;
+        }
         r->t[ST_FID] += prov_now() - t0;
         r->t_images[ST_FID] += nb;
     }
@@ -682,11 +701,13 @@ static int run_batch(Run *r, int64_t first, int nb) {
             dout.cnn_code = r->cnn_code + (size_t)b * E;
             if ((rc = images_damsm(&r->dim, r->ld[b], r->ldH[b], r->ldW[b], &dout))) return rc;
         }
-        if (r->have_model) {   // the work unit at once
+        for (int b0 = 0; r->have_model && b0 < nb; b0 += EVAL_CHUNK) {
             DamsmImageOut dout;
             memset(&dout, 0, sizeof dout);
-            dout.cnn_code = r->cnn_code;
-            if ((rc = damsm_image_forward(&r->dim, r->img, nb, IMG, IMG, &dout))) return rc;
+            dout.cnn_code = r->cnn_code + (size_t)b0 * E;
+            if ((rc = damsm_image_forward(&r->dim, r->img + per * b0, eval_chunk(nb, b0), IMG, IMG,
+                                          &dout)))
+                return rc;
         }
         for (int b = 0; b < nb; b++) {
             memset(r->rp_cap, 0, sizeof(int64_t) * (size_t)(1 + M) * W);
@@ -871,12 +892,8 @@ static void *job_main(void *arg) {
     return NULL;
 }
 
-// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET weights of
-// w0 and owns its generator instance (generator_share), Inception / DAMSM image networks, arena and
-// buffers.
-static int worker_clone(const Run *w0, Run *w, int k) {
-    *w = *w0;
-    w->widx = k;
+// Clears what a worker owns (after worker_free, or in a copy of worker 0 before it gets its own).
+static void worker_forget(Run *w) {
     w->is_net = w->fid_net = NULL;
     memset(&w->dim, 0, sizeof w->dim);
     memset(&w->arena, 0, sizeof w->arena);
@@ -886,9 +903,18 @@ static int worker_clone(const Run *w0, Run *w, int k) {
     w->pool3 = NULL, w->cnn_code = NULL, w->rp_cap = NULL, w->rp_lens = NULL, w->rp_sent = NULL;
     w->rp_scores = NULL, w->rp_rank = NULL, w->img_sha = NULL;
     w->ld = NULL, w->ldH = NULL, w->ldW = NULL;
+    memset(&w->g, 0, sizeof w->g);
+}
+
+// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET weights of
+// w0 and owns its generator instance (generator_share), Inception / DAMSM image networks, arena and
+// buffers.
+static int worker_clone(const Run *w0, Run *w, int k) {
+    *w = *w0;
+    w->widx = k;
+    worker_forget(w);
     memset(w->t, 0, sizeof w->t);
     memset(w->t_images, 0, sizeof w->t_images);
-    memset(&w->g, 0, sizeof w->g);
     int rc = w0->have_model ? generator_share(&w->g, &w0->g) : T2I_OK;
     if (!rc) rc = load_worker_nets(w);
     if (!rc) rc = alloc_buffers(w);
@@ -1429,6 +1455,16 @@ int runner_run(const RunOpts *o, int64_t *run_id) {
                   (long long)run);
     }
     if (rc) goto fail_run;
+    // Scoring reads the stored rows only: the networks, arenas and buffers go first, so the
+    // run's peak memory is that of computing or of scoring (FID's 2048 x 2048 matrices), not both.
+    for (int k = 1; k < nw; k++) worker_free(&workers[k]);
+    t2i_free(workers);
+    workers = NULL;
+    worker_free(&r);
+    worker_forget(&r);
+#ifdef __GLIBC__
+    malloc_trim(0);   // hand the freed pages of every thread's heap back at once
+#endif
     if ((rc = score(&spec, &d, run))) goto fail_run;
     if (o->images_out) images_out_report(&r, run, &d);
     goto out;

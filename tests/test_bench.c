@@ -165,6 +165,34 @@ TEST(test_bench_run_one_sample) {
     CHECK(count_bench_dirs() <= before);
 }
 
+// bench peak-rss: the child `bench memory` starts runs `run` in its own process and writes that
+// process's peak resident memory; anything but `run` is a usage error and writes nothing.
+TEST(test_peak_rss_child) {
+    char out[300], db[300];
+    snprintf(out, sizeof out, "%s/peak.txt", T);
+    snprintf(db, sizeof db, "%s/peak.db", T);
+    CHECK(sh("%s bench peak-rss %s list --db %s", BIN, out, db) == 4);
+    CHECK(strstr(OUT, "peak-rss OUT run"));
+    CHECK(access(out, F_OK) != 0);
+    CHECK(sh("%s bench peak-rss %s run --suite %s/missing.suite --model "
+             "suites/models/demo_bird.json --protocol suites/protocols/smoke.json --db %s -q",
+             BIN, out, T, db) == 2);
+    CHECK(access(out, F_OK) != 0);   // a failed run reports no figure
+    CHECK(sh("%s bench peak-rss %s run --suite suites/cub_smoke.suite --model "
+             "suites/models/demo_bird.json --protocol suites/protocols/smoke.json --evaluators "
+             "suites/evaluators/demo_cub.json --db %s --limit 1 --batch 1 --threads 1 -q",
+             BIN, out, db) == 0);
+    uint8_t *buf = NULL;
+    size_t   len = 0;
+    CHECK(t2i_read_file(out, &buf, &len) == T2I_OK);
+    char txt[64] = "";
+    if (buf) snprintf(txt, sizeof txt, "%.*s", (int)(len < 63 ? len : 63), (const char *)buf);
+    t2i_free(buf);
+    // G_NET, the IS Inception and the DAMSM networks were resident: well over 100 MiB
+    double bytes = atof(txt);
+    CHECKF(bytes > 100.0 * 1048576 && bytes < 64.0 * 1073741824, "%s", txt);
+}
+
 int main(void) {
     BIN = getenv("T2I_BIN") && *getenv("T2I_BIN") ? getenv("T2I_BIN") : "build/t2ibench";
     snprintf(T, sizeof T, "/tmp/t2i_bench_XXXXXX");
@@ -181,6 +209,7 @@ int main(void) {
     RUN(test_no_baseline_without_pytorch);
     RUN(test_pytorch_interchange);
     RUN(test_bench_run_one_sample);
+    RUN(test_peak_rss_child);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", T);
