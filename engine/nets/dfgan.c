@@ -185,7 +185,7 @@ static void dfgan_unpack(DfGan *g) {
         xconv_free(&g->x.c2[k]);
         xconv_free(&g->x.c_sc[k]);
     }
-    xconv_free(&g->x.to_rgb);
+    xtaps_free(&g->x.to_rgb);
 }
 
 static int dfgan_pack(DfGan *g) {
@@ -201,9 +201,7 @@ static int dfgan_pack(DfGan *g) {
             rc = xconv_create(&g->x.c_sc[k], &b->c_sc, XCONV_PLAIN, NULL, NULL, -INFINITY,
                               INFINITY, 0, 0);
     }
-    if (!rc)
-        rc = xconv_create(&g->x.to_rgb, &g->to_rgb, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY,
-                          0, 0);
+    if (!rc) rc = xtaps_create(&g->x.to_rgb, &g->to_rgb);
     if (rc) {
         dfgan_unpack(g);
         return t2i_error_prefix(rc, "DF-GAN NetG: packing the convolutions for XNNPACK");
@@ -226,6 +224,7 @@ typedef struct {
     const float  *cond;     // (B, nz + cond_dim)
     float        *hidden;   // (B, C), C <= 8nf
     float        *aff[4];   // gamma0, beta0, gamma1, beta1 of one DFBLK, (B, C) each
+    double        sums[2];  // to_rgb's tap sums: CPU, core seconds (xtaps_run), xconv_stats on
 } Ctx;
 
 // Affine.forward's parameters: gamma = fc_gamma(cond), beta = fc_beta(cond), each
@@ -369,10 +368,13 @@ static void run(Ctx *x, const float *noise, const float *sent, DfGanOutputs *out
     }
     // to_rgb: LeakyReLU(0.2) -> conv3x3 -> tanh, the image back to NCHW
     float *rgb = arena_floats(x->a, (size_t)B * S * S * c->ch_size);
+    // to_rgb's 1x1 conv output goes into the other block buffer when it fits
+    size_t nt = xtaps_scratch_floats(&g->x.to_rgb, B, S, S);
+    float *taps = nt <= big ? buf[1 - cur] : arena_floats(x->a, nt);
     if (x->live && !x->rc && out->img) {
         if (!fuse_lrelu)
             leaky_relu_forward(buf[cur], buf[cur], (size_t)B * c->nf * S * S, 0.2f);
-        conv(x, &g->x.to_rgb, rgb, buf[cur], S);
+        x->rc = xtaps_run(&g->x.to_rgb, rgb, buf[cur], taps, B, S, S, x->tp, x->sums);
         if (!x->rc) nhwc_tanh_to_nchw(out->img, rgb, B, c->ch_size, S * S, (size_t)c->ch_size, x->tp);
     }
 }
@@ -444,8 +446,15 @@ int dfgan_forward(const DfGan *g, const float *noise, const float *sent_emb, DfG
     }
     xslices_run(n, slice_run, sl);
     arena_reset_to(arena, mark);
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
         if (sl[k].x.rc) return sl[k].x.rc;
+        // the tap sums finish to_rgb's convolution: their time counts as its time (one thread
+        // here, the slices have joined)
+        if (xconv_stats.enabled) {
+            xconv_stats.cpu_seconds += sl[k].x.sums[0];
+            xconv_stats.core_seconds += sl[k].x.sums[1];
+        }
+    }
     return T2I_OK;
 }
 

@@ -33,6 +33,7 @@
 #include "ops.h"
 #include "state_dict.h"
 #include "xconv.h"
+#include "xtaps.h"
 
 #include <stddef.h>
 
@@ -81,7 +82,7 @@ typedef struct {
     XConv c1[DFGAN_MAX_BLOCKS];     // XCONV_UP2: upsample + c1 over the low-resolution input
     XConv c2[DFGAN_MAX_BLOCKS];
     XConv c_sc[DFGAN_MAX_BLOCKS];   // 1x1 at the input resolution (only when in_c != out_c)
-    XConv to_rgb;
+    XTaps to_rgb;                   // 3x3 -> 3: a 1x1 conv to 27 channels + tap sums (xtaps.h)
 } DfGanPacked;
 
 typedef struct DfGan {
