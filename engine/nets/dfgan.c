@@ -155,7 +155,14 @@ static int share_n(DfGan *dst, const DfGan *src, int nth) {
     return rc;
 }
 
-static int share_one(void *dst, const void *src) { return share_n(dst, src, 1); }
+static int pack_bands(DfGan *g);
+
+// A peer: single-threaded, and it runs a band of rows of one image beside its source.
+static int share_one(void *dst, const void *src) {
+    int rc = share_n(dst, src, 1);
+    if (!rc && (rc = pack_bands(dst))) dfgan_free(dst);
+    return rc;
+}
 
 int dfgan_share(DfGan *dst, const DfGan *src) { return share_n(dst, src, src->nth); }
 
@@ -168,8 +175,9 @@ int dfgan_set_threads(DfGan *g, int nth) {
         g->nth = 1;
         return t2i_error(T2I_ENOMEM, "DF-GAN NetG: cannot start %d threads", nth);
     }
-    if (g->nth > 1) {   // single-threaded peers for batch slices
-        int rc;
+    if (g->nth > 1) {   // single-threaded peers for batch slices and bands of one image
+        int rc = pack_bands(g);
+        if (rc) return rc;
         g->peers = xpeers_create(g->nth - 1, sizeof *g->peers, share_one, drop_instance, g, &rc);
         if (!g->peers) return rc;
         g->npeers = g->nth - 1;
@@ -184,8 +192,10 @@ static void dfgan_unpack(DfGan *g) {
         xconv_free(&g->x.c1[k]);
         xconv_free(&g->x.c2[k]);
         xconv_free(&g->x.c_sc[k]);
+        xconv_free(&g->x.c2v[k]);
     }
     xtaps_free(&g->x.to_rgb);
+    g->x.bands = 0;
 }
 
 static int dfgan_pack(DfGan *g) {
@@ -209,6 +219,22 @@ static int dfgan_pack(DfGan *g) {
     return T2I_OK;
 }
 
+static int pack_bands(DfGan *g) {
+    if (g->x.bands) return T2I_OK;
+    int rc = T2I_OK;
+    for (int k = 0; k < g->n_blocks && !rc; k++) {
+        Conv2d v = g->blocks[k].c2;
+        v.ph = 0;   // the rows above and below come from the band's input (guard rows: zeros)
+        rc = xconv_create(&g->x.c2v[k], &v, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY, 0, 0);
+    }
+    if (rc) {
+        for (int k = 0; k < g->n_blocks; k++) xconv_free(&g->x.c2v[k]);
+        return t2i_error_prefix(rc, "DF-GAN NetG: packing the band convolutions for XNNPACK");
+    }
+    g->x.bands = 1;
+    return T2I_OK;
+}
+
 // ---- forward ------------------------------------------------------------------------------
 // Activations are NHWC (B, H, W, C), channels contiguous. Buffers come from the arena in a fixed
 // order; with a measuring arena the same code runs with the arithmetic skipped (live == 0),
@@ -225,7 +251,54 @@ typedef struct {
     float        *hidden;   // (B, C), C <= 8nf
     float        *aff[4];   // gamma0, beta0, gamma1, beta1 of one DFBLK, (B, C) each
     double        sums[2];  // to_rgb's tap sums: CPU, core seconds (xtaps_run), xconv_stats on
+    int           nbands;   // > 1: one image; c2, c_sc and to_rgb's 1x1 conv run as nbands bands
+                            // of rows on the pool, band b by instance b (0 = g, then its peers)
 } Ctx;
+
+// ---- bands: one image's rows split between single-threaded instances ----------------------
+// XNNPACK computes each output pixel with the same operations whichever rows are computed with
+// it, and a zero guard row read as input gives the same products as its padding (which points
+// at a zero buffer): a band's pixels have the bytes of the whole image's. Each thread then
+// works on its own rows with all output channels (as batch slices do), instead of every layer
+// being cut into tiles over both threads.
+
+enum { BAND_C2, BAND_SC, BAND_RGB };
+#define DFGAN_MAX_BANDS 16
+
+typedef struct {
+    const DfGan *g;
+    int          which, k, nb, H, W, halo;
+    size_t       ci, co;   // channels of a pixel in and out
+    float       *out;
+    const float *in;
+    int          rc[DFGAN_MAX_BANDS];
+} BandJob;
+
+static void band_task(void *ctx, size_t b) {
+    BandJob     *j = ctx;
+    const DfGan *inst = b == 0 ? j->g : &j->g->peers[b - 1];
+    const XConv *op = j->which == BAND_C2   ? &inst->x.c2v[j->k]
+                      : j->which == BAND_SC ? &inst->x.c_sc[j->k]
+                                            : &inst->x.to_rgb.taps;
+    int r0 = (int)((long)j->H * (long)b / j->nb), r1 = (int)((long)j->H * (long)(b + 1) / j->nb);
+    j->rc[b] = T2I_OK;
+    if (r1 > r0)   // input rows [r0 - halo, r1 + halo) -> output rows [r0, r1)
+        j->rc[b] = xconv_run(op, j->out + (size_t)r0 * j->W * j->co,
+                             j->in + ((ptrdiff_t)r0 - j->halo) * (ptrdiff_t)(j->W * j->ci), 1,
+                             r1 - r0 + 2 * j->halo, j->W, NULL);
+}
+
+// One of the band convolutions of a batch-1 image over H x W (c2: `in` has a zero guard row
+// above and below).
+static void bands(Ctx *x, int which, int k, float *out, const float *in, int H, int W, int ci,
+                  int co) {
+    if (!x->live || x->rc) return;
+    BandJob j = {.g = x->g, .which = which, .k = k, .nb = x->nbands, .H = H, .W = W,
+                 .halo = which == BAND_C2, .ci = (size_t)ci, .co = (size_t)co, .out = out,
+                 .in = in};
+    pthreadpool_parallelize_1d(x->tp, band_task, &j, (size_t)j.nb, 0);
+    for (int b = 0; b < j.nb && !x->rc; b++) x->rc = j.rc[b];
+}
 
 // Affine.forward's parameters: gamma = fc_gamma(cond), beta = fc_beta(cond), each
 // linear1 -> ReLU (in place) -> linear2.
@@ -314,14 +387,21 @@ static void g_block(Ctx *x, float *out, const float *in, int k, int R, int lrelu
     const DfGanBlock *m = &g->blocks[k];
     const size_t lo = (size_t)x->B * R * R, hi = 4 * lo;
     size_t mark = arena_mark(x->a);
+    const size_t row = (size_t)2 * R * m->out_c;   // one row of h
     float *f = arena_floats(x->a, lo * m->in_c);
-    float *h = arena_floats(x->a, hi * m->out_c);
+    float *h = arena_floats(x->a, hi * m->out_c + 2 * row) + row;   // guard rows around
     float *sc = m->in_c != m->out_c ? arena_floats(x->a, lo * m->out_c) : NULL;
+    if (x->live && x->nbands > 1) {   // (batch 1) the zero rows above and below c2's input
+        memset(h - row, 0, row * sizeof(float));
+        memset(h + hi * m->out_c, 0, row * sizeof(float));
+    }
     dfblk(x, f, in, &m->fuse1, m->in_c, (size_t)R * R);
     conv(x, &g->x.c1[k], h, f, R);
     dfblk(x, h, h, &m->fuse2, m->out_c, 4 * (size_t)R * R);
-    conv(x, &g->x.c2[k], out, h, 2 * R);
-    if (sc) conv(x, &g->x.c_sc[k], sc, in, R);
+    if (x->nbands > 1) bands(x, BAND_C2, k, out, h, 2 * R, 2 * R, m->out_c, m->out_c);
+    else conv(x, &g->x.c2[k], out, h, 2 * R);
+    if (sc && x->nbands > 1) bands(x, BAND_SC, k, sc, in, R, R, m->in_c, m->out_c);
+    else if (sc) conv(x, &g->x.c_sc[k], sc, in, R);
     if (x->live && !x->rc)
         nhwc_add_up2(out, (size_t)m->out_c, sc ? sc : in, (size_t)(sc ? m->out_c : m->in_c),
                      x->B, R, R, m->out_c, lrelu, x->tp);
@@ -374,7 +454,12 @@ static void run(Ctx *x, const float *noise, const float *sent, DfGanOutputs *out
     if (x->live && !x->rc && out->img) {
         if (!fuse_lrelu)
             leaky_relu_forward(buf[cur], buf[cur], (size_t)B * c->nf * S * S, 0.2f);
-        x->rc = xtaps_run(&g->x.to_rgb, rgb, buf[cur], taps, B, S, S, x->tp, x->sums);
+        if (x->nbands > 1) {
+            bands(x, BAND_RGB, 0, taps, buf[cur], S, S, c->nf, g->x.to_rgb.taps.out_c);
+            if (!x->rc) x->rc = xtaps_sums(&g->x.to_rgb, rgb, taps, B, S, S, x->tp, x->sums);
+        } else {
+            x->rc = xtaps_run(&g->x.to_rgb, rgb, buf[cur], taps, B, S, S, x->tp, x->sums);
+        }
         if (!x->rc) nhwc_tanh_to_nchw(out->img, rgb, B, c->ch_size, S * S, (size_t)c->ch_size, x->tp);
     }
 }
@@ -434,6 +519,11 @@ int dfgan_forward(const DfGan *g, const float *noise, const float *sent_emb, DfG
         s->arena.cap = need;
         const DfGan *gk = k == 0 ? g : &g->peers[k - 1];
         s->x = (Ctx){.g = gk, .a = &s->arena, .live = 1, .B = Bs, .tp = n == 1 ? g->tp : NULL};
+        // one image on threads: bands of rows on the instance and its peers (all packed)
+        int nb = 1 + g->npeers < DFGAN_MAX_BANDS ? 1 + g->npeers : DFGAN_MAX_BANDS;
+        for (int p = 0; p < g->npeers && g->x.bands; p++)
+            if (!g->peers[p].x.bands) nb = 1;
+        if (B == 1 && n == 1 && g->tp && g->x.bands) s->x.nbands = nb;
         s->noise = noise + (size_t)b0 * c->z_dim;
         s->sent = sent_emb ? sent_emb + (size_t)b0 * c->cond_dim : NULL;
         size_t S2 = (size_t)c->imsize * c->imsize;

@@ -83,6 +83,11 @@ typedef struct {
     XConv c2[DFGAN_MAX_BLOCKS];
     XConv c_sc[DFGAN_MAX_BLOCKS];   // 1x1 at the input resolution (only when in_c != out_c)
     XTaps to_rgb;                   // 3x3 -> 3: a 1x1 conv to 27 channels + tap sums (xtaps.h)
+    // c2 without vertical padding, run on bands of rows over zero guard rows: one image on
+    // several threads as independent single-threaded operators (packed when bands == 1: in an
+    // instance with threads and in its peers)
+    XConv c2v[DFGAN_MAX_BLOCKS];
+    int   bands;
 } DfGanPacked;
 
 typedef struct DfGan {

@@ -119,15 +119,13 @@ static double clock_s(clockid_t id) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int xtaps_run(const XTaps *t, float *out, const float *in, float *scratch, int B, int H, int W,
-              pthreadpool_t tp, double sum_seconds[2]) {
+int xtaps_sums(const XTaps *t, float *out, const float *scratch, int B, int H, int W,
+               pthreadpool_t tp, double sum_seconds[2]) {
     SumJob j = {.t = t, .out = out, .taps = scratch, .H = H, .W = W,
                 .OH = H + 2 * t->ph - t->kh + 1, .OW = W + 2 * t->pw - t->kw + 1};
     if (j.OH < 1 || j.OW < 1)
         return t2i_error(T2I_EARG, "xtaps: a %dx%d input is smaller than the %dx%d kernel", H, W,
                          t->kh, t->kw);
-    int rc = xconv_run(&t->taps, scratch, in, B, H, W, tp);
-    if (rc) return rc;
     const int    stats = xconv_stats.enabled;
     const double c0 = stats ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
     const double w0 = stats ? clock_s(CLOCK_MONOTONIC) : 0;
@@ -137,4 +135,13 @@ int xtaps_run(const XTaps *t, float *out, const float *in, float *scratch, int B
         sum_seconds[1] += (clock_s(CLOCK_MONOTONIC) - w0) * xpool_threads(tp);
     }
     return T2I_OK;
+}
+
+int xtaps_run(const XTaps *t, float *out, const float *in, float *scratch, int B, int H, int W,
+              pthreadpool_t tp, double sum_seconds[2]) {
+    if (H + 2 * t->ph < t->kh || W + 2 * t->pw < t->kw)
+        return t2i_error(T2I_EARG, "xtaps: a %dx%d input is smaller than the %dx%d kernel", H, W,
+                         t->kh, t->kw);
+    int rc = xconv_run(&t->taps, scratch, in, B, H, W, tp);
+    return rc ? rc : xtaps_sums(t, out, scratch, B, H, W, tp, sum_seconds);
 }

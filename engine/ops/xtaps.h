@@ -33,5 +33,9 @@ size_t xtaps_scratch_floats(const XTaps *t, int B, int H, int W);
 // xconv_stats once no other thread runs convolutions.
 int xtaps_run(const XTaps *t, float *out, const float *in, float *scratch, int B, int H, int W,
               pthreadpool_t tp, double sum_seconds[2] /* IN/OUT */);
+// The second half of xtaps_run alone: scratch already holds t->taps's output (B,H,W,out_c*kh*kw)
+// (e.g. computed in bands of rows by several instances' t->taps, which give the same bytes).
+int xtaps_sums(const XTaps *t, float *out, const float *scratch, int B, int H, int W,
+               pthreadpool_t tp, double sum_seconds[2] /* IN/OUT */);
 
 #endif
