@@ -155,14 +155,9 @@ static int share_n(DfGan *dst, const DfGan *src, int nth) {
     return rc;
 }
 
-static int pack_bands(DfGan *g);
+static int pack_bands(DfGan *g, int band, int nbands);
 
-// A peer: single-threaded, and it runs a band of rows of one image beside its source.
-static int share_one(void *dst, const void *src) {
-    int rc = share_n(dst, src, 1);
-    if (!rc && (rc = pack_bands(dst))) dfgan_free(dst);
-    return rc;
-}
+static int share_one(void *dst, const void *src) { return share_n(dst, src, 1); }
 
 int dfgan_share(DfGan *dst, const DfGan *src) { return share_n(dst, src, src->nth); }
 
@@ -176,11 +171,13 @@ int dfgan_set_threads(DfGan *g, int nth) {
         return t2i_error(T2I_ENOMEM, "DF-GAN NetG: cannot start %d threads", nth);
     }
     if (g->nth > 1) {   // single-threaded peers for batch slices and bands of one image
-        int rc = pack_bands(g);
-        if (rc) return rc;
+        int rc;
         g->peers = xpeers_create(g->nth - 1, sizeof *g->peers, share_one, drop_instance, g, &rc);
         if (!g->peers) return rc;
         g->npeers = g->nth - 1;
+        rc = pack_bands(g, 0, g->nth);
+        for (int p = 0; p < g->npeers && !rc; p++) rc = pack_bands(&g->peers[p], p + 1, g->nth);
+        if (rc) return rc;
     }
     return T2I_OK;
 }
@@ -193,6 +190,7 @@ static void dfgan_unpack(DfGan *g) {
         xconv_free(&g->x.c2[k]);
         xconv_free(&g->x.c_sc[k]);
         xconv_free(&g->x.c2v[k]);
+        xconv_free(&g->x.c1b[k]);
     }
     xtaps_free(&g->x.to_rgb);
     g->x.bands = 0;
@@ -219,19 +217,34 @@ static int dfgan_pack(DfGan *g) {
     return T2I_OK;
 }
 
-static int pack_bands(DfGan *g) {
+// Band `band` of `nbands`: c2 without vertical padding, and c1 over the band's output channels
+// (bands of 16 channels, XNNPACK's tile; a band may get none).
+static int pack_bands(DfGan *g, int band, int nbands) {
     if (g->x.bands) return T2I_OK;
     int rc = T2I_OK;
     for (int k = 0; k < g->n_blocks && !rc; k++) {
         Conv2d v = g->blocks[k].c2;
         v.ph = 0;   // the rows above and below come from the band's input (guard rows: zeros)
         rc = xconv_create(&g->x.c2v[k], &v, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY, 0, 0);
+        const Conv2d *c1 = &g->blocks[k].c1;
+        int tiles = (c1->out_c + 15) / 16;
+        int c0 = 16 * (int)((long)tiles * band / nbands);
+        int e = 16 * (int)((long)tiles * (band + 1) / nbands);
+        if (e > c1->out_c) e = c1->out_c;
+        g->x.c1b_c0[k] = c0;
+        if (rc || e <= c0) continue;
+        Conv2d sub = *c1;   // output channels [c0, e): OIHW rows c0.. of the weights
+        sub.out_c = e - c0;
+        sub.w = c1->w + (size_t)c0 * c1->in_c * c1->kh * c1->kw;
+        sub.b = c1->b ? c1->b + c0 : NULL;
+        rc = xconv_create(&g->x.c1b[k], &sub, XCONV_UP2, NULL, NULL, -INFINITY, INFINITY, 0,
+                          (size_t)c1->out_c);
     }
     if (rc) {
-        for (int k = 0; k < g->n_blocks; k++) xconv_free(&g->x.c2v[k]);
+        for (int k = 0; k < g->n_blocks; k++) xconv_free(&g->x.c2v[k]), xconv_free(&g->x.c1b[k]);
         return t2i_error_prefix(rc, "DF-GAN NetG: packing the band convolutions for XNNPACK");
     }
-    g->x.bands = 1;
+    g->x.bands = 1 + band;
     return T2I_OK;
 }
 
@@ -252,7 +265,8 @@ typedef struct {
     float        *aff[4];   // gamma0, beta0, gamma1, beta1 of one DFBLK, (B, C) each
     double        sums[2];  // to_rgb's tap sums: CPU, core seconds (xtaps_run), xconv_stats on
     int           nbands;   // > 1: one image; c2, c_sc and to_rgb's 1x1 conv run as nbands bands
-                            // of rows on the pool, band b by instance b (0 = g, then its peers)
+                            // of rows on the pool, c1 as bands of output channels, band b by
+                            // instance b (0 = g, then its peers)
 } Ctx;
 
 // ---- bands: one image's rows split between single-threaded instances ----------------------
@@ -262,7 +276,7 @@ typedef struct {
 // works on its own rows with all output channels (as batch slices do), instead of every layer
 // being cut into tiles over both threads.
 
-enum { BAND_C2, BAND_SC, BAND_RGB };
+enum { BAND_C2, BAND_SC, BAND_RGB, BAND_C1 };
 #define DFGAN_MAX_BANDS 16
 
 typedef struct {
@@ -277,11 +291,17 @@ typedef struct {
 static void band_task(void *ctx, size_t b) {
     BandJob     *j = ctx;
     const DfGan *inst = b == 0 ? j->g : &j->g->peers[b - 1];
+    j->rc[b] = T2I_OK;
+    if (j->which == BAND_C1) {   // all rows, this instance's output channels
+        const XConv *op = &inst->x.c1b[j->k];
+        if (op->op)
+            j->rc[b] = xconv_run(op, j->out + inst->x.c1b_c0[j->k], j->in, 1, j->H, j->W, NULL);
+        return;
+    }
     const XConv *op = j->which == BAND_C2   ? &inst->x.c2v[j->k]
                       : j->which == BAND_SC ? &inst->x.c_sc[j->k]
                                             : &inst->x.to_rgb.taps;
     int r0 = (int)((long)j->H * (long)b / j->nb), r1 = (int)((long)j->H * (long)(b + 1) / j->nb);
-    j->rc[b] = T2I_OK;
     if (r1 > r0)   // input rows [r0 - halo, r1 + halo) -> output rows [r0, r1)
         j->rc[b] = xconv_run(op, j->out + (size_t)r0 * j->W * j->co,
                              j->in + ((ptrdiff_t)r0 - j->halo) * (ptrdiff_t)(j->W * j->ci), 1,
@@ -396,7 +416,8 @@ static void g_block(Ctx *x, float *out, const float *in, int k, int R, int lrelu
         memset(h + hi * m->out_c, 0, row * sizeof(float));
     }
     dfblk(x, f, in, &m->fuse1, m->in_c, (size_t)R * R);
-    conv(x, &g->x.c1[k], h, f, R);
+    if (x->nbands > 1) bands(x, BAND_C1, k, h, f, R, R, m->in_c, m->out_c);
+    else conv(x, &g->x.c1[k], h, f, R);
     dfblk(x, h, h, &m->fuse2, m->out_c, 4 * (size_t)R * R);
     if (x->nbands > 1) bands(x, BAND_C2, k, out, h, 2 * R, 2 * R, m->out_c, m->out_c);
     else conv(x, &g->x.c2[k], out, h, 2 * R);
@@ -520,9 +541,9 @@ int dfgan_forward(const DfGan *g, const float *noise, const float *sent_emb, DfG
         const DfGan *gk = k == 0 ? g : &g->peers[k - 1];
         s->x = (Ctx){.g = gk, .a = &s->arena, .live = 1, .B = Bs, .tp = n == 1 ? g->tp : NULL};
         // one image on threads: bands of rows on the instance and its peers (all packed)
-        int nb = 1 + g->npeers < DFGAN_MAX_BANDS ? 1 + g->npeers : DFGAN_MAX_BANDS;
+        int nb = 1 + g->npeers <= DFGAN_MAX_BANDS ? 1 + g->npeers : 1;
         for (int p = 0; p < g->npeers && g->x.bands; p++)
-            if (!g->peers[p].x.bands) nb = 1;
+            if (g->peers[p].x.bands != p + 2) nb = 1;   // every band packed, in order
         if (B == 1 && n == 1 && g->tp && g->x.bands) s->x.nbands = nb;
         s->noise = noise + (size_t)b0 * c->z_dim;
         s->sent = sent_emb ? sent_emb + (size_t)b0 * c->cond_dim : NULL;

@@ -87,7 +87,12 @@ typedef struct {
     // several threads as independent single-threaded operators (packed when bands == 1: in an
     // instance with threads and in its peers)
     XConv c2v[DFGAN_MAX_BLOCKS];
-    int   bands;
+    // c1 (the upsampling conv) restricted to this instance's band of output channels
+    // [c1b_c0, c1b_c0 + c1b.out_c), written at the full pixel stride (the other channels are
+    // another instance's): one image on several threads, the channels split instead of the rows
+    XConv c1b[DFGAN_MAX_BLOCKS];
+    int   c1b_c0[DFGAN_MAX_BLOCKS];
+    int   bands;   // 1 + this instance's band index when c2v and c1b are packed, else 0
 } DfGanPacked;
 
 typedef struct DfGan {
