@@ -269,12 +269,14 @@ typedef struct {
                             // instance b (0 = g, then its peers)
 } Ctx;
 
-// ---- bands: one image's rows split between single-threaded instances ----------------------
-// XNNPACK computes each output pixel with the same operations whichever rows are computed with
-// it, and a zero guard row read as input gives the same products as its padding (which points
-// at a zero buffer): a band's pixels have the bytes of the whole image's. Each thread then
-// works on its own rows with all output channels (as batch slices do), instead of every layer
-// being cut into tiles over both threads.
+// ---- bands: one image split between single-threaded instances ----------------------------
+// XNNPACK computes each output element with the same operations whichever rows or output
+// channels are computed with it, and a zero guard row read as input gives the same products as
+// its padding (which points at a zero buffer): a band's outputs have the bytes of the whole
+// image's. c2, c_sc and to_rgb's 1x1 conv split the rows, the upsampling c1 (whose padding
+// cannot be moved into guard rows) its output channels; each thread then runs its own part with
+// a single-threaded operator (as batch slices do), instead of every layer being cut into tiles
+// over both threads. The pool's wait for the slower band is outside the convolutions' time.
 
 enum { BAND_C2, BAND_SC, BAND_RGB, BAND_C1 };
 #define DFGAN_MAX_BANDS 16
