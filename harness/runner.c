@@ -65,6 +65,7 @@ static void on_signal(int sig) {
 // ---- state ---------------------------------------------------------------------------------
 
 typedef enum { ST_TEXT, ST_GEN, ST_IS, ST_RP, ST_FID, ST_STORE, ST_N } Stage;
+enum { EVAL_IS, EVAL_FID, EVAL_RP, EVAL_N };
 static const char *const stage_names[ST_N] = {"text", "generate", "is", "rp", "fid", "store"};
 
 typedef struct {
@@ -79,6 +80,13 @@ typedef struct {
     Generator      g;
     Inception     *is_net, *fid_net;
     DamsmImage     dim;
+    // The evaluator networks (IS classifier, FID Inception, DAMSM image encoder) are worker 0's,
+    // shared by every worker, one forward at a time per network (eval_lock): a second copy per
+    // worker would double their packed weights (~160 MB per Inception with its Winograd
+    // transforms) for a few percent of speed. dimp points at worker 0's dim.
+    DamsmImage      *dimp;
+    pthread_mutex_t *eval_lock;    // [EVAL_IS], [EVAL_FID], [EVAL_RP] (worker 0's array)
+    int              shares_evals; // worker k > 0: the networks above are worker 0's
     int            use_is, use_rp, use_fid;
     int            is_cols;        // logits per sample
     int            is_unbiased;    // tf2015: bias-free logits
@@ -172,13 +180,15 @@ int runner_fid_net(const Protocol *P, const EvalCard *E, Inception **net, U8Map 
 // Frees what a worker owns (all of it for worker 0 via run_free).
 static void worker_free(Run *r) {
     generator_free(&r->g);   // worker k > 0: its own instance (generator_share)
-    if (r->fid_net != r->is_net) inception_free(r->fid_net);   // one net may serve both
+    if (!r->shares_evals) {
+        if (r->fid_net != r->is_net) inception_free(r->fid_net);   // one net may serve both
+        inception_free(r->is_net);
+        damsm_image_free(&r->dim);
+    }
     for (int b = 0; r->ld && b < r->B; b++) t2i_free(r->ld[b]);
     t2i_free(r->ld);
     t2i_free(r->ldH);
     t2i_free(r->ldW);
-    inception_free(r->is_net);
-    damsm_image_free(&r->dim);
     arena_free(&r->arena);
     void *bufs[] = {r->cap,   r->lens,     r->words_emb, r->words_tmp, r->sent_emb, r->mask,
                     r->z,     r->eps,      r->img,       r->img_q,     r->u8,       r->x299,
@@ -198,6 +208,10 @@ static void run_free(Run *r) {
     text_encoder_free(&r->dte);
     image_set_free(&r->imgs);
     worker_free(r);
+    if (r->eval_lock)
+        for (int i = 0; i < EVAL_N; i++) pthread_mutex_destroy(&r->eval_lock[i]);
+    t2i_free(r->eval_lock);
+    r->eval_lock = NULL;
 }
 
 // ---- loading and checks --------------------------------------------------------------------
@@ -402,12 +416,17 @@ static int load_networks(Run *r) {
     return load_worker_nets(r);
 }
 
-// The networks each worker owns (they keep activation buffers inside): IS classifier, FID
-// Inception, DAMSM image encoder. Text encoders and G_NET are shared (read-only, arena per
-// worker).
+// The evaluator networks (they keep activation buffers inside): IS classifier, FID Inception,
+// DAMSM image encoder, loaded by worker 0 and shared by every worker under eval_lock. Text
+// encoders and G_NET weights are shared too (read-only, arena per worker); each worker has its
+// own generator instance.
 static int load_worker_nets(Run *r) {
     int rc;
     const EvalCard *E = &r->E;
+    r->dimp = &r->dim;
+    r->eval_lock = t2i_calloc(EVAL_N, sizeof *r->eval_lock);
+    if (!r->eval_lock) return fail_oom();
+    for (int i = 0; i < EVAL_N; i++) pthread_mutex_init(&r->eval_lock[i], NULL);
     if (r->use_is) {
         if ((rc = load_inception(E->is_variant, E->is_weights, E->is_num_classes, &r->is_net,
                                  "IS classifier")))
@@ -494,7 +513,7 @@ static int alloc_buffers(Run *r) {
     if (r->use_rp) {
         size_t c = text_encoder_arena_bytes(&r->dte, 1 + M, W);
         if (c > need) need = c;
-        int rc = damsm_image_reserve(&r->dim, eval_chunk(B, 0));
+        int rc = damsm_image_reserve(r->dimp, eval_chunk(B, 0));
         if (rc) return rc;
     }
     if (r->use_is && inception_reserve(r->is_net, eval_chunk(B, 0))) return T2I_ENOMEM;
@@ -657,15 +676,17 @@ static int run_batch(Run *r, int64_t first, int nb) {
             else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.is_resize,
                                           r->is_map, INC, INC, r->x299 + per299 * b)))
                 return rc;
-        for (int b0 = 0; b0 < nb; b0 += EVAL_CHUNK) {   // per-image bytes do not depend on it
+        pthread_mutex_lock(&r->eval_lock[EVAL_IS]);
+        for (int b0 = 0; b0 < nb && !rc; b0 += EVAL_CHUNK) {   // per-image bytes: the same
             InceptionOut io;
             memset(&io, 0, sizeof io);
             float *lg = r->is_out + (size_t)b0 * r->is_cols;
             if (r->is_unbiased) io.logits_unbiased = lg;
             else io.logits = lg;
-            if ((rc = inception_forward(r->is_net, r->x299 + per299 * b0, eval_chunk(nb, b0), &io)))
-                return rc;
+            rc = inception_forward(r->is_net, r->x299 + per299 * b0, eval_chunk(nb, b0), &io);
         }
+        pthread_mutex_unlock(&r->eval_lock[EVAL_IS]);
+        if (rc) return rc;
         r->t[ST_IS] += prov_now() - t0;
         r->t_images[ST_IS] += nb;
     }
@@ -679,14 +700,17 @@ static int run_batch(Run *r, int64_t first, int nb) {
             else if ((rc = image_to_input(r->ld[b], r->ldH[b], r->ldW[b], r->P.fid_resize,
                                           r->fid_map, INC, INC, r->x299 + per299 * b)))
                 return rc;
-        for (int b0 = 0; b0 < nb; b0 += EVAL_CHUNK) {
+        // the IS classifier's lock when one network serves both
+        pthread_mutex_t *lk = &r->eval_lock[r->fid_net == r->is_net ? EVAL_IS : EVAL_FID];
+        pthread_mutex_lock(lk);
+        for (int b0 = 0; b0 < nb && !rc; b0 += EVAL_CHUNK) {
             InceptionOut io;
             memset(&io, 0, sizeof io);
             io.pool3 = r->pool3 + (size_t)b0 * 2048;
-            if ((rc = inception_forward(r->fid_net, r->x299 + per299 * b0, eval_chunk(nb, b0),
-                                        &io)))
-                return rc;
+            rc = inception_forward(r->fid_net, r->x299 + per299 * b0, eval_chunk(nb, b0), &io);
         }
+        pthread_mutex_unlock(lk);
+        if (rc) return rc;
         r->t[ST_FID] += prov_now() - t0;
         r->t_images[ST_FID] += nb;
     }
@@ -695,20 +719,23 @@ static int run_batch(Run *r, int64_t first, int nb) {
         t0 = prov_now();
         int M = r->S.mismatches, E = r->dte.cfg.nhidden;
         // DM-GAN scores the generator's float output (not the saved uint8 image).
+        pthread_mutex_lock(&r->eval_lock[EVAL_RP]);
         for (int b = 0; !r->have_model && b < nb; b++) {   // loaded images at their own sizes
             DamsmImageOut dout;
             memset(&dout, 0, sizeof dout);
             dout.cnn_code = r->cnn_code + (size_t)b * E;
-            if ((rc = images_damsm(&r->dim, r->ld[b], r->ldH[b], r->ldW[b], &dout))) return rc;
+            if ((rc = images_damsm(r->dimp, r->ld[b], r->ldH[b], r->ldW[b], &dout))) break;
         }
-        for (int b0 = 0; r->have_model && b0 < nb; b0 += EVAL_CHUNK) {
+        for (int b0 = 0; !rc && r->have_model && b0 < nb; b0 += EVAL_CHUNK) {
             DamsmImageOut dout;
             memset(&dout, 0, sizeof dout);
             dout.cnn_code = r->cnn_code + (size_t)b0 * E;
-            if ((rc = damsm_image_forward(&r->dim, r->img + per * b0, eval_chunk(nb, b0), IMG, IMG,
-                                          &dout)))
-                return rc;
+            if ((rc = damsm_image_forward(r->dimp, r->img + per * b0, eval_chunk(nb, b0), IMG,
+                                          IMG, &dout)))
+                break;
         }
+        pthread_mutex_unlock(&r->eval_lock[EVAL_RP]);
+        if (rc) return rc;
         for (int b = 0; b < nb; b++) {
             memset(r->rp_cap, 0, sizeof(int64_t) * (size_t)(1 + M) * W);
             if ((rc = sample_ids(r, &r->evocab, &ss[b], r->rp_cap, &r->rp_lens[0], "DAMSM")))
@@ -906,17 +933,18 @@ static void worker_forget(Run *w) {
     memset(&w->g, 0, sizeof w->g);
 }
 
-// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders and G_NET weights of
-// w0 and owns its generator instance (generator_share), Inception / DAMSM image networks, arena and
-// buffers.
+// Worker k > 0: shares the loaded suite, cards, vocabularies, text encoders, G_NET weights and
+// evaluator networks (under eval_lock) of w0 and owns its generator instance (generator_share),
+// arena and buffers.
 static int worker_clone(const Run *w0, Run *w, int k) {
     *w = *w0;
     w->widx = k;
     worker_forget(w);
     memset(w->t, 0, sizeof w->t);
     memset(w->t_images, 0, sizeof w->t_images);
+    w->is_net = w0->is_net, w->fid_net = w0->fid_net, w->dimp = w0->dimp;
+    w->shares_evals = 1;
     int rc = w0->have_model ? generator_share(&w->g, &w0->g) : T2I_OK;
-    if (!rc) rc = load_worker_nets(w);
     if (!rc) rc = alloc_buffers(w);
     return rc;
 }
