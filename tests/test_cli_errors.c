@@ -605,6 +605,8 @@ TEST(test_run_option_messages) {
         {"--model suites/models/demo_bird.json --limit -1", "--limit -1"},
         {"--model suites/models/demo_bird.json stray", "unexpected argument 'stray'"},
         {"", "--model"},
+        {"--model suites/models/demo_bird.json --kid-ref a.npy --kid-reference b.npy",
+         "--kid-ref is the old spelling of --kid-reference"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         int rc = cli(NULL, "run " RUN_ARGS "%s --db %s -q", c[i].args, db);
@@ -615,6 +617,11 @@ TEST(test_run_option_messages) {
     CHECKF(rc == 4 && has(ERR, "--images"), "exit %d, stderr %s", rc, ERR);
     rc = cli(NULL, "run --model suites/models/demo_bird.json --db %s", db);
     CHECKF(rc == 4 && has(ERR, "--suite"), "exit %d, stderr %s", rc, ERR);
+    // The old spelling --kid-ref still reaches the KID reference (checked before any work).
+    rc = cli(NULL, "run " RUN_ARGS "--model suites/models/demo_bird.json --kid-ref %s/no.npy "
+                   "--db %s -q", T, db);
+    CHECKF(rc == 2 && has(ERR, "--kid-reference") && has(ERR, "no.npy"), "exit %d, stderr %s",
+           rc, ERR);
     CHECK(!exists(db));
 }
 

@@ -345,6 +345,10 @@ TEST(test_fid_paths) {
                      " m.value IS v.value") == 1);
     CHECK(q_int(fdb, "SELECT n FROM metric_set_values WHERE run = 1 AND set_name = 'fk' AND"
                      " name = 'kid'") == 5);
+    // A features file (what --kid-reference takes in run / eval-images) is named, not run 0.
+    rc = sh("%s rescore 1 --protocol %s --kid-reference %s/ref.npy --db %s", BIN, PROTO, T, fdb);
+    CHECKF(rc == 2 && strstr(OUT, "ref.npy: rescore takes a reference run"), "exit %d: %s", rc,
+           OUT);
     char npz[300];
     snprintf(npz, sizeof npz, "%s/f.npz", T);
     rc = sh("%s export 1 --samples --format npz --out %s --db %s", BIN, npz, fdb);
