@@ -526,22 +526,43 @@ static const char *discard_output(const char *path, int existed) {
     return "nothing removed";
 }
 
+// One test case per rule; a global error is one errored case "run". Rows without a checksum
+// (check's WARNING) are a skipped case per run, "stored rows of run N", whose message is the
+// warning, so that CI shows them without failing; their counts are also properties
+// unverified_rows.run / .baseline (0 when every row was verified), as in --json.
 static int write_junit(const char *path, const CheckResult *res, int n, const char *global_err,
-                       int64_t run, int64_t base) {
+                       int64_t run, int64_t base, const int64_t unverified[2],
+                       const char notes[2][256]) {
     int existed = path_exists(path);
     FILE *f = fopen(path, "w");
     if (!f) return t2i_error(T2I_EIO, "--junit %s: cannot create", path);
-    int fails = 0, errs = global_err ? 1 : 0;
+    int fails = 0, errs = global_err ? 1 : 0, skips = 0;
     for (int i = 0; i < n; i++) {
         fails += res[i].outcome == 1;
         errs += res[i].outcome == 2;
     }
+    for (int k = 0; k < 2; k++) skips += notes[k][0] != 0;
+    int tests = n + (global_err ? 1 : 0) + skips;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"t2ibench check\" tests=\"%d\" failures=\"%d\" errors=\"%d\">\n",
-            n + (global_err ? 1 : 0), fails, errs);
+    fprintf(f, "<testsuites name=\"t2ibench check\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
+               "skipped=\"%d\">\n",
+            tests, fails, errs, skips);
     fprintf(f, "  <testsuite name=\"t2ibench.check.run%lld_vs_%lld\" tests=\"%d\" failures=\"%d\" "
-               "errors=\"%d\">\n",
-            (long long)run, (long long)base, n + (global_err ? 1 : 0), fails, errs);
+               "errors=\"%d\" skipped=\"%d\">\n",
+            (long long)run, (long long)base, tests, fails, errs, skips);
+    fprintf(f, "    <properties>\n"
+               "      <property name=\"unverified_rows.run\" value=\"%lld\"/>\n"
+               "      <property name=\"unverified_rows.baseline\" value=\"%lld\"/>\n"
+               "    </properties>\n",
+            (long long)unverified[0], (long long)unverified[1]);
+    for (int k = 0; k < 2; k++) {
+        if (!notes[k][0]) continue;
+        fprintf(f, "    <testcase classname=\"t2ibench.check\" "
+                   "name=\"stored rows of %srun %lld\">\n      <skipped message=\"",
+                k ? "baseline " : "", (long long)(k ? base : run));
+        xml_escape(f, notes[k]);
+        fprintf(f, "\"/>\n    </testcase>\n");
+    }
     if (global_err) {
         fprintf(f, "    <testcase classname=\"t2ibench.check\" name=\"run\">\n      <error message=\"");
         xml_escape(f, global_err);
@@ -640,7 +661,8 @@ int cmd_check(int argc, char **argv) {
         "  limit AND its 95% paired-bootstrap interval lies wholly on the bad side of zero (the\n"
         "  baseline must then be a run in the database). The run and the baseline must cover the\n"
         "  same samples (count and ids) unless --force. Every stored sample row is checked against\n"
-        "  its checksum; rows without one (older databases) are counted in a WARNING line.\n"
+        "  its checksum; rows without one (older databases) are counted in a WARNING line\n"
+        "  (in --junit: a skipped test case per run; in --json: unverified_rows).\n"
         "  exit 0 pass, 1 regression, 2 error or incomplete run, 4 usage error";
     Args a;
     char *pos[4];
@@ -827,7 +849,7 @@ int cmd_check(int argc, char **argv) {
     }
     if (junit) {
         int wr = write_junit(junit, res, global_err[0] ? 0 : nr, global_err[0] ? global_err : NULL,
-                             cur.id, base.id);
+                             cur.id, base.id, unverified, (const char(*)[256])unverified_note);
         if (wr) {
             fprintf(stderr, "t2ibench check: %s\n", t2i_errmsg());
             worst = 2;

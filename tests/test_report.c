@@ -270,6 +270,33 @@ TEST(test_check_counts_unverified_rows) {
                ub->valueint == 1,
            "exit %d: %s", rc, OUT);
     cJSON_Delete(j);
+    // --junit: a skipped case per run with the warning, and the counts as properties.
+    char xml_path[300];
+    snprintf(xml_path, sizeof xml_path, "%s/unverified.xml", T);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --junit %s --db %s", BIN, xml_path,
+            db2);
+    char *x = read_all(xml_path);
+    CHECKF(rc == 0 && x, "exit %d: %s", rc, OUT);
+    if (x) {
+        snprintf(want, sizeof want, "<testcase classname=\"t2ibench.check\" name=\"stored rows "
+                                    "of run 2\">\n      <skipped message=\"run 2: 3 of its %lld",
+                 n);
+        CHECKF(strstr(x, want) && strstr(x, "name=\"stored rows of baseline run 1\">\n      "
+                                           "<skipped message=\"baseline run 1: 1 of its"),
+               "%s", x);
+        CHECKF(strstr(x, "tests=\"3\" failures=\"0\" errors=\"0\" skipped=\"2\"") &&
+                   strstr(x, "<property name=\"unverified_rows.run\" value=\"3\"/>") &&
+                   strstr(x, "<property name=\"unverified_rows.baseline\" value=\"1\"/>"),
+               "%s", x);
+    }
+    t2i_free(x);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --junit %s --db %s", BIN, xml_path,
+            DB);
+    x = read_all(xml_path);
+    CHECKF(rc == 0 && x && !strstr(x, "<skipped") && strstr(x, "skipped=\"0\"") &&
+               strstr(x, "<property name=\"unverified_rows.run\" value=\"0\"/>"),
+           "exit %d: %s", rc, x ? x : OUT);
+    t2i_free(x);
     // a schema-1 database (no checksum column; check opens it read-only, so it stays at 1)
     CHECK(tampered_copy("v1.db", "ALTER TABLE samples DROP COLUMN checksum; PRAGMA user_version=1",
                         db2, sizeof db2));
