@@ -455,6 +455,7 @@ int image_probe(const uint8_t *b, size_t n, const char *name, ImageFormat *fmt, 
     case IMG_JPEG: r = jpeg_probe(b, n, w, h); break;
     case IMG_BMP: {
         uint32_t hs = n >= 18 ? rd_le32(b + 14) : 0;
+        if (n >= 18 && bmp_header_size_check(name, hs)) return T2I_EFORMAT;
         if (hs == 12 && n >= 26) *w = rd_le16(b + 18), *h = rd_le16(b + 20), r = 0;
         else if (hs >= 40 && n >= 26) {
             *w = (int32_t)rd_le32(b + 18);

@@ -94,6 +94,9 @@ const char *image_warn_text(unsigned warn);
 // Each checks the size against `max_pixels` from its header before allocating pixels.
 int image_limit_check(const char *name, const char *fmt, long long w, long long h,
                       long long max_pixels);
+// The BMP header size (the 32-bit field at byte 14) must be a known one: 12, 40, 52, 56, 64,
+// 108 or 124; else an error naming `name`, the field and the value (decoder and probe).
+int bmp_header_size_check(const char *name, uint32_t hs);
 int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max_pixels,
                    uint8_t **rgb, int *H, int *W);
 int pnm_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max_pixels,
