@@ -152,17 +152,11 @@ int jx_u64(const cJSON *o, const char *file, const char *path, const char *key, 
         *out = (uint64_t)d;
         return T2I_OK;
     }
-    if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) {
-        uint64_t x = 0;
-        for (const char *p = v->valuestring; *p; p++) {
-            unsigned d = (unsigned)(*p - '0');
-            if (*p < '0' || *p > '9' || x > UINT64_MAX / 10 ||
-                (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
-                return t2i_error(T2I_EARG, "%s: %s.%s: bad unsigned integer \"%s\"", file, path,
-                                 key, v->valuestring);
-            x = x * 10 + d;
-        }
-        *out = x;
+    if (cJSON_IsString(v) && v->valuestring) {
+        if (!t2i_parse_u64(v->valuestring, out))
+            return t2i_error(T2I_EARG, "%s: %s.%s: bad unsigned integer \"%s\" (plain decimal "
+                                       "digits up to 18446744073709551615, no leading zeros)",
+                             file, path, key, v->valuestring);
         return T2I_OK;
     }
     return t2i_error(T2I_EARG, "%s: %s.%s: expected an unsigned integer", file, path, key);
