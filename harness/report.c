@@ -17,6 +17,7 @@
 #include "image_io.h"
 #include "paired_runs.h"
 #include "regen.h"
+#include "resize.h"
 #include "results.h"
 #include "samples.h"
 #include "t2i.h"
@@ -128,7 +129,7 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
     int xo = 8;
     for (int s = 0; s < 3; s++) {
         int px = 64 << s;
-        if (s < 2) image_quantize(rgb, rs.img[s], px, px, QUANT_TRUNCATE);
+        if (s < 2) chw_pm1_to_hwc_u8(rgb, rs.img[s], px, px, QUANTIZE_TRUNCATE);
         canvas_blit(&c, xo, 24 + 256 - px, px, px, s < 2 ? rgb : rs.u8, px, px);
         char lab[16];
         snprintf(lab, sizeof lab, "%d px", px);
@@ -144,7 +145,7 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
     if (!rc && canvas_init(&c, cols * (TILE + 8) + 4, 2 * (TILE + band + 4) + 4, 255)) rc = T2I_ENOMEM;
     for (int s = 1; !rc && s < 3; s++) {
         int px = 64 << s, Rm = 32 << s, y = 4 + (s - 1) * (TILE + band + 4) + band;
-        if (s < 2) image_quantize(rgb, rs.img[s], px, px, QUANT_TRUNCATE);
+        if (s < 2) chw_pm1_to_hwc_u8(rgb, rs.img[s], px, px, QUANTIZE_TRUNCATE);
         const uint8_t *im = s < 2 ? rgb : rs.u8;
         char lab[16];
         snprintf(lab, sizeof lab, "%d px", px);
