@@ -47,8 +47,11 @@ static int demo_run(const RunOpts *o, int64_t *id) {
            "--batch %d --limit %ld\n",
            o->suite, o->model, o->protocol, o->evaluators, o->db, o->batch, o->limit);
     fflush(stdout);
+    double t0 = now();
     int rc = runner_run(o, id);
     if (rc) return cli_fail("run", rc);
+    printf("stored as run %lld (%.0f s); its metrics are in the table below\n", (long long)*id,
+           now() - t0);
     return EXIT_OK;
 }
 
@@ -131,10 +134,16 @@ int cmd_demo(int argc, char **argv) {
     printf("\nreports: results/report/demo/index.html (run %s) and "
            "results/report/compare/index.html\n(run %s against run %s); open them in a browser.\n",
            idbuf[0], idbuf[0], idbuf[3]);
-    printf("\ndemo finished in %.0f s. Next: `t2ibench list`, `t2ibench show latest`,\n"
-           "`t2ibench check --baseline A --fail-on is:-0.05,rp:-1%%`, `t2ibench export latest "
-           "--format md`\n(all with --db %s); README.md explains how to use the released AttnGAN, "
-           "DM-GAN and DF-GAN checkpoints.\n",
-           now() - t0, db);
+    char dbopt[1100] = "";   // the --db of the next commands, when not the default
+    if (strcmp(db, "results/t2ibench.db") != 0) snprintf(dbopt, sizeof dbopt, " --db %s", db);
+    printf("\ndemo finished in %.0f s. Next:\n"
+           "  t2ibench list%s                  the stored runs\n"
+           "  t2ibench show %s%s                 one run: provenance, metrics, timings\n"
+           "  t2ibench check --baseline %s --run %s --fail-on is:-0.05,rp:-1%%%s\n"
+           "                                     a CI gate: exit 1 when run %s regresses\n"
+           "  t2ibench export %s --format md%s   a run as a Markdown table\n"
+           "README.md explains how to score the released AttnGAN, DM-GAN and DF-GAN checkpoints.\n",
+           now() - t0, dbopt, idbuf[0], dbopt, idbuf[0], idbuf[3], dbopt, idbuf[3], idbuf[0],
+           dbopt);
     return EXIT_OK;
 }

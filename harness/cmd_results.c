@@ -28,6 +28,10 @@ static void fmt_pm(char *buf, size_t n, const ResMetric *m) {
         snprintf(buf, n, "(absent)");
         return;
     }
+    if (!strcmp(m->name, "images") && isfinite(m->value)) {   // a count
+        snprintf(buf, n, "%.0f", m->value);
+        return;
+    }
     fmt_val(a, sizeof a, m->value);
     if (isfinite(m->std)) {
         fmt_val(b, sizeof b, m->std);
@@ -48,9 +52,9 @@ static const char *metric_label(const char *name) {
 
 // The line under a table with time.* rows.
 static const char *const time_total_note =
-    "  time.STAGE: one worker's seconds per image in that stage; time.total: wall-clock seconds "
-    "per image of whole blocks with every worker running in parallel (so it is smaller than the "
-    "sum of the stages)\n";
+    "  time.STAGE: one worker's seconds per image in that stage; time.total: wall-clock\n"
+    "  seconds per image of whole blocks with every worker running in parallel (so it is\n"
+    "  smaller than the sum of the stages)\n";
 
 // Prints the metrics table of one run (also used by `run` and `demo`).
 void results_print_metrics(const ResRun *r, FILE *f) {
@@ -340,13 +344,21 @@ int cmd_compare(int argc, char **argv) {
         for (int i = 0; i < n; i++) res_free(&r[i]);
         return EXIT_ERROR;
     }
-    // Header.
+    // Header: the run ids, then their models (a longer name is cut with "~").
     printf("%-18s", "metric");
     for (int i = 0; i < n; i++) {
-        char h[64];
-        snprintf(h, sizeof h, "run %lld (%s)", (long long)r[i].id, r[i].model);
-        printf(" %-26.26s", h);
-        if (i) printf(" %-22s", "diff vs first");
+        char h[32];
+        snprintf(h, sizeof h, "run %lld", (long long)r[i].id);
+        printf(" %-26s", h);
+        if (i) printf(" %-22s", (snprintf(h, sizeof h, "diff vs run %lld", (long long)r[0].id), h));
+    }
+    printf("\n%-18s", "model");
+    for (int i = 0; i < n; i++) {
+        char cell[32];
+        if (strlen(r[i].model) > 26) snprintf(cell, sizeof cell, "%.25s~", r[i].model);
+        else snprintf(cell, sizeof cell, "%s", r[i].model);
+        printf(" %-26s", cell);
+        if (i) printf(" %-22s", "");
     }
     printf("\n");
     // Metric names in the order of the first run, then any others.
@@ -378,8 +390,11 @@ int cmd_compare(int argc, char **argv) {
         }
         printf("\n");
     }
-    printf("* = significant: the 95%% paired-bootstrap interval of the difference excludes zero "
-           "(IS, R-precision, FID; timings have no per-sample data)\n");
+    int timed = 0;
+    for (int q = 0; q < nn; q++) timed |= !strncmp(names[q], "time.", 5);
+    if (timed) fputs(time_total_note, stdout);
+    printf("* = significant: the 95%% paired-bootstrap interval of the difference excludes zero\n"
+           "  (IS, R-precision, FID; timings have no per-sample data)\n");
     for (int i = 1; i < n; i++)
         if (!pr[i].refused) print_paired(&r[0], &r[i], &pr[i], (uint64_t)seed);
     if (!comparable) printf("WARNING: runs are not comparable (printed because of --force)\n");
@@ -411,15 +426,15 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
         if (!c || c == item || !c[1])
             return t2i_error(T2I_EARG, "--fail-on: \"%s\" is not METRIC:[+-]LIMIT[%%]", item);
         *c = 0;
-        static const char *const known[] = {"is", "rp", "fid", "images", "time.text",
+        static const char *const known[] = {"is", "rp", "fid", "kid", "images", "time.text",
                                             "time.generate", "time.is", "time.rp", "time.fid",
                                             "time.total", NULL};
         int k = 0;   // names as the tables print them, in any case ("IS:-0.1" = "is:-0.1")
         while (known[k] && strcasecmp(known[k], item)) k++;
         if (!known[k])
             return t2i_error(T2I_EARG,
-                             "--fail-on: unknown metric \"%s\" (is, rp, fid, images, time.STAGE "
-                             "with STAGE text, generate, is, rp, fid or total)",
+                             "--fail-on: unknown metric \"%s\" (is, rp, fid, kid, images, "
+                             "time.STAGE with STAGE text, generate, is, rp, fid or total)",
                              item);
         Rule *r = &rules[(*n)++];
         memset(r, 0, sizeof *r);
@@ -656,7 +671,14 @@ int cmd_check(int argc, char **argv) {
         "t2ibench check --baseline RUN|FILE --fail-on METRIC:[+-]LIMIT[%],... [--run RUN]\n"
         "               [--db FILE] [--junit FILE] [--json] [--significant [--resamples N]\n"
         "               [--seed S]] [--force]\n"
-        "  e.g. --fail-on is:-0.05,rp:-1%,fid:+2%,time.generate:+10%\n"
+        "  A CI gate: compares run --run (default: the latest run of --db, default\n"
+        "  results/t2ibench.db) with the baseline, a run id of the same database or a file\n"
+        "  written by `t2ibench export RUN --format json`.\n"
+        "  --fail-on: METRIC is, rp, fid, kid, images or time.STAGE (text, generate, is, rp,\n"
+        "  fid, total; seconds per image); LIMIT is the move allowed in the bad direction,\n"
+        "  absolute or in % of the baseline, e.g. --fail-on is:-0.05,rp:-1%,fid:+2%,time.total:+10%\n"
+        "  --junit FILE: also a JUnit XML report (one test case per rule); --json: the result\n"
+        "  as JSON on stdout.\n"
         "  --significant: an IS / R-precision / FID regression counts only when it is beyond the\n"
         "  limit AND its 95% paired-bootstrap interval lies wholly on the bad side of zero (the\n"
         "  baseline must then be a run in the database). The run and the baseline must cover the\n"

@@ -243,6 +243,21 @@ TEST(test_check_significant) {
     CHECKF(rc == 1 && strstr(OUT, "interval"), "exit %d: %s", rc, OUT);
 }
 
+TEST(test_check_kid_rule) {
+    // KID (stored by runs with --kid-reference): lower is better, so +LIMIT is the bad way.
+    char db2[300];
+    CHECK(tampered_copy("kid.db",
+                        "INSERT INTO metrics (run, name, value, std, n, direction) VALUES"
+                        " (1, 'kid', 0.010, 0.001, 100, -1), (2, 'kid', 0.013, 0.001, 100, -1)",
+                        db2, sizeof db2));
+    int rc = sh("%s check --run 2 --baseline 1 --fail-on kid:+0.005 --db %s", BIN, db2);
+    CHECKF(rc == 0 && strstr(OUT, "kid: 0.01 -> 0.013"), "exit %d: %s", rc, OUT);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on KID:+20%% --db %s", BIN, db2);
+    CHECKF(rc == 1 && strstr(OUT, "REGRESSION"), "exit %d: %s", rc, OUT);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on kid:-0.005 --db %s", BIN, db2);
+    CHECKF(rc == 4 && strstr(OUT, "kid is lower-is-better"), "exit %d: %s", rc, OUT);
+}
+
 TEST(test_check_counts_unverified_rows) {
     // Rows without a checksum (an older database, or one cleared since) cannot be verified:
     // check says how many, for the run and for the baseline, and goes on (a warning, not an
@@ -502,6 +517,7 @@ int main(void) {
     RUN(test_rescore);
     RUN(test_compare_check_sample_sets);
     RUN(test_check_significant);
+    RUN(test_check_kid_rule);
     RUN(test_check_counts_unverified_rows);
     RUN(test_check_timing_spread);
     RUN(test_fid_paths);
