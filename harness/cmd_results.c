@@ -7,6 +7,7 @@
 #include "t2i.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +295,9 @@ int cmd_compare(int argc, char **argv) {
     long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
     long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int n = args_rest(&a, pos, 16);
+    if (n >= 0 && n < 2) t2i_error(T2I_EARG, "give at least two runs to compare");
+    else if (n >= 2 && (resamples < 1 || resamples > 1000000 || seed < 0))
+        t2i_error(T2I_EARG, "--resamples must be 1..1000000 and --seed >= 0");
     if (n < 2 || resamples < 1 || resamples > 1000000 || seed < 0) return cli_usage("compare", usage);
     for (int i = 0; i < n; i++) {
         int64_t id;
@@ -701,8 +705,13 @@ int cmd_check(int argc, char **argv) {
     long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
     long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int64_t run_id;
-    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id) ||
-        resamples < 1 || resamples > 1000000 || seed < 0)
+    int npos = args_rest(&a, pos, 4);
+    if (npos == 0 && (!base_arg || !spec))
+        t2i_error(T2I_EARG, "--baseline and --fail-on are required");
+    else if (npos > 0)
+        t2i_error(T2I_EARG, "unexpected argument '%s' (the run to check is --run RUN)", pos[0]);
+    if (npos != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id) || resamples < 1 ||
+        resamples > 1000000 || seed < 0)
         return cli_usage("check", usage);
     static PairedRuns pr;
     memset(&pr, 0, sizeof pr);
@@ -1062,9 +1071,25 @@ int cmd_fid_stats(int argc, char **argv) {
     int64_t id;
     if (args_init(&a, argc, argv)) return cli_usage("fid-stats", usage);
     if (args_flag(&a, "--help")) return printf("usage: %s\n%s\n", usage, fid_dir_usage), EXIT_OK;
+    // The positional argument, wherever it stands among the options.
+    static const char *const valued[] = {"--out", "--db", "--protocol", "--evaluators",
+                                         "--features", "--threads", "--max-pixels", NULL};
+    const char *what = NULL;
+    for (int i = 1; i < argc && !what; i++) {
+        int k = 0;
+        while (valued[k] && strcmp(argv[i], valued[k])) k++;
+        if (argv[i][0] != '-') what = argv[i];
+        else if (valued[k]) i++;   // skip its value
+    }
     struct stat dsb;   // a folder of images: statistics straight from the files
-    if (argc > 1 && argv[1][0] != '-' && stat(argv[1], &dsb) == 0 && S_ISDIR(dsb.st_mode))
-        return cmd_fid_stats_dir(argv[1], &a);
+    int st_err = what && stat(what, &dsb) != 0 ? errno : 0;
+    if (what && !st_err && S_ISDIR(dsb.st_mode)) return cmd_fid_stats_dir(what, &a);
+    if (what && res_run_arg(what, &id)) {
+        t2i_error(T2I_EARG, "'%s' is not a run id (a number, or 'latest') and not a folder of "
+                            "images (%s)",
+                  what, st_err ? strerror(st_err) : "not a folder");
+        return cli_usage("fid-stats", usage);
+    }
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     if (args_rest(&a, pos, 4) != 1 || !out || res_run_arg(pos[0], &id))

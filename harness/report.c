@@ -749,6 +749,9 @@ int cmd_report(int argc, char **argv) {
     if (n < 1 || n > MAX_RUNS || !out || worst < 0 || worst > 100 || resamples < 1 ||
         resamples > 1000000) {
         if (n > MAX_RUNS) t2i_error(T2I_EARG, "at most %d runs", MAX_RUNS);
+        else if (n == 0) t2i_error(T2I_EARG, "give the run(s) to report, e.g. `report latest`");
+        else if (n > 0 && !out) t2i_error(T2I_EARG, "--out DIR is required (the report's folder)");
+        else if (n > 0) t2i_error(T2I_EARG, "--worst must be 0..100 and --resamples 1..1000000");
         return cli_usage("report", usage);
     }
     for (int i = 0; i < n; i++) {

@@ -625,6 +625,36 @@ TEST(test_run_option_messages) {
     CHECK(!exists(db));
 }
 
+// The first commands a newcomer types: a missing argument or a wrong path is said in one line
+// before the usage, naming the option.
+TEST(test_first_command_messages) {
+    char db[300];
+    tp(db, sizeof db, "first.db");
+    struct { const char *args, *msg; int rc; } c[] = {
+        {"compare 1", "give at least two runs to compare", 4},
+        {"compare 1 2 --resamples 0", "--resamples must be 1..1000000", 4},
+        {"check --baseline 1", "--baseline and --fail-on are required", 4},
+        {"check 2 --baseline 1 --fail-on is:-1", "unexpected argument '2' (the run to check is "
+                                                 "--run RUN)", 4},
+        {"report", "give the run(s) to report", 4},
+        {"report 1", "--out DIR is required", 4},
+        {"report 1 --out x --worst 101", "--worst must be 0..100", 4},
+        {"fid-stats /nonexistent/imgs --protocol p --evaluators e --out x.npz",
+         "'/nonexistent/imgs' is not a run id (a number, or 'latest') and not a folder of "
+         "images (No such file or directory)", 4},
+        {"run " RUN_ARGS "--model nope.json", "--model: nope.json: cannot open", 2},
+        {"run --suite nope.suite --protocol suites/protocols/smoke.json --model "
+         "suites/models/demo_bird.json", "--suite: nope.suite: cannot open", 2},
+        {"run " RUN_ARGS "--model suites/models/demo_bird.json --evaluators nope.json",
+         "--evaluators: nope.json: cannot open", 2},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int rc = cli(NULL, "%s --db %s", c[i].args, db);
+        CHECKF(rc == c[i].rc && has(ERR, c[i].msg), "%s: exit %d, stderr %s", c[i].args, rc, ERR);
+    }
+    CHECK(!exists(db));
+}
+
 TEST(test_eval_images_ambiguous_files) {
     // 0.jpg and 000000.jpg (or 0.png and 0.jpg): one was picked silently.
     char dir[300], a[340], b[340], db[300];
@@ -704,6 +734,7 @@ int main(void) {
     RUN(test_run_id_usage_errors);
     RUN(test_fail_on_unknown_metric);
     RUN(test_run_option_messages);
+    RUN(test_first_command_messages);
     RUN(test_eval_images_ambiguous_files);
     RUN(test_export_format_default);
     RUN(test_text_metric_value_refused);
