@@ -652,6 +652,27 @@ TEST(test_first_command_messages) {
         int rc = cli(NULL, "%s --db %s", c[i].args, db);
         CHECKF(rc == c[i].rc && has(ERR, c[i].msg), "%s: exit %d, stderr %s", c[i].args, rc, ERR);
     }
+    // A card whose released weight file is not in place says where the README tells.
+    char card[300], cwd[1024];
+    tp(card, sizeof card, "missing_weights.json");
+    FILE *f = fopen(card, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "{\"name\": \"m\", \"dataset\": \"cub\", \"generator\": {\"weights\": "
+                   "\"%s/none.pth\", \"config\": {\"GF_DIM\": 32, \"Z_DIM\": 100, "
+                   "\"CONDITION_DIM\": 100, \"EMBEDDING_DIM\": 256, \"R_NUM\": 2, "
+                   "\"BRANCH_NUM\": 3}}, \"text_encoder\": {\"weights\": "
+                   "\"hash:attngan-oracle-hash-v1\", \"config\": {\"ntoken\": 5450, "
+                   "\"ninput\": 300, \"nhidden\": 256}}, \"vocabulary\": "
+                   "\"%s/suites/vocab/cub_test.vocab.txt\", \"WORDS_NUM\": 18}\n",
+                T, getcwd(cwd, sizeof cwd) ? cwd : ".");
+        fclose(f);
+    }
+    int rc = cli(NULL, "run " RUN_ARGS "--model %s --evaluators suites/evaluators/demo_cub.json "
+                       "--db %s -q", card, db);
+    CHECKF(rc == 2 && has(ERR, "model.generator: ") && has(ERR, "none.pth: cannot open") &&
+               has(ERR, "released weights are not shipped: README.md"),
+           "exit %d, stderr %s", rc, ERR);
     CHECK(!exists(db));
 }
 
