@@ -136,14 +136,16 @@ int cmd_demo(int argc, char **argv) {
            idbuf[0], idbuf[0], idbuf[3]);
     char dbopt[1100] = "";   // the --db of the next commands, when not the default
     if (strcmp(db, "results/t2ibench.db") != 0) snprintf(dbopt, sizeof dbopt, " --db %s", db);
-    printf("\ndemo finished in %.0f s. Next:\n"
-           "  t2ibench list%s                  the stored runs\n"
-           "  t2ibench show %s%s                 one run: provenance, metrics, timings\n"
-           "  t2ibench check --baseline %s --run %s --fail-on is:-0.05,rp:-1%%%s\n"
-           "                                     a CI gate: exit 1 when run %s regresses\n"
-           "  t2ibench export %s --format md%s   a run as a Markdown table\n"
-           "README.md explains how to score the released AttnGAN, DM-GAN and DF-GAN checkpoints.\n",
-           now() - t0, dbopt, idbuf[0], dbopt, idbuf[0], idbuf[3], dbopt, idbuf[3], idbuf[0],
-           dbopt);
+    char next[4][1300];
+    snprintf(next[0], sizeof next[0], "t2ibench list%s", dbopt);
+    snprintf(next[1], sizeof next[1], "t2ibench show %s%s", idbuf[0], dbopt);
+    snprintf(next[2], sizeof next[2], "t2ibench check --baseline %s --run %s --fail-on is:-0.05%s",
+             idbuf[0], idbuf[3], dbopt);
+    snprintf(next[3], sizeof next[3], "t2ibench export %s --format md%s", idbuf[0], dbopt);
+    const char *what[4] = {"the stored runs", "one run in full", "CI gate: exit 1 if IS fell > 0.05",
+                           "a Markdown table"};
+    printf("\ndemo finished in %.0f s. Next:\n", now() - t0);
+    for (int k = 0; k < 4; k++) printf("  %-56s %s\n", next[k], what[k]);
+    printf("README.md explains how to score the released AttnGAN, DM-GAN and DF-GAN checkpoints.\n");
     return EXIT_OK;
 }

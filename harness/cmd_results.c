@@ -23,17 +23,19 @@ static void fmt_val(char *buf, size_t n, double v) {
     else snprintf(buf, n, "%.4f", v);
 }
 
+// A metric's value: fmt_val, except the image count, which is a whole number.
+static void fmt_metric(char *buf, size_t n, const ResMetric *m) {
+    if (!strcmp(m->name, "images") && isfinite(m->value)) snprintf(buf, n, "%.0f", m->value);
+    else fmt_val(buf, n, m->value);
+}
+
 static void fmt_pm(char *buf, size_t n, const ResMetric *m) {
     char a[32], b[32];
     if (!m) {
         snprintf(buf, n, "(absent)");
         return;
     }
-    if (!strcmp(m->name, "images") && isfinite(m->value)) {   // a count
-        snprintf(buf, n, "%.0f", m->value);
-        return;
-    }
-    fmt_val(a, sizeof a, m->value);
+    fmt_metric(a, sizeof a, m);
     if (isfinite(m->std)) {
         fmt_val(b, sizeof b, m->std);
         snprintf(buf, n, "%s +- %s", a, b);
@@ -1029,7 +1031,7 @@ int cmd_export(int argc, char **argv) {
         fprintf(f, "| metric | value | std | n |\n|---|---:|---:|---:|\n");
         for (int i = 0; i < r.n_metrics; i++) {
             char v[32], s[32];
-            fmt_val(v, sizeof v, r.m[i].value);
+            fmt_metric(v, sizeof v, &r.m[i]);
             fmt_val(s, sizeof s, r.m[i].std);
             fprintf(f, "| %s | %s | %s | %lld |\n", metric_label(r.m[i].name), v, s,
                     (long long)r.m[i].n);
