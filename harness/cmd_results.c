@@ -1072,7 +1072,7 @@ int cmd_fid_stats(int argc, char **argv) {
     char *pos[4];
     int64_t id;
     if (args_init(&a, argc, argv)) return cli_usage("fid-stats", usage);
-    if (args_flag(&a, "--help")) return printf("usage: %s\n%s\n", usage, fid_dir_usage), EXIT_OK;
+    if (args_flag(&a, "--help")) return printf("usage: %s\n\nusage: %s\n", usage, fid_dir_usage), EXIT_OK;
     // The positional argument, wherever it stands among the options.
     static const char *const valued[] = {"--out", "--db", "--protocol", "--evaluators",
                                          "--features", "--threads", "--max-pixels", NULL};
