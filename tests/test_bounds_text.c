@@ -334,6 +334,27 @@ TEST(protocol_limits) {
           msg_has("p.json: $.inception_score.shuffle_seed: bad unsigned integer \"007\" (plain "
                   "decimal digits up to 18446744073709551615, no leading zeros)"));
     CHECK(try_with(&t, base, "inception_score.shuffle_seed", cJSON_CreateString("+7")) == T2I_EARG);
+    // ... and as a JSON number (JSON has no leading zeros; cJSON would read 007 as 7): the
+    // place is named; a zero before a decimal point or in an exponent is fine.
+    static const struct { const char *num; int ok; } z[] = {
+        {"7", 1}, {"0", 1}, {"007", 0}, {"-05", 0}, {"00", 0}, {"0.5", 1}, {"1e-07", 1},
+        {"1E+05", 1}, {"10", 1}};
+    for (size_t i = 0; i < sizeof z / sizeof z[0]; i++) {
+        char *p = strstr(base, "\"shuffle_seed\": 0");
+        CHECK(p != NULL);
+        if (!p) break;
+        size_t at = (size_t)(p - base) + strlen("\"shuffle_seed\": ");
+        char text[8192];
+        snprintf(text, sizeof text, "%.*s%s%s", (int)at, base, z[i].num, base + at + 1);
+        int rc = parse_protocol(text, strlen(text));
+        if (z[i].ok) {   // accepted, or refused for its value (1e-07 is no integer), not its form
+            CHECKF(rc == T2I_OK || !msg_has("leading zero"), "%s: %s", z[i].num, t2i_errmsg());
+            continue;
+        }
+        CHECKF(rc == T2I_EARG && msg_has("p.json: number with a leading zero at line") &&
+                   msg_has("JSON numbers have none"),
+               "%s: rc %d %s", z[i].num, rc, t2i_errmsg());
+    }
     // Optional "differences": from (cap 63) and a non-empty list of non-empty strings.
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "from", "attngan-2018");
