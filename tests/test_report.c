@@ -191,6 +191,11 @@ TEST(test_compare_check_sample_sets) {
     rc = sh("%s compare 1 2 --db %s --resamples 200 --seed 4", BIN, DB);
     CHECKF(rc == 0 && strstr(OUT, "95% interval") && strstr(OUT, "McNemar") &&
                strstr(OUT, "200 resamples"), "exit %d: %s", rc, OUT);
+    // The header: run ids, then the whole model names (they were cut at 26 columns with the
+    // "run N (" prefix); the image count is a whole number.
+    CHECKF(strstr(OUT, "\nmodel              demo-bird-hash             demo-bird-hash-r1 ") &&
+               strstr(OUT, "diff vs run 1") && strstr(OUT, "\nimages             16 "),
+           "%s", OUT);
     // The paired IS difference is the difference of the stored IS values (the protocol's 4
     // splits, not the default 10); R-precision likewise.
     static const char *const ms[] = {"is", "rp"};
