@@ -148,18 +148,23 @@ static int net_run(Net *n, int B) {
 }
 
 typedef struct {
-    Net *n;
-    int  B, reps;
+    Net   *n;
+    int    B, reps;
+    double cpu;   // CPU seconds of the worker's own thread
 } LayoutJob;
 
 static void *layout_main(void *p) {
     LayoutJob *j = p;
+    double c0 = thread_cpu_s();
     for (int r = 0; r < j->reps; r++) net_run(j->n, j->B);
+    j->cpu = thread_cpu_s() - c0;
     return NULL;
 }
 
 // --layout W: the new path as W workers x (threads / W) threads, each worker its own instance
-// running batches of B; prints the total images/s of each layout with W = 1..threads.
+// running batches of B; prints the total images/s of each layout with W = 1..threads (wall
+// clock: the question is throughput) and its CPU seconds per image (each worker's thread CPU
+// time x its threads, as above), which a loaded machine does not move.
 static int layout(const char *nets, int B, int nth, int reps) {
     char list[256];
     snprintf(list, sizeof list, "%s", nets);
@@ -182,8 +187,10 @@ static int layout(const char *nets, int B, int nth, int reps) {
             }
             layout_main(&j[0]);
             for (int k = 1; k < w; k++) pthread_join(t[k], NULL);
-            double secs = now_s() - t0;
-            printf("  %d workers x %d threads: %6.2f img/s", w, nth / w, w * B * reps / secs);
+            double secs = now_s() - t0, cpu = 0;
+            for (int k = 0; k < w; k++) cpu += j[k].cpu * (nth / w);
+            printf("  %d workers x %d threads: %6.2f img/s, %.3f CPU-s/img", w, nth / w,
+                   w * B * reps / secs, cpu / (w * B * reps));
             for (int k = 0; k < w; k++) net_close(&n[k]);
         }
         printf("\n");
