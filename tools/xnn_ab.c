@@ -10,7 +10,7 @@
 //
 //   build/tools/xnn_ab [--batch 8] [--threads 2] [--reps 3] [--nets gbird,gcoco,fid,damsm]
 //   build/tools/xnn_ab --layout 1 ...   new path only: W workers x threads/W threads, W = 1..
-//                                       (wall-clock images/s: the question is throughput)
+//                                       (wall-clock images/s, and CPU seconds per image)
 //
 // Hash weights (no files needed). Not a test: it asserts nothing about speed.
 #include "attngan.h"
