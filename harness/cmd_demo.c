@@ -145,7 +145,7 @@ int cmd_demo(int argc, char **argv) {
     const char *what[4] = {"the stored runs", "one run in full", "CI gate: exit 1 if IS fell > 0.05",
                            "a Markdown table"};
     printf("\ndemo finished in %.0f s. Next:\n", now() - t0);
-    for (int k = 0; k < 4; k++) printf("  %-56s %s\n", next[k], what[k]);
+    for (int k = 0; k < 4; k++) printf("  %-58s  %s\n", next[k], what[k]);
     printf("README.md explains how to score the released AttnGAN, DM-GAN and DF-GAN checkpoints.\n");
     return EXIT_OK;
 }
