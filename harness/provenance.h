@@ -30,7 +30,7 @@ typedef struct {
     char     compiler[128];
     char     cflags[256];
     char     blas[256];
-    char     conv[128];   // convolution kernel library and the ISA path it runs (xnn_kernel_desc)
+    char     conv[192];   // convolution kernel library, its ISA path, our Winograd (xnn_kernel_desc)
     int      threads;
     char     cpu[160];
 } Provenance;

@@ -25,7 +25,8 @@
 // The same values must come out at batch 4 with 2 threads and at batch 3 with 1 thread.
 //
 // The image, rp and IS hashes depend on the float kernels (Inception, the generator, DAMSM).
-// Moving the networks to another layout or library (e.g. NHWC/XNNPACK) changes them legitimately:
+// Moving the networks to another layout or library (e.g. NHWC/XNNPACK, Winograd convolutions)
+// changes them legitimately:
 // first check the fixtures still pass (`t2ibench verify ../shared/fixtures/*/`), then regenerate:
 //     make -j2 build/t2ibench build/tests/test_golden
 //     T2I_GOLDEN_PRINT=1 build/tests/test_golden
@@ -73,8 +74,8 @@ static const char *const golden_image_sha256[8] = {
     "43aabaea81eaf51647ea76b752af8590ad30611bd4f234ce74d596388f719cf0",
     "e70e99da3b100eae0d90f92d0e8e9766f53ad8ff0abf13455c13a2a85b62e0cb",
 };
-#define GOLDEN_RP_SCORES_SHA256 "af779289b9dd64044128c2c5018889d55542d122a2014e23c710ceed5a0a9952"
-#define GOLDEN_IS_LOGITS_SHA256 "976f6b6a4e88216d00114cc636df7e9470b7ac66698f8de641a28b4ec92a095c"
-#define GOLDEN_IS_SHUFFLED "1.000284013961207 0.0001396510694806473"
+#define GOLDEN_RP_SCORES_SHA256 "ef00ce45217d0ee8a0620eca3e7b51f37a17e67763009462c176216d5c8417e3"
+#define GOLDEN_IS_LOGITS_SHA256 "59c35de9087971fe5cba9fd7ae4824d48a8af01a02bab4c19b70c65bb0185823"
+#define GOLDEN_IS_SHUFFLED "1.000284014028432 0.0001396513039014319"
 
 #endif

@@ -100,6 +100,38 @@ TEST(xconv_matches_ref_on_odd_shapes) {
     conv_case((ConvCase){3, 5, 3, 5, 1, 3, 0, 2, XCONV_PLAIN, 1, 7, 11, 0, 0, 0, 0});
 }
 
+// Winograd (xwino.h): F(4x4,3x3) with both paddings, odd sizes (partial tiles), more tiles than
+// one block (B 3 x 29 x 29 = 192 tiles, blocks of 147), strided pixels; F(2x2,5x5); F(2,7) and
+// F(4,3) along x and along y; shapes that do not fit run as PLAIN.
+TEST(xconv_fast_matches_ref) {
+    conv_case((ConvCase){16, 32, 3, 3, 1, 1, 1, 1, XCONV_FAST, 3, 29, 29, 0, 0, 1, 1});
+    conv_case((ConvCase){32, 16, 3, 3, 1, 1, 0, 0, XCONV_FAST, 2, 9, 12, 16, 5, 0, 0});
+    conv_case((ConvCase){48, 16, 3, 3, 1, 1, 1, 0, XCONV_FAST, 1, 2, 3, 0, 0, 1, 1});
+    conv_case((ConvCase){16, 32, 5, 5, 1, 1, 2, 2, XCONV_FAST, 2, 11, 9, 0, 3, 1, 1});
+    conv_case((ConvCase){16, 48, 1, 7, 1, 1, 0, 3, XCONV_FAST, 3, 17, 17, 3, 0, 1, 1});
+    conv_case((ConvCase){32, 32, 7, 1, 1, 1, 3, 0, XCONV_FAST, 2, 17, 9, 0, 16, 0, 1});
+    conv_case((ConvCase){16, 16, 1, 7, 1, 1, 0, 0, XCONV_FAST, 1, 3, 8, 0, 0, 1, 0});
+    conv_case((ConvCase){32, 16, 1, 3, 1, 1, 0, 1, XCONV_FAST, 2, 8, 7, 0, 0, 1, 1});
+    conv_case((ConvCase){16, 32, 3, 1, 1, 1, 1, 0, XCONV_FAST, 2, 9, 8, 0, 0, 0, 1});
+    conv_case((ConvCase){5, 7, 3, 3, 1, 1, 1, 1, XCONV_FAST, 3, 9, 6, 0, 0, 0, 0});
+    conv_case((ConvCase){16, 16, 3, 3, 2, 2, 1, 1, XCONV_FAST, 2, 9, 9, 0, 0, 1, 1});
+    float w[16 * 16 * 9] = {0};
+    Conv2d fits = {.in_c = 16, .out_c = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1,
+                   .w = w},
+           odd = fits, strided = fits;
+    odd.in_c = 5, strided.sh = 2;
+    XConv x;
+    CHECK(xconv_create(&x, &fits, XCONV_FAST, NULL, NULL, 0, INFINITY, 0, 0) == T2I_OK);
+    CHECK(x.wino != NULL && x.op == NULL);
+    xconv_free(&x);
+    CHECK(xconv_create(&x, &odd, XCONV_FAST, NULL, NULL, 0, INFINITY, 0, 0) == T2I_OK);
+    CHECK(x.wino == NULL && x.op != NULL);
+    xconv_free(&x);
+    CHECK(xconv_create(&x, &strided, XCONV_FAST, NULL, NULL, 0, INFINITY, 0, 0) == T2I_OK);
+    CHECK(x.wino == NULL && x.op != NULL);
+    xconv_free(&x);
+}
+
 TEST(xconv_up2_matches_upsample_then_conv) {
     conv_case((ConvCase){5, 7, 3, 3, 1, 1, 1, 1, XCONV_UP2, 3, 4, 5, 0, 0, 1, 0});
     conv_case((ConvCase){7, 6, 3, 3, 1, 1, 1, 1, XCONV_UP2, 1, 1, 3, 3, 2, 0, 0});
@@ -574,6 +606,7 @@ TEST(damsm_image_sample_bytes_independent_of_batch_and_threads) {
 
 int main(void) {
     RUN(xconv_matches_ref_on_odd_shapes);
+    RUN(xconv_fast_matches_ref);
     RUN(xconv_up2_matches_upsample_then_conv);
     RUN(xconv_up2_rejects_other_convs);
     RUN(nhwc_helpers_match_refs);

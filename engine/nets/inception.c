@@ -362,9 +362,9 @@ static int pack_conv(const InceptionConfig *cfg, BConv *b, int set) {
     for (int oc = 0; oc < OC && set == 0; oc++)
         b->xbias[oc] = cfg->fold_bn ? b->ep.shift[oc] : b->ep.shift[oc] - b->ep.mean[oc] * scale[oc];
     if (b->xlin)
-        return xconv_create(&b->x[set], &b->c, XCONV_PLAIN, scale, NULL, -INFINITY, INFINITY, 0,
+        return xconv_create(&b->x[set], &b->c, XCONV_FAST, scale, NULL, -INFINITY, INFINITY, 0,
                             0);
-    return xconv_create(&b->x[set], &b->c, XCONV_PLAIN, scale, b->xbias, 0.0f, INFINITY, 0,
+    return xconv_create(&b->x[set], &b->c, XCONV_FAST, scale, b->xbias, 0.0f, INFINITY, 0,
                         b->xso);
 }
 

@@ -3,6 +3,7 @@
 
 #include "blas.h"
 #include "t2i.h"
+#include "xwino.h"
 
 #include <assert.h>
 #include <cpuinfo.h>
@@ -16,7 +17,7 @@
 
 static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
 static enum xnn_status xnn_init_status = xnn_status_uninitialized;
-static char xnn_desc[96];
+static char xnn_desc[160];
 
 static void xnn_init_once(void) {
     xnn_init_status = xnn_initialize(NULL);
@@ -28,7 +29,8 @@ static void xnn_init_once(void) {
         else if (cpuinfo_has_x86_fma3() && cpuinfo_has_x86_avx2()) isa = "fma3+avx2";
         else if (cpuinfo_has_x86_avx()) isa = "avx";
     }
-    snprintf(xnn_desc, sizeof xnn_desc, "XNNPACK 0.0~git20220216 x86-64 %s", isa);
+    snprintf(xnn_desc, sizeof xnn_desc, "XNNPACK 0.0~git20220216 x86-64 %s + %s", isa,
+             XWINO_DESC);
 }
 
 int xnn_ready(void) {
@@ -70,6 +72,13 @@ int xconv_create(XConv *x, const Conv2d *m, XConvKind kind, const float *scale,
         return t2i_error(T2I_EARG, "xconv: the x2-upsample conv needs a 3x3 pad-1 stride-1 conv");
     const int KH = kind == XCONV_UP2 ? 4 : m->kh, KW = kind == XCONV_UP2 ? 4 : m->kw;
     size_t si = in_stride ? in_stride : (size_t)IC, so = out_stride ? out_stride : (size_t)OC;
+    XConv geom = {.kind = kind, .in_c = IC, .out_c = OC, .kh = m->kh, .kw = m->kw, .sh = m->sh,
+                  .sw = m->sw, .ph = m->ph, .pw = m->pw, .in_stride = si, .out_stride = so};
+    if (kind == XCONV_FAST && xwino_fits(m)) {
+        rc = xwino_create(&geom.wino, m, scale, bias, lo, hi, si, so);
+        if (rc == T2I_OK) *x = geom;
+        return rc;
+    }
     float *w = t2i_malloc_aligned((size_t)OC * KH * KW * IC * sizeof(float));
     float *b = t2i_malloc_aligned((size_t)OC * sizeof(float));
     if (!w || !b) {
@@ -113,14 +122,14 @@ int xconv_create(XConv *x, const Conv2d *m, XConvKind kind, const float *scale,
         return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
                          "xconv: XNNPACK refused a %dx%d conv %d -> %d channels (status %d)",
                          m->kh, m->kw, IC, OC, (int)st);
-    *x = (XConv){.op = op, .kind = kind, .in_c = IC, .out_c = OC, .kh = m->kh, .kw = m->kw,
-                 .sh = m->sh, .sw = m->sw, .ph = m->ph, .pw = m->pw, .in_stride = si,
-                 .out_stride = so};
+    geom.op = op;
+    *x = geom;
     return T2I_OK;
 }
 
 void xconv_free(XConv *x) {
     if (x && x->op) xnn_delete_operator(x->op);
+    if (x) xwino_free(x->wino);
     if (x) memset(x, 0, sizeof *x);
 }
 
@@ -142,10 +151,9 @@ static double clock_s(clockid_t id) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp) {
-    int    stats = xconv_stats.enabled;
-    double t0 = stats ? clock_s(CLOCK_MONOTONIC) : 0;
-    double c0 = stats ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
+// The XNNPACK operator of x on a batch.
+static int run_xnn(const XConv *x, float *out, const float *in, int B, int H, int W,
+                   pthreadpool_t tp) {
     enum xnn_status st;
     if (x->kind == XCONV_UP2)
         st = xnn_setup_deconvolution2d_nhwc_f32(x->op, (size_t)B, (size_t)H, (size_t)W, 0, 0, in,
@@ -158,16 +166,28 @@ int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, 
         return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
                          "xconv: XNNPACK failed on a batch of %d images of %dx%d (status %d)", B,
                          H, W, (int)st);
+    return T2I_OK;
+}
+
+int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp) {
+    int    stats = xconv_stats.enabled;
+    double t0 = stats ? clock_s(CLOCK_MONOTONIC) : 0;
+    double c0 = stats ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
+    double macs = 0;   // those done: the GEMMs' under Winograd
+    int rc = x->wino ? xwino_run(x->wino, out, in, B, H, W, tp, &macs)
+                     : run_xnn(x, out, in, B, H, W, tp);
+    if (rc) return rc;
     if (stats) {
         int OH, OW;
         xconv_out_hw(x, H, W, &OH, &OW);
         double per = (double)B * OH * OW * x->out_c * x->in_c;
+        if (!x->wino) macs = per * (x->kind == XCONV_UP2 ? 4 : x->kh * x->kw);
         double cs = (clock_s(CLOCK_MONOTONIC) - t0) * xpool_threads(tp);
         double cpu = (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * xpool_threads(tp);
         pthread_mutex_lock(&stats_lock);
         xconv_stats.core_seconds += cs;
         xconv_stats.cpu_seconds += cpu;
-        xconv_stats.macs += per * (x->kind == XCONV_UP2 ? 4 : x->kh * x->kw);
+        xconv_stats.macs += macs;
         xconv_stats.macs_nominal += per * x->kh * x->kw;
         pthread_mutex_unlock(&stats_lock);
     }

@@ -24,8 +24,9 @@
 
 // Initializes XNNPACK once (thread-safe). T2I_OK, or T2I_EARG when the CPU is unsupported.
 int xnn_ready(void);
-// "XNNPACK 0.0~git20220216 x86-64 avx512f" (the kernel library and the ISA path it selects),
-// for run provenance. Calls xnn_ready.
+// "XNNPACK 0.0~git20220216 x86-64 avx512f + Winograd v1 F(4x4,3x3) ..." (the kernel library,
+// the ISA path it selects and the version of the Winograd transforms of XCONV_FAST), for run
+// provenance: a change in any of them moves stored numbers. Calls xnn_ready.
 const char *xnn_kernel_desc(void);
 
 // A pool of n threads for XConv and the helpers (the caller's thread is one of them); n <= 1
@@ -37,10 +38,13 @@ typedef enum {
     XCONV_PLAIN = 0,   // Conv2d as declared (groups 1, dilation 1)
     XCONV_UP2   = 1,   // nearest x2 upsample then a 3x3 pad-1 stride-1 conv, as one 4x4
                        // stride-2 transposed conv whose taps are sums of the 3x3 taps
+    XCONV_FAST  = 2,   // as PLAIN, computed by Winograd where xwino.h says it fits (3x3, 1x7,
+                       // 7x1 stride 1; fewer multiply-adds, a little more rounding), else PLAIN
 } XConvKind;
 
 typedef struct {
-    void  *op;                           // xnn_operator_t
+    void  *op;                           // xnn_operator_t (NULL when wino runs the conv)
+    struct XWino *wino;                  // XCONV_FAST where it fits
     int    kind;
     int    in_c, out_c, kh, kw, sh, sw, ph, pw;
     size_t in_stride, out_stride;        // floats between pixels (0 at create = in_c / out_c)

@@ -1,0 +1,45 @@
+// xwino.h -- Winograd convolutions in NHWC, the engine behind xconv's XCONV_FAST (used only
+// through xconv.h; this header is xconv.c's).
+//
+// A stride-1 3x3 conv runs as F(2x2,3x3): every 2x2 block of outputs ("tile") comes from a 4x4
+// input patch, transformed to 16 points; each point is one IC -> OC matrix product over all
+// tiles; an inverse transform gives the 2x2 outputs. 4 multiply-adds per output and input
+// channel instead of 9. A stride-1 1x7 or 7x1 conv runs as F(2,7) along its long axis: tiles of
+// 2 outputs from 8 inputs, 8 points, 4 multiply-adds per output instead of 7.
+//
+// The matrix products are XNNPACK GEMMs (one grouped 1x1 convolution, a group per point) over
+// blocks of tiles; the transforms are plain IEEE additions and multiplications by constants in
+// a fixed order. No step mixes tiles, and XNNPACK's GEMM computes each row the same way
+// wherever it falls in a block, so an output's bits do not depend on the batch, the image's
+// place in it, the block boundaries or the thread count.
+//
+// Accuracy: the transforms round in float. Against a double-precision direct conv the error is
+// a few times that of the direct float conv (tests/test_xconv.c bounds it); the Inception
+// fixtures hold with their unchanged tolerances.
+#ifndef T2I_XWINO_H
+#define T2I_XWINO_H
+
+#include "ops.h"
+
+#include <pthreadpool.h>
+#include <stddef.h>
+
+// Part of the run fingerprint (xnn_kernel_desc): bump the version when a transform, its order of
+// operations or the choice of kind changes the bits computed.
+#define XWINO_DESC "Winograd v1 F(4x4,3x3) F(2x2,5x5) F(2,7) F(4,3)"
+
+typedef struct XWino XWino;
+
+// 1 when m runs as Winograd here: 3x3, 1x7 or 7x1, stride 1, dilation 1, padding below the
+// kernel size, and channel counts that are multiples of 16.
+int  xwino_fits(const Conv2d *m);
+// As xconv_create (XCONV_PLAIN semantics): y = clamp(sum(x * w * scale[oc]) + bias[oc], lo, hi).
+int  xwino_create(XWino **out /* OUT */, const Conv2d *m, const float *scale, const float *bias,
+                  float lo, float hi, size_t in_stride, size_t out_stride);
+void xwino_free(XWino *w);
+// in (B,H,W,in_stride) -> out (B,OH,OW,out_stride). One caller at a time (scratch is the
+// instance's). *macs receives the multiply-accumulates of the GEMMs.
+int  xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthreadpool_t tp,
+               double *macs /* OUT */);
+
+#endif
