@@ -47,8 +47,11 @@ static int demo_run(const RunOpts *o, int64_t *id) {
            "--batch %d --limit %ld\n",
            o->suite, o->model, o->protocol, o->evaluators, o->db, o->batch, o->limit);
     fflush(stdout);
+    double t0 = now();
     int rc = runner_run(o, id);
     if (rc) return cli_fail("run", rc);
+    printf("stored as run %lld (%.0f s); its metrics are in the table below\n", (long long)*id,
+           now() - t0);
     return EXIT_OK;
 }
 
@@ -131,10 +134,18 @@ int cmd_demo(int argc, char **argv) {
     printf("\nreports: results/report/demo/index.html (run %s) and "
            "results/report/compare/index.html\n(run %s against run %s); open them in a browser.\n",
            idbuf[0], idbuf[0], idbuf[3]);
-    printf("\ndemo finished in %.0f s. Next: `t2ibench list`, `t2ibench show latest`,\n"
-           "`t2ibench check --baseline A --fail-on is:-0.05,rp:-1%%`, `t2ibench export latest "
-           "--format md`\n(all with --db %s); README.md explains how to use the released AttnGAN, "
-           "DM-GAN and DF-GAN checkpoints.\n",
-           now() - t0, db);
+    char dbopt[1100] = "";   // the --db of the next commands, when not the default
+    if (strcmp(db, "results/t2ibench.db") != 0) snprintf(dbopt, sizeof dbopt, " --db %s", db);
+    char next[4][1300];
+    snprintf(next[0], sizeof next[0], "t2ibench list%s", dbopt);
+    snprintf(next[1], sizeof next[1], "t2ibench show %s%s", idbuf[0], dbopt);
+    snprintf(next[2], sizeof next[2], "t2ibench check --baseline %s --run %s --fail-on is:-0.05%s",
+             idbuf[0], idbuf[3], dbopt);
+    snprintf(next[3], sizeof next[3], "t2ibench export %s --format md%s", idbuf[0], dbopt);
+    const char *what[4] = {"the stored runs", "one run in full", "CI gate: exit 1 if IS fell > 0.05",
+                           "a Markdown table"};
+    printf("\ndemo finished in %.0f s. Next:\n", now() - t0);
+    for (int k = 0; k < 4; k++) printf("  %-58s  %s\n", next[k], what[k]);
+    printf("README.md explains how to score the released AttnGAN, DM-GAN and DF-GAN checkpoints.\n");
     return EXIT_OK;
 }

@@ -93,7 +93,7 @@ const char fid_dir_usage[] =
         "  DIR: mu and sigma of the FID Inception's pool3 features over every image under DIR\n"
         "  (sub-folders too, sorted by path; any size, PNG/JPEG/BMP/PPM/PGM/TIFF/WebP), each\n"
         "  resized straight to 299x299 with the protocol's FID kernel, as eval-images does.\n"
-        "  --features FILE.npy  also write the (N, 2048) features (the --kid-ref of run and\n"
+        "  --features FILE.npy  also write the (N, 2048) features (the --kid-reference of run and\n"
         "          eval-images)\n"
         "  --flip  also the horizontal mirror of each image (flip-augmented statistics)\n"
         "  --threads T     workers (default 2)\n"

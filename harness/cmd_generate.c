@@ -19,6 +19,7 @@
 #include "model_card.h"
 #include "npz.h"
 #include "regen.h"
+#include "resize.h"
 #include "samples.h"
 #include "rng.h"
 #include "t2i.h"
@@ -36,7 +37,7 @@ static int write_image(const char *dir, const char *name, const float *chw, int 
                        uint8_t *rgb) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    image_quantize(rgb, chw, px, px, QUANT_TRUNCATE);
+    chw_pm1_to_hwc_u8(rgb, chw, px, px, QUANTIZE_TRUNCATE);
     int rc = png_write_rgb(path, rgb, px, px);
     if (!rc) printf("%s\n", path);
     return rc;
@@ -51,7 +52,7 @@ static int write_attention(const char *dir, int stage, int t, const char *word, 
         if (att[i] > mx) mx = att[i];
     }
     float range = mx > mn ? mx - mn : 1.0f;
-    image_quantize(rgb, img, px, px, QUANT_TRUNCATE);
+    chw_pm1_to_hwc_u8(rgb, img, px, px, QUANTIZE_TRUNCATE);
     int f = px / R;
     for (int y = 0; y < px; y++)
         for (int x = 0; x < px; x++) {

@@ -7,6 +7,7 @@
 #include "t2i.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +23,19 @@ static void fmt_val(char *buf, size_t n, double v) {
     else snprintf(buf, n, "%.4f", v);
 }
 
+// A metric's value: fmt_val, except the image count, which is a whole number.
+static void fmt_metric(char *buf, size_t n, const ResMetric *m) {
+    if (!strcmp(m->name, "images") && isfinite(m->value)) snprintf(buf, n, "%.0f", m->value);
+    else fmt_val(buf, n, m->value);
+}
+
 static void fmt_pm(char *buf, size_t n, const ResMetric *m) {
     char a[32], b[32];
     if (!m) {
         snprintf(buf, n, "(absent)");
         return;
     }
-    fmt_val(a, sizeof a, m->value);
+    fmt_metric(a, sizeof a, m);
     if (isfinite(m->std)) {
         fmt_val(b, sizeof b, m->std);
         snprintf(buf, n, "%s +- %s", a, b);
@@ -48,9 +55,9 @@ static const char *metric_label(const char *name) {
 
 // The line under a table with time.* rows.
 static const char *const time_total_note =
-    "  time.STAGE: one worker's seconds per image in that stage; time.total: wall-clock seconds "
-    "per image of whole blocks with every worker running in parallel (so it is smaller than the "
-    "sum of the stages)\n";
+    "  time.STAGE: one worker's seconds per image in that stage; time.total: wall-clock\n"
+    "  seconds per image of whole blocks with every worker running in parallel (so it is\n"
+    "  smaller than the sum of the stages)\n";
 
 // Prints the metrics table of one run (also used by `run` and `demo`).
 void results_print_metrics(const ResRun *r, FILE *f) {
@@ -290,6 +297,9 @@ int cmd_compare(int argc, char **argv) {
     long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
     long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int n = args_rest(&a, pos, 16);
+    if (n >= 0 && n < 2) t2i_error(T2I_EARG, "give at least two runs to compare");
+    else if (n >= 2 && (resamples < 1 || resamples > 1000000 || seed < 0))
+        t2i_error(T2I_EARG, "--resamples must be 1..1000000 and --seed >= 0");
     if (n < 2 || resamples < 1 || resamples > 1000000 || seed < 0) return cli_usage("compare", usage);
     for (int i = 0; i < n; i++) {
         int64_t id;
@@ -340,13 +350,21 @@ int cmd_compare(int argc, char **argv) {
         for (int i = 0; i < n; i++) res_free(&r[i]);
         return EXIT_ERROR;
     }
-    // Header.
+    // Header: the run ids, then their models (a longer name is cut with "~").
     printf("%-18s", "metric");
     for (int i = 0; i < n; i++) {
-        char h[64];
-        snprintf(h, sizeof h, "run %lld (%s)", (long long)r[i].id, r[i].model);
-        printf(" %-26.26s", h);
-        if (i) printf(" %-22s", "diff vs first");
+        char h[32];
+        snprintf(h, sizeof h, "run %lld", (long long)r[i].id);
+        printf(" %-26s", h);
+        if (i) printf(" %-22s", (snprintf(h, sizeof h, "diff vs run %lld", (long long)r[0].id), h));
+    }
+    printf("\n%-18s", "model");
+    for (int i = 0; i < n; i++) {
+        char cell[32];
+        if (strlen(r[i].model) > 26) snprintf(cell, sizeof cell, "%.25s~", r[i].model);
+        else snprintf(cell, sizeof cell, "%s", r[i].model);
+        printf(" %-26s", cell);
+        if (i) printf(" %-22s", "");
     }
     printf("\n");
     // Metric names in the order of the first run, then any others.
@@ -378,8 +396,11 @@ int cmd_compare(int argc, char **argv) {
         }
         printf("\n");
     }
-    printf("* = significant: the 95%% paired-bootstrap interval of the difference excludes zero "
-           "(IS, R-precision, FID; timings have no per-sample data)\n");
+    int timed = 0;
+    for (int q = 0; q < nn; q++) timed |= !strncmp(names[q], "time.", 5);
+    if (timed) fputs(time_total_note, stdout);
+    printf("* = significant: the 95%% paired-bootstrap interval of the difference excludes zero\n"
+           "  (IS, R-precision, FID; timings have no per-sample data)\n");
     for (int i = 1; i < n; i++)
         if (!pr[i].refused) print_paired(&r[0], &r[i], &pr[i], (uint64_t)seed);
     if (!comparable) printf("WARNING: runs are not comparable (printed because of --force)\n");
@@ -411,15 +432,15 @@ static int parse_rules(const char *spec, Rule *rules, int max, int *n) {
         if (!c || c == item || !c[1])
             return t2i_error(T2I_EARG, "--fail-on: \"%s\" is not METRIC:[+-]LIMIT[%%]", item);
         *c = 0;
-        static const char *const known[] = {"is", "rp", "fid", "images", "time.text",
+        static const char *const known[] = {"is", "rp", "fid", "kid", "images", "time.text",
                                             "time.generate", "time.is", "time.rp", "time.fid",
                                             "time.total", NULL};
         int k = 0;   // names as the tables print them, in any case ("IS:-0.1" = "is:-0.1")
         while (known[k] && strcasecmp(known[k], item)) k++;
         if (!known[k])
             return t2i_error(T2I_EARG,
-                             "--fail-on: unknown metric \"%s\" (is, rp, fid, images, time.STAGE "
-                             "with STAGE text, generate, is, rp, fid or total)",
+                             "--fail-on: unknown metric \"%s\" (is, rp, fid, kid, images, "
+                             "time.STAGE with STAGE text, generate, is, rp, fid or total)",
                              item);
         Rule *r = &rules[(*n)++];
         memset(r, 0, sizeof *r);
@@ -526,22 +547,43 @@ static const char *discard_output(const char *path, int existed) {
     return "nothing removed";
 }
 
+// One test case per rule; a global error is one errored case "run". Rows without a checksum
+// (check's WARNING) are a skipped case per run, "stored rows of run N", whose message is the
+// warning, so that CI shows them without failing; their counts are also properties
+// unverified_rows.run / .baseline (0 when every row was verified), as in --json.
 static int write_junit(const char *path, const CheckResult *res, int n, const char *global_err,
-                       int64_t run, int64_t base) {
+                       int64_t run, int64_t base, const int64_t unverified[2],
+                       const char notes[2][256]) {
     int existed = path_exists(path);
     FILE *f = fopen(path, "w");
     if (!f) return t2i_error(T2I_EIO, "--junit %s: cannot create", path);
-    int fails = 0, errs = global_err ? 1 : 0;
+    int fails = 0, errs = global_err ? 1 : 0, skips = 0;
     for (int i = 0; i < n; i++) {
         fails += res[i].outcome == 1;
         errs += res[i].outcome == 2;
     }
+    for (int k = 0; k < 2; k++) skips += notes[k][0] != 0;
+    int tests = n + (global_err ? 1 : 0) + skips;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"t2ibench check\" tests=\"%d\" failures=\"%d\" errors=\"%d\">\n",
-            n + (global_err ? 1 : 0), fails, errs);
+    fprintf(f, "<testsuites name=\"t2ibench check\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
+               "skipped=\"%d\">\n",
+            tests, fails, errs, skips);
     fprintf(f, "  <testsuite name=\"t2ibench.check.run%lld_vs_%lld\" tests=\"%d\" failures=\"%d\" "
-               "errors=\"%d\">\n",
-            (long long)run, (long long)base, n + (global_err ? 1 : 0), fails, errs);
+               "errors=\"%d\" skipped=\"%d\">\n",
+            (long long)run, (long long)base, tests, fails, errs, skips);
+    fprintf(f, "    <properties>\n"
+               "      <property name=\"unverified_rows.run\" value=\"%lld\"/>\n"
+               "      <property name=\"unverified_rows.baseline\" value=\"%lld\"/>\n"
+               "    </properties>\n",
+            (long long)unverified[0], (long long)unverified[1]);
+    for (int k = 0; k < 2; k++) {
+        if (!notes[k][0]) continue;
+        fprintf(f, "    <testcase classname=\"t2ibench.check\" "
+                   "name=\"stored rows of %srun %lld\">\n      <skipped message=\"",
+                k ? "baseline " : "", (long long)(k ? base : run));
+        xml_escape(f, notes[k]);
+        fprintf(f, "\"/>\n    </testcase>\n");
+    }
     if (global_err) {
         fprintf(f, "    <testcase classname=\"t2ibench.check\" name=\"run\">\n      <error message=\"");
         xml_escape(f, global_err);
@@ -635,12 +677,20 @@ int cmd_check(int argc, char **argv) {
         "t2ibench check --baseline RUN|FILE --fail-on METRIC:[+-]LIMIT[%],... [--run RUN]\n"
         "               [--db FILE] [--junit FILE] [--json] [--significant [--resamples N]\n"
         "               [--seed S]] [--force]\n"
-        "  e.g. --fail-on is:-0.05,rp:-1%,fid:+2%,time.generate:+10%\n"
+        "  A CI gate: compares run --run (default: the latest run of --db, default\n"
+        "  results/t2ibench.db) with the baseline, a run id of the same database or a file\n"
+        "  written by `t2ibench export RUN --format json`.\n"
+        "  --fail-on: METRIC is, rp, fid, kid, images or time.STAGE (text, generate, is, rp,\n"
+        "  fid, total; seconds per image); LIMIT is the move allowed in the bad direction,\n"
+        "  absolute or in % of the baseline, e.g. --fail-on is:-0.05,rp:-1%,fid:+2%,time.total:+10%\n"
+        "  --junit FILE: also a JUnit XML report (one test case per rule); --json: the result\n"
+        "  as JSON on stdout.\n"
         "  --significant: an IS / R-precision / FID regression counts only when it is beyond the\n"
         "  limit AND its 95% paired-bootstrap interval lies wholly on the bad side of zero (the\n"
         "  baseline must then be a run in the database). The run and the baseline must cover the\n"
         "  same samples (count and ids) unless --force. Every stored sample row is checked against\n"
-        "  its checksum; rows without one (older databases) are counted in a WARNING line.\n"
+        "  its checksum; rows without one (older databases) are counted in a WARNING line\n"
+        "  (in --junit: a skipped test case per run; in --json: unverified_rows).\n"
         "  exit 0 pass, 1 regression, 2 error or incomplete run, 4 usage error";
     Args a;
     char *pos[4];
@@ -657,8 +707,13 @@ int cmd_check(int argc, char **argv) {
     long resamples = args_long(&a, "--resamples", PAIRED_DEFAULT_RESAMPLES);
     long seed = args_long(&a, "--seed", PAIRED_DEFAULT_SEED);
     int64_t run_id;
-    if (args_rest(&a, pos, 4) != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id) ||
-        resamples < 1 || resamples > 1000000 || seed < 0)
+    int npos = args_rest(&a, pos, 4);
+    if (npos == 0 && (!base_arg || !spec))
+        t2i_error(T2I_EARG, "--baseline and --fail-on are required");
+    else if (npos > 0)
+        t2i_error(T2I_EARG, "unexpected argument '%s' (the run to check is --run RUN)", pos[0]);
+    if (npos != 0 || !base_arg || !spec || res_run_arg(run_arg, &run_id) || resamples < 1 ||
+        resamples > 1000000 || seed < 0)
         return cli_usage("check", usage);
     static PairedRuns pr;
     memset(&pr, 0, sizeof pr);
@@ -827,7 +882,7 @@ int cmd_check(int argc, char **argv) {
     }
     if (junit) {
         int wr = write_junit(junit, res, global_err[0] ? 0 : nr, global_err[0] ? global_err : NULL,
-                             cur.id, base.id);
+                             cur.id, base.id, unverified, (const char(*)[256])unverified_note);
         if (wr) {
             fprintf(stderr, "t2ibench check: %s\n", t2i_errmsg());
             worst = 2;
@@ -976,7 +1031,7 @@ int cmd_export(int argc, char **argv) {
         fprintf(f, "| metric | value | std | n |\n|---|---:|---:|---:|\n");
         for (int i = 0; i < r.n_metrics; i++) {
             char v[32], s[32];
-            fmt_val(v, sizeof v, r.m[i].value);
+            fmt_metric(v, sizeof v, &r.m[i]);
             fmt_val(s, sizeof s, r.m[i].std);
             fprintf(f, "| %s | %s | %s | %lld |\n", metric_label(r.m[i].name), v, s,
                     (long long)r.m[i].n);
@@ -1017,10 +1072,26 @@ int cmd_fid_stats(int argc, char **argv) {
     char *pos[4];
     int64_t id;
     if (args_init(&a, argc, argv)) return cli_usage("fid-stats", usage);
-    if (args_flag(&a, "--help")) return printf("usage: %s\n%s\n", usage, fid_dir_usage), EXIT_OK;
+    if (args_flag(&a, "--help")) return printf("usage: %s\n\nusage: %s\n", usage, fid_dir_usage), EXIT_OK;
+    // The positional argument, wherever it stands among the options.
+    static const char *const valued[] = {"--out", "--db", "--protocol", "--evaluators",
+                                         "--features", "--threads", "--max-pixels", NULL};
+    const char *what = NULL;
+    for (int i = 1; i < argc && !what; i++) {
+        int k = 0;
+        while (valued[k] && strcmp(argv[i], valued[k])) k++;
+        if (argv[i][0] != '-') what = argv[i];
+        else if (valued[k]) i++;   // skip its value
+    }
     struct stat dsb;   // a folder of images: statistics straight from the files
-    if (argc > 1 && argv[1][0] != '-' && stat(argv[1], &dsb) == 0 && S_ISDIR(dsb.st_mode))
-        return cmd_fid_stats_dir(argv[1], &a);
+    int st_err = what && stat(what, &dsb) != 0 ? errno : 0;
+    if (what && !st_err && S_ISDIR(dsb.st_mode)) return cmd_fid_stats_dir(what, &a);
+    if (what && res_run_arg(what, &id)) {
+        t2i_error(T2I_EARG, "'%s' is not a run id (a number, or 'latest') and not a folder of "
+                            "images (%s)",
+                  what, st_err ? strerror(st_err) : "not a folder");
+        return cli_usage("fid-stats", usage);
+    }
     const char *out = args_str(&a, "--out", NULL);
     const char *dbp = args_str(&a, "--db", DEFAULT_DB);
     if (args_rest(&a, pos, 4) != 1 || !out || res_run_arg(pos[0], &id))

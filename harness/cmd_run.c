@@ -95,16 +95,20 @@ static long default_threads(void) {
 static int common(int argc, char **argv, int images_mode) {
     static const char *usage_run =
         "t2ibench run --suite S --model CARD --protocol P [--evaluators CARD]\n"
-        "             (default evaluators: the card of the protocol's IS classifier, demo_*.json\n"
-        "              for a model on hash weights: CUB slim-cub -> [demo_]cub_slim.json,\n"
-        "              tf2015 -> [demo_]<dataset>_tf2015.json, else demo_<dataset>.json /\n"
-        "              <dataset>_tf2015.json)\n"
         "             [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
-        "             [--images-out DIR] [--fid-stats FILE.npz] [--kid-ref FILE.npy]\n"
+        "             [--images-out DIR] [--fid-stats FILE.npz] [--kid-reference FILE.npy]\n"
         "             [--resume RUN] [--new] [--takeover] [--shard I/N|slurm|auto]\n"
         "             [--log-interval N[s]|Nsamples] [-q] [-v]\n"
         "  Generates every sample of suite S with the model card and scores it with the\n"
-        "  protocol's metrics; per-sample outputs, metrics and provenance go to --db.\n"
+        "  protocol's metrics; per-sample outputs, metrics and provenance go to --db. e.g.\n"
+        "    t2ibench run --suite suites/cub_smoke.suite --model suites/models/demo_bird.json\n"
+        "                 --protocol suites/protocols/smoke.json\n"
+        "  --evaluators CARD  the scoring networks (IS Inception, DAMSM, FID). Default (said\n"
+        "                on stderr), in suites/evaluators/ by the protocol's IS classifier and\n"
+        "                the suite's data set: slim-cub on CUB -> cub_slim.json, else\n"
+        "                <dataset>_tf2015.json; for a model on hash weights the demo card:\n"
+        "                demo_cub_slim.json, demo_<dataset>_tf2015.json (tf2015), else\n"
+        "                demo_<dataset>.json\n"
         "  --limit N     only the first N samples of the suite (default 0: all)\n"
         "  --batch B     batch size (default 8); a sample's image does not depend on it, except\n"
         "                under a protocol with \"attention_mask\": \"batch-coupled\"\n"
@@ -113,14 +117,14 @@ static int common(int argc, char **argv, int images_mode) {
         "  -v            one more line on the work to do; -q: no progress or notes\n"
         "  --fid-stats FILE.npz  FID reference statistics (mu, sigma) to use instead of the\n"
         "               evaluator card's (make them with `t2ibench fid-stats DIR`)\n"
-        "  --kid-ref FILE.npy    reference pool3 features (N, 2048) for KID (`t2ibench\n"
-        "               fid-stats DIR --features FILE.npy` writes them)\n"
+        "  --kid-reference FILE.npy  reference pool3 features (N, 2048) for KID (`t2ibench\n"
+        "               fid-stats DIR --features FILE.npy` writes them; old spelling --kid-ref)\n"
         RUN_COMMON_HELP;
     static const char *usage_img =
         "t2ibench eval-images DIR --protocol P --evaluators CARD [options]\n"
         "       t2ibench eval-images DIR --suite S --protocol P [--evaluators CARD]\n"
         "                            [--mapping FILE.tsv] [options]\n"
-        "  options: [--fid-stats FILE.npz] [--kid-ref FILE.npy] [--max-pixels N]\n"
+        "  options: [--fid-stats FILE.npz] [--kid-reference FILE.npy] [--max-pixels N]\n"
         "           [--db results/t2ibench.db] [--limit N] [--batch B] [--threads T]\n"
         "           [--resume RUN] [--new] [--takeover] [--shard I/N|slurm|auto]\n"
         "           [--log-interval N[s]|Nsamples] [-q] [-v]\n"
@@ -132,7 +136,8 @@ static int common(int argc, char **argv, int images_mode) {
         "  evaluator's 299x299 input with the protocol's resize kernel.\n"
         "  --images DIR     the same as the DIR argument\n"
         "  --fid-stats FILE FID reference statistics instead of the evaluator card's\n"
-        "  --kid-ref FILE   reference pool3 features (N, 2048) for KID (fid-stats --features)\n"
+        "  --kid-reference FILE  reference pool3 features (N, 2048) for KID (written by\n"
+        "                   fid-stats --features; old spelling --kid-ref)\n"
         "  --max-pixels N   refuse larger images (checked from the file header; default\n"
         "                   100000000)\n"
         RUN_COMMON_HELP;
@@ -159,7 +164,13 @@ static int common(int argc, char **argv, int images_mode) {
     o.verbose = args_flag(&a, "-v") | args_flag(&a, "--verbose");
     const char *shard = args_str(&a, "--shard", NULL);
     o.fid_stats = args_str(&a, "--fid-stats", NULL);
-    o.kid_ref = args_str(&a, "--kid-ref", NULL);
+    o.kid_ref = args_str(&a, "--kid-reference", NULL);
+    const char *kid_ref_old = args_str(&a, "--kid-ref", NULL);   // the spelling before round 4
+    if (kid_ref_old && o.kid_ref) {
+        t2i_error(T2I_EARG, "--kid-ref is the old spelling of --kid-reference: give one of them");
+        return cli_usage(cmd, usage);
+    }
+    if (kid_ref_old) o.kid_ref = kid_ref_old;
     long long max_pixels = 0;
     if (images_mode) {
         o.images_dir = args_str(&a, "--images", NULL);

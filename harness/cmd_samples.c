@@ -323,8 +323,13 @@ static int kid_metric(Db *d, const char *ref_arg, const RunSamples *s, int subse
                       uint64_t seed, ScoreValue *v) {
     int64_t ref_id;
     RunSamples ref;
-    int rc = res_parse_run(d, ref_arg, &ref_id);
-    if (rc) return rc;
+    int rc = res_run_arg(ref_arg, &ref_id);
+    if (rc)
+        return t2i_error(T2I_EARG, "--kid-reference %s: rescore takes a reference run of this "
+                                   "database (a run id or 'latest'), whose stored FID features "
+                                   "are compared; a features .npy goes to run / eval-images",
+                         ref_arg);
+    if ((rc = res_parse_run(d, ref_arg, &ref_id))) return rc;
     if ((rc = run_samples_load(d, ref_id, &ref))) return rc;
     double *A = NULL, *B = NULL;
     if (!s->n_fid || ref.n_fid != s->n_fid) {

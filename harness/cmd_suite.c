@@ -80,11 +80,14 @@ static int suite_freeze_cmd(int argc, char **argv) {
     if (args_rest(&a, pos, 4) != 0 || !caps || !proto || !vocab || !ds || !seed_s || !out)
         return cli_usage("suite freeze", usage);
     int dataset = dataset_index(ds);
-    char *end;
-    errno = 0;
-    unsigned long long seed = strtoull(seed_s, &end, 10);
-    if (dataset < 0 || !*seed_s || *end || errno || images < 0 || limit < 0 || block < 0 ||
-        block > 100000 || (strcmp(storage, "inline") && strcmp(storage, "derived")))
+    uint64_t seed;
+    if (!t2i_parse_u64(seed_s, &seed)) {
+        t2i_error(T2I_EARG, "--seed '%s': plain decimal digits expected (0 to "
+                            "18446744073709551615, no sign or leading zeros)", seed_s);
+        return cli_usage("suite freeze", usage);
+    }
+    if (dataset < 0 || images < 0 || limit < 0 || block < 0 || block > 100000 ||
+        (strcmp(storage, "inline") && strcmp(storage, "derived")))
         return cli_usage("suite freeze", usage);
     Protocol P;
     Vocab V;
@@ -119,7 +122,7 @@ static int suite_freeze_cmd(int argc, char **argv) {
     Suite s;
     if ((rc = suite_load(out, &s))) return cli_fail("suite freeze", rc);
     printf("froze %s: %lld samples in %lld blocks of %d (protocol %s, seed %llu, %s mismatches)\n",
-           out, (long long)s.n, (long long)suite_blocks(&s), s.block_size, s.protocol, seed,
+           out, (long long)s.n, (long long)suite_blocks(&s), s.block_size, s.protocol, (unsigned long long)seed,
            storage);
     suite_free(&s);
     return EXIT_OK;

@@ -22,6 +22,17 @@ static uint32_t le32(const uint8_t *p) {
 
 enum { BMP_RGB = 0, BMP_RLE8 = 1, BMP_RLE4 = 2, BMP_BITFIELDS = 3 };
 
+int bmp_header_size_check(const char *name, uint32_t hs) {
+    // OS/2 1.x core, BITMAPINFOHEADER, Adobe's V2 and V3, OS/2 2.x, V4, V5.
+    static const uint32_t known[] = {12, 40, 52, 56, 64, 108, 124};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (hs == known[i]) return T2I_OK;
+    return t2i_error(T2I_EFORMAT, "%s: bad BMP: unsupported header size %u (the header size field "
+                                  "at byte 14; BMP headers have 12, 40, 52, 56, 64, 108 or 124 "
+                                  "bytes)",
+                     name, hs);
+}
+
 // Byte index (0..3) of an 8-bit mask inside a little-endian 32-bit word, -1 when not one.
 static int mask_byte(uint32_t m) {
     for (int i = 0; i < 4; i++)
@@ -83,12 +94,14 @@ int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max
     long long w, h;
     int bits, comp = BMP_RGB, pal_entry = 4;
     uint32_t ncolors = 0, masks[4] = {0, 0, 0, 0};
+    int rc = bmp_header_size_check(name, hs);
+    if (rc) return rc;
     if (hs == 12) {   // OS/2 1.x core header
         w = le16(buf + 18);
         h = (int16_t)le16(buf + 20);
         bits = (int)le16(buf + 24);
         pal_entry = 3;
-    } else if (hs >= 40 && hs <= 124 && n >= 14 + (size_t)hs) {
+    } else if (n >= 14 + (size_t)hs) {
         w = (int32_t)le32(buf + 18);
         h = (int32_t)le32(buf + 22);
         bits = (int)le16(buf + 28);
@@ -104,16 +117,13 @@ int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max
                 for (int i = 0; i < 3; i++) masks[i] = le32(buf + 14 + hs + 4 * i);
             }
         }
-    } else if (hs >= 40 && hs <= 124) {
+    } else {
         return t2i_error(T2I_EFORMAT, "%s: bad BMP: header of %u bytes runs past the end of the "
                          "file (%zu bytes)", name, hs, n);
-    } else {
-        return t2i_error(T2I_EFORMAT, "%s: bad BMP: unsupported header size %u", name, hs);
     }
     int topdown = h < 0;
     if (topdown) h = -h;
-    int rc = image_limit_check(name, "BMP", w, h, max_pixels);
-    if (rc) return rc;
+    if ((rc = image_limit_check(name, "BMP", w, h, max_pixels))) return rc;
     if (!(bits == 1 || bits == 4 || bits == 8 || bits == 16 || bits == 24 || bits == 32))
         return t2i_error(T2I_EFORMAT, "%s: unsupported BMP pixel depth %d", name, bits);
     if (comp == BMP_RLE8 ? bits != 8 : comp == BMP_RLE4 ? bits != 4

@@ -16,23 +16,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-void image_quantize(uint8_t *rgb, const float *chw, int H, int W, ImageQuant q) {
-    size_t HW = (size_t)H * W;
-    for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < HW; i++) {
-            float v = (chw[c * HW + i] + 1.0f) * 127.5f;   // float32, as numpy does on float32
-            if (q == QUANT_ROUND) v = nearbyintf(v);
-            uint8_t u;
-            if (!(v > 0.0f))
-                u = 0;   // also NaN
-            else if (v >= 255.0f)
-                u = 255;
-            else
-                u = (uint8_t)v;   // truncation toward zero (astype(uint8))
-            rgb[i * 3 + c] = u;
-        }
-}
-
 // ---- PNG ----------------------------------------------------------------------------------
 
 typedef struct {
@@ -455,6 +438,7 @@ int image_probe(const uint8_t *b, size_t n, const char *name, ImageFormat *fmt, 
     case IMG_JPEG: r = jpeg_probe(b, n, w, h); break;
     case IMG_BMP: {
         uint32_t hs = n >= 18 ? rd_le32(b + 14) : 0;
+        if (n >= 18 && bmp_header_size_check(name, hs)) return T2I_EFORMAT;
         if (hs == 12 && n >= 26) *w = rd_le16(b + 18), *h = rd_le16(b + 20), r = 0;
         else if (hs >= 40 && n >= 26) {
             *w = (int32_t)rd_le32(b + 18);

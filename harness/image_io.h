@@ -37,13 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    QUANT_TRUNCATE = 0,   // the original AttnGAN: ((x + 1) * 127.5).astype(uint8), float32 math
-    QUANT_ROUND    = 1,   // round half to even of (x + 1) * 127.5
-} ImageQuant;
-
-// chw (3,H,W) in [-1,1] -> rgb (H,W,3). Values are clamped to [0,255] after scaling (NaN -> 0).
-void image_quantize(uint8_t *rgb, const float *chw, int H, int W, ImageQuant q);
+// (3,H,W) floats in [-1,1] become (H,W,3) bytes with chw_pm1_to_hwc_u8 (engine/ops/resize.h).
 
 // Writes an 8-bit RGB PNG (rgb (H,W,3), rows top to bottom).
 int png_write_rgb(const char *path, const uint8_t *rgb, int H, int W);
@@ -94,6 +88,9 @@ const char *image_warn_text(unsigned warn);
 // Each checks the size against `max_pixels` from its header before allocating pixels.
 int image_limit_check(const char *name, const char *fmt, long long w, long long h,
                       long long max_pixels);
+// The BMP header size (the 32-bit field at byte 14) must be a known one: 12, 40, 52, 56, 64,
+// 108 or 124; else an error naming `name`, the field and the value (decoder and probe).
+int bmp_header_size_check(const char *name, uint32_t hs);
 int bmp_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max_pixels,
                    uint8_t **rgb, int *H, int *W);
 int pnm_decode_rgb(const uint8_t *buf, size_t n, const char *name, long long max_pixels,

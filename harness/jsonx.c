@@ -7,6 +7,40 @@
 #include <stdio.h>
 #include <string.h>
 
+// Line and column (from 1) of byte `off` of buf.
+static void line_col(const char *buf, size_t len, size_t off, int *line, int *col) {
+    *line = *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (buf[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+// The byte of the first number with a leading zero ("007", "-05"; exponents such as 1e-07 may
+// have them), or -1. JSON has no such numbers and cJSON reads them as decimal: refused, so that
+// a value has one spelling in the files identified by their digests.
+static long leading_zero(const char *s, size_t n) {
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in_str) {
+            if (s[i] == '\\') i++;
+            else if (s[i] == '"') in_str = 0;
+            continue;
+        }
+        if (s[i] == '"') in_str = 1;
+        if (s[i] != '0' || i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9') continue;
+        char p = i ? s[i - 1] : ' ';
+        if (p == '-') p = i > 1 ? s[i - 2] : ' ';   // a sign: what stands before it
+        if (!((p >= '0' && p <= '9') || p == '.' || p == 'e' || p == 'E' || p == '+'))
+            return (long)i;
+    }
+    return -1;
+}
+
 int jx_parse_buf(const char *what, const char *buf, size_t len, cJSON **out) {
     *out = NULL;
     const char *end = NULL;
@@ -21,19 +55,20 @@ int jx_parse_buf(const char *what, const char *buf, size_t len, cJSON **out) {
     cJSON *j = cJSON_ParseWithOpts(z, &end, 1);
     if (end) end = buf + (end - z);
     t2i_free(z);
+    int line, col;
     if (!j) {
         size_t off = end && end >= buf ? (size_t)(end - buf) : 0;
-        int line = 1, col = 1;
-        for (size_t i = 0; i < off && i < len; i++) {
-            if (buf[i] == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
+        line_col(buf, len, off, &line, &col);
         return t2i_error(T2I_EARG, "%s: malformed JSON at line %d, column %d (byte %zu)", what,
                          line, col, off);
+    }
+    long z0 = leading_zero(buf, len);
+    if (z0 >= 0) {
+        cJSON_Delete(j);
+        line_col(buf, len, (size_t)z0, &line, &col);
+        return t2i_error(T2I_EARG, "%s: number with a leading zero at line %d, column %d (byte "
+                                   "%ld): JSON numbers have none (7, not 007)",
+                         what, line, col, z0);
     }
     *out = j;
     return T2I_OK;
@@ -152,17 +187,11 @@ int jx_u64(const cJSON *o, const char *file, const char *path, const char *key, 
         *out = (uint64_t)d;
         return T2I_OK;
     }
-    if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) {
-        uint64_t x = 0;
-        for (const char *p = v->valuestring; *p; p++) {
-            unsigned d = (unsigned)(*p - '0');
-            if (*p < '0' || *p > '9' || x > UINT64_MAX / 10 ||
-                (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
-                return t2i_error(T2I_EARG, "%s: %s.%s: bad unsigned integer \"%s\"", file, path,
-                                 key, v->valuestring);
-            x = x * 10 + d;
-        }
-        *out = x;
+    if (cJSON_IsString(v) && v->valuestring) {
+        if (!t2i_parse_u64(v->valuestring, out))
+            return t2i_error(T2I_EARG, "%s: %s.%s: bad unsigned integer \"%s\" (plain decimal "
+                                       "digits up to 18446744073709551615, no leading zeros)",
+                             file, path, key, v->valuestring);
         return T2I_OK;
     }
     return t2i_error(T2I_EARG, "%s: %s.%s: expected an unsigned integer", file, path, key);

@@ -57,7 +57,10 @@ static void usage(FILE *f) {
             "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nexit codes: 0 ok, 1 regression (check), 2 error or incomplete run, 4 usage error,\n"
+    fprintf(f, "\nnew here? `t2ibench demo` (= `make demo`, from the repository root) runs the whole\n"
+               "pipeline on built-in hash weights, no downloads, and prints each command it uses;\n"
+               "README.md explains the released checkpoints.\n"
+               "\nexit codes: 0 ok, 1 regression (check), 2 error or incomplete run, 4 usage error,\n"
                "130 interrupted (after committing the block in flight)\n");
 }
 

@@ -65,6 +65,14 @@ int prov_add_file(Provenance *p, const char *role, const char *path) {
         sha256_hex((const uint8_t *)path, strlen(path), hex);
     } else {
         int rc = weights_sha256(path, hex);   // a plain file's digest, or a TF V2 bundle's
+        if (rc == T2I_EIO) {   // most often a released weight file not placed yet
+            char why[512];
+            snprintf(why, sizeof why, "%s", t2i_errmsg());
+            return t2i_error(rc, "%s: %s (released weights are not shipped: README.md, \"Using "
+                                 "the released AttnGAN, DM-GAN and DF-GAN checkpoints\", says "
+                                 "where each file goes)",
+                             role, why);
+        }
         if (rc) return t2i_error_prefix(rc, "%s (%s)", role, path);
     }
     return prov_add_digest(p, role, path, hex);

@@ -17,6 +17,7 @@
 #include "image_io.h"
 #include "paired_runs.h"
 #include "regen.h"
+#include "resize.h"
 #include "results.h"
 #include "samples.h"
 #include "t2i.h"
@@ -128,7 +129,7 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
     int xo = 8;
     for (int s = 0; s < 3; s++) {
         int px = 64 << s;
-        if (s < 2) image_quantize(rgb, rs.img[s], px, px, QUANT_TRUNCATE);
+        if (s < 2) chw_pm1_to_hwc_u8(rgb, rs.img[s], px, px, QUANTIZE_TRUNCATE);
         canvas_blit(&c, xo, 24 + 256 - px, px, px, s < 2 ? rgb : rs.u8, px, px);
         char lab[16];
         snprintf(lab, sizeof lab, "%d px", px);
@@ -144,7 +145,7 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
     if (!rc && canvas_init(&c, cols * (TILE + 8) + 4, 2 * (TILE + band + 4) + 4, 255)) rc = T2I_ENOMEM;
     for (int s = 1; !rc && s < 3; s++) {
         int px = 64 << s, Rm = 32 << s, y = 4 + (s - 1) * (TILE + band + 4) + band;
-        if (s < 2) image_quantize(rgb, rs.img[s], px, px, QUANT_TRUNCATE);
+        if (s < 2) chw_pm1_to_hwc_u8(rgb, rs.img[s], px, px, QUANTIZE_TRUNCATE);
         const uint8_t *im = s < 2 ? rgb : rs.u8;
         char lab[16];
         snprintf(lab, sizeof lab, "%d px", px);
@@ -161,7 +162,7 @@ static int draw_sample(Report *R, RRun *x, int64_t id, int figures, int *shown, 
             int xt = 4 + (t + 1) * (TILE + 8);
             canvas_blit(&c, xt, y, TILE, TILE, im, px, px);
             canvas_attention(&c, xt, y, TILE, TILE, am + (size_t)t * Rm * Rm, Rm, mn, mx);
-            int sc = canvas_text_width(rs.words[t], 2) <= TILE + 4 ? 2 : 1;
+            int sc = canvas_text_width(rs.words[t], 2) <= TILE ? 2 : 1;   // a gap to the next word
             canvas_text(&c, xt, y - band + (sc == 2 ? 4 : 8), rs.words[t], sc, 20, 20, 20);
         }
     }
@@ -552,7 +553,10 @@ static void sec_history(Report *R) {
         for (int q = 0; q < nm_; q++) seen |= !strcmp(models[q], R->hist[h].model);
         if (!seen && nm_ < 16) models[nm_++] = R->hist[h].model;
     }
-    int W = 520, H = 160, L = 60, T = 22, any = 0;
+    // The legend: LEG_W px per model, as many per row as the plot is wide, names cut to fit.
+    enum { LEG_W = 170, LEG_CHARS = 26 };
+    int W = 520, H = 160, L = 60, T = 22, any = 0, per_row = W / LEG_W;
+    int leg_rows = (nm_ + per_row - 1) / per_row, SH = H + T + 36 + 14 * (leg_rows - 1);
     for (int k = 0; k < 3; k++) {
         double lo = INFINITY, hi = -INFINITY;
         for (int h = 0; h < R->n_hist; h++)
@@ -562,9 +566,9 @@ static void sec_history(Report *R) {
             }
         if (!isfinite(lo)) continue;
         any = 1;
-        if (hi - lo < 1e-12) {   // a flat series: a visible band around it
-            double pad = fmax(fabs(lo) * 0.05, 0.5);
-            lo -= pad;
+        if (hi - lo < 1e-12) {   // a flat series: a visible band around it (not below 0 for
+            double pad = fmax(fabs(lo) * 0.05, 0.5);   // the metrics that cannot be negative)
+            lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
             hi += pad;
         }
         int n = R->n_hist;
@@ -574,9 +578,10 @@ static void sec_history(Report *R) {
                    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>"
                    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n"
                    "<text x=\"2\" y=\"%d\" font-size=\"10\">%.6g</text>"
-                   "<text x=\"2\" y=\"%d\" font-size=\"10\">%.6g</text>\n",
-                W + L + 20, H + T + 36, W + L + 20, H + T + 36, nm[k], L, nm[k], L, T, L, T + H,
-                L, T + H, L + W, T + H, T + 8, hi, T + H, lo);
+                   "<text x=\"2\" y=\"%d\" font-size=\"10\">%.6g</text>\n"
+                   "<text x=\"%d\" y=\"%d\" font-size=\"9\" fill=\"#777\">run</text>\n",
+                W + L + 20, SH, W + L + 20, SH, nm[k], L, nm[k], L, T, L, T + H, L, T + H, L + W,
+                T + H, T + 8, hi, T + H, lo, L - 24, T + H + 12);
         for (int q = 0; q < nm_; q++) {
             fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
                     palette[q % 8]);
@@ -600,10 +605,17 @@ static void sec_history(Report *R) {
                     R->hist[h].v[k], px, T + H + 12, (long long)R->hist[h].id);
         }
         for (int q = 0; q < nm_; q++) {
+            int lx = L + (q % per_row) * LEG_W, ly = T + H + 20 + 14 * (q / per_row);
+            char name[LEG_CHARS + 4];
+            if (strlen(models[q]) > LEG_CHARS) snprintf(name, sizeof name, "%.*s~", LEG_CHARS - 1,
+                                                        models[q]);
+            else snprintf(name, sizeof name, "%s", models[q]);
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-                       "<text x=\"%d\" y=\"%d\" font-size=\"10\">",
-                    L + q * 170, T + H + 20, palette[q % 8], L + q * 170 + 14, T + H + 29);
+                       "<text x=\"%d\" y=\"%d\" font-size=\"10\"><title>",
+                    lx, ly, palette[q % 8], lx + 14, ly + 9);
             xml_escape(f, models[q]);
+            fprintf(f, "</title>");
+            xml_escape(f, name);
             fprintf(f, "</text>\n");
         }
         fprintf(f, "</svg>\n");
@@ -656,9 +668,9 @@ static const char css[] =
     ".dim{color:#777;font-size:12px}.mono{font-family:monospace;font-size:12px}"
     ".nc{background:#fde8e8;color:#900}.sig{background:#e8f4e8}"
     ".cap{max-width:260px}.cards{display:flex;flex-wrap:wrap;gap:10px}"
-    ".card{margin:0;border:1px solid #ddd;padding:6px;max-width:min(100%,560px)}"
+    ".card{margin:0;border:1px solid #ddd;padding:6px;width:min-content}"
     ".card .row{display:flex;gap:6px}.card img{border:2px solid;display:block}"
-    ".card figcaption{font-size:13px;margin-top:4px;max-width:340px}"
+    ".card figcaption{font-size:13px;margin-top:4px;min-width:220px}"
     ".missing{width:160px;height:160px;font-size:11px;overflow:hidden}"
     "p{font-size:14px}"
     "figure{display:inline-block;margin:6px 12px 6px 0}"
@@ -737,6 +749,9 @@ int cmd_report(int argc, char **argv) {
     if (n < 1 || n > MAX_RUNS || !out || worst < 0 || worst > 100 || resamples < 1 ||
         resamples > 1000000) {
         if (n > MAX_RUNS) t2i_error(T2I_EARG, "at most %d runs", MAX_RUNS);
+        else if (n == 0) t2i_error(T2I_EARG, "give the run(s) to report, e.g. `report latest`");
+        else if (n > 0 && !out) t2i_error(T2I_EARG, "--out DIR is required (the report's folder)");
+        else if (n > 0) t2i_error(T2I_EARG, "--worst must be 0..100 and --resamples 1..1000000");
         return cli_usage("report", usage);
     }
     for (int i = 0; i < n; i++) {

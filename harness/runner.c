@@ -264,13 +264,18 @@ static int check_compat(Run *r) {
     return T2I_OK;
 }
 
+// A file that cannot be read is named with its option (which of the paths was wrong).
+static int named(int rc, const char *option) {
+    return rc == T2I_EIO ? t2i_error_prefix(rc, "%s", option) : rc;
+}
+
 static int load_all(Run *r) {
     const RunOpts *o = r->o;
     int rc;
-    if ((rc = protocol_load(o->protocol, &r->P))) return rc;
-    if (o->suite && (rc = suite_load(o->suite, &r->S))) return rc;
+    if ((rc = protocol_load(o->protocol, &r->P))) return named(rc, "--protocol");
+    if (o->suite && (rc = suite_load(o->suite, &r->S))) return named(rc, "--suite");
     if (o->model) {
-        if ((rc = model_card_load(o->model, &r->M))) return rc;
+        if ((rc = model_card_load(o->model, &r->M))) return named(rc, "--model");
         r->have_model = 1;
     }
     const char *ev = o->evaluators;
@@ -297,7 +302,7 @@ static int load_all(Run *r) {
         fprintf(stderr, "t2ibench: no --evaluators given: using %s%s\n", ev,
                 demo ? " (hash-weight demo instruments)" : "");
     }
-    if ((rc = evalcard_load(ev, &r->E))) return rc;
+    if ((rc = evalcard_load(ev, &r->E))) return named(rc, "--evaluators");
     if ((rc = images_override_stats(o, &r->E))) return rc;
     if (!o->suite && (rc = images_folder_suite(o, &r->P, r->E.dataset, &r->imgs, &r->S))) return rc;
     if ((rc = check_compat(r))) return rc;

@@ -14,10 +14,10 @@
 int images_override_stats(const RunOpts *o, EvalCard *E) {
     struct stat sb;
     if (o->kid_ref && (stat(o->kid_ref, &sb) != 0 || !S_ISREG(sb.st_mode)))
-        return t2i_error(T2I_EIO, "--kid-ref %s: %s", o->kid_ref,
+        return t2i_error(T2I_EIO, "--kid-reference %s: %s", o->kid_ref,
                          stat(o->kid_ref, &sb) != 0 ? strerror(errno) : "not a regular file");
     if (o->kid_ref && !E->has_fid)
-        return t2i_error(T2I_EARG, "--kid-ref %s: evaluator card %s has no fid section (KID "
+        return t2i_error(T2I_EARG, "--kid-reference %s: evaluator card %s has no fid section (KID "
                                    "compares its pool3 features)",
                          o->kid_ref, E->path);
     if (!o->fid_stats) return T2I_OK;

@@ -17,12 +17,12 @@
 #include "runner.h"
 #include "suite.h"
 
-// --kid-ref FILE (with FID features stored): its path and the SHA-256 the provenance recorded.
+// --kid-reference FILE (with FID features stored): its path and the SHA-256 the provenance recorded.
 
 void images_score_spec_kid(const RunOpts *o, int use_fid, const Provenance *pv, char *path,
                            size_t npath, char sha[65]);
 // --fid-stats FILE replaces the card's statistics (checked to exist here; loaded when scoring);
-// --kid-ref FILE is checked to exist and to have an FID Inception to compare with.
+// --kid-reference FILE is checked to exist and to have an FID Inception to compare with.
 int images_override_stats(const RunOpts *o, EvalCard *E);
 // eval-images without --suite: every image under o->images_dir (image_set_scan) becomes sample
 // i of a caption-free suite named "folder" (no R-precision), with the protocol's block size and

@@ -172,12 +172,8 @@ static int get_u64(const cJSON *o, const char *what, const char *path, const cha
     const char *s = NULL;
     int rc = get_str(o, what, path, k, &s);
     if (rc) return rc;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || *s == '-')
+    if (!t2i_parse_u64(s, out))
         return t2i_error(T2I_EFORMAT, "%s: %s.%s: '%s' is not an unsigned integer", what, path, k, s);
-    *out = v;
     return T2I_OK;
 }
 

@@ -78,23 +78,15 @@ static int split_tabs(char *s, char **f, int max) {
     return n;
 }
 
+// Plain decimal only (t2i_parse_u64), with a '-' for negative values: "07", "+7", "-0" and
+// " 7" are refused, so that each value has one spelling in a file identified by its digest.
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    if (!*s) return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return 0;
-    if (s[0] == '+' || (s[0] == '0' && s[1])) return 0;   // canonical decimal only
-    *out = v;
-    return 1;
-}
-
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!*s || *s == '-' || *s == '+') return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return 0;
+    int neg = s[0] == '-';
+    uint64_t m;
+    if (!t2i_parse_u64(s + neg, &m) || (neg && m == 0) || m > (uint64_t)INT64_MAX + neg)
+        return 0;
+    int64_t v = !neg ? (int64_t)m : m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;
+    if (v < lo || v > hi) return 0;
     *out = v;
     return 1;
 }
@@ -666,16 +658,21 @@ static int suite_load_1(const char *path, Suite *s) {
         }
         SuiteSample *x = &s->s[i];
         int64_t id, cls, img, cid, ci, ntok;
-        const char *bad = NULL;
-        if (!parse_i64(f[0], 0, INT64_MAX, &id) || id != i) bad = "sample (must count 0, 1, ...)";
-        else if (!parse_i64(f[2], INT32_MIN, INT32_MAX, &cls)) bad = "class_id";
-        else if (!parse_i64(f[3], 0, INT32_MAX, &img)) bad = "image_idx";
-        else if (!parse_i64(f[4], 0, t->n_rows - 1, &cid)) bad = "caption_id";
-        else if (!parse_i64(f[5], 0, 1000, &ci)) bad = "cap_idx";
-        else if (!parse_u64(f[6], &x->noise_seed)) bad = "noise_seed";
-        else if (!parse_i64(f[7], 1, 100000, &ntok)) bad = "ntok";
-        if (bad) {
-            rc = t2i_error(T2I_EFORMAT, "%s:%ld: field %s: bad value", path, ln, bad);
+        static const char *const field[8] = {"sample (must count 0, 1, ...)", NULL, "class_id",
+                                             "image_idx", "caption_id", "cap_idx", "noise_seed",
+                                             "ntok"};
+        int bad = -1;   // the column of the first bad field
+        if (!parse_i64(f[0], 0, INT64_MAX, &id) || id != i) bad = 0;
+        else if (!parse_i64(f[2], INT32_MIN, INT32_MAX, &cls)) bad = 2;
+        else if (!parse_i64(f[3], 0, INT32_MAX, &img)) bad = 3;
+        else if (!parse_i64(f[4], 0, t->n_rows - 1, &cid)) bad = 4;
+        else if (!parse_i64(f[5], 0, 1000, &ci)) bad = 5;
+        else if (!t2i_parse_u64(f[6], &x->noise_seed)) bad = 6;
+        else if (!parse_i64(f[7], 1, 100000, &ntok)) bad = 7;
+        if (bad >= 0) {
+            rc = t2i_error(T2I_EFORMAT, "%s:%ld: field %s: bad value '%.40s' (plain decimal, no "
+                                        "sign or leading zeros, within the field's range)",
+                           path, ln, field[bad], f[bad]);
             goto fail;
         }
         x->id = id;

@@ -411,7 +411,7 @@ TEST(jpeg_decoder_checks) {
 
 // ---- BMP ----------------------------------------------------------------------------------------
 
-// A BMP: header size hs (12 or 40..124), w x h (h < 0: top-down), `bits`, compression, ncolors
+// A BMP: header size hs (12, or 40 and more), w x h (h < 0: top-down), `bits`, compression, ncolors
 // palette entries written (4 bytes each, 3 for OS/2), pixel data `data` of n bytes at offset
 // `off` (0: right after the palette).
 static Buf bmp_make(uint32_t hs, int32_t w, int32_t h, int bits, int comp, int npal,
@@ -469,9 +469,12 @@ TEST(bmp_headers) {
     CHECK(probe(b.p, 26, &w, &h) == T2I_OK && w == 1 && h == 1);
     CHECK(probe(b.p, 25, &w, &h) == T2I_EFORMAT && msg_has("img.x: BMP: cannot read"));
     free(b.p);
-    // Header sizes: 12 (OS/2), 40..124 accepted; 11, 39, 125 refused (decoder and probe).
+    // Header sizes: the seven known ones accepted (12 OS/2 1.x, 40, 52 and 56 Adobe, 64 OS/2
+    // 2.x, 108 V4, 124 V5); any other refused by the decoder and by the probe alike, with the
+    // file, the field and the value named.
     static const struct { uint32_t hs; int ok; } hs[] = {
-        {12, 1}, {11, 0}, {13, 0}, {39, 0}, {40, 1}, {52, 1}, {56, 1}, {124, 1}, {125, 0}};
+        {12, 1},  {11, 0},  {13, 0},  {16, 0},  {39, 0},  {40, 1},  {41, 0},  {51, 0},
+        {52, 1},  {56, 1},  {64, 1},  {100, 0}, {108, 1}, {123, 0}, {124, 1}, {125, 0}, {240, 0}};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
         b = bmp_make(hs[i].hs == 12 ? 12 : 40, 1, 1, 24, 0, 0, d, 4, 0);
         if (hs[i].hs != 12) {   // rewrite the size field and pad the header to it
@@ -485,14 +488,24 @@ TEST(bmp_headers) {
             free(b.p);
             b = c;
         }
+        char want[120];
+        snprintf(want, sizeof want, "img.x: bad BMP: unsupported header size %u (the header size "
+                                    "field at byte 14;", hs[i].hs);
         int rc = dec(b.p, b.n, 0, NULL, NULL, NULL);
-        CHECKF(hs[i].ok ? rc == T2I_OK
-                        : rc == T2I_EFORMAT && msg_has("img.x: bad BMP: unsupported header size"),
+        CHECKF(hs[i].ok ? rc == T2I_OK : rc == T2I_EFORMAT && msg_has(want),
                "header size %u: rc %d %s", hs[i].hs, rc, rc ? t2i_errmsg() : "");
         rc = probe(b.p, b.n, &w, &h);
-        CHECKF(hs[i].ok ? rc == T2I_OK && w == 1 && h == 1 : 1, "probe hs %u", hs[i].hs);
+        CHECKF(hs[i].ok ? rc == T2I_OK && w == 1 && h == 1 : rc == T2I_EFORMAT && msg_has(want),
+               "probe hs %u: rc %d %s", hs[i].hs, rc, rc ? t2i_errmsg() : "");
         free(b.p);
     }
+    // A header size far beyond the file: refused for its value, not read past the end.
+    b = bmp_make(40, 1, 1, 24, 0, 0, d, 4, 0);
+    b.p[17] = 0x80;   // 0x80000028
+    CHECK(dec(b.p, b.n, 0, NULL, NULL, NULL) == T2I_EFORMAT &&
+          msg_has("unsupported header size 2147483688"));
+    CHECK(probe(b.p, b.n, &w, &h) == T2I_EFORMAT && msg_has("unsupported header size 2147483688"));
+    free(b.p);
     // Sizes: top-down (negative height) read; width 0 and negative refused.
     b = bmp_make(40, 1, -2, 24, 0, 0, d, 8, 0);
     CHECK(dec(b.p, b.n, 0, &H, &W, NULL) == T2I_OK && H == 2);

@@ -327,6 +327,34 @@ TEST(protocol_limits) {
                    cJSON_CreateString("18446744073709551616")) == T2I_EARG &&
           msg_has("p.json: $.inception_score.shuffle_seed: bad unsigned integer"));
     CHECK(try_with(&t, base, "inception_score.shuffle_seed", cJSON_CreateString("")) == T2I_EARG);
+    // One spelling per seed: "007" (octal 7 to some readers) and "+7" refused, "7" accepted.
+    CHECK(try_with(&t, base, "inception_score.shuffle_seed", cJSON_CreateString("7")) == T2I_OK);
+    CHECK(try_with(&t, base, "inception_score.shuffle_seed", cJSON_CreateString("007")) ==
+              T2I_EARG &&
+          msg_has("p.json: $.inception_score.shuffle_seed: bad unsigned integer \"007\" (plain "
+                  "decimal digits up to 18446744073709551615, no leading zeros)"));
+    CHECK(try_with(&t, base, "inception_score.shuffle_seed", cJSON_CreateString("+7")) == T2I_EARG);
+    // ... and as a JSON number (JSON has no leading zeros; cJSON would read 007 as 7): the
+    // place is named; a zero before a decimal point or in an exponent is fine.
+    static const struct { const char *num; int ok; } z[] = {
+        {"7", 1}, {"0", 1}, {"007", 0}, {"-05", 0}, {"00", 0}, {"0.5", 1}, {"1e-07", 1},
+        {"1E+05", 1}, {"10", 1}};
+    for (size_t i = 0; i < sizeof z / sizeof z[0]; i++) {
+        char *p = strstr(base, "\"shuffle_seed\": 0");
+        CHECK(p != NULL);
+        if (!p) break;
+        size_t at = (size_t)(p - base) + strlen("\"shuffle_seed\": ");
+        char text[8192];
+        snprintf(text, sizeof text, "%.*s%s%s", (int)at, base, z[i].num, base + at + 1);
+        int rc = parse_protocol(text, strlen(text));
+        if (z[i].ok) {   // accepted, or refused for its value (1e-07 is no integer), not its form
+            CHECKF(rc == T2I_OK || !msg_has("leading zero"), "%s: %s", z[i].num, t2i_errmsg());
+            continue;
+        }
+        CHECKF(rc == T2I_EARG && msg_has("p.json: number with a leading zero at line") &&
+                   msg_has("JSON numbers have none"),
+               "%s: rc %d %s", z[i].num, rc, t2i_errmsg());
+    }
     // Optional "differences": from (cap 63) and a non-empty list of non-empty strings.
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "from", "attngan-2018");
@@ -718,6 +746,12 @@ TEST(suite_line_limits) {
         {0, 5, "0", 1, "-1", "cap_idx"},
         {0, 6, "18446744073709551615", 1, "18446744073709551616", "noise_seed"},
         {0, 6, "0", 1, "-1", "noise_seed"},
+        {0, 6, "7", 1, "07", "noise_seed"},   // one spelling per value: no leading zeros,
+        {0, 6, "7", 1, "+7", "noise_seed"},   // no sign, no spaces
+        {0, 6, "7", 1, " 7", "noise_seed"},
+        {0, 6, "10", 1, "010", "noise_seed"},
+        {0, 2, "0", 1, "-0", "class_id"},
+        {0, 2, "0", 1, "00", "class_id"},
         {0, 7, "1", 1, "0", "ntok"},
         {1, 7, "100000", 1, "100001", "ntok"},
     };
@@ -733,6 +767,11 @@ TEST(suite_line_limits) {
         CHECKF(rc == T2I_EFORMAT && msg_has(ln) && msg_has(name), "%s = %s: rc %d %s", c[i].name,
                c[i].past, rc, rc ? t2i_errmsg() : "accepted");
     }
+    // The message quotes the value and says what is expected.
+    CHECK(line_try(0, 6, "007") == T2I_EFORMAT &&
+          msg_has("s.suite:4: field noise_seed: bad value '007' (plain decimal, no sign or "
+                  "leading zeros"));
+    CHECK(line_try(0, 2, "-05") == T2I_EFORMAT && msg_has("field class_id: bad value '-05'"));
     // Cross checks with the table row: class, image, cap_idx, key, caption text.
     CHECK(line_try(0, 2, "1") == T2I_EFORMAT &&
           msg_has("s.suite:4: image_key/class_id/image_idx/cap_idx disagree with caption row 0"));
@@ -860,12 +899,23 @@ TEST(vocab_text_limits) {
     CHECK(vtext("0\t<end>\n1\ta", 11) == T2I_OK);
     CHECK(vtext("0\t<end>\r\n1\ta\r\n", 14) == T2I_OK);
     CHECK(vtext("", 0) == T2I_EFORMAT && msg_has("v.txt: empty vocabulary"));
-    // ids: the next dense id only; 23 characters (leading zeros) accepted, 24 refused
+    // ids: the next dense id only, in plain decimal (one spelling per id: "01", "+1", " 1"
+    // and "1 " refused, as is UINT64_MAX + 1); 23 characters read as a number, 24 refused
     CHECK(vtext("0\t<end>\n2\ta\n", 12) == T2I_EFORMAT &&
           msg_has("v.txt:2: id '2' (byte 8) is not the next dense id 1"));
-    const char *id23 = "0\t<end>\n00000000000000000000001\ta\n";
-    CHECK(vtext(id23, strlen(id23)) == T2I_OK);
-    const char *id24 = "0\t<end>\n000000000000000000000001\ta\n";
+    static const char *const nonplain[] = {"0\t<end>\n01\ta\n", "0\t<end>\n+1\ta\n",
+                                           "0\t<end>\n 1\ta\n", "0\t<end>\n1 \ta\n",
+                                           "00\t<end>\n1\ta\n"};
+    for (int i = 0; i < 5; i++)
+        CHECKF(vtext(nonplain[i], strlen(nonplain[i])) == T2I_EFORMAT &&
+                   msg_has("is not plain decimal (digits without sign, spaces or leading zeros)"),
+               "'%s': %s", nonplain[i], t2i_errmsg());
+    CHECK(vtext("0\t<end>\n01\ta\n", 13) == T2I_EFORMAT && msg_has("v.txt:2: id '01' (byte 8)"));
+    const char *u64p1 = "0\t<end>\n18446744073709551616\ta\n";
+    CHECK(vtext(u64p1, strlen(u64p1)) == T2I_EFORMAT && msg_has("is not plain decimal"));
+    const char *id23 = "0\t<end>\n99999999999999999999999\ta\n";
+    CHECK(vtext(id23, strlen(id23)) == T2I_EFORMAT && msg_has("is not plain decimal"));
+    const char *id24 = "0\t<end>\n999999999999999999999999\ta\n";
     CHECK(vtext(id24, strlen(id24)) == T2I_EFORMAT &&
           msg_has("v.txt:2: expected \"id<TAB>word\" (byte 8)"));
     // line shapes

@@ -605,6 +605,8 @@ TEST(test_run_option_messages) {
         {"--model suites/models/demo_bird.json --limit -1", "--limit -1"},
         {"--model suites/models/demo_bird.json stray", "unexpected argument 'stray'"},
         {"", "--model"},
+        {"--model suites/models/demo_bird.json --kid-ref a.npy --kid-reference b.npy",
+         "--kid-ref is the old spelling of --kid-reference"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         int rc = cli(NULL, "run " RUN_ARGS "%s --db %s -q", c[i].args, db);
@@ -615,6 +617,62 @@ TEST(test_run_option_messages) {
     CHECKF(rc == 4 && has(ERR, "--images"), "exit %d, stderr %s", rc, ERR);
     rc = cli(NULL, "run --model suites/models/demo_bird.json --db %s", db);
     CHECKF(rc == 4 && has(ERR, "--suite"), "exit %d, stderr %s", rc, ERR);
+    // The old spelling --kid-ref still reaches the KID reference (checked before any work).
+    rc = cli(NULL, "run " RUN_ARGS "--model suites/models/demo_bird.json --kid-ref %s/no.npy "
+                   "--db %s -q", T, db);
+    CHECKF(rc == 2 && has(ERR, "--kid-reference") && has(ERR, "no.npy"), "exit %d, stderr %s",
+           rc, ERR);
+    CHECK(!exists(db));
+}
+
+// The first commands a newcomer types: a missing argument or a wrong path is said in one line
+// before the usage, naming the option.
+TEST(test_first_command_messages) {
+    char db[300];
+    tp(db, sizeof db, "first.db");
+    struct { const char *args, *msg; int rc; } c[] = {
+        {"compare 1", "give at least two runs to compare", 4},
+        {"compare 1 2 --resamples 0", "--resamples must be 1..1000000", 4},
+        {"check --baseline 1", "--baseline and --fail-on are required", 4},
+        {"check 2 --baseline 1 --fail-on is:-1", "unexpected argument '2' (the run to check is "
+                                                 "--run RUN)", 4},
+        {"report", "give the run(s) to report", 4},
+        {"report 1", "--out DIR is required", 4},
+        {"report 1 --out x --worst 101", "--worst must be 0..100", 4},
+        {"fid-stats /nonexistent/imgs --protocol p --evaluators e --out x.npz",
+         "'/nonexistent/imgs' is not a run id (a number, or 'latest') and not a folder of "
+         "images (No such file or directory)", 4},
+        {"run " RUN_ARGS "--model nope.json", "--model: nope.json: cannot open", 2},
+        {"run --suite nope.suite --protocol suites/protocols/smoke.json --model "
+         "suites/models/demo_bird.json", "--suite: nope.suite: cannot open", 2},
+        {"run " RUN_ARGS "--model suites/models/demo_bird.json --evaluators nope.json",
+         "--evaluators: nope.json: cannot open", 2},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int rc = cli(NULL, "%s --db %s", c[i].args, db);
+        CHECKF(rc == c[i].rc && has(ERR, c[i].msg), "%s: exit %d, stderr %s", c[i].args, rc, ERR);
+    }
+    // A card whose released weight file is not in place says where the README tells.
+    char card[300], cwd[1024];
+    tp(card, sizeof card, "missing_weights.json");
+    FILE *f = fopen(card, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "{\"name\": \"m\", \"dataset\": \"cub\", \"generator\": {\"weights\": "
+                   "\"%s/none.pth\", \"config\": {\"GF_DIM\": 32, \"Z_DIM\": 100, "
+                   "\"CONDITION_DIM\": 100, \"EMBEDDING_DIM\": 256, \"R_NUM\": 2, "
+                   "\"BRANCH_NUM\": 3}}, \"text_encoder\": {\"weights\": "
+                   "\"hash:attngan-oracle-hash-v1\", \"config\": {\"ntoken\": 5450, "
+                   "\"ninput\": 300, \"nhidden\": 256}}, \"vocabulary\": "
+                   "\"%s/suites/vocab/cub_test.vocab.txt\", \"WORDS_NUM\": 18}\n",
+                T, getcwd(cwd, sizeof cwd) ? cwd : ".");
+        fclose(f);
+    }
+    int rc = cli(NULL, "run " RUN_ARGS "--model %s --evaluators suites/evaluators/demo_cub.json "
+                       "--db %s -q", card, db);
+    CHECKF(rc == 2 && has(ERR, "model.generator: ") && has(ERR, "none.pth: cannot open") &&
+               has(ERR, "released weights are not shipped: README.md"),
+           "exit %d, stderr %s", rc, ERR);
     CHECK(!exists(db));
 }
 
@@ -697,6 +755,7 @@ int main(void) {
     RUN(test_run_id_usage_errors);
     RUN(test_fail_on_unknown_metric);
     RUN(test_run_option_messages);
+    RUN(test_first_command_messages);
     RUN(test_eval_images_ambiguous_files);
     RUN(test_export_format_default);
     RUN(test_text_metric_value_refused);

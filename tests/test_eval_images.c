@@ -145,7 +145,7 @@ TEST(holdout_through_the_command_line) {
             BIN, b, npz, T);
     CHECKF(rc == 0 && strstr(OUT, "from 5 images"), "%s", OUT);
     rc = sh("%s eval-images %s --protocol " PROTO_PTFID " --evaluators " EVAL_TF
-            " --fid-stats %s --kid-ref %s/b.npy --db %s -q",
+            " --fid-stats %s --kid-reference %s/b.npy --db %s -q",
             BIN, a, npz, T, db);
     CHECKF(rc == 0, "%s", OUT);
     double fid = q_double(db, "SELECT value FROM metrics WHERE run = 2 AND name = 'fid'");

@@ -1,6 +1,7 @@
 // test_image_io.c -- PNG write/read round trip, JPEG read (written here with libjpeg), the
 // AttnGAN uint8 quantisation, and errors that name the file.
 #include "image_io.h"
+#include "resize.h"
 #include "t2i.h"
 #include "test.h"
 
@@ -19,17 +20,18 @@ static const char *tmp_path(char *buf, size_t n, const char *name) {
 }
 
 TEST(quantize_matches_attngan) {
-    // ((x + 1) * 127.5).astype(uint8) in float32: truncation, clamped
+    // The one float -> uint8 conversion (generate's and report's PNGs, the stored bytes):
+    // ((x + 1) * 127.5).astype(uint8) in float32: truncation, clamped; (3,H,W) -> (H,W,3)
     float chw[3 * 2] = {-1.0f, 1.0f, 0.0f, 0.999f, -0.5f, 2.0f};
     uint8_t rgb[6];
-    image_quantize(rgb, chw, 1, 2, QUANT_TRUNCATE);
+    chw_pm1_to_hwc_u8(rgb, chw, 1, 2, QUANTIZE_TRUNCATE);
     CHECK(rgb[0] == 0 && rgb[3] == 255);    // channel 0 of pixels 0 and 1
     CHECK(rgb[1] == 127 && rgb[4] == 254);  // 127.5 -> 127; 254.87 -> 254
     CHECK(rgb[2] == 63 && rgb[5] == 255);   // 63.75 -> 63; 382.5 clamped
-    image_quantize(rgb, chw, 1, 2, QUANT_ROUND);
+    chw_pm1_to_hwc_u8(rgb, chw, 1, 2, QUANTIZE_ROUND);
     CHECK(rgb[1] == 128 && rgb[4] == 255 && rgb[2] == 64);   // 127.5 -> 128 (half to even)
     float nan_px[3] = {NAN, -3.0f, 0.0f};
-    image_quantize(rgb, nan_px, 1, 1, QUANT_TRUNCATE);
+    chw_pm1_to_hwc_u8(rgb, nan_px, 1, 1, QUANTIZE_TRUNCATE);
     CHECK(rgb[0] == 0 && rgb[1] == 0);
 }
 

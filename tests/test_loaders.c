@@ -1266,7 +1266,7 @@ TEST(vocab_text_roundtrip_and_errors) {
         {"0\t<end>\n1 bird\n", "id<TAB>word"},
         {"0\t<end>\n1\t\n", "id<TAB>word"},
         {"0\t<end>\n1\ta b\n", "id<TAB>word"},
-        {"0\t<end>\nx\tbird\n", "dense id"},
+        {"0\t<end>\nx\tbird\n", "is not plain decimal"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(tp, bad[i].text, strlen(bad[i].text));

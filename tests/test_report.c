@@ -191,6 +191,11 @@ TEST(test_compare_check_sample_sets) {
     rc = sh("%s compare 1 2 --db %s --resamples 200 --seed 4", BIN, DB);
     CHECKF(rc == 0 && strstr(OUT, "95% interval") && strstr(OUT, "McNemar") &&
                strstr(OUT, "200 resamples"), "exit %d: %s", rc, OUT);
+    // The header: run ids, then the whole model names (they were cut at 26 columns with the
+    // "run N (" prefix); the image count is a whole number.
+    CHECKF(strstr(OUT, "\nmodel              demo-bird-hash             demo-bird-hash-r1 ") &&
+               strstr(OUT, "diff vs run 1") && strstr(OUT, "\nimages             16 "),
+           "%s", OUT);
     // The paired IS difference is the difference of the stored IS values (the protocol's 4
     // splits, not the default 10); R-precision likewise.
     static const char *const ms[] = {"is", "rp"};
@@ -243,6 +248,21 @@ TEST(test_check_significant) {
     CHECKF(rc == 1 && strstr(OUT, "interval"), "exit %d: %s", rc, OUT);
 }
 
+TEST(test_check_kid_rule) {
+    // KID (stored by runs with --kid-reference): lower is better, so +LIMIT is the bad way.
+    char db2[300];
+    CHECK(tampered_copy("kid.db",
+                        "INSERT INTO metrics (run, name, value, std, n, direction) VALUES"
+                        " (1, 'kid', 0.010, 0.001, 100, -1), (2, 'kid', 0.013, 0.001, 100, -1)",
+                        db2, sizeof db2));
+    int rc = sh("%s check --run 2 --baseline 1 --fail-on kid:+0.005 --db %s", BIN, db2);
+    CHECKF(rc == 0 && strstr(OUT, "kid: 0.01 -> 0.013"), "exit %d: %s", rc, OUT);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on KID:+20%% --db %s", BIN, db2);
+    CHECKF(rc == 1 && strstr(OUT, "REGRESSION"), "exit %d: %s", rc, OUT);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on kid:-0.005 --db %s", BIN, db2);
+    CHECKF(rc == 4 && strstr(OUT, "kid is lower-is-better"), "exit %d: %s", rc, OUT);
+}
+
 TEST(test_check_counts_unverified_rows) {
     // Rows without a checksum (an older database, or one cleared since) cannot be verified:
     // check says how many, for the run and for the baseline, and goes on (a warning, not an
@@ -270,6 +290,33 @@ TEST(test_check_counts_unverified_rows) {
                ub->valueint == 1,
            "exit %d: %s", rc, OUT);
     cJSON_Delete(j);
+    // --junit: a skipped case per run with the warning, and the counts as properties.
+    char xml_path[300];
+    snprintf(xml_path, sizeof xml_path, "%s/unverified.xml", T);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --junit %s --db %s", BIN, xml_path,
+            db2);
+    char *x = read_all(xml_path);
+    CHECKF(rc == 0 && x, "exit %d: %s", rc, OUT);
+    if (x) {
+        snprintf(want, sizeof want, "<testcase classname=\"t2ibench.check\" name=\"stored rows "
+                                    "of run 2\">\n      <skipped message=\"run 2: 3 of its %lld",
+                 n);
+        CHECKF(strstr(x, want) && strstr(x, "name=\"stored rows of baseline run 1\">\n      "
+                                           "<skipped message=\"baseline run 1: 1 of its"),
+               "%s", x);
+        CHECKF(strstr(x, "tests=\"3\" failures=\"0\" errors=\"0\" skipped=\"2\"") &&
+                   strstr(x, "<property name=\"unverified_rows.run\" value=\"3\"/>") &&
+                   strstr(x, "<property name=\"unverified_rows.baseline\" value=\"1\"/>"),
+               "%s", x);
+    }
+    t2i_free(x);
+    rc = sh("%s check --run 2 --baseline 1 --fail-on is:-100 --junit %s --db %s", BIN, xml_path,
+            DB);
+    x = read_all(xml_path);
+    CHECKF(rc == 0 && x && !strstr(x, "<skipped") && strstr(x, "skipped=\"0\"") &&
+               strstr(x, "<property name=\"unverified_rows.run\" value=\"0\"/>"),
+           "exit %d: %s", rc, x ? x : OUT);
+    t2i_free(x);
     // a schema-1 database (no checksum column; check opens it read-only, so it stays at 1)
     CHECK(tampered_copy("v1.db", "ALTER TABLE samples DROP COLUMN checksum; PRAGMA user_version=1",
                         db2, sizeof db2));
@@ -345,6 +392,10 @@ TEST(test_fid_paths) {
                      " m.value IS v.value") == 1);
     CHECK(q_int(fdb, "SELECT n FROM metric_set_values WHERE run = 1 AND set_name = 'fk' AND"
                      " name = 'kid'") == 5);
+    // A features file (what --kid-reference takes in run / eval-images) is named, not run 0.
+    rc = sh("%s rescore 1 --protocol %s --kid-reference %s/ref.npy --db %s", BIN, PROTO, T, fdb);
+    CHECKF(rc == 2 && strstr(OUT, "ref.npy: rescore takes a reference run"), "exit %d: %s", rc,
+           OUT);
     char npz[300];
     snprintf(npz, sizeof npz, "%s/f.npz", T);
     rc = sh("%s export 1 --samples --format npz --out %s --db %s", BIN, npz, fdb);
@@ -471,6 +522,7 @@ int main(void) {
     RUN(test_rescore);
     RUN(test_compare_check_sample_sets);
     RUN(test_check_significant);
+    RUN(test_check_kid_rule);
     RUN(test_check_counts_unverified_rows);
     RUN(test_check_timing_spread);
     RUN(test_fid_paths);

@@ -399,6 +399,29 @@ TEST(pb_reader_bounds) {
 
 // ---- names of the TF Inceptions -------------------------------------------------------------
 
+// An Inception of variant v (num_classes > 0 replaces the variant's count; aux: declare the aux
+// head too) and the TF names it asks for, as the TF tests below start from.
+typedef struct {
+    InceptionConfig cfg;
+    Inception      *net;
+    BindList        tk;
+} TfNet;
+
+static int tfnet_open(TfNet *t, InceptionVariant v, int num_classes, int aux) {
+    memset(t, 0, sizeof *t);
+    inception_config(&t->cfg, v);
+    if (num_classes > 0) t->cfg.num_classes = num_classes;
+    if (aux) t->cfg.aux_logits = 1;
+    bindlist_init(&t->tk);
+    if (inception_create(&t->cfg, &t->net) != T2I_OK) return 0;
+    return inception_tf_keys(&t->cfg, inception_keys(t->net), &t->tk) == T2I_OK;
+}
+
+static void tfnet_close(TfNet *t) {
+    bindlist_free(&t->tk);
+    inception_free(t->net);
+}
+
 // The slim TF names the network asks for are exactly the 388 restore names of the fixture
 // (with the aux head declared), in name and TF shape.
 TEST(slim_names_equal_fixture_manifest) {
@@ -408,15 +431,10 @@ TEST(slim_names_equal_fixture_manifest) {
         printf("  skip: %s not found\n", path);
         return;
     }
-    InceptionConfig cfg;
-    inception_config(&cfg, INCEPTION_SLIM);
-    cfg.num_classes = 51;
-    cfg.aux_logits = 1;
-    Inception *net;
-    CHECK(inception_create(&cfg, &net) == T2I_OK);
-    BindList tk;
-    CHECK(inception_tf_keys(&cfg, inception_keys(net), &tk) == T2I_OK);
-    CHECKF(tk.n == 388, "%d TF names", tk.n);
+    TfNet t;
+    CHECK(tfnet_open(&t, INCEPTION_SLIM, 51, 1));
+    const BindList *tk = &t.tk;
+    CHECKF(tk->n == 388, "%d TF names", tk->n);
     uint8_t *buf;
     size_t   len;
     cJSON   *m = NULL;
@@ -426,42 +444,38 @@ TEST(slim_names_equal_fixture_manifest) {
     }
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "hash_weight_checksums");
     CHECK(cJSON_GetArraySize(h) == 388);
-    for (int i = 0; h && i < tk.n; i++) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(h, tk.rows[i].name);
+    for (int i = 0; h && i < tk->n; i++) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(h, tk->rows[i].name);
         const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
-        int same = cJSON_GetArraySize(sh) == tk.rows[i].ndim;
-        for (int d = 0; same && d < tk.rows[i].ndim; d++)
-            same = cJSON_GetArrayItem(sh, d)->valuedouble == (double)tk.rows[i].shape[d];
-        CHECKF(e && same, "%s: missing or of another shape in the manifest", tk.rows[i].name);
+        int same = cJSON_GetArraySize(sh) == tk->rows[i].ndim;
+        for (int d = 0; same && d < tk->rows[i].ndim; d++)
+            same = cJSON_GetArrayItem(sh, d)->valuedouble == (double)tk->rows[i].shape[d];
+        CHECKF(e && same, "%s: missing or of another shape in the manifest", tk->rows[i].name);
     }
     cJSON_Delete(m);
-    bindlist_free(&tk);
-    inception_free(net);
+    tfnet_close(&t);
 }
 
 // Values move bit for bit: conv [kh,kw,in,out] -> [out,in,kh,kw], dense [in,out] -> [out,in].
 TEST(tf2015_mapping_transposes_exactly) {
-    InceptionConfig cfg;
-    inception_config(&cfg, INCEPTION_TF2015);
-    Inception *net;
-    CHECK(inception_create(&cfg, &net) == T2I_OK);
-    BindList tk;
-    CHECK(inception_tf_keys(&cfg, inception_keys(net), &tk) == T2I_OK);
+    TfNet t;
+    CHECK(tfnet_open(&t, INCEPTION_TF2015, 0, 0));
+    const BindList *tk = &t.tk;
     StateDict sd;
     sd_init(&sd);
-    for (int i = 0; i < tk.n; i++) {   // value = the flat TF index
+    for (int i = 0; i < tk->n; i++) {   // value = the flat TF index
         size_t n = 1;
-        for (int d = 0; d < tk.rows[i].ndim; d++) n *= (size_t)tk.rows[i].shape[d];
+        for (int d = 0; d < tk->rows[i].ndim; d++) n *= (size_t)tk->rows[i].shape[d];
         float *f = t2i_malloc_aligned(n * sizeof(float));
         for (size_t k = 0; k < n; k++) f[k] = (float)k;   // exact below 2^24
-        CHECK(sd_add(&sd, tk.rows[i].name, DT_F32, tk.rows[i].ndim, tk.rows[i].shape, f) == 0);
+        CHECK(sd_add(&sd, tk->rows[i].name, DT_F32, tk->rows[i].ndim, tk->rows[i].shape, f) == 0);
     }
     CHECK(sd_find(&sd, "mixed_9/tower/mixed/conv_1/conv2d_params") != NULL);
     CHECK(sd_find(&sd, "mixed_10/tower_1/mixed/conv/batchnorm/gamma") != NULL);
     const SDEntry *sw = sd_find(&sd, "softmax/weights");
     CHECK(sw && sw->shape[0] == 2048 && sw->shape[1] == 1008);
     CHECK(inception_sd_is_tf(&sd));
-    CHECK(inception_from_tf(&cfg, inception_keys(net), &sd, "test") == T2I_OK);
+    CHECK(inception_from_tf(&t.cfg, inception_keys(t.net), &sd, "test") == T2I_OK);
     CHECK(!inception_sd_is_tf(&sd));
     // Mixed_7b.branch3x3_2a (1x3, 384 -> 384): torch [o][i][0][w] = TF [0][w][i][o]
     const SDEntry *c = sd_find(&sd, "Mixed_7b.branch3x3_2a.conv.weight");
@@ -474,51 +488,41 @@ TEST(tf2015_mapping_transposes_exactly) {
     const SDEntry *fc = sd_find(&sd, "fc.weight");
     CHECK(fc && fc->shape[0] == 1008 && fc->shape[1] == 2048);
     if (fc) CHECK(fc->f32[3 * 2048 + 10] == (float)(10 * 1008 + 3));
-    CHECK(inception_bind(net, &sd, "tf2015 mapped") == T2I_OK);
-    bindlist_free(&tk);
-    inception_free(net);
+    CHECK(inception_bind(t.net, &sd, "tf2015 mapped") == T2I_OK);
+    tfnet_close(&t);
 }
 
 // A TF tensor whose first dimension is off by one is named as "of another shape" (every
 // dimension is compared, the first too).
 TEST(tf2015_first_dimension_checked) {
-    InceptionConfig cfg;
-    inception_config(&cfg, INCEPTION_TF2015);
-    Inception *net;
-    CHECK(inception_create(&cfg, &net) == T2I_OK);
-    BindList tk;
-    CHECK(inception_tf_keys(&cfg, inception_keys(net), &tk) == T2I_OK);
+    TfNet t;
+    CHECK(tfnet_open(&t, INCEPTION_TF2015, 0, 0));
+    const BindList *tk = &t.tk;
     StateDict sd;
     sd_init(&sd);
     int found = 0;
-    for (int i = 0; i < tk.n; i++) {
+    for (int i = 0; i < tk->n; i++) {
         int64_t sh[T2I_MAX_DIMS];
         size_t  n = 1;
-        for (int d = 0; d < tk.rows[i].ndim; d++) sh[d] = tk.rows[i].shape[d];
-        if (!strcmp(tk.rows[i].name, "conv/conv2d_params")) sh[0]++, found = 1;   // [4,3,3,32]
-        for (int d = 0; d < tk.rows[i].ndim; d++) n *= (size_t)sh[d];
+        for (int d = 0; d < tk->rows[i].ndim; d++) sh[d] = tk->rows[i].shape[d];
+        if (!strcmp(tk->rows[i].name, "conv/conv2d_params")) sh[0]++, found = 1;   // [4,3,3,32]
+        for (int d = 0; d < tk->rows[i].ndim; d++) n *= (size_t)sh[d];
         float *f = t2i_malloc_aligned(n * sizeof(float));
         memset(f, 0, n * sizeof(float));
-        CHECK(sd_add(&sd, tk.rows[i].name, DT_F32, tk.rows[i].ndim, sh, f) == 0);
+        CHECK(sd_add(&sd, tk->rows[i].name, DT_F32, tk->rows[i].ndim, sh, f) == 0);
     }
     CHECK(found);
-    CHECK(inception_from_tf(&cfg, inception_keys(net), &sd, "test") == T2I_ESHAPE);
+    CHECK(inception_from_tf(&t.cfg, inception_keys(t.net), &sd, "test") == T2I_ESHAPE);
     CHECKF(strstr(t2i_errmsg(), "conv/conv2d_params is [4,3,3,32]"), "%s", t2i_errmsg());
     sd_free(&sd);
-    bindlist_free(&tk);
-    inception_free(net);
+    tfnet_close(&t);
 }
 
 TEST(slim_missing_moving_averages_named) {
-    InceptionConfig cfg;
-    inception_config(&cfg, INCEPTION_SLIM);
-    cfg.num_classes = 51;
-    Inception *net;
-    CHECK(inception_create(&cfg, &net) == T2I_OK);
-    BindList tk;
-    CHECK(inception_tf_keys(&cfg, inception_keys(net), &tk) == T2I_OK);
+    TfNet t;
+    CHECK(tfnet_open(&t, INCEPTION_SLIM, 51, 0));
     StateDict sd;
-    CHECK(hash_weights_fill_tf(&tk, &sd) == T2I_OK);
+    CHECK(hash_weights_fill_tf(&t.tk, &sd) == T2I_OK);
     // rename one average to its raw variable: the message names it and says why it matters
     StateDict cut;
     sd_init(&cut);
@@ -530,15 +534,14 @@ TEST(slim_missing_moving_averages_named) {
         CHECK(sd_add(&cut, name, sd.e[i].dtype, sd.e[i].ndim, sd.e[i].shape, sd.e[i].data) == 0);
         sd.e[i].data = sd.e[i].f32 = NULL;   // owned by `cut` now
     }
-    int rc = inception_from_tf(&cfg, inception_keys(net), &cut, "ema.ckpt");
+    int rc = inception_from_tf(&t.cfg, inception_keys(t.net), &cut, "ema.ckpt");
     CHECK(rc == T2I_ESHAPE);
     CHECKF(strstr(t2i_errmsg(), "conv3/BatchNorm/moving_variance/ExponentialMovingAverage") &&
                strstr(t2i_errmsg(), "ema.ckpt") && strstr(t2i_errmsg(), "shadows"),
            "%s", t2i_errmsg());
     sd_free(&cut);
     sd_free(&sd);
-    bindlist_free(&tk);
-    inception_free(net);
+    tfnet_close(&t);
 }
 
 // The graph's Const tensors equal pytorch-fid's converted weights bit for bit, when a user

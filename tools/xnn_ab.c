@@ -1,14 +1,20 @@
 // xnn_ab.c -- developer tool (`make ab`, build/tools/xnn_ab): the previous NCHW im2col+OpenBLAS
 // path against the NHWC XNNPACK path of every network, interleaved in one process (old, new,
 // old, new, ...) so that a loaded machine slows both alike, at --batch/--threads; prints
-// images/s of each path, their ratio, the time-weighted fraction of the machine's FMA peak
-// reached inside the XNNPACK convolutions, and whether the two paths' outputs agree.
+// the CPU seconds per image of each path, their ratio, the share of CPU time inside the XNNPACK
+// convolutions and the fraction of the machine's FMA peak they reach, and whether the two
+// paths' outputs agree. Every figure is counted in CPU seconds as `t2ibench bench` counts them
+// (the calling thread's CPU time x the threads, xconv_stats.cpu_seconds; the FMA peak per CPU
+// second of each thread, bench_fma_peak), so other processes taking the cores' wall time do
+// not move them; exact at --threads 1, where the calling thread does all the work.
 //
 //   build/tools/xnn_ab [--batch 8] [--threads 2] [--reps 3] [--nets gbird,gcoco,fid,damsm]
 //   build/tools/xnn_ab --layout 1 ...   new path only: W workers x threads/W threads, W = 1..
+//                                       (wall-clock images/s, and CPU seconds per image)
 //
 // Hash weights (no files needed). Not a test: it asserts nothing about speed.
 #include "attngan.h"
+#include "bench.h"
 #include "blas.h"
 #include "damsm_image.h"
 #include "inception.h"
@@ -17,7 +23,6 @@
 #include "weights.h"
 #include "xconv.h"
 
-#include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,40 +36,11 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-// ---- FMA peak: register-only loop, 12 independent chains of 16-float FMAs per thread ------
-#define FMA_ITERS 5000000L
-// Twelve named accumulators (not an array) so that they stay in registers.
-__attribute__((target("avx512f"))) static void *fma_thread(void *arg) {
-    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2);
-    __m512 a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5);
-    __m512 a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8);
-    __m512 a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
-    for (long it = 0; it < FMA_ITERS; it++) {
-        a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c);
-        a2 = _mm512_fmadd_ps(a2, m, c), a3 = _mm512_fmadd_ps(a3, m, c);
-        a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
-        a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c);
-        a8 = _mm512_fmadd_ps(a8, m, c), a9 = _mm512_fmadd_ps(a9, m, c);
-        a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
-    }
-    __m512 t = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    t = _mm512_add_ps(t, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    *(float *)arg = _mm512_reduce_add_ps(t);
-    return NULL;
-}
-
-// GFLOP/s of nth threads (2 FLOPs per FMA lane).
-static double fma_peak(int nth) {
-    pthread_t t[16];
-    float sink[16];
-    double t0 = now_s();
-    for (int i = 1; i < nth; i++) pthread_create(&t[i], NULL, fma_thread, &sink[i]);
-    fma_thread(&sink[0]);
-    for (int i = 1; i < nth; i++) pthread_join(t[i], NULL);
-    double s = now_s() - t0;
-    return (double)nth * FMA_ITERS * 12 * 16 * 2 / s / 1e9;
+// CPU seconds of the calling thread.
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 // ---- networks ------------------------------------------------------------------------------
@@ -172,18 +148,23 @@ static int net_run(Net *n, int B) {
 }
 
 typedef struct {
-    Net *n;
-    int  B, reps;
+    Net   *n;
+    int    B, reps;
+    double cpu;   // CPU seconds of the worker's own thread
 } LayoutJob;
 
 static void *layout_main(void *p) {
     LayoutJob *j = p;
+    double c0 = thread_cpu_s();
     for (int r = 0; r < j->reps; r++) net_run(j->n, j->B);
+    j->cpu = thread_cpu_s() - c0;
     return NULL;
 }
 
 // --layout W: the new path as W workers x (threads / W) threads, each worker its own instance
-// running batches of B; prints the total images/s of each layout with W = 1..threads.
+// running batches of B; prints the total images/s of each layout with W = 1..threads (wall
+// clock: the question is throughput) and its CPU seconds per image (each worker's thread CPU
+// time x its threads, as above), which a loaded machine does not move.
 static int layout(const char *nets, int B, int nth, int reps) {
     char list[256];
     snprintf(list, sizeof list, "%s", nets);
@@ -206,8 +187,10 @@ static int layout(const char *nets, int B, int nth, int reps) {
             }
             layout_main(&j[0]);
             for (int k = 1; k < w; k++) pthread_join(t[k], NULL);
-            double secs = now_s() - t0;
-            printf("  %d workers x %d threads: %6.2f img/s", w, nth / w, w * B * reps / secs);
+            double secs = now_s() - t0, cpu = 0;
+            for (int k = 0; k < w; k++) cpu += j[k].cpu * (nth / w);
+            printf("  %d workers x %d threads: %6.2f img/s, %.3f CPU-s/img", w, nth / w,
+                   w * B * reps / secs, cpu / (w * B * reps));
             for (int k = 0; k < w; k++) net_close(&n[k]);
         }
         printf("\n");
@@ -232,9 +215,11 @@ int main(int argc, char **argv) {
     }
     blas_set_threads(lay ? 1 : nth);
     if (lay) return layout(nets, B, nth, reps);
-    double peak = fma_peak(nth);
-    printf("%s; FMA peak %.1f GFLOP/s on %d threads (measured again before every rep); "
-           "batch %d\n", xnn_kernel_desc(), peak, nth, B);
+    const char *isa;
+    double peak = bench_fma_peak(nth, &isa, NULL);
+    printf("%s; FMA peak (%s) %.1f GFLOP/s per CPU second on %d threads (measured again "
+           "before every rep); batch %d; times in CPU seconds (calling thread x %d)\n",
+           xnn_kernel_desc(), isa, peak, nth, B, nth);
     char list[256];
     snprintf(list, sizeof list, "%s", nets);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -255,24 +240,25 @@ int main(int argc, char **argv) {
         }
         double t_old = 0, t_new = 0, conv_s = 0, conv_macs = 0, conv_nom = 0, pk = 0;
         for (int r = 0; r < reps; r++) {
-            pk += fma_peak(nth) / reps;   // the peak under the same load, interleaved
-            double t0 = now_s();
+            pk += bench_fma_peak(nth, NULL, NULL) / reps;   // interleaved with the runs
+            double t0 = thread_cpu_s();
             net_run(&old, B);
-            t_old += now_s() - t0;
+            t_old += (thread_cpu_s() - t0) * nth;
             xconv_stats = (XConvStats){.enabled = 1};
-            t0 = now_s();
+            t0 = thread_cpu_s();
             net_run(&nw, B);
-            t_new += now_s() - t0;
-            conv_s += xconv_stats.core_seconds, conv_macs += xconv_stats.macs;
+            t_new += (thread_cpu_s() - t0) * nth;
+            conv_s += xconv_stats.cpu_seconds, conv_macs += xconv_stats.macs;
             conv_nom += xconv_stats.macs_nominal;
             xconv_stats.enabled = 0;
         }
         double ips_old = B * reps / t_old, ips_new = B * reps / t_new;
-        // per core: the convs' FLOP rate per core-second against the peak per core
+        // the convs' FLOP rate per CPU second of each of the nth threads against the peak
         double gf = 2 * conv_macs / conv_s / 1e9 * nth, gf_nom = 2 * conv_nom / conv_s / 1e9 * nth;
-        printf("%-6s old %7.2f img/s  new %7.2f img/s  x%.2f | convs %4.1f%% of time, %6.1f "
-               "GFLOP/s = %3.0f%% of FMA peak (nominal %6.1f = %3.0f%%) | max|old-new| %.2e\n",
-               tok, ips_old, ips_new, ips_new / ips_old, 100 * conv_s / (t_new * nth), gf,
+        printf("%-6s old %7.3f CPU-s/img  new %7.3f CPU-s/img  x%.2f | convs %4.1f%% of CPU "
+               "time, %6.1f GFLOP/s = %3.0f%% of FMA peak (nominal %6.1f = %3.0f%%) | "
+               "max|old-new| %.2e\n",
+               tok, 1 / ips_old, 1 / ips_new, ips_new / ips_old, 100 * conv_s / t_new, gf,
                100 * gf / pk, gf_nom, 100 * gf_nom / pk, maxd);
         fflush(stdout);
         net_close(&old);

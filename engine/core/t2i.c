@@ -81,6 +81,19 @@ int t2i_add_size(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+int t2i_parse_u64(const char *s, uint64_t *out) {
+    if (!s || !*s || (s[0] == '0' && s[1])) return 0;
+    uint64_t x = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return 0;
+        unsigned d = (unsigned)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10) return 0;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return 1;
+}
+
 void t2i_alloc_fail_after(long n) { alloc_budget = n; }
 
 static int alloc_allowed(size_t n) {

@@ -58,6 +58,12 @@ void t2i_check_failed(const char *file, int line, const char *cond, const char *
 int t2i_mul_size(size_t a, size_t b, size_t *out);
 int t2i_add_size(size_t a, size_t b, size_t *out);
 
+// Unsigned integers in the files whose digests identify them (suites, vocabularies, protocols,
+// stored score specs) have one spelling: plain decimal digits, no sign, no spaces, no leading
+// zeros ("0" itself is fine), at most UINT64_MAX. "007" (octal 7 to a C or Python 2 reader)
+// and " 7" are refused. Returns 1 and sets *out, or 0.
+int t2i_parse_u64(const char *s, uint64_t *out);
+
 // Allocation. Returns NULL on failure (and sets a T2I_ENOMEM message). Memory from
 // t2i_malloc_aligned is 64-byte aligned and must be released with t2i_free.
 void *t2i_malloc(size_t n);

@@ -1,14 +1,20 @@
 // xwino.c -- see xwino.h.
 //
-// The transform matrices (Toom-Cook at the points 0, 1, -1 and infinity for F(2,3); 0, 1, -1,
-// 2, -2, 1/2, -1/2 and infinity for F(2,7)), for a correlation y_i = sum_j g_j d_{i+j}:
-//   y = A^T [ (G g) . (B^T d) ]
-// F(2,3):  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-//          G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
-//          A^T = [1 1 1 0; 0 1 -1 -1]
-// F(2,7):  B^T = the rows of in_points7 below, G = g7 below,
-//          A^T = [1 1 1 1 1 1 1 0; 0 1 -1 2 -2 1/2 -1/2 1]
-// and in 2D, Y = A^T [ (G g G^T) . (B^T d B) ] A.
+// Toom-Cook transforms for a correlation y_i = sum_j g_j d_{i+j} (m outputs, r taps, alpha =
+// m + r - 1 points): y = A^T [ (G g) . (B^T d) ], in 2D Y = A^T [ (G g G^T) . (B^T d B) ] A.
+// alpha 4, points 0, 1, -1, infinity (F(2,3)):
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  A^T = [1 1 1 0; 0 1 -1 -1],  G = g23
+// alpha 6, points 0, 1, -1, 2, -2, infinity (F(4,3), F(2,5)):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+//          0 4 0 -5 0 1],
+//   A^T (m 4) = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1],
+//   A^T (m 2) = [1 1 1 1 1 0; 0 1 -1 2 -2 1],  G = g43, g25
+// alpha 8, points 0, 1, -1, 2, -2, 1/2, -1/2, infinity (F(2,7)):
+//   B^T = [-1 0 21/4 0 -21/4 0 1 0; 0 1 1 -17/4 -17/4 1 1 0; 0 -1 1 17/4 -17/4 -1 1 0;
+//          0 1/2 1/4 -5/2 -5/4 2 1 0; 0 -1/2 1/4 5/2 -5/4 -2 1 0; 0 2 4 -5/2 -5 1/2 1 0;
+//          0 -2 4 5/2 -5 -1/2 1 0; 0 -1 0 21/4 0 -21/4 0 1],
+//   A^T = [1 1 1 1 1 1 1 0; 0 1 -1 2 -2 1/2 -1/2 1],  G = g27
+// bt() and at() below evaluate these rows in a fixed order of float operations.
 #include "xwino.h"
 
 #include "t2i.h"
@@ -20,22 +26,18 @@
 #include <string.h>
 #include <xnnpack.h>
 
-// The kinds: kernel kh x kw, tile of mh x mw outputs from an (mh+kh-1) x (mw+kw-1) patch.
+// The kinds: kernel kh x kw, tile of mh x mw outputs from an (mh+kh-1) x (mw+kw-1) patch. For a
+// kernel with two kinds, the second (fewer points per tile) serves convs of more than
+// BIG_PAIRS input x output channel pairs: its transformed weights take less than half the
+// memory (Inception's 8x8 layers: 448 x 384 x 36 points would be 25 MB per operator set).
 typedef struct {
     int kh, kw, mh, mw;
+    void (*in)(void *, size_t), (*out)(void *, size_t);
 } Kind;
-static const Kind kinds[] = {
-    {3, 3, 4, 4},   // F(4x4,3x3): 36 points, 2.25 multiply-adds per output and channel pair
-    {5, 5, 2, 2},   // F(2x2,5x5): 36 points, 9
-    {1, 7, 1, 2},   // F(2,7) along x: 8 points, 4
-    {7, 1, 2, 1},   // F(2,7) along y
-    {1, 3, 1, 4},   // F(4,3) along x: 6 points, 1.5
-    {3, 1, 4, 1},   // F(4,3) along y
-};
+#define BIG_PAIRS 65536
 
 struct XWino {
     Kind           k;
-    int            ki;              // its index in kinds[]
     int            ah, aw, alpha;   // points along y, along x; alpha = ah * aw
     int            ph, pw;          // padding
     int            IC, OC;
@@ -46,10 +48,18 @@ struct XWino {
     xnn_operator_t gemm;            // alpha groups of IC -> OC over the tiles of a block
 };
 
+enum { NKINDS = 9 };
+static const Kind kinds[NKINDS];
+
+// The kind for m's kernel and channel counts, NULL when none.
 static const Kind *find_kind(const Conv2d *m) {
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        if (kinds[i].kh == m->kh && kinds[i].kw == m->kw) return &kinds[i];
-    return NULL;
+    const Kind *first = NULL, *last = NULL;
+    for (int i = 0; i < NKINDS; i++)
+        if (kinds[i].kh == m->kh && kinds[i].kw == m->kw) {
+            if (!first) first = &kinds[i];
+            last = &kinds[i];
+        }
+    return (long)m->in_c * m->out_c > BIG_PAIRS ? last : first;
 }
 
 int xwino_fits(const Conv2d *m) {
@@ -63,6 +73,7 @@ int xwino_fits(const Conv2d *m) {
 // G for each (m, r): alpha = m + r - 1 rows (Toom-Cook at 0, 1, -1, 2, -2, 1/2, -1/2, infinity
 // as many as needed; see the top of the file).
 static const double g1[1][1] = {{1}};
+static const double g23[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 static const double g43[6][3] = {{1. / 4, 0, 0},          {-1. / 6, -1. / 6, -1. / 6},
                                  {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6},
                                  {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
@@ -83,10 +94,10 @@ static const double g27[8][7] = {
     {0, 0, 0, 0, 0, 0, 1},
 };
 
-// G[i][a] of the axis with r taps (its outputs per tile follow from r: 4, 2, 2).
-static double gcoef(int r, int i, int a) {
+// G[i][a] of the axis with m outputs per tile and r taps.
+static double gcoef(int m, int r, int i, int a) {
     if (r == 1) return g1[i][a];
-    if (r == 3) return g43[i][a];
+    if (r == 3) return m == 2 ? g23[i][a] : g43[i][a];
     if (r == 5) return g25[i][a];
     return g27[i][a];
 }
@@ -106,7 +117,8 @@ static void transform_weights(float *U, const Conv2d *m, const float *scale, con
                     double acc = 0;
                     for (int a = 0; a < KH; a++)
                         for (int b = 0; b < KW; b++)
-                            acc += gcoef(KH, i, a) * g[a * KW + b] * gcoef(KW, j, b);
+                            acc += gcoef(w->k.mh, KH, i, a) * g[a * KW + b] *
+                                   gcoef(w->k.mw, KW, j, b);
                     U[((size_t)(i * w->aw + j) * OC + oc) * IC + ic] = (float)acc;
                 }
         }
@@ -176,7 +188,6 @@ int xwino_create(XWino **out, const Conv2d *m, const float *scale, const float *
     XWino *w = calloc(1, sizeof *w);
     if (!w) return T2I_ENOMEM;
     w->k = *find_kind(m);
-    w->ki = (int)(find_kind(m) - kinds);
     w->ah = w->k.mh + w->k.kh - 1, w->aw = w->k.mw + w->k.kw - 1, w->alpha = w->ah * w->aw;
     w->ph = m->ph, w->pw = m->pw, w->IC = m->in_c, w->OC = m->out_c;
     w->si = si ? si : (size_t)m->in_c, w->so = so ? so : (size_t)m->out_c;
@@ -247,6 +258,11 @@ static const float *pixel(const TileJob *j, int b, int y, int x) {
 INLINE void bt(int n, const xv16f *d, int s, xv16f *o, int os) {
     if (n == 1) {
         o[0] = d[0];
+    } else if (n == 4) {
+        o[0] = d[0] - d[2 * s];
+        o[os] = d[s] + d[2 * s];
+        o[2 * os] = d[2 * s] - d[s];
+        o[3 * os] = d[s] - d[3 * s];
     } else if (n == 6) {
         xv16f d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
         o[0] = (d0 * 4.0f - d2 * 5.0f) + d4;
@@ -277,6 +293,9 @@ INLINE void bt(int n, const xv16f *d, int s, xv16f *o, int os) {
 INLINE void at(int mo, int n, const xv16f *p, int s, xv16f *y, int ys) {
     if (n == 1) {
         y[0] = p[0];
+    } else if (n == 4) {   // -> 2
+        y[0] = (p[0] + p[s]) + p[2 * s];
+        y[ys] = (p[s] - p[2 * s]) - p[3 * s];
     } else if (n == 6) {
         xv16f a = p[s] + p[2 * s], b = p[s] - p[2 * s], c = p[3 * s] + p[4 * s],
               e = p[3 * s] - p[4 * s];
@@ -373,17 +392,32 @@ INLINE void out_tile(const TileJob *j, size_t i, const int ah, const int aw, con
     }
 }
 
-ISA_CLONES static void in_4433(void *ctx, size_t i) { in_tile(ctx, i, 6, 6); }
-ISA_CLONES static void in_17(void *ctx, size_t i) { in_tile(ctx, i, 1, 8); }
-ISA_CLONES static void in_71(void *ctx, size_t i) { in_tile(ctx, i, 8, 1); }
-ISA_CLONES static void in_13(void *ctx, size_t i) { in_tile(ctx, i, 1, 6); }
-ISA_CLONES static void in_31(void *ctx, size_t i) { in_tile(ctx, i, 6, 1); }
-ISA_CLONES static void out_4433(void *ctx, size_t i) { out_tile(ctx, i, 6, 6, 4, 4); }
-ISA_CLONES static void out_2255(void *ctx, size_t i) { out_tile(ctx, i, 6, 6, 2, 2); }
-ISA_CLONES static void out_17(void *ctx, size_t i) { out_tile(ctx, i, 1, 8, 1, 2); }
-ISA_CLONES static void out_71(void *ctx, size_t i) { out_tile(ctx, i, 8, 1, 2, 1); }
-ISA_CLONES static void out_13(void *ctx, size_t i) { out_tile(ctx, i, 1, 6, 1, 4); }
-ISA_CLONES static void out_31(void *ctx, size_t i) { out_tile(ctx, i, 6, 1, 4, 1); }
+// One clone set per patch and tile shape.
+#define TILE_FNS(name, ah, aw, mh, mw)                                                        \
+    ISA_CLONES static void in_##name(void *ctx, size_t i) { in_tile(ctx, i, ah, aw); }       \
+    ISA_CLONES static void out_##name(void *ctx, size_t i) { out_tile(ctx, i, ah, aw, mh, mw); }
+TILE_FNS(f44_33, 6, 6, 4, 4)
+TILE_FNS(f22_33, 4, 4, 2, 2)
+TILE_FNS(f22_55, 6, 6, 2, 2)
+TILE_FNS(f2_17, 1, 8, 1, 2)
+TILE_FNS(f2_71, 8, 1, 2, 1)
+TILE_FNS(f4_13, 1, 6, 1, 4)
+TILE_FNS(f2_13, 1, 4, 1, 2)
+TILE_FNS(f4_31, 6, 1, 4, 1)
+TILE_FNS(f2_31, 4, 1, 2, 1)
+
+static const Kind kinds[NKINDS] = {
+    {3, 3, 4, 4, in_f44_33, out_f44_33},   // F(4x4,3x3): 36 points, 2.25 MACs per output and
+                                           // channel pair (direct: 9)
+    {3, 3, 2, 2, in_f22_33, out_f22_33},   // F(2x2,3x3): 16 points, 4
+    {5, 5, 2, 2, in_f22_55, out_f22_55},   // F(2x2,5x5): 36 points, 9 (direct: 25)
+    {1, 7, 1, 2, in_f2_17, out_f2_17},     // F(2,7) along x: 8 points, 4 (direct: 7)
+    {7, 1, 2, 1, in_f2_71, out_f2_71},     // F(2,7) along y
+    {1, 3, 1, 4, in_f4_13, out_f4_13},     // F(4,3) along x: 6 points, 1.5 (direct: 3)
+    {1, 3, 1, 2, in_f2_13, out_f2_13},     // F(2,3) along x: 4 points, 2
+    {3, 1, 4, 1, in_f4_31, out_f4_31},     // F(4,3) along y
+    {3, 1, 2, 1, in_f2_31, out_f2_31},     // F(2,3) along y
+};
 
 int xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthreadpool_t tp,
               double *macs) {
@@ -393,15 +427,6 @@ int xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthrea
     if (OH <= 0 || OW <= 0 || B <= 0) return T2I_OK;
     TileJob j = {.w = w, .out = out, .in = in, .H = H, .W = W, .OH = OH, .OW = OW,
                  .TH = (OH + k->mh - 1) / k->mh, .TW = (OW + k->mw - 1) / k->mw};
-    void (*fin)(void *, size_t), (*fout)(void *, size_t);
-    switch (w->ki) {
-    case 0: fin = in_4433, fout = out_4433; break;
-    case 1: fin = in_4433, fout = out_2255; break;
-    case 2: fin = in_17, fout = out_17; break;
-    case 3: fin = in_71, fout = out_71; break;
-    case 4: fin = in_13, fout = out_13; break;
-    default: fin = in_31, fout = out_31; break;
-    }
     const size_t T = (size_t)B * j.TH * j.TW, block = block_tiles(w, T);
     const size_t A = (size_t)w->alpha;
     j.V = scratch(block * A * (size_t)(w->IC + w->OC));
@@ -411,13 +436,13 @@ int xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthrea
     for (size_t t0 = 0; t0 < T; t0 += block) {
         size_t n = T - t0 < block ? T - t0 : block;
         j.t0 = t0;
-        pthreadpool_parallelize_1d(tp, fin, &j, n, 0);
+        pthreadpool_parallelize_1d(tp, k->in, &j, n, 0);
         enum xnn_status st = xnn_setup_convolution2d_nhwc_f32(w->gemm, 1, 1, n, j.V, j.M, tp);
         if (st == xnn_status_success) st = xnn_run_operator(w->gemm, tp);
         if (st != xnn_status_success)
             return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
                              "xwino: XNNPACK failed on %zu tiles (status %d)", n, (int)st);
-        pthreadpool_parallelize_1d(tp, fout, &j, n, 0);
+        pthreadpool_parallelize_1d(tp, k->out, &j, n, 0);
     }
     *macs = (double)T * w->alpha * w->IC * w->OC;
     return T2I_OK;

@@ -1,11 +1,13 @@
 // xwino.h -- Winograd convolutions in NHWC, the engine behind xconv's XCONV_FAST (used only
 // through xconv.h; this header is xconv.c's).
 //
-// A stride-1 3x3 conv runs as F(2x2,3x3): every 2x2 block of outputs ("tile") comes from a 4x4
-// input patch, transformed to 16 points; each point is one IC -> OC matrix product over all
-// tiles; an inverse transform gives the 2x2 outputs. 4 multiply-adds per output and input
-// channel instead of 9. A stride-1 1x7 or 7x1 conv runs as F(2,7) along its long axis: tiles of
-// 2 outputs from 8 inputs, 8 points, 4 multiply-adds per output instead of 7.
+// A stride-1 3x3 conv runs as F(4x4,3x3): every 4x4 block of outputs ("tile") comes from a 6x6
+// input patch, transformed to 36 points; each point is one IC -> OC matrix product over all
+// tiles; an inverse transform gives the 4x4 outputs. 2.25 multiply-adds per output and channel
+// pair instead of 9. Likewise 5x5 as F(2x2,5x5) (9 instead of 25), 1x7 and 7x1 as F(2,7) along
+// the long axis (4 instead of 7), 1x3 and 3x1 as F(4,3) (1.5 instead of 3). Convs with more than
+// 65536 channel pairs take the smaller tiles F(2x2,3x3) and F(2,3) (4 and 2), whose transformed
+// weights are less than half as large.
 //
 // The matrix products are XNNPACK GEMMs (one grouped 1x1 convolution, a group per point) over
 // blocks of tiles; the transforms are plain IEEE additions and multiplications by constants in
@@ -26,12 +28,12 @@
 
 // Part of the run fingerprint (xnn_kernel_desc): bump the version when a transform, its order of
 // operations or the choice of kind changes the bits computed.
-#define XWINO_DESC "Winograd v1 F(4x4,3x3) F(2x2,5x5) F(2,7) F(4,3)"
+#define XWINO_DESC "Winograd v1 3x3 F(4x4)|F(2x2), 5x5 F(2x2), 1x7 F(2), 1x3 F(4)|F(2)"
 
 typedef struct XWino XWino;
 
-// 1 when m runs as Winograd here: 3x3, 1x7 or 7x1, stride 1, dilation 1, padding below the
-// kernel size, and channel counts that are multiples of 16.
+// 1 when m runs as Winograd here: 3x3, 5x5, 1x7, 7x1, 1x3 or 3x1, stride 1, dilation 1,
+// padding below the kernel size, and channel counts that are multiples of 16.
 int  xwino_fits(const Conv2d *m);
 // As xconv_create (XCONV_PLAIN semantics): y = clamp(sum(x * w * scale[oc]) + bias[oc], lo, hi).
 int  xwino_create(XWino **out /* OUT */, const Conv2d *m, const float *scale, const float *bias,

@@ -208,10 +208,14 @@ static int parse_text(const uint8_t *buf, size_t len, const char *path, Vocab *v
         }
         memcpy(num, buf + pos, nlen);
         num[nlen] = 0;
-        char *stop;
-        errno = 0;
-        long long id = strtoll(num, &stop, 10);
-        if (*stop || errno || id != (long long)v->n_words) {
+        uint64_t id;
+        if (!t2i_parse_u64(num, &id)) {
+            rc = t2i_error(T2I_EFORMAT, "%s:%zu: id '%s' (byte %zu) is not plain decimal (digits "
+                                        "without sign, spaces or leading zeros)",
+                           path, lineno, num, pos);
+            break;
+        }
+        if (id != (uint64_t)v->n_words) {
             rc = t2i_error(T2I_EFORMAT, "%s:%zu: id '%s' (byte %zu) is not the next dense id %d",
                            path, lineno, num, pos, v->n_words);
             break;
