@@ -188,7 +188,7 @@ int bench_memory(const BenchOpts *o, BenchMemory out[BENCH_MEMORY_N]) {
         snprintf(mdb, sizeof mdb, "%s/run%d.db", dir, i);
         char *cmd[] = {NULL, "bench", "peak-rss", rss, "run", "--suite", MEM_SUITE,
                        "--model", (char *)MEM_ITEMS[i].model, "--protocol", MEM_PROTOCOL,
-                       "--evaluators", MEM_EVALUATORS, "--fid-stats", stats, "--kid-ref", feat,
+                       "--evaluators", MEM_EVALUATORS, "--fid-stats", stats, "--kid-reference", feat,
                        "--db", mdb, "--limit", lim, "--batch", ba, "--threads", th, "-q", NULL};
         if ((rc = spawn_self(cmd, log)) || (rc = check_metrics(mdb, MEM_ITEMS[i].name))) break;
         uint8_t *buf;
