@@ -9,7 +9,7 @@
 //   3. per generator (AttnGAN, DM-GAN, DF-GAN on hash weights), `bench peak-rss OUT run ...` of
 //      the attngan-2018 protocol and suite with the demo_cub_slim evaluator card (the IS
 //      classifier slim-cub, the FID Inception tf2015 -- a second network --, the DAMSM image and
-//      text encoders), --fid-stats and --kid-ref: IS, FID, KID and R-precision all computed.
+//      text encoders), --fid-stats and --kid-reference: IS, FID, KID and R-precision all computed.
 // The child reads its own high-water mark (VmHWM of /proc/self/status) after `run` returns: the
 // figure of that process alone, not of this one (an exec'd child's getrusage maxrss would
 // include the memory of the process that started it).
@@ -188,7 +188,8 @@ int bench_memory(const BenchOpts *o, BenchMemory out[BENCH_MEMORY_N]) {
         snprintf(mdb, sizeof mdb, "%s/run%d.db", dir, i);
         char *cmd[] = {NULL, "bench", "peak-rss", rss, "run", "--suite", MEM_SUITE,
                        "--model", (char *)MEM_ITEMS[i].model, "--protocol", MEM_PROTOCOL,
-                       "--evaluators", MEM_EVALUATORS, "--fid-stats", stats, "--kid-reference", feat,
+                       "--evaluators", MEM_EVALUATORS, "--fid-stats", stats,
+                       "--kid-reference", feat,
                        "--db", mdb, "--limit", lim, "--batch", ba, "--threads", th, "-q", NULL};
         if ((rc = spawn_self(cmd, log)) || (rc = check_metrics(mdb, MEM_ITEMS[i].name))) break;
         uint8_t *buf;
