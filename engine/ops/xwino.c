@@ -322,13 +322,10 @@ INLINE void in_tile(const TileJob *j, size_t i, const int ah, const int aw) {
     int b, oy, ox;
     tile_origin(j, j->t0 + i, &b, &oy, &ox);
     const float *p[36];
-    _Pragma("GCC unroll 36")
     for (int y = 0; y < ah; y++)
-        _Pragma("GCC unroll 36")
         for (int x = 0; x < aw; x++) p[y * aw + x] = pixel(j, b, oy - w->ph + y, ox - w->pw + x);
     const size_t IC = (size_t)w->IC;
     float *dst = j->V + i * (size_t)(ah * aw) * IC;
-    _Pragma("GCC unroll 36")
     for (size_t c = 0; c < IC; c += 16) {
         xv16f d[36], r[36], v[36];
         _Pragma("GCC unroll 36")
@@ -360,9 +357,7 @@ INLINE void out_tile(const TileJob *j, size_t i, const int ah, const int aw, con
     int b, oy, ox;
     tile_origin(j, j->t0 + i, &b, &oy, &ox);
     float *o[16];
-    _Pragma("GCC unroll 36")
     for (int y = 0; y < mh; y++)
-        _Pragma("GCC unroll 36")
         for (int x = 0; x < mw; x++) {
             int inside = oy + y < j->OH && ox + x < j->OW;
             o[y * mw + x] =
@@ -371,9 +366,7 @@ INLINE void out_tile(const TileJob *j, size_t i, const int ah, const int aw, con
     const size_t OC = (size_t)w->OC;
     const float *src = j->M + i * (size_t)(ah * aw) * OC;
     xv16f lo, hi;
-    _Pragma("GCC unroll 36")
     for (int k = 0; k < 16; k++) lo[k] = w->lo, hi[k] = w->hi;
-    _Pragma("GCC unroll 36")
     for (size_t c = 0; c < OC; c += 16) {
         xv16f m[36], s[36], y[16], bias;
         _Pragma("GCC unroll 36")
