@@ -81,7 +81,8 @@ int bench_peak_rss_child(int argc, char **argv) {
 }
 
 // Runs this binary with argv (argv[0] ignored) in the repository root, its stdout and stderr
-// appended to `log`; T2I_EIO with the log's tail when it fails.
+// appended to `log`; T2I_EIO with the log's tail when it fails. The child execs /proc/self/exe,
+// the image this process runs, so a rebuild that replaces the file meanwhile does not matter.
 static int spawn_self(char **argv, const char *log) {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -93,7 +94,7 @@ static int spawn_self(char **argv, const char *log) {
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     pid_t pid;
-    int   e = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+    int   e = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (e) return t2i_error(T2I_EIO, "bench memory: cannot start %s: %s", exe, strerror(e));
     int st = 0;
