@@ -34,8 +34,7 @@ static void tap_case(TapCase c) {
     float *x = rand_buf((size_t)c.B * ni, 1);
     float *y = nan_buf((size_t)c.B * no), *ref = nan_buf((size_t)c.B * no);
     float *scr = nan_buf(xtaps_scratch_floats(&t, c.B, c.H, c.W));
-    double sums[2] = {0, 0};
-    CHECKF(xtaps_run(&t, y, x, scr, c.B, c.H, c.W, NULL, sums) == T2I_OK, "%s", t2i_errmsg());
+    CHECKF(xtaps_run(&t, y, x, scr, c.B, c.H, c.W, NULL) == T2I_OK, "%s", t2i_errmsg());
     xconv_run_ref(ref, x, &m, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY, 0, 0, c.B, c.H, c.W);
     char what[128];
     snprintf(what, sizeof what, "xtaps %d->%d %dx%d pad %d,%d on %dx%dx%d", c.ic, c.oc, c.kh, c.kw,
@@ -47,7 +46,7 @@ static void tap_case(TapCase c) {
     for (int i = 0; i < c.B; i++)
         for (int th = 0; th < 2; th++) {
             memset(one, 0xff, no * sizeof(float));
-            CHECK(xtaps_run(&t, one, x + i * ni, scr1, 1, c.H, c.W, th ? tp : NULL, sums) ==
+            CHECK(xtaps_run(&t, one, x + i * ni, scr1, 1, c.H, c.W, th ? tp : NULL) ==
                   T2I_OK);
             CHECKF(!memcmp(one, y + i * no, no * sizeof(float)),
                    "%s: image %d alone on %d thread(s) differs from its place in the batch", what,
@@ -85,13 +84,13 @@ TEST(xtaps_refuses_strides_and_small_inputs) {
     m.sh = m.sw = 1, m.ph = m.pw = 0;
     CHECK(xtaps_create(&t, &m) == T2I_OK);
     float x[2 * 2 * 2] = {0}, y[3] = {0}, scr[2 * 2 * 27];
-    double sums[2] = {0, 0};
-    CHECK(xtaps_run(&t, y, x, scr, 1, 2, 2, NULL, sums) == T2I_EARG);   // 2x2 < 3x3, no pad
+    CHECK(xtaps_run(&t, y, x, scr, 1, 2, 2, NULL) == T2I_EARG);   // 2x2 < 3x3, no pad
     CHECK(strstr(t2i_errmsg(), "smaller than"));
     xtaps_free(&t);
 }
 
-// With xconv_stats on, the 1x1 conv counts the KxK conv's MACs and the sums report their time.
+// With xconv_stats on, the 1x1 conv counts the KxK conv's MACs and the sums add their time
+// (and no MACs); with it off nothing is counted.
 TEST(xtaps_accounting) {
     Conv2d m = {.in_c = 8, .out_c = 3, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1};
     float *w = rand_buf(3 * 8 * 9, 0.5f);
@@ -101,16 +100,18 @@ TEST(xtaps_accounting) {
     const int B = 2, H = 64, W = 48;
     float *x = rand_buf((size_t)B * H * W * 8, 1), *y = nan_buf((size_t)B * H * W * 3);
     float *scr = nan_buf(xtaps_scratch_floats(&t, B, H, W));
-    double sums[2] = {0, 0};
     xconv_stats = (XConvStats){.enabled = 1};
-    CHECK(xtaps_run(&t, y, x, scr, B, H, W, NULL, sums) == T2I_OK);
+    CHECK(xtaps_run(&t, y, x, scr, B, H, W, NULL) == T2I_OK);
     XConvStats st = xconv_stats;
-    xconv_stats.enabled = 0;
     CHECKF(st.macs == (double)B * H * W * 3 * 8 * 9, "macs %g", st.macs);
-    CHECK(sums[0] > 0 && sums[1] > 0);
-    sums[0] = sums[1] = 0;
-    CHECK(xtaps_run(&t, y, x, scr, B, H, W, NULL, sums) == T2I_OK);   // stats off: nothing
-    CHECK(sums[0] == 0 && sums[1] == 0);
+    xconv_stats = (XConvStats){.enabled = 1};   // the sums alone, on the taps just computed
+    CHECK(xtaps_sums(&t, y, scr, B, H, W, NULL) == T2I_OK);
+    st = xconv_stats;
+    CHECK(st.cpu_seconds > 0 && st.core_seconds > 0 && st.macs == 0 && st.macs_nominal == 0);
+    xconv_stats = (XConvStats){0};   // stats off: nothing
+    CHECK(xtaps_run(&t, y, x, scr, B, H, W, NULL) == T2I_OK);
+    st = xconv_stats;
+    CHECK(st.cpu_seconds == 0 && st.core_seconds == 0 && st.macs == 0 && st.macs_nominal == 0);
     xtaps_free(&t);
     t2i_free(w), t2i_free(x), t2i_free(y), t2i_free(scr);
 }

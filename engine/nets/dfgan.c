@@ -263,7 +263,6 @@ typedef struct {
     const float  *cond;     // (B, nz + cond_dim)
     float        *hidden;   // (B, C), C <= 8nf
     float        *aff[4];   // gamma0, beta0, gamma1, beta1 of one DFBLK, (B, C) each
-    double        sums[2];  // to_rgb's tap sums: CPU, core seconds (xtaps_run), xconv_stats on
     int           nbands;   // > 1: one image; c2, c_sc and to_rgb's 1x1 conv run as nbands bands
                             // of rows on the pool, c1 as bands of output channels, band b by
                             // instance b (0 = g, then its peers)
@@ -479,9 +478,9 @@ static void run(Ctx *x, const float *noise, const float *sent, DfGanOutputs *out
             leaky_relu_forward(buf[cur], buf[cur], (size_t)B * c->nf * S * S, 0.2f);
         if (x->nbands > 1) {
             bands(x, BAND_RGB, 0, taps, buf[cur], S, S, c->nf, g->x.to_rgb.taps.out_c);
-            if (!x->rc) x->rc = xtaps_sums(&g->x.to_rgb, rgb, taps, B, S, S, x->tp, x->sums);
+            if (!x->rc) x->rc = xtaps_sums(&g->x.to_rgb, rgb, taps, B, S, S, x->tp);
         } else {
-            x->rc = xtaps_run(&g->x.to_rgb, rgb, buf[cur], taps, B, S, S, x->tp, x->sums);
+            x->rc = xtaps_run(&g->x.to_rgb, rgb, buf[cur], taps, B, S, S, x->tp);
         }
         if (!x->rc) nhwc_tanh_to_nchw(out->img, rgb, B, c->ch_size, S * S, (size_t)c->ch_size, x->tp);
     }
@@ -559,15 +558,8 @@ int dfgan_forward(const DfGan *g, const float *noise, const float *sent_emb, DfG
     }
     xslices_run(n, slice_run, sl);
     arena_reset_to(arena, mark);
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n; k++)
         if (sl[k].x.rc) return sl[k].x.rc;
-        // the tap sums finish to_rgb's convolution: their time counts as its time (one thread
-        // here, the slices have joined)
-        if (xconv_stats.enabled) {
-            xconv_stats.cpu_seconds += sl[k].x.sums[0];
-            xconv_stats.core_seconds += sl[k].x.sums[1];
-        }
-    }
     return T2I_OK;
 }
 

@@ -169,27 +169,36 @@ static int run_xnn(const XConv *x, float *out, const float *in, int B, int H, in
     return T2I_OK;
 }
 
+XConvTimer xconv_timer_start(void) {
+    XConvTimer t = {.on = xconv_stats.enabled};
+    if (t.on) t.wall = clock_s(CLOCK_MONOTONIC), t.cpu = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    return t;
+}
+
+void xconv_stats_add(const XConvTimer *t, pthreadpool_t tp, double macs, double macs_nominal) {
+    if (!t->on) return;
+    double cs = (clock_s(CLOCK_MONOTONIC) - t->wall) * xpool_threads(tp);
+    double cpu = (clock_s(CLOCK_THREAD_CPUTIME_ID) - t->cpu) * xpool_threads(tp);
+    pthread_mutex_lock(&stats_lock);
+    xconv_stats.core_seconds += cs;
+    xconv_stats.cpu_seconds += cpu;
+    xconv_stats.macs += macs;
+    xconv_stats.macs_nominal += macs_nominal;
+    pthread_mutex_unlock(&stats_lock);
+}
+
 int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, pthreadpool_t tp) {
-    int    stats = xconv_stats.enabled;
-    double t0 = stats ? clock_s(CLOCK_MONOTONIC) : 0;
-    double c0 = stats ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
+    XConvTimer t = xconv_timer_start();
     double macs = 0;   // those done: the GEMMs' under Winograd
     int rc = x->wino ? xwino_run(x->wino, out, in, B, H, W, tp, &macs)
                      : run_xnn(x, out, in, B, H, W, tp);
     if (rc) return rc;
-    if (stats) {
+    if (t.on) {
         int OH, OW;
         xconv_out_hw(x, H, W, &OH, &OW);
         double per = (double)B * OH * OW * x->out_c * x->in_c;
         if (!x->wino) macs = per * (x->kind == XCONV_UP2 ? 4 : x->kh * x->kw);
-        double cs = (clock_s(CLOCK_MONOTONIC) - t0) * xpool_threads(tp);
-        double cpu = (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * xpool_threads(tp);
-        pthread_mutex_lock(&stats_lock);
-        xconv_stats.core_seconds += cs;
-        xconv_stats.cpu_seconds += cpu;
-        xconv_stats.macs += macs;
-        xconv_stats.macs_nominal += per * x->kh * x->kw;
-        pthread_mutex_unlock(&stats_lock);
+        xconv_stats_add(&t, tp, macs, per * x->kh * x->kw);
     }
     return T2I_OK;
 }

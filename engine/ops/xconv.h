@@ -38,8 +38,9 @@ typedef enum {
     XCONV_PLAIN = 0,   // Conv2d as declared (groups 1, dilation 1)
     XCONV_UP2   = 1,   // nearest x2 upsample then a 3x3 pad-1 stride-1 conv, as one 4x4
                        // stride-2 transposed conv whose taps are sums of the 3x3 taps
-    XCONV_FAST  = 2,   // as PLAIN, computed by Winograd where xwino.h says it fits (3x3, 1x7,
-                       // 7x1 stride 1; fewer multiply-adds, a little more rounding), else PLAIN
+    XCONV_FAST  = 2,   // as PLAIN, computed by Winograd where xwino.h says it fits (3x3, 5x5,
+                       // 1x7, 7x1, 1x3, 3x1 stride 1; fewer multiply-adds, a little more
+                       // rounding), else PLAIN
 } XConvKind;
 
 typedef struct {
@@ -77,6 +78,16 @@ typedef struct {
     double core_seconds, cpu_seconds, macs, macs_nominal;
 } XConvStats;
 extern XConvStats xconv_stats;
+// Counting convolution work done on tp, inside xconv_run or outside it (xtaps' tap sums): start
+// a timer before the work, then xconv_stats_add adds its core and CPU seconds (as above) and
+// its MACs under a lock (any thread, any time). Both do nothing while the accounting is off.
+typedef struct {
+    int    on;
+    double wall, cpu;
+} XConvTimer;
+XConvTimer xconv_timer_start(void);
+void       xconv_stats_add(const XConvTimer *t, pthreadpool_t tp, double macs,
+                           double macs_nominal);
 
 // ---- layout changes (boundaries only) ------------------------------------------------------
 // (B,C,HW) -> (B,HW,stride) and back; channels beyond C are left untouched.

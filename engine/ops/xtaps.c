@@ -4,7 +4,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 int xtaps_create(XTaps *t, const Conv2d *m) {
     memset(t, 0, sizeof *t);
@@ -113,35 +112,24 @@ static void sum_rows(void *ctx, size_t r0, size_t n) {
     }
 }
 
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int xtaps_sums(const XTaps *t, float *out, const float *scratch, int B, int H, int W,
-               pthreadpool_t tp, double sum_seconds[2]) {
+               pthreadpool_t tp) {
     SumJob j = {.t = t, .out = out, .taps = scratch, .H = H, .W = W,
                 .OH = H + 2 * t->ph - t->kh + 1, .OW = W + 2 * t->pw - t->kw + 1};
     if (j.OH < 1 || j.OW < 1)
         return t2i_error(T2I_EARG, "xtaps: a %dx%d input is smaller than the %dx%d kernel", H, W,
                          t->kh, t->kw);
-    const int    stats = xconv_stats.enabled;
-    const double c0 = stats ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
-    const double w0 = stats ? clock_s(CLOCK_MONOTONIC) : 0;
+    XConvTimer timer = xconv_timer_start();
     pthreadpool_parallelize_1d_tile_1d(tp, sum_rows, &j, (size_t)B * j.OH, 8, 0);
-    if (stats) {
-        sum_seconds[0] += (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * xpool_threads(tp);
-        sum_seconds[1] += (clock_s(CLOCK_MONOTONIC) - w0) * xpool_threads(tp);
-    }
+    xconv_stats_add(&timer, tp, 0, 0);   // the MACs were counted by the 1x1 conv
     return T2I_OK;
 }
 
 int xtaps_run(const XTaps *t, float *out, const float *in, float *scratch, int B, int H, int W,
-              pthreadpool_t tp, double sum_seconds[2]) {
+              pthreadpool_t tp) {
     if (H + 2 * t->ph < t->kh || W + 2 * t->pw < t->kw)
         return t2i_error(T2I_EARG, "xtaps: a %dx%d input is smaller than the %dx%d kernel", H, W,
                          t->kh, t->kw);
     int rc = xconv_run(&t->taps, scratch, in, B, H, W, tp);
-    return rc ? rc : xtaps_sums(t, out, scratch, B, H, W, tp, sum_seconds);
+    return rc ? rc : xtaps_sums(t, out, scratch, B, H, W, tp);
 }

@@ -27,15 +27,13 @@ void xtaps_free(XTaps *t);   // accepts a zeroed XTaps
 size_t xtaps_scratch_floats(const XTaps *t, int B, int H, int W);
 // in (B,H,W,in_c) -> out (B,OH,OW,out_c), OH = H + 2ph - kh + 1 (OW likewise); scratch holds
 // xtaps_scratch_floats and may not overlap in or out. The tap sums run on tp. With xconv_stats
-// enabled, xconv_run counts the 1x1 conv (its MACs are those of the KxK conv), and the sums' CPU
-// seconds and core seconds (the calling thread's CPU and wall time x the pool's threads, as
-// xconv_run counts its own) are added to sum_seconds[0] and [1], for the caller to add to
-// xconv_stats once no other thread runs convolutions.
+// enabled, xconv_run counts the 1x1 conv (its MACs are those of the KxK conv), and the sums'
+// CPU and core seconds are added as part of the same convolution (xconv_stats_add, no MACs).
 int xtaps_run(const XTaps *t, float *out, const float *in, float *scratch, int B, int H, int W,
-              pthreadpool_t tp, double sum_seconds[2] /* IN/OUT */);
+              pthreadpool_t tp);
 // The second half of xtaps_run alone: scratch already holds t->taps's output (B,H,W,out_c*kh*kw)
 // (e.g. computed in bands of rows by several instances' t->taps, which give the same bytes).
 int xtaps_sums(const XTaps *t, float *out, const float *scratch, int B, int H, int W,
-               pthreadpool_t tp, double sum_seconds[2] /* IN/OUT */);
+               pthreadpool_t tp);
 
 #endif

@@ -126,9 +126,9 @@ static void transform_weights(float *U, const Conv2d *m, const float *scale, con
 }
 
 // Tiles per block: a block's transformed inputs and products in about 1 MiB (L2), a multiple
-// of 7 (XNNPACK's f32 GEMM row tile on AVX-512), at least 28. Large weights (the 8x8 layers of
-// Inception: 25 MB of points) are streamed once per block, so there a block takes up to 8 MiB
-// and the whole batch when it fits.
+// of 7 (XNNPACK's f32 GEMM row tile on AVX-512), at least 28. Weights over 2 MiB (the 8x8
+// layers of Inception: 11 MB of points) are streamed once per block, so there a block takes up
+// to 8 MiB and the whole batch when it fits.
 static size_t block_tiles(const XWino *w, size_t T) {
     size_t per = (size_t)w->alpha * (size_t)(w->IC + w->OC) * sizeof(float);
     size_t n = ((size_t)1 << 20) / per / 7 * 7;
