@@ -56,6 +56,7 @@ void bench_report(const BenchOpts *o, const char *network, int batch, int images
                      .gmac_per_image = gmac_per_image};
     if (xconv_stats.enabled && xconv_stats.cpu_seconds > 0) {
         r.conv_macs = xconv_stats.macs;
+        r.conv_macs_nominal = xconv_stats.macs_nominal;
         r.conv_cpu_seconds = xconv_stats.cpu_seconds;
     }
     xconv_stats.enabled = 0;
@@ -253,21 +254,25 @@ static void print_header(const BenchSession *s, const char *isa, double wall) {
                s->rounds, s->rounds == 1 ? "" : "s");
     printf("GFLOP/s = 2 x conv/linear MACs per image (../shared/reference/summary.json) x img/s; "
            "%% peak = of the FMA peak.\nconv %% = the XNNPACK convolutions' own GFLOP/s per CPU "
-           "second (their MACs over their time, all of them) as a fraction of one CPU's peak.\n\n");
-    printf("%-32s %5s %7s %12s %12s %6s %8s %7s %7s\n", "network", "batch", "threads",
-           "t2ibench/s", "PyTorch/s", "ratio", "GFLOP/s", "% peak", "conv %");
+           "second (the multiply-adds they issue over all their time) as a fraction of one CPU's "
+           "peak;\nconv eff %% = the same with the multiply-adds of the direct convolutions they "
+           "compute\n(Winograd and the x2-upsample convs issue 2-4x fewer).\n\n");
+    printf("%-32s %5s %7s %12s %12s %6s %8s %7s %7s %10s\n", "network", "batch", "threads",
+           "t2ibench/s", "PyTorch/s", "ratio", "GFLOP/s", "% peak", "conv %", "conv eff %");
 }
 
-double bench_conv_fraction(const BenchResult *r, double fma_peak, int cpus) {
-    if (r->conv_macs <= 0 || r->conv_cpu_seconds <= 0 || fma_peak <= 0 || cpus < 1) return -1;
-    return 2e-9 * r->conv_macs / r->conv_cpu_seconds / (fma_peak / cpus);
+double bench_conv_fraction(const BenchResult *r, int nominal, double fma_peak, int cpus) {
+    double macs = nominal ? r->conv_macs_nominal : r->conv_macs;
+    if (macs <= 0 || r->conv_cpu_seconds <= 0 || fma_peak <= 0 || cpus < 1) return -1;
+    return 2e-9 * macs / r->conv_cpu_seconds / (fma_peak / cpus);
 }
 
 static void print_row(const BenchSession *s, const BenchResult *ours, const BenchResult *theirs,
                       const double *r_ours, const double *r_theirs) {
     double gflops = 2.0 * ours->gmac_per_image * ours->images_per_s;
     double frac = s->fma_peak > 0 ? gflops / s->fma_peak : 0;
-    double conv = bench_conv_fraction(ours, s->fma_peak, bench_online_cpus());
+    double conv = bench_conv_fraction(ours, 0, s->fma_peak, bench_online_cpus());
+    double eff = bench_conv_fraction(ours, 1, s->fma_peak, bench_online_cpus());
     double ratio = theirs ? ours->images_per_s / theirs->images_per_s : 0;
     double rss = bench_peak_rss_bytes() / 1048576.0;
     if (s->o.json) {
@@ -278,6 +283,9 @@ static void print_row(const BenchSession *s, const BenchResult *ours, const Benc
                ours->network, ours->batch, ours->threads, s->rounds, ours->images_per_s,
                ours->gmac_per_image, gflops, s->fma_peak, frac, rss);
         if (conv >= 0) printf("%.4f, ", conv);
+        else printf("null, ");
+        printf("\"conv_effective_frac_of_fma_peak\": ");
+        if (eff >= 0) printf("%.4f, ", eff);
         else printf("null, ");
         printf("\"t2ibench_rounds\": [");
         for (int i = 0; i < s->rounds; i++) printf("%s%.4f", i ? ", " : "", r_ours[i]);
@@ -291,14 +299,15 @@ static void print_row(const BenchSession *s, const BenchResult *ours, const Benc
             printf("null, \"pytorch_images_per_s\": null, \"ratio\": null}\n");
         }
     } else {
-        char pt[32] = "-", ra[32] = "-", cv[32] = "-";
+        char pt[32] = "-", ra[32] = "-", cv[32] = "-", ce[32] = "-";
         if (theirs) {
             snprintf(pt, sizeof pt, "%.2f", theirs->images_per_s);
             snprintf(ra, sizeof ra, "%.2f", ratio);
         }
         if (conv >= 0) snprintf(cv, sizeof cv, "%.1f%%", 100 * conv);
-        printf("%-32s %5d %7d %12.2f %12s %6s %8.1f %6.1f%% %7s\n", ours->network, ours->batch,
-               ours->threads, ours->images_per_s, pt, ra, gflops, 100 * frac, cv);
+        if (eff >= 0) snprintf(ce, sizeof ce, "%.1f%%", 100 * eff);
+        printf("%-32s %5d %7d %12.2f %12s %6s %8.1f %6.1f%% %7s %10s\n", ours->network,
+               ours->batch, ours->threads, ours->images_per_s, pt, ra, gflops, 100 * frac, cv, ce);
     }
     fflush(stdout);
 }

@@ -18,9 +18,11 @@ typedef struct {
     char   network[64];
     int    batch, threads, images;
     double seconds, images_per_s, gmac_per_image;
-    // The XNNPACK convolutions of the timed batches (xconv.h xconv_stats): their MACs and CPU
-    // seconds; 0 when the network has none or the bench did not count them.
-    double conv_macs, conv_cpu_seconds;
+    // The XNNPACK convolutions of the timed batches (xconv.h xconv_stats): the MACs they did,
+    // those of the direct convolutions they stand for (the same but for Winograd and the
+    // x2-upsample convs) and their CPU seconds; 0 when the network has none or the bench did not
+    // count them.
+    double conv_macs, conv_macs_nominal, conv_cpu_seconds;
 } BenchResult;
 
 typedef struct {
@@ -45,10 +47,11 @@ void bench_report(const BenchOpts *o, const char *network, int batch, int images
 // warm-up batches, before the timed ones; bench_report() records the counts and stops counting.
 void bench_convs_begin(void);
 
-// The convolutions' own rate as a fraction of one CPU's FMA peak: 2 x r->conv_macs per
-// r->conv_cpu_seconds against fma_peak (bench_fma_peak, summed over `cpus` CPUs) / cpus. Both
-// are counted per CPU second, so the figure holds on a loaded machine. -1 when nothing was counted.
-double bench_conv_fraction(const BenchResult *r, double fma_peak, int cpus);
+// The convolutions' own rate as a fraction of one CPU's FMA peak: 2 x r->conv_macs (with
+// `nominal`, r->conv_macs_nominal: the effective rate) per r->conv_cpu_seconds against fma_peak
+// (bench_fma_peak, summed over `cpus` CPUs) / cpus. Both are counted per CPU second, so the
+// figure holds on a loaded machine. -1 when nothing was counted.
+double bench_conv_fraction(const BenchResult *r, int nominal, double fma_peak, int cpus);
 
 // Monotonic seconds.
 double bench_now(void);

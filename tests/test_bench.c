@@ -59,18 +59,20 @@ TEST(test_fma_peak_positive_and_finite) {
     CHECK(bench_online_cpus() >= 1);
 }
 
-// The conv column: MACs over CPU seconds against one CPU's share of the peak; -1 uncounted.
+// The conv columns: MACs (done, or nominal) over CPU seconds against one CPU's share of the
+// peak; -1 uncounted.
 TEST(test_conv_fraction) {
-    BenchResult r = {.conv_macs = 50e9, .conv_cpu_seconds = 1.0};
-    CHECK_CLOSE(bench_conv_fraction(&r, 200.0, 2), 1.0, 1e-12, 0);   // 100 of 100 GFLOP/s
-    CHECK_CLOSE(bench_conv_fraction(&r, 250.0, 2), 0.8, 1e-12, 0);
-    CHECK_CLOSE(bench_conv_fraction(&r, 250.0, 1), 0.4, 1e-12, 0);
-    CHECK(bench_conv_fraction(&r, 0, 2) == -1);
-    CHECK(bench_conv_fraction(&r, 200.0, 0) == -1);
+    BenchResult r = {.conv_macs = 50e9, .conv_macs_nominal = 125e9, .conv_cpu_seconds = 1.0};
+    CHECK_CLOSE(bench_conv_fraction(&r, 0, 200.0, 2), 1.0, 1e-12, 0);   // 100 of 100 GFLOP/s
+    CHECK_CLOSE(bench_conv_fraction(&r, 1, 200.0, 2), 2.5, 1e-12, 0);   // effective: 250 of 100
+    CHECK_CLOSE(bench_conv_fraction(&r, 0, 250.0, 2), 0.8, 1e-12, 0);
+    CHECK_CLOSE(bench_conv_fraction(&r, 0, 250.0, 1), 0.4, 1e-12, 0);
+    CHECK(bench_conv_fraction(&r, 0, 0, 2) == -1);
+    CHECK(bench_conv_fraction(&r, 0, 200.0, 0) == -1);
     BenchResult none = {.images_per_s = 3};
-    CHECK(bench_conv_fraction(&none, 200.0, 2) == -1);
+    CHECK(bench_conv_fraction(&none, 0, 200.0, 2) == -1);
     r.conv_cpu_seconds = 0;
-    CHECK(bench_conv_fraction(&r, 200.0, 2) == -1);
+    CHECK(bench_conv_fraction(&r, 0, 200.0, 2) == -1);
 }
 
 TEST(test_arguments) {
@@ -108,7 +110,8 @@ TEST(test_no_baseline_without_pytorch) {
     const char *row = strstr(OUT, "damsm CNN_ENCODER");
     CHECK(row && strstr(row, " - "));
     CHECK(!strstr(OUT, "(x0."));
-    CHECK(strstr(OUT, "conv %"));   // the header names the conv column; the row ends in a figure
+    CHECK(strstr(OUT, "conv %") && strstr(OUT, "conv eff %"));   // the header names the conv
+                                                                // columns; the row ends in one
     const char *eol = row ? strchr(row, '\n') : NULL;
     CHECK(eol && eol[-1] == '%');
     CHECK(sh("%s bench damsm --batch 1 --iters 1 --warmup 0 --json", BIN) == 0);
@@ -120,6 +123,11 @@ TEST(test_no_baseline_without_pytorch) {
     CHECK(cf);
     double conv = cf ? atof(cf + strlen("\"conv_frac_of_fma_peak\": ")) : 0;
     CHECKF(conv > 0 && isfinite(conv), "%g", conv);
+    // the effective rate counts the direct convolutions' multiply-adds: Winograd does fewer
+    const char *ef = strstr(OUT, "\"conv_effective_frac_of_fma_peak\": ");
+    CHECK(ef);
+    double eff = ef ? atof(ef + strlen("\"conv_effective_frac_of_fma_peak\": ")) : 0;
+    CHECKF(eff > conv && isfinite(eff), "%g vs %g", eff, conv);
 }
 
 // The real tool, driven by t2ibench: the reply lands in the row (needs /usr/bin/python3 + torch).
@@ -162,6 +170,7 @@ TEST(test_bench_run_one_sample) {
     CHECK(strstr(OUT, "\"projection\": \"cub-30000\""));
     CHECK(strstr(OUT, "\"pytorch_hours\": null"));
     CHECK(strstr(OUT, "\"conv_frac_of_fma_peak\": null"));   // not counted end to end
+    CHECK(strstr(OUT, "\"conv_effective_frac_of_fma_peak\": null"));
     CHECK(count_bench_dirs() <= before);
 }
 

@@ -148,6 +148,65 @@ TEST(xconv_up2_matches_upsample_then_conv) {
     conv_case((ConvCase){4, 10, 3, 3, 1, 1, 1, 1, XCONV_UP2, 3, 7, 2, 1, 0, 1, 0});
 }
 
+// XCONV_UP2_FAST: Winograd on the upsampled input read in place; odd sizes (tiles cut by the
+// output edge), more tiles than one block (2 x 18 x 20 -> 36 x 40: 180 tiles, blocks of 147),
+// strided pixels, F(2x2,3x3) above 65536 channel pairs; convs that do not fit run as UP2. Its
+// bytes are those of XCONV_FAST on the upsampled image (up2_fast_is_fast_on_upsample), so the
+// error is Winograd's: 5e-5 here, where each output sums 144-432 products with the BatchNorm-like
+// scale up to 1.5 (one output of the first case lands at 3.4e-5).
+static void up2_fast_is_fast_on_upsample(int IC, int OC, int B, int H, int W, size_t si) {
+    Conv2d m = {.in_c = IC, .out_c = OC, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    float *w = rand_buf((size_t)OC * IC * 9, 0.5f), *in = rand_buf((size_t)B * H * W * si, 1);
+    float *up = nan_buf((size_t)B * 4 * H * W * si);
+    for (int b = 0; b < B; b++)
+        for (int y = 0; y < 2 * H; y++)
+            for (int x = 0; x < 2 * W; x++)
+                memcpy(up + (((size_t)b * 2 * H + y) * 2 * W + x) * si,
+                       in + (((size_t)b * H + y / 2) * W + x / 2) * si, si * sizeof(float));
+    m.w = w;
+    XConv u, f;
+    CHECK(xconv_create(&u, &m, XCONV_UP2_FAST, NULL, NULL, 0, INFINITY, si, 0) == T2I_OK);
+    CHECK(xconv_create(&f, &m, XCONV_FAST, NULL, NULL, 0, INFINITY, si, 0) == T2I_OK);
+    size_t n = (size_t)B * 4 * H * W * OC;
+    float *a = nan_buf(n), *b = nan_buf(n);
+    CHECK(u.wino && f.wino);
+    CHECK(xconv_run(&u, a, in, B, H, W, NULL) == T2I_OK);
+    CHECK(xconv_run(&f, b, up, B, 2 * H, 2 * W, NULL) == T2I_OK);
+    CHECKF(!memcmp(a, b, n * sizeof(float)),
+           "UP2_FAST %d->%d on %dx%d differs from FAST on the upsampled input", IC, OC, H, W);
+    xconv_free(&u), xconv_free(&f);
+    t2i_free(w), t2i_free(in), t2i_free(up), t2i_free(a), t2i_free(b);
+}
+
+TEST(xconv_up2_fast_matches_upsample_then_conv) {
+    conv_case((ConvCase){16, 32, 3, 3, 1, 1, 1, 1, XCONV_UP2_FAST, 3, 14, 12, 0, 0, 1, 1, 5e-5});
+    conv_case((ConvCase){32, 16, 3, 3, 1, 1, 1, 1, XCONV_UP2_FAST, 2, 18, 20, 16, 5, 1, 0, 5e-5});
+    conv_case((ConvCase){16, 16, 3, 3, 1, 1, 1, 1, XCONV_UP2_FAST, 1, 1, 3, 0, 0, 0, 0, 5e-5});
+    conv_case((ConvCase){48, 32, 3, 3, 1, 1, 1, 1, XCONV_UP2_FAST, 2, 5, 7, 0, 3, 1, 1, 5e-5});
+    conv_case((ConvCase){272, 256, 3, 3, 1, 1, 1, 1, XCONV_UP2_FAST, 1, 3, 5, 0, 0, 1, 1, 1e-4});
+    up2_fast_is_fast_on_upsample(16, 32, 2, 9, 7, 16);
+    up2_fast_is_fast_on_upsample(32, 48, 1, 6, 11, 40);
+    up2_fast_is_fast_on_upsample(272, 256, 1, 3, 4, 272);
+    conv_case((ConvCase){5, 7, 3, 3, 1, 1, 1, 1, XCONV_UP2_FAST, 3, 4, 5, 0, 0, 1, 0});
+    float w[16 * 16 * 9] = {0};
+    Conv2d fits = {.in_c = 16, .out_c = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1,
+                   .w = w},
+           odd = fits;
+    odd.out_c = 12;
+    XConv x;
+    CHECK(xconv_create(&x, &fits, XCONV_UP2_FAST, NULL, NULL, 0, INFINITY, 0, 0) == T2I_OK);
+    CHECK(x.wino != NULL && x.op == NULL && x.kind == XCONV_UP2_FAST);
+    int OH, OW;
+    xconv_out_hw(&x, 5, 7, &OH, &OW);
+    CHECK(OH == 10 && OW == 14);
+    xconv_free(&x);
+    CHECK(xconv_create(&x, &odd, XCONV_UP2_FAST, NULL, NULL, 0, INFINITY, 0, 0) == T2I_OK);
+    CHECK(x.wino == NULL && x.op != NULL && x.kind == XCONV_UP2);
+    xconv_free(&x);
+    fits.ph = 0;   // not an upBlock conv: refused as UP2 is
+    CHECK(xconv_create(&x, &fits, XCONV_UP2_FAST, NULL, NULL, 0, INFINITY, 0, 0) == T2I_EARG);
+}
+
 TEST(xconv_up2_rejects_other_convs) {
     float w[2 * 2 * 5 * 5] = {0};
     Conv2d m = {.in_c = 2, .out_c = 2, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 2,
@@ -618,6 +677,7 @@ int main(void) {
     RUN(xconv_matches_ref_on_odd_shapes);
     RUN(xconv_fast_matches_ref);
     RUN(xconv_up2_matches_upsample_then_conv);
+    RUN(xconv_up2_fast_matches_upsample_then_conv);
     RUN(xconv_up2_rejects_other_convs);
     RUN(nhwc_helpers_match_refs);
     RUN(nhwc_add_up2_matches_upsample_then_add);

@@ -27,7 +27,7 @@ static void tap_case(TapCase c) {
     float *b = c.bias ? rand_buf((size_t)c.oc, 1) : NULL;
     m.w = w, m.b = b;
     XTaps t;
-    CHECKF(xtaps_create(&t, &m) == T2I_OK, "%s", t2i_errmsg());
+    CHECKF(xtaps_create(&t, &m, 0) == T2I_OK, "%s", t2i_errmsg());
     if (test_cur_failed) return;
     const int OH = c.H + 2 * c.ph - c.kh + 1, OW = c.W + 2 * c.pw - c.kw + 1;
     const size_t no = (size_t)OH * OW * c.oc, ni = (size_t)c.H * c.W * c.ic;
@@ -72,17 +72,39 @@ TEST(xtaps_matches_reference_and_is_batch_thread_invariant) {
                        .W = 3, .bias = 1});
 }
 
+// Input pixels wider than in_c (GET_IMAGE_G reads h, whose pixels also hold the next stage's
+// context): the same bytes as on the dense input.
+TEST(xtaps_reads_strided_pixels) {
+    const int IC = 32, B = 2, H = 9, W = 11;
+    const size_t si = 64;
+    Conv2d m = {.in_c = IC, .out_c = 3, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    float *w = rand_buf((size_t)3 * IC * 9, 0.5f);
+    m.w = w;
+    XTaps dense, wide;
+    CHECK(xtaps_create(&dense, &m, 0) == T2I_OK);
+    CHECK(xtaps_create(&wide, &m, si) == T2I_OK);
+    const size_t P = (size_t)B * H * W, no = P * 3;
+    float *xw = rand_buf(P * si, 1), *xd = nan_buf(P * IC);
+    for (size_t p = 0; p < P; p++) memcpy(xd + p * IC, xw + p * si, IC * sizeof(float));
+    float *yd = nan_buf(no), *yw = nan_buf(no), *scr = nan_buf(xtaps_scratch_floats(&dense, B, H, W));
+    CHECK(xtaps_run(&dense, yd, xd, scr, B, H, W, NULL) == T2I_OK);
+    CHECK(xtaps_run(&wide, yw, xw, scr, B, H, W, NULL) == T2I_OK);
+    CHECK(!memcmp(yd, yw, no * sizeof(float)));
+    xtaps_free(&dense), xtaps_free(&wide);
+    t2i_free(w), t2i_free(xw), t2i_free(xd), t2i_free(yd), t2i_free(yw), t2i_free(scr);
+}
+
 TEST(xtaps_refuses_strides_and_small_inputs) {
     float w[3 * 2 * 9] = {0};
     Conv2d m = {.in_c = 2, .out_c = 3, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1,
                 .w = w};
     XTaps t;
     memset(&t, 0x55, sizeof t);
-    CHECK(xtaps_create(&t, &m) == T2I_EARG);
+    CHECK(xtaps_create(&t, &m, 0) == T2I_EARG);
     CHECK(strstr(t2i_errmsg(), "stride"));
     CHECK(t.taps.op == NULL && t.bias == NULL);   // zeroed on failure
     m.sh = m.sw = 1, m.ph = m.pw = 0;
-    CHECK(xtaps_create(&t, &m) == T2I_OK);
+    CHECK(xtaps_create(&t, &m, 0) == T2I_OK);
     float x[2 * 2 * 2] = {0}, y[3] = {0}, scr[2 * 2 * 27];
     CHECK(xtaps_run(&t, y, x, scr, 1, 2, 2, NULL) == T2I_EARG);   // 2x2 < 3x3, no pad
     CHECK(strstr(t2i_errmsg(), "smaller than"));
@@ -96,7 +118,7 @@ TEST(xtaps_accounting) {
     float *w = rand_buf(3 * 8 * 9, 0.5f);
     m.w = w;
     XTaps t;
-    CHECK(xtaps_create(&t, &m) == T2I_OK);
+    CHECK(xtaps_create(&t, &m, 0) == T2I_OK);
     const int B = 2, H = 64, W = 48;
     float *x = rand_buf((size_t)B * H * W * 8, 1), *y = nan_buf((size_t)B * H * W * 3);
     float *scr = nan_buf(xtaps_scratch_floats(&t, B, H, W));
@@ -118,6 +140,7 @@ TEST(xtaps_accounting) {
 
 int main(void) {
     RUN(xtaps_matches_reference_and_is_batch_thread_invariant);
+    RUN(xtaps_reads_strided_pixels);
     RUN(xtaps_refuses_strides_and_small_inputs);
     RUN(xtaps_accounting);
     return test_report("test_xtaps");

@@ -209,7 +209,7 @@ static int dfgan_pack(DfGan *g) {
             rc = xconv_create(&g->x.c_sc[k], &b->c_sc, XCONV_PLAIN, NULL, NULL, -INFINITY,
                               INFINITY, 0, 0);
     }
-    if (!rc) rc = xtaps_create(&g->x.to_rgb, &g->to_rgb);
+    if (!rc) rc = xtaps_create(&g->x.to_rgb, &g->to_rgb, 0);
     if (rc) {
         dfgan_unpack(g);
         return t2i_error_prefix(rc, "DF-GAN NetG: packing the convolutions for XNNPACK");

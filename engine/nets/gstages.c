@@ -105,7 +105,7 @@ static int pack_convbn(XConv *x, const ConvBN *m, XConvKind kind, size_t in_stri
 
 static void unpack(GStagePacked *x) {
     for (int k = 0; k < 4; k++) xconv_free(&x->init_up[k]);
-    for (int s = 0; s < 3; s++) xconv_free(&x->img[s]);
+    for (int s = 0; s < 3; s++) xtaps_free(&x->img[s]);
     for (int s = 0; s < 2; s++) {
         xconv_free(&x->up[s]);
         for (int r = 0; r < GSTAGE_MAX_R_NUM; r++)
@@ -117,18 +117,21 @@ static int pack(GStagePacked *x, const GStageParams *p, const GStageConfig *c) {
     size_t s2 = 2 * (size_t)c->gf_dim;
     int rc = T2I_OK;
     memset(x, 0, sizeof *x);
-    for (int k = 0; k < 4 && !rc; k++) rc = pack_convbn(&x->init_up[k], &p->init_up[k], XCONV_UP2, 0);
+    // Winograd (xwino.h) for the residual convs and the upBlocks, except INIT_STAGE_G's first
+    // two (to 8 and 16 px, 16 and 8 x gf_dim channels): little work, and with that many
+    // channels most of the rounding Winograd would add to the images.
+    for (int k = 0; k < 4 && !rc; k++)
+        rc = pack_convbn(&x->init_up[k], &p->init_up[k], k >= 2 ? XCONV_UP2_FAST : XCONV_UP2, 0);
     for (int s = 0; s < c->branch_num && !rc; s++) {
         if (s > 0) {
             for (int r = 0; r < c->r_num && !rc; r++) {
-                rc = pack_convbn(&x->res[s - 1][r][0], &p->res[s - 1][r][0], XCONV_PLAIN, s2);
-                if (!rc) rc = pack_convbn(&x->res[s - 1][r][1], &p->res[s - 1][r][1], XCONV_PLAIN, 0);
+                rc = pack_convbn(&x->res[s - 1][r][0], &p->res[s - 1][r][0], XCONV_FAST, s2);
+                if (!rc) rc = pack_convbn(&x->res[s - 1][r][1], &p->res[s - 1][r][1], XCONV_FAST, 0);
             }
-            if (!rc) rc = pack_convbn(&x->up[s - 1], &p->up[s - 1], XCONV_UP2, s2);
+            if (!rc) rc = pack_convbn(&x->up[s - 1], &p->up[s - 1], XCONV_UP2_FAST, s2);
         }
         if (!rc)
-            rc = xconv_create(&x->img[s], &p->img[s], XCONV_PLAIN, NULL, NULL, -INFINITY,
-                              INFINITY, gstage_h_stride(c, s), 0);
+            rc = xtaps_create(&x->img[s], &p->img[s], gstage_h_stride(c, s));
     }
     if (rc) unpack(x);
     return rc;
@@ -307,11 +310,12 @@ static void up_block(GRun *r, float *out, size_t so, const float *in, const XCon
 }
 
 // GET_IMAGE_G: conv3x3 (gf -> 3) on h, tanh, NCHW image out.
-static void get_image(GRun *r, float *img, const float *h, const XConv *xc, int R) {
+static void get_image(GRun *r, float *img, const float *h, const XTaps *xt, int R) {
     size_t mark = arena_mark(r->a);
     float *t = grun_floats(r, (size_t)r->B * R * R * 3);
+    float *taps = grun_floats(r, xtaps_scratch_floats(xt, r->B, R, R));
     if (r->live && img && !r->rc) {
-        r->rc = xconv_run(xc, t, h, r->B, R, R, r->tp);
+        r->rc = xtaps_run(xt, t, h, taps, r->B, R, R, r->tp);
         if (!r->rc) nhwc_tanh_to_nchw(img, t, r->B, 3, R * R, 3, r->tp);
     }
     arena_reset_to(r->a, mark);

@@ -23,6 +23,7 @@
 #include "ops.h"
 #include "state_dict.h"
 #include "xconv.h"
+#include "xtaps.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,7 +68,7 @@ void gstage_bind_convbn(BindList *bl, ConvBN *m, int in, int out, const char *co
 
 typedef struct {
     XConv init_up[4];                   // UP2, BatchNorm folded
-    XConv img[3];
+    XTaps img[3];                       // GET_IMAGE_G: 1x1 to 27 channels + tap sums
     XConv res[2][GSTAGE_MAX_R_NUM][2];  // BatchNorm folded
     XConv up[2];                        // UP2, BatchNorm folded
 } GStagePacked;

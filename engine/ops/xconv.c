@@ -66,16 +66,17 @@ int xconv_create(XConv *x, const Conv2d *m, XConvKind kind, const float *scale,
     memset(x, 0, sizeof *x);
     int rc = xnn_ready();
     if (rc) return rc;
-    const int IC = m->in_c, OC = m->out_c;
-    if (kind == XCONV_UP2 && (m->kh != 3 || m->kw != 3 || m->sh != 1 || m->sw != 1 ||
-                              m->ph != 1 || m->pw != 1))
+    const int IC = m->in_c, OC = m->out_c, up2 = kind == XCONV_UP2 || kind == XCONV_UP2_FAST;
+    if (up2 && (m->kh != 3 || m->kw != 3 || m->sh != 1 || m->sw != 1 || m->ph != 1 || m->pw != 1))
         return t2i_error(T2I_EARG, "xconv: the x2-upsample conv needs a 3x3 pad-1 stride-1 conv");
+    int wino = kind == XCONV_FAST ? xwino_fits(m) : kind == XCONV_UP2_FAST ? xwino_fits_up2(m) : 0;
+    if (!wino) kind = up2 ? XCONV_UP2 : XCONV_PLAIN;   // the FAST kinds' fallbacks
     const int KH = kind == XCONV_UP2 ? 4 : m->kh, KW = kind == XCONV_UP2 ? 4 : m->kw;
     size_t si = in_stride ? in_stride : (size_t)IC, so = out_stride ? out_stride : (size_t)OC;
     XConv geom = {.kind = kind, .in_c = IC, .out_c = OC, .kh = m->kh, .kw = m->kw, .sh = m->sh,
                   .sw = m->sw, .ph = m->ph, .pw = m->pw, .in_stride = si, .out_stride = so};
-    if (kind == XCONV_FAST && xwino_fits(m)) {
-        rc = xwino_create(&geom.wino, m, scale, bias, lo, hi, si, so);
+    if (wino) {
+        rc = xwino_create(&geom.wino, m, up2, scale, bias, lo, hi, si, so);
         if (rc == T2I_OK) *x = geom;
         return rc;
     }
@@ -134,7 +135,7 @@ void xconv_free(XConv *x) {
 }
 
 void xconv_out_hw(const XConv *x, int H, int W, int *OH, int *OW) {
-    if (x->kind == XCONV_UP2) {
+    if (x->kind == XCONV_UP2 || x->kind == XCONV_UP2_FAST) {
         *OH = 2 * H, *OW = 2 * W;
         return;
     }
@@ -206,7 +207,8 @@ int xconv_run(const XConv *x, float *out, const float *in, int B, int H, int W, 
 void xconv_run_ref(float *out, const float *in, const Conv2d *m, XConvKind kind,
                    const float *scale, const float *bias, float lo, float hi, size_t in_stride,
                    size_t out_stride, int B, int H, int W) {
-    const int IC = m->in_c, OC = m->out_c, up = kind == XCONV_UP2 ? 2 : 1;
+    const int IC = m->in_c, OC = m->out_c;
+    const int up = kind == XCONV_UP2 || kind == XCONV_UP2_FAST ? 2 : 1;
     const int UH = H * up, UW = W * up;   // the (virtually) upsampled input
     const int OH = (UH + 2 * m->ph - m->kh) / m->sh + 1, OW = (UW + 2 * m->pw - m->kw) / m->sw + 1;
     size_t si = in_stride ? in_stride : (size_t)IC, so = out_stride ? out_stride : (size_t)OC;

@@ -41,11 +41,14 @@ typedef enum {
     XCONV_FAST  = 2,   // as PLAIN, computed by Winograd where xwino.h says it fits (3x3, 5x5,
                        // 1x7, 7x1, 1x3, 3x1 stride 1; fewer multiply-adds, a little more
                        // rounding), else PLAIN
+    XCONV_UP2_FAST = 3,   // as UP2, computed by Winograd F(4x4,3x3) on the upsampled input read in
+                          // place where xwino.h says it fits (2.25 multiply-adds per output and
+                          // channel pair instead of UP2's 4), else UP2
 } XConvKind;
 
 typedef struct {
     void  *op;                           // xnn_operator_t (NULL when wino runs the conv)
-    struct XWino *wino;                  // XCONV_FAST where it fits
+    struct XWino *wino;                  // the FAST kinds where they fit
     int    kind;
     int    in_c, out_c, kh, kw, sh, sw, ph, pw;
     size_t in_stride, out_stride;        // floats between pixels (0 at create = in_c / out_c)

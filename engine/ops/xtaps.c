@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-int xtaps_create(XTaps *t, const Conv2d *m) {
+int xtaps_create(XTaps *t, const Conv2d *m, size_t in_stride) {
     memset(t, 0, sizeof *t);
     if (m->sh != 1 || m->sw != 1 || m->kh < 1 || m->kh > 16 || m->kw < 1 || m->in_c < 1 ||
         m->out_c < 1)
@@ -20,7 +20,8 @@ int xtaps_create(XTaps *t, const Conv2d *m) {
             for (int k = 0; k < K; k++)
                 w[((size_t)o * K + k) * m->in_c + i] = m->w[((size_t)o * m->in_c + i) * K + k];
     Conv2d one = {.in_c = m->in_c, .out_c = CK, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .w = w};
-    int rc = xconv_create(&t->taps, &one, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY, 0, 0);
+    int rc = xconv_create(&t->taps, &one, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY,
+                          in_stride, 0);
     t2i_free(w);   // XNNPACK keeps its packed copy
     if (rc) return rc;
     t->in_c = m->in_c, t->out_c = m->out_c, t->kh = m->kh, t->kw = m->kw;

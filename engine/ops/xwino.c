@@ -40,6 +40,7 @@ struct XWino {
     Kind           k;
     int            ah, aw, alpha;   // points along y, along x; alpha = ah * aw
     int            ph, pw;          // padding
+    int            up;              // 1, or 2: the input is read upsampled x2 (nearest)
     int            IC, OC;
     size_t         si, so;
     float          lo, hi;
@@ -66,6 +67,10 @@ int xwino_fits(const Conv2d *m) {
     if (!find_kind(m)) return 0;
     return m->sh == 1 && m->sw == 1 && m->in_c > 0 && m->out_c > 0 && m->in_c % 16 == 0 &&
            m->out_c % 16 == 0 && m->ph < m->kh && m->pw < m->kw;
+}
+
+int xwino_fits_up2(const Conv2d *m) {
+    return xwino_fits(m) && m->kh == 3 && m->kw == 3 && m->ph == 1 && m->pw == 1;
 }
 
 // ---- weights -------------------------------------------------------------------------------
@@ -180,16 +185,17 @@ static float *scratch(size_t floats) {
     return s->p;
 }
 
-int xwino_create(XWino **out, const Conv2d *m, const float *scale, const float *bias, float lo,
-                 float hi, size_t si, size_t so) {
+int xwino_create(XWino **out, const Conv2d *m, int up2, const float *scale, const float *bias,
+                 float lo, float hi, size_t si, size_t so) {
     *out = NULL;
-    if (!xwino_fits(m))
-        return t2i_error(T2I_EARG, "xwino: a %dx%d conv does not fit", m->kh, m->kw);
+    if (up2 ? !xwino_fits_up2(m) : !xwino_fits(m))
+        return t2i_error(T2I_EARG, "xwino: a %dx%d conv%s does not fit", m->kh, m->kw,
+                         up2 ? " after a x2 upsample" : "");
     XWino *w = calloc(1, sizeof *w);
     if (!w) return T2I_ENOMEM;
     w->k = *find_kind(m);
     w->ah = w->k.mh + w->k.kh - 1, w->aw = w->k.mw + w->k.kw - 1, w->alpha = w->ah * w->aw;
-    w->ph = m->ph, w->pw = m->pw, w->IC = m->in_c, w->OC = m->out_c;
+    w->ph = m->ph, w->pw = m->pw, w->up = up2 ? 2 : 1, w->IC = m->in_c, w->OC = m->out_c;
     w->si = si ? si : (size_t)m->in_c, w->so = so ? so : (size_t)m->out_c;
     w->lo = lo, w->hi = hi;
     const size_t A = (size_t)w->alpha, IC = (size_t)w->IC, OC = (size_t)w->OC;
@@ -248,10 +254,12 @@ static void tile_origin(const TileJob *j, size_t t, int *b, int *oy, int *ox) {
     *ox = (int)(r % (size_t)j->TW) * j->w->k.mw;
 }
 
-// The input pixel (y, x) of image b, or the zeros outside the image.
+// The pixel (y, x) of image b as the conv reads it (of the x2 upsample when up is 2: input pixel
+// (y / 2, x / 2)), or the zeros outside the image.
 static const float *pixel(const TileJob *j, int b, int y, int x) {
-    if (y < 0 || y >= j->H || x < 0 || x >= j->W) return j->w->zeros;
-    return j->in + (((size_t)b * j->H + y) * j->W + x) * j->w->si;
+    const int up = j->w->up;
+    if (y < 0 || y >= up * j->H || x < 0 || x >= up * j->W) return j->w->zeros;
+    return j->in + (((size_t)b * j->H + y / up) * j->W + x / up) * j->w->si;
 }
 
 // o[k * os] = (B^T d)[k] for the n points of d[i * s] (n = 1: a copy).
@@ -415,7 +423,7 @@ static const Kind kinds[NKINDS] = {
 int xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthreadpool_t tp,
               double *macs) {
     const Kind *k = &w->k;
-    int OH = H + 2 * w->ph - k->kh + 1, OW = W + 2 * w->pw - k->kw + 1;
+    int OH = w->up * H + 2 * w->ph - k->kh + 1, OW = w->up * W + 2 * w->pw - k->kw + 1;
     *macs = 0;
     if (OH <= 0 || OW <= 0 || B <= 0) return T2I_OK;
     TileJob j = {.w = w, .out = out, .in = in, .H = H, .W = W, .OH = OH, .OW = OW,

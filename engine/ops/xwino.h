@@ -27,20 +27,27 @@
 #include <stddef.h>
 
 // Part of the run fingerprint (xnn_kernel_desc): bump the version when a transform, its order of
-// operations or the choice of kind changes the bits computed.
-#define XWINO_DESC "Winograd v1 3x3 F(4x4)|F(2x2), 5x5 F(2x2), 1x7 F(2), 1x3 F(4)|F(2)"
+// operations, the choice of kind or the layers that use it change the bits computed. v1: the
+// Inception family; v2: also AttnGAN's and DM-GAN's residual and upBlock convs (3x3 on x2-upsampled
+// inputs) and their image convs as tap sums (xtaps.h).
+#define XWINO_DESC "Winograd v2 3x3 F(4x4)|F(2x2) (also x2-upsampled), 5x5 F(2x2), 1x7 F(2), 1x3 F(4)|F(2)"
 
 typedef struct XWino XWino;
 
 // 1 when m runs as Winograd here: 3x3, 5x5, 1x7, 7x1, 1x3 or 3x1, stride 1, dilation 1,
 // padding below the kernel size, and channel counts that are multiples of 16.
 int  xwino_fits(const Conv2d *m);
-// As xconv_create (XCONV_PLAIN semantics): y = clamp(sum(x * w * scale[oc]) + bias[oc], lo, hi).
-int  xwino_create(XWino **out /* OUT */, const Conv2d *m, const float *scale, const float *bias,
-                  float lo, float hi, size_t in_stride, size_t out_stride);
+// 1 when m (3x3, pad 1) runs as Winograd on a x2 nearest-upsampled input: xwino_fits and 3x3 pad 1.
+int  xwino_fits_up2(const Conv2d *m);
+// As xconv_create (XCONV_PLAIN semantics, or XCONV_UP2 with up2):
+// y = clamp(sum(x * w * scale[oc]) + bias[oc], lo, hi). With up2 the tiles read the input
+// upsampled x2 (pixel (y, x) of the upsample is input pixel (y/2, x/2)), so an H x W input gives
+// a 2H x 2W output: the same multiply-adds per output as without, 2.25 instead of UP2's 4.
+int  xwino_create(XWino **out /* OUT */, const Conv2d *m, int up2, const float *scale,
+                  const float *bias, float lo, float hi, size_t in_stride, size_t out_stride);
 void xwino_free(XWino *w);
-// in (B,H,W,in_stride) -> out (B,OH,OW,out_stride). One caller at a time (scratch is the
-// instance's). *macs receives the multiply-accumulates of the GEMMs.
+// in (B,H,W,in_stride) -> out (B,OH,OW,out_stride). One caller at a time (XNNPACK keeps per-call
+// state in the operator); the scratch is the calling thread's. *macs receives the multiply-accumulates of the GEMMs.
 int  xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthreadpool_t tp,
                double *macs /* OUT */);
 
