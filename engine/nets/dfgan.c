@@ -201,9 +201,10 @@ static int dfgan_pack(DfGan *g) {
     dfgan_unpack(g);
     for (int k = 0; k < g->n_blocks && !rc; k++) {
         const DfGanBlock *b = &g->blocks[k];
-        rc = xconv_create(&g->x.c1[k], &b->c1, XCONV_UP2, NULL, NULL, -INFINITY, INFINITY, 0, 0);
+        rc = xconv_create(&g->x.c1[k], &b->c1, XCONV_UP2_FAST, NULL, NULL, -INFINITY, INFINITY,
+                          0, 0);
         if (!rc)
-            rc = xconv_create(&g->x.c2[k], &b->c2, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY,
+            rc = xconv_create(&g->x.c2[k], &b->c2, XCONV_FAST, NULL, NULL, -INFINITY, INFINITY,
                               0, 0);
         if (!rc && b->in_c != b->out_c)
             rc = xconv_create(&g->x.c_sc[k], &b->c_sc, XCONV_PLAIN, NULL, NULL, -INFINITY,
@@ -225,7 +226,7 @@ static int pack_bands(DfGan *g, int band, int nbands) {
     for (int k = 0; k < g->n_blocks && !rc; k++) {
         Conv2d v = g->blocks[k].c2;
         v.ph = 0;   // the rows above and below come from the band's input (guard rows: zeros)
-        rc = xconv_create(&g->x.c2v[k], &v, XCONV_PLAIN, NULL, NULL, -INFINITY, INFINITY, 0, 0);
+        rc = xconv_create(&g->x.c2v[k], &v, XCONV_FAST, NULL, NULL, -INFINITY, INFINITY, 0, 0);
         const Conv2d *c1 = &g->blocks[k].c1;
         int tiles = (c1->out_c + 15) / 16;
         int c0 = 16 * (int)((long)tiles * band / nbands);
@@ -237,8 +238,8 @@ static int pack_bands(DfGan *g, int band, int nbands) {
         sub.out_c = e - c0;
         sub.w = c1->w + (size_t)c0 * c1->in_c * c1->kh * c1->kw;
         sub.b = c1->b ? c1->b + c0 : NULL;
-        rc = xconv_create(&g->x.c1b[k], &sub, XCONV_UP2, NULL, NULL, -INFINITY, INFINITY, 0,
-                          (size_t)c1->out_c);
+        rc = xconv_create(&g->x.c1b[k], &sub, XCONV_UP2_FAST, NULL, NULL, -INFINITY, INFINITY,
+                          0, (size_t)c1->out_c);
     }
     if (rc) {
         for (int k = 0; k < g->n_blocks; k++) xconv_free(&g->x.c2v[k]), xconv_free(&g->x.c1b[k]);
@@ -295,14 +296,18 @@ static void band_task(void *ctx, size_t b) {
     j->rc[b] = T2I_OK;
     if (j->which == BAND_C1) {   // all rows, this instance's output channels
         const XConv *op = &inst->x.c1b[j->k];
-        if (op->op)
+        if (op->op || op->wino)   // a band may have no channels
             j->rc[b] = xconv_run(op, j->out + inst->x.c1b_c0[j->k], j->in, 1, j->H, j->W, NULL);
         return;
     }
     const XConv *op = j->which == BAND_C2   ? &inst->x.c2v[j->k]
                       : j->which == BAND_SC ? &inst->x.c_sc[j->k]
                                             : &inst->x.to_rgb.taps;
-    int r0 = (int)((long)j->H * (long)b / j->nb), r1 = (int)((long)j->H * (long)(b + 1) / j->nb);
+    // rows in fours: c2's Winograd tiles (XCONV_FAST) start where the whole image's do
+    int quads = (j->H + 3) / 4;
+    int r0 = 4 * (int)((long)quads * (long)b / j->nb);
+    int r1 = 4 * (int)((long)quads * (long)(b + 1) / j->nb);
+    if (r1 > j->H) r1 = j->H;
     if (r1 > r0)   // input rows [r0 - halo, r1 + halo) -> output rows [r0, r1)
         j->rc[b] = xconv_run(op, j->out + (size_t)r0 * j->W * j->co,
                              j->in + ((ptrdiff_t)r0 - j->halo) * (ptrdiff_t)(j->W * j->ci), 1,
