@@ -111,6 +111,11 @@ static double gcoef(int m, int r, int i, int a) {
 // double from the float taps w * scale (those of the direct conv), rounded once.
 static void transform_weights(float *U, const Conv2d *m, const float *scale, const XWino *w) {
     const int IC = m->in_c, OC = m->out_c, KH = m->kh, KW = m->kw;
+    double gh[8][7], gw[8][7];   // the two axes' G, looked up once
+    for (int i = 0; i < w->ah; i++)
+        for (int a = 0; a < KH; a++) gh[i][a] = gcoef(w->k.mh, KH, i, a);
+    for (int j = 0; j < w->aw; j++)
+        for (int b = 0; b < KW; b++) gw[j][b] = gcoef(w->k.mw, KW, j, b);
     for (int oc = 0; oc < OC; oc++) {
         float s = scale ? scale[oc] : 1.0f;
         for (int ic = 0; ic < IC; ic++) {
@@ -121,9 +126,7 @@ static void transform_weights(float *U, const Conv2d *m, const float *scale, con
                 for (int j = 0; j < w->aw; j++) {
                     double acc = 0;
                     for (int a = 0; a < KH; a++)
-                        for (int b = 0; b < KW; b++)
-                            acc += gcoef(w->k.mh, KH, i, a) * g[a * KW + b] *
-                                   gcoef(w->k.mw, KW, j, b);
+                        for (int b = 0; b < KW; b++) acc += gh[i][a] * g[a * KW + b] * gw[j][b];
                     U[((size_t)(i * w->aw + j) * OC + oc) * IC + ic] = (float)acc;
                 }
         }
