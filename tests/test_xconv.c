@@ -562,16 +562,18 @@ TEST(dfgan_sample_bytes_independent_of_batch_and_threads) {
     const size_t n = (size_t)3 * 64 * 64;
     float *z = rand_buf((size_t)B * 20, 1), *sent = rand_buf((size_t)B * 24, 0.5f);
     float *b8t1 = nan_buf(B * n), *b8t2 = nan_buf(B * n), *b3t2 = nan_buf(3 * n);
-    float *b1t1 = nan_buf(n), *b1t2 = nan_buf(n), *sh = nan_buf(n);
+    float *b1t1 = nan_buf(n), *b1t2 = nan_buf(n), *b1t3 = nan_buf(n), *sh = nan_buf(n);
     df_run(&g, 1, B, z, sent, b8t1);
     df_run(&g, 2, B, z, sent, b8t2);
     df_run(&g, 2, 3, z + (k - 1) * 20, sent + (k - 1) * 24, b3t2);   // k is its middle sample
     df_run(&g, 1, 1, z + k * 20, sent + k * 24, b1t1);
     df_run(&g, 2, 1, z + k * 20, sent + k * 24, b1t2);
+    df_run(&g, 3, 1, z + k * 20, sent + k * 24, b1t3);   // 3 row bands: 8 rows cut 0 | 4 | 4
     CHECKF(!memcmp(b8t1, b8t2, B * n * sizeof(float)), "batch of 8: 2 threads differ from 1");
     CHECKF(!memcmp(b1t1, b8t1 + k * n, n * sizeof(float)),
            "batch 1 differs from sample %d of a batch of 8", k);
     CHECKF(!memcmp(b1t2, b1t1, n * sizeof(float)), "batch 1: 2 threads differ from 1");
+    CHECKF(!memcmp(b1t3, b1t1, n * sizeof(float)), "batch 1: 3 threads differ from 1");
     CHECKF(!memcmp(b3t2 + n, b1t1, n * sizeof(float)), "batch of 3 on 2 threads differs");
     DfGan g2;
     CHECK(dfgan_share(&g2, &g) == T2I_OK);
@@ -587,7 +589,7 @@ TEST(dfgan_sample_bytes_independent_of_batch_and_threads) {
     dfgan_free(&g2);
     dfgan_free(&g);
     t2i_free(z), t2i_free(sent), t2i_free(b8t1), t2i_free(b8t2), t2i_free(b3t2);
-    t2i_free(b1t1), t2i_free(b1t2), t2i_free(sh);
+    t2i_free(b1t1), t2i_free(b1t2), t2i_free(b1t3), t2i_free(sh);
 }
 
 // Inception of `variant` with hash weights: batch B on 1 thread, on 2 threads (two batch slices
