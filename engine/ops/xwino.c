@@ -259,7 +259,7 @@ static void tile_origin(const TileJob *j, size_t t, int *b, int *oy, int *ox) {
 
 // The pixel (y, x) of image b as the conv reads it (of the x2 upsample when up is 2: input pixel
 // (y / 2, x / 2)), or the zeros outside the image.
-static const float *pixel(const TileJob *j, int b, int y, int x) {
+INLINE const float *pixel(const TileJob *j, int b, int y, int x) {
     const int up = j->w->up;
     if (y < 0 || y >= up * j->H || x < 0 || x >= up * j->W) return j->w->zeros;
     return j->in + (((size_t)b * j->H + y / up) * j->W + x / up) * j->w->si;
