@@ -393,6 +393,10 @@ static int bench_memory_rows(const BenchSession *s) {
     return T2I_OK;
 }
 
+// Above this relative change of the FMA peak between the start and the end of a bench, its
+// peak-relative columns are reported as unreliable.
+#define BENCH_PEAK_DRIFT 0.10
+
 static const char *const USAGE =
     "t2ibench bench generator|inception|damsm|run|memory|all [--batch B] [--threads T]\n"
     "       [--config bird|coco] [--arch attngan|dmgan|dfgan] [--variant tf2015|torchvision]\n"
@@ -508,9 +512,25 @@ int cmd_bench(int argc, char **argv) {
         }
         rc = bench_item(&s, &one, o->batch, NULL, NULL);
     }
-    if (!rc && !o->json)
-        printf("\npeak resident memory of this process: %.0f MiB\n",
-               bench_peak_rss_bytes() / 1048576.0);
     bench_torch_stop(&torch);
+    // The peak again: on a shared host another tenant on the cores' sibling hyperthreads halves
+    // it for minutes at a time (seen: 234 -> 119 GFLOP/s per CPU second), and the % peak and conv
+    // columns then mean nothing. Say so rather than print them as if they did.
+    double end_peak = rc ? 0 : bench_fma_peak(0, NULL, NULL), drift = 0;
+    if (end_peak > 0 && s.fma_peak > 0) drift = fabs(end_peak / s.fma_peak - 1);
+    if (!rc && o->json)
+        printf("{\"fma_peak_end_gflops\": %.2f, \"fma_peak_drift\": %.4f}\n", end_peak, drift);
+    else if (!rc && drift > BENCH_PEAK_DRIFT)
+        printf("\nWARNING: the FMA peak measured again at the end is %.1f GFLOP/s, %.0f%% off the "
+               "%.1f at the start:\nthe CPUs' speed changed during the run (another tenant on "
+               "the cores?), so %% peak, conv %% and\nconv eff %% are unreliable; the ratios, "
+               "measured side by side, still hold. Run it again.\n",
+               end_peak, 100 * drift, s.fma_peak);
+    else if (!rc)
+        printf("\nFMA peak at the end: %.1f GFLOP/s (within %.0f%% of the start)\n", end_peak,
+               100 * BENCH_PEAK_DRIFT);
+    if (!rc && !o->json)
+        printf("peak resident memory of this process: %.0f MiB\n",
+               bench_peak_rss_bytes() / 1048576.0);
     return rc ? cli_fail("bench", rc) : EXIT_OK;
 }

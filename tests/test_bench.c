@@ -118,6 +118,10 @@ TEST(test_no_baseline_without_pytorch) {
     CHECK(strstr(OUT, "\"pytorch\": null"));
     CHECK(strstr(OUT, "\"pytorch_images_per_s\": null, \"ratio\": null"));
     CHECK(strstr(OUT, "\"fma_peak_gflops\": "));
+    // the peak measured again at the end, and how far it moved
+    const char *ep = strstr(OUT, "{\"fma_peak_end_gflops\": ");
+    CHECK(ep && atof(ep + strlen("{\"fma_peak_end_gflops\": ")) > 0);
+    CHECK(strstr(OUT, "\"fma_peak_drift\": "));
     // the convs were counted during the timed batch: a positive, finite fraction
     const char *cf = strstr(OUT, "\"conv_frac_of_fma_peak\": ");
     CHECK(cf);
