@@ -116,8 +116,8 @@ int damsm_image_forward(DamsmImage *m, const float *x, int B, int H, int W, Dams
     InceptionOut io = {.mixed_6e = m->mixed_6e, .pool3 = m->pool};
     if ((rc = inception_forward(m->trunk, m->x299, B, &io))) return rc;
     int saved = blas_get_threads();   // per-image sgemms, single-threaded: batch- and
-    if (m->emb.op && saved != 1) blas_set_threads(1);   // thread-independent bytes
-    if (o->features && m->emb.op) {
+    if (xconv_packed(&m->emb) && saved != 1) blas_set_threads(1);   // thread-independent bytes
+    if (o->features && xconv_packed(&m->emb)) {
         float *t = m->nhwc, *u = t + (size_t)B * 289 * 768;
         nchw_to_nhwc(t, m->mixed_6e, B, 768, 289, 768);
         rc = xconv_run(&m->emb, u, t, B, 17, 17, inception_threadpool(m->trunk));
@@ -130,11 +130,11 @@ int damsm_image_forward(DamsmImage *m, const float *x, int B, int H, int W, Dams
     }
     if (o->cnn_code && !rc) {
         Linear l = {.in_f = 2048, .out_f = m->nef, .w = m->emb_cnn_code_w, .b = m->emb_cnn_code_b};
-        int steps = m->emb.op ? B : 1, rows = m->emb.op ? 1 : B;
+        int steps = xconv_packed(&m->emb) ? B : 1, rows = xconv_packed(&m->emb) ? 1 : B;
         for (int i = 0; i < steps; i++)
             linear_forward(o->cnn_code + (size_t)i * m->nef, m->pool + (size_t)i * 2048, &l, rows);
     }
-    if (m->emb.op && saved != 1) blas_set_threads(saved);
+    if (xconv_packed(&m->emb) && saved != 1) blas_set_threads(saved);
     if (rc) return rc;
     if (o->x299) memcpy(o->x299, m->x299, (size_t)B * 3 * 299 * 299 * sizeof(float));
     if (o->mixed_6e) memcpy(o->mixed_6e, m->mixed_6e, (size_t)B * 768 * 289 * sizeof(float));

@@ -296,7 +296,7 @@ static void band_task(void *ctx, size_t b) {
     j->rc[b] = T2I_OK;
     if (j->which == BAND_C1) {   // all rows, this instance's output channels
         const XConv *op = &inst->x.c1b[j->k];
-        if (op->op || op->wino)   // a band may have no channels
+        if (xconv_packed(op))   // a band may have no channels
             j->rc[b] = xconv_run(op, j->out + inst->x.c1b_c0[j->k], j->in, 1, j->H, j->W, NULL);
         return;
     }

@@ -455,7 +455,7 @@ int inception_set_nhwc(Inception *n, int on) {
     n->cfg.nhwc = on != 0;
     n->reserved_S = n->reserved_slices = 0;   // the arenas are re-measured for the new path
     int rc = T2I_OK;
-    int packed = n->c1a.x[0].op || n->c1a.x[0].wino;
+    int packed = xconv_packed(&n->c1a.x[0]);
     if (n->bound) rc = on ? (packed ? T2I_OK : pack_all(n)) : prep_all_fused(n);
     if (rc) return t2i_error_prefix(rc, "inception: preparing the convolutions");
     return T2I_OK;

@@ -120,12 +120,16 @@ int xconv_create(XConv *x, const Conv2d *m, XConvKind kind, const float *scale,
     t2i_free(w);
     t2i_free(b);
     if (st != xnn_status_success)
-        return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
+        return t2i_error(xconv_xnn_rc(st),
                          "xconv: XNNPACK refused a %dx%d conv %d -> %d channels (status %d)",
                          m->kh, m->kw, IC, OC, (int)st);
     geom.op = op;
     *x = geom;
     return T2I_OK;
+}
+
+int xconv_xnn_rc(int xnn_status) {
+    return xnn_status == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG;
 }
 
 void xconv_free(XConv *x) {
@@ -164,7 +168,7 @@ static int run_xnn(const XConv *x, float *out, const float *in, int B, int H, in
                                               tp);
     if (st == xnn_status_success) st = xnn_run_operator(x->op, tp);
     if (st != xnn_status_success)
-        return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
+        return t2i_error(xconv_xnn_rc(st),
                          "xconv: XNNPACK failed on a batch of %d images of %dx%d (status %d)", B,
                          H, W, (int)st);
     return T2I_OK;

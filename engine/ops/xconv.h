@@ -61,6 +61,10 @@ typedef struct {
 int  xconv_create(XConv *x /* OUT */, const Conv2d *m, XConvKind kind, const float *scale,
                   const float *bias, float lo, float hi, size_t in_stride, size_t out_stride);
 void xconv_free(XConv *x);   // accepts a zeroed XConv
+// 1 when x holds a packed conv (an XNNPACK operator or a Winograd one), 0 when zeroed.
+static inline int xconv_packed(const XConv *x) { return x->op != NULL || x->wino != NULL; }
+// The T2I_* code of a failed XNNPACK call: T2I_ENOMEM for xnn_status_out_of_memory, else T2I_EARG.
+int  xconv_xnn_rc(int xnn_status);
 // Output size for an H x W input.
 void xconv_out_hw(const XConv *x, int H, int W, int *OH /* OUT */, int *OW /* OUT */);
 // in (B,H,W,in_stride) -> out (B,OH,OW,out_stride) (channels beyond in_c/out_c untouched).

@@ -219,7 +219,7 @@ int xwino_create(XWino **out, const Conv2d *m, int up2, const float *scale, cons
     t2i_free(U);
     if (st != xnn_status_success) {
         xwino_free(w);
-        return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
+        return t2i_error(xconv_xnn_rc(st),
                          "xwino: XNNPACK refused the %d GEMMs of a %dx%d conv %d -> %d (status %d)",
                          (int)A, m->kh, m->kw, m->in_c, m->out_c, (int)st);
     }
@@ -444,7 +444,7 @@ int xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthrea
         enum xnn_status st = xnn_setup_convolution2d_nhwc_f32(w->gemm, 1, 1, n, j.V, j.M, tp);
         if (st == xnn_status_success) st = xnn_run_operator(w->gemm, tp);
         if (st != xnn_status_success)
-            return t2i_error(st == xnn_status_out_of_memory ? T2I_ENOMEM : T2I_EARG,
+            return t2i_error(xconv_xnn_rc(st),
                              "xwino: XNNPACK failed on %zu tiles (status %d)", n, (int)st);
         pthreadpool_parallelize_1d(tp, k->out, &j, n, 0);
     }
