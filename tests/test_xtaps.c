@@ -86,7 +86,8 @@ TEST(xtaps_reads_strided_pixels) {
     const size_t P = (size_t)B * H * W, no = P * 3;
     float *xw = rand_buf(P * si, 1), *xd = nan_buf(P * IC);
     for (size_t p = 0; p < P; p++) memcpy(xd + p * IC, xw + p * si, IC * sizeof(float));
-    float *yd = nan_buf(no), *yw = nan_buf(no), *scr = nan_buf(xtaps_scratch_floats(&dense, B, H, W));
+    float *yd = nan_buf(no), *yw = nan_buf(no);
+    float *scr = nan_buf(xtaps_scratch_floats(&dense, B, H, W));
     CHECK(xtaps_run(&dense, yd, xd, scr, B, H, W, NULL) == T2I_OK);
     CHECK(xtaps_run(&wide, yw, xw, scr, B, H, W, NULL) == T2I_OK);
     CHECK(!memcmp(yd, yw, no * sizeof(float)));

@@ -303,7 +303,8 @@ static void band_task(void *ctx, size_t b) {
     const XConv *op = j->which == BAND_C2   ? &inst->x.c2v[j->k]
                       : j->which == BAND_SC ? &inst->x.c_sc[j->k]
                                             : &inst->x.to_rgb.taps;
-    // rows in fours: c2's Winograd tiles (XCONV_FAST) start where the whole image's do
+    // rows in fours, a multiple of every Winograd tile height (4, 2, 1: xwino.c's kinds), so
+    // c2's tiles (XCONV_FAST) start where the whole image's do
     int quads = (j->H + 3) / 4;
     int r0 = 4 * (int)((long)quads * (long)b / j->nb);
     int r1 = 4 * (int)((long)quads * (long)(b + 1) / j->nb);

@@ -126,7 +126,8 @@ static int pack(GStagePacked *x, const GStageParams *p, const GStageConfig *c) {
         if (s > 0) {
             for (int r = 0; r < c->r_num && !rc; r++) {
                 rc = pack_convbn(&x->res[s - 1][r][0], &p->res[s - 1][r][0], XCONV_FAST, s2);
-                if (!rc) rc = pack_convbn(&x->res[s - 1][r][1], &p->res[s - 1][r][1], XCONV_FAST, 0);
+                if (!rc)
+                    rc = pack_convbn(&x->res[s - 1][r][1], &p->res[s - 1][r][1], XCONV_FAST, 0);
             }
             if (!rc) rc = pack_convbn(&x->up[s - 1], &p->up[s - 1], XCONV_UP2_FAST, s2);
         }

@@ -67,10 +67,10 @@ void gstage_bind_convbn(BindList *bl, ConvBN *m, int in, int out, const char *co
 // ---- packed operators and threads ----------------------------------------------------------
 
 typedef struct {
-    XConv init_up[4];                   // UP2, BatchNorm folded
+    XConv init_up[4];                   // UP2 ([0], [1]) or UP2_FAST, BatchNorm folded
     XTaps img[3];                       // GET_IMAGE_G: 1x1 to 27 channels + tap sums
-    XConv res[2][GSTAGE_MAX_R_NUM][2];  // BatchNorm folded
-    XConv up[2];                        // UP2, BatchNorm folded
+    XConv res[2][GSTAGE_MAX_R_NUM][2];  // FAST, BatchNorm folded
+    XConv up[2];                        // UP2_FAST, BatchNorm folded
 } GStagePacked;
 
 // The operators of one network instance: its own set, a pool of nth threads for one image,

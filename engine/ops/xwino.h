@@ -30,14 +30,15 @@
 // operations, the choice of kind or the layers that use it change the bits computed. v1: the
 // Inception family; v2: also AttnGAN's and DM-GAN's residual and upBlock convs (3x3 on x2-upsampled
 // inputs) and their image convs as tap sums (xtaps.h).
-#define XWINO_DESC "Winograd v2 3x3 F(4x4)|F(2x2) (also x2-upsampled), 5x5 F(2x2), 1x7 F(2), 1x3 F(4)|F(2)"
+#define XWINO_DESC                                                                         \
+    "Winograd v2 3x3 F(4x4)|F(2x2) (also x2-upsampled), 5x5 F(2x2), 1x7 F(2), 1x3 F(4)|F(2)"
 
 typedef struct XWino XWino;
 
 // 1 when m runs as Winograd here: 3x3, 5x5, 1x7, 7x1, 1x3 or 3x1, stride 1, dilation 1,
 // padding below the kernel size, and channel counts that are multiples of 16.
 int  xwino_fits(const Conv2d *m);
-// 1 when m (3x3, pad 1) runs as Winograd on a x2 nearest-upsampled input: xwino_fits and 3x3 pad 1.
+// 1 when m runs as Winograd on a x2 nearest-upsampled input: xwino_fits, 3x3, pad 1.
 int  xwino_fits_up2(const Conv2d *m);
 // As xconv_create (XCONV_PLAIN semantics, or XCONV_UP2 with up2):
 // y = clamp(sum(x * w * scale[oc]) + bias[oc], lo, hi). With up2 the tiles read the input
@@ -47,7 +48,8 @@ int  xwino_create(XWino **out /* OUT */, const Conv2d *m, int up2, const float *
                   const float *bias, float lo, float hi, size_t in_stride, size_t out_stride);
 void xwino_free(XWino *w);
 // in (B,H,W,in_stride) -> out (B,OH,OW,out_stride). One caller at a time (XNNPACK keeps per-call
-// state in the operator); the scratch is the calling thread's. *macs receives the multiply-accumulates of the GEMMs.
+// state in the operator); the scratch is the calling thread's. *macs receives the
+// multiply-accumulates of the GEMMs.
 int  xwino_run(XWino *w, float *out, const float *in, int B, int H, int W, pthreadpool_t tp,
                double *macs /* OUT */);
 
